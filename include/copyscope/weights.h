@@ -37,18 +37,37 @@ typedef struct cs_tensor_view {
     int ndim;                          /* 0..4 */
     int64_t shape[CS_WEIGHTS_MAX_NDIM];
     int is_int64;                      /* num_batches_tracked */
-    const float *data;                 /* contiguous float32, row-major; NULL if is_int64 */
+    const float *data;                 /* contiguous float32, row-major; NULL if is_int64 or header only */
+    const int64_t *idata;              /* the int64 values if is_int64 (NULL if header only) */
     size_t numel;
 } cs_tensor_view;
+
+/* Flags of cs_weights_load_ex / cs_weights_load_memory. */
+#define CS_WEIGHTS_HEADER_ONLY 1u /* parse the pickles (names, shapes, storages) and stop: no data,
+                                     no truncation or expected-model check (works on a truncated file) */
+#define CS_WEIGHTS_ANY_MODEL 2u   /* load any state dict of float32/int64 tensors (no expected-model
+                                     check); for tools and fuzzing */
 
 /* Load and validate a weights file. On failure *out is NULL and the message says which
  * problem: "truncated: N of M bytes", "missing tensor X", "shape of X is A, expected B", ... */
 cs_status cs_weights_load(const char *path, cs_weights **out);
 void cs_weights_free(cs_weights *w); /* NULL is fine */
 
+/* Same with flags (CS_WEIGHTS_*); cs_weights_load(path, out) == cs_weights_load_ex(path, 0, out). */
+cs_status cs_weights_load_ex(const char *path, unsigned flags, cs_weights **out);
+
+/* From bytes in memory (not retained); name is used in messages and as cs_weights_path. */
+cs_status cs_weights_load_memory(const void *data, size_t len, const char *name, unsigned flags,
+                                 cs_weights **out);
+
 cs_weights_format cs_weights_get_format(const cs_weights *w);
-const char *cs_weights_format_name(cs_weights_format f); /* "torch legacy (long = 4 bytes)", ... */
+const char *cs_weights_format_name(cs_weights_format f); /* "torch legacy", "torch zip" */
 int cs_weights_long_size(const cs_weights *w);           /* 4 or 8 for legacy; 8 for zip */
+const char *cs_weights_describe_format(const cs_weights *w); /* "torch legacy, long = 4 bytes", "torch zip" */
+uint64_t cs_weights_file_size(const cs_weights *w);      /* bytes of the file */
+uint64_t cs_weights_implied_size(const cs_weights *w);   /* legacy: file size the header implies; zip: 0 */
+int cs_weights_is_official(const cs_weights *w);         /* SHA-256 equals CS_WEIGHTS_OFFICIAL_SHA256 */
+int cs_weights_has_data(const cs_weights *w);            /* 0 if loaded with CS_WEIGHTS_HEADER_ONLY */
 const char *cs_weights_sha256(const cs_weights *w);      /* 64 lowercase hex chars */
 const char *cs_weights_path(const cs_weights *w);
 size_t cs_weights_tensor_count(const cs_weights *w);
@@ -63,10 +82,13 @@ cs_status cs_weights_tensor(const cs_weights *w, const char *name, cs_tensor_vie
  * On failure: CS_E_NOTFOUND with one message listing the places searched and the official URL. */
 cs_status cs_weights_find(const char *explicit_path, char *out, size_t out_size);
 
-/* The 566 expected (name, shape) pairs of the official file, in its key order. */
+/* The 566 expected (name, shape) pairs of the official file, in its key order (strcmp order),
+ * derived from host/inception_arch.c. */
 size_t cs_weights_expected_count(void);
 const char *cs_weights_expected_name(size_t i);
 int cs_weights_expected_shape(size_t i, int64_t shape[CS_WEIGHTS_MAX_NDIM]); /* returns ndim */
+int cs_weights_expected_is_int64(size_t i); /* num_batches_tracked */
+uint64_t cs_weights_expected_param_count(void); /* 23,885,392 */
 
 /* SHA-256 of a file's bytes as 64 lowercase hex chars (+NUL); streams, bounded memory. */
 cs_status cs_sha256_file(const char *path, char hex[65]);

@@ -1,0 +1,107 @@
+/* Compute backends for the Inception forward pass (internal; ggml style).
+ *
+ * A backend is an interface struct of function pointers plus an opaque context. Buffers are
+ * device memory owned by the backend that allocated them (plain host memory for the CPU
+ * backend); every tensor is float32 NCHW, contiguous. The CPU backend (backend_cpu.c) is the
+ * oracle: each of its ops has a plain reference implementation beside the fast one
+ * (cs_ref_* below), and tests/test_backend_ops.c checks every backend's ops against them.
+ *
+ * Outputs go into a channel slice of a larger tensor: an op producing `cout` channels writes
+ * channels [out_c_offset, out_c_offset + cout) of an (n, out_c_total, hout, wout) tensor, so
+ * that Inception's branch concatenation needs no copy. Ops return a cs_status; they never
+ * allocate per call once their workspace has grown to the largest layer. */
+#ifndef CS_BACKEND_H
+#define CS_BACKEND_H
+
+#include "copyscope/status.h"
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cs_op {
+    CS_OP_CONV2D = 0,      /* conv (OIHW weights, folded-BN bias) + optional ReLU */
+    CS_OP_MAXPOOL3,        /* 3x3 max pool, (stride 2, pad 0) or (stride 1, pad 1) */
+    CS_OP_AVGPOOL3,        /* 3x3 avg pool, stride 1, pad 1, count_include_pad=False */
+    CS_OP_GLOBAL_AVGPOOL,  /* (n, c, h, w) -> (n, c) mean over h*w */
+    CS_OP_COUNT
+} cs_op;
+
+typedef struct cs_conv2d_params {
+    int n, cin, h, w;                /* input (n, cin, h, w) */
+    int cout, kh, kw, stride, ph, pw;
+    int hout, wout;                  /* (h + 2 ph - kh) / stride + 1, ... */
+    int out_c_total, out_c_offset;   /* output (n, out_c_total, hout, wout), slice of cout */
+    int relu;                        /* 1: y = max(0, conv + bias) */
+} cs_conv2d_params;
+
+typedef struct cs_pool_params {
+    int n, c, h, w;                  /* input (n, c, h, w) */
+    int stride, pad;                 /* kernel is always 3x3 */
+    int hout, wout;
+    int out_c_total, out_c_offset;   /* output (n, out_c_total, hout, wout), slice of c */
+} cs_pool_params;
+
+typedef struct cs_backend cs_backend;
+
+typedef struct cs_backend_i {
+    const char *name; /* "cpu", "cuda" */
+    void (*free)(cs_backend *be);
+    /* Device description for messages ("CPU (2 threads, OpenBLAS)", "NVIDIA H100 ..."). */
+    const char *(*device_name)(cs_backend *be);
+    int (*supports)(cs_backend *be, cs_op op, const void *params);
+    /* Images per forward chunk this backend prefers (memory vs efficiency). */
+    int (*preferred_batch)(cs_backend *be);
+
+    cs_status (*buffer_alloc)(cs_backend *be, size_t bytes, void **out);
+    void (*buffer_free)(cs_backend *be, void *buf); /* NULL is fine */
+    cs_status (*upload)(cs_backend *be, void *dst, const void *src, size_t bytes);
+    cs_status (*download)(cs_backend *be, void *dst, const void *src, size_t bytes);
+    cs_status (*synchronize)(cs_backend *be);
+
+    /* x (n, cin, h, w); w (cout, cin, kh, kw); bias (cout); y: see cs_conv2d_params. */
+    cs_status (*conv2d)(cs_backend *be, const cs_conv2d_params *p, const float *x,
+                        const float *w, const float *bias, float *y);
+    cs_status (*maxpool3)(cs_backend *be, const cs_pool_params *p, const float *x, float *y);
+    cs_status (*avgpool3)(cs_backend *be, const cs_pool_params *p, const float *x, float *y);
+    /* x (n, c, h, w) -> y (n, c) */
+    cs_status (*global_avgpool)(cs_backend *be, int n, int c, int h, int w, const float *x,
+                                float *y);
+} cs_backend_i;
+
+struct cs_backend {
+    const cs_backend_i *iface;
+    void *ctx;
+};
+
+/* Create a backend by name: "cpu", "cuda", or "auto" (cuda when a GPU is present, else cpu
+ * with a notice in *notice, which may be NULL). threads <= 0 means all cores.
+ * "cuda" on a build or machine without CUDA: CS_E_UNSUPPORTED with a message. */
+cs_status cs_backend_create(const char *device, int threads, cs_backend **out,
+                            char *notice, size_t notice_size);
+void cs_backend_free(cs_backend *be); /* NULL is fine */
+
+/* Individual constructors. The two CUDA functions are defined by kernels/ *.cu in CUDA builds
+ * only; backend.c references them weakly, so no caller needs an #ifdef. */
+cs_status cs_backend_cpu_create(int threads, cs_backend **out);
+int cs_cuda_device_count(void);
+cs_status cs_backend_cuda_create(int device, cs_backend **out);
+
+/* Output size of a conv/pool window along one axis. */
+static inline int cs_out_size(int in, int k, int stride, int pad) {
+    return (in + 2 * pad - k) / stride + 1;
+}
+
+/* ---- plain reference implementations (naive loops, the definition of each op) --------- */
+void cs_ref_conv2d(const cs_conv2d_params *p, const float *x, const float *w, const float *bias,
+                   float *y);
+void cs_ref_maxpool3(const cs_pool_params *p, const float *x, float *y);
+void cs_ref_avgpool3(const cs_pool_params *p, const float *x, float *y);
+void cs_ref_global_avgpool(int n, int c, int h, int w, const float *x, float *y);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,124 @@
+/* copyscope features: image files -> Inception features in an HDF5 file. */
+#include "cli.h"
+
+#include "copyscope/features.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: copyscope features PATH... --out FILE.h5 [options]\n\n"
+            "Extract Inception-v3 pool features exactly as pytorch-fid does (RGB, bilinear resize to\n"
+            "299 with align_corners=False, scale to [-1,1], FID Inception weights). PATH is a directory\n"
+            "(its .bmp .jpg .jpeg .pgm .png .ppm .tif .tiff .webp files, sorted, not recursive) or a file.\n\n"
+            "Writes /features (n x d float32), /paths and /sha256 (in row order), /skipped, and the\n"
+            "attributes weights_sha256, dims, preprocessing.\n\n"
+            "Options:\n"
+            "  -o, --out FILE      output HDF5 file (required; written atomically)\n"
+            "  -w, --weights FILE  weights file (default: $COPYSCOPE_WEIGHTS, then\n"
+            "                      $TORCH_HOME/hub/checkpoints/, then ~/.cache/torch/hub/checkpoints/)\n"
+            "  -d, --dims D        feature dimension: 64, 192, 768 or 2048 (default 2048)\n"
+            "  -b, --batch N       images per forward pass (default 50)\n"
+            "  -t, --threads N     threads for decoding and compute (default: all cores)\n"
+            "      --device DEV    cpu, cuda, cuda:0,1 or auto (default auto: GPU if present, else cpu)\n"
+            "      --skip-bad      skip images that cannot be decoded (listed on stderr and in /skipped)\n"
+            "      --cache DIR     feature cache directory (default $XDG_CACHE_HOME/copyscope)\n"
+            "      --no-cache      neither read nor write the feature cache\n"
+            "      --json          print a JSON summary on stdout\n"
+            "  -q, --quiet         no summary line on stderr\n"
+            "  -h, --help          this help\n\n" CS_HELP_EXIT_CODES
+            "A truncated or corrupt image stops the run with exit 2 and names the file (features\n"
+            "computed so far stay in the cache); with --skip-bad the run continues.\n");
+}
+
+int cs_cmd_features(int argc, char **argv) {
+    const char *cmd = "features";
+    cs_features_opts o;
+    cs_features_opts_default(&o);
+    const char *out_path = NULL;
+    int json = 0;
+    enum { OPT_DEVICE = 256, OPT_SKIP_BAD, OPT_CACHE, OPT_NO_CACHE, OPT_JSON };
+    static const struct option longopts[] = {
+        {"out", required_argument, 0, 'o'},       {"weights", required_argument, 0, 'w'},
+        {"dims", required_argument, 0, 'd'},      {"batch", required_argument, 0, 'b'},
+        {"threads", required_argument, 0, 't'},   {"device", required_argument, 0, OPT_DEVICE},
+        {"skip-bad", no_argument, 0, OPT_SKIP_BAD}, {"cache", required_argument, 0, OPT_CACHE},
+        {"no-cache", no_argument, 0, OPT_NO_CACHE}, {"json", no_argument, 0, OPT_JSON},
+        {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    long v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:w:d:b:t:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out_path = optarg; break;
+        case 'w': o.weights_path = optarg; break;
+        case 'd':
+            if (!cs_cli_parse_int(cmd, "--dims", optarg, 1, 1 << 20, &v)) return CS_EXIT_USAGE;
+            o.dims = (int)v;
+            break;
+        case 'b':
+            if (!cs_cli_parse_int(cmd, "--batch", optarg, 1, 4096, &v)) return CS_EXIT_USAGE;
+            o.batch = (int)v;
+            break;
+        case 't':
+            if (!cs_cli_parse_int(cmd, "--threads", optarg, 0, 1024, &v)) return CS_EXIT_USAGE;
+            o.threads = (int)v;
+            break;
+        case OPT_DEVICE: o.device = optarg; break;
+        case OPT_SKIP_BAD: o.skip_bad = 1; break;
+        case OPT_CACHE: o.cache_dir = optarg; break;
+        case OPT_NO_CACHE: o.use_cache = 0; break;
+        case OPT_JSON: json = 1; break;
+        case 'q': o.quiet = 1; break;
+        case 'h': usage(stdout); return CS_EXIT_OK;
+        default: return cs_cli_usage_error(cmd, "bad option");
+        }
+    }
+    if (optind >= argc) return cs_cli_usage_error(cmd, "no input PATH given");
+    if (!out_path) return cs_cli_usage_error(cmd, "--out FILE.h5 is required");
+    o.progress = cs_cli_stderr_is_tty() && !o.quiet;
+
+    cs_pathlist files;
+    cs_status st = cs_pathlist_expand((const char *const *)argv + optind, (size_t)(argc - optind), &files);
+    if (st != CS_OK) return cs_cli_fail(cmd, st);
+    cs_features f;
+    st = cs_features_extract(&files, &o, &f);
+    cs_pathlist_free(&files);
+    if (st != CS_OK) return cs_cli_fail(cmd, st);
+    for (size_t i = 0; i < f.skipped.n; i++) fprintf(stderr, "copyscope features: skipped %s\n", f.skipped_why[i]);
+    st = cs_features_write_h5(&f, out_path);
+    if (st != CS_OK) {
+        cs_features_free(&f);
+        return cs_cli_fail(cmd, st);
+    }
+    if (!o.quiet)
+        fprintf(stderr, "features: %zu images (%zu from cache, %zu computed), %zu skipped, dims %d, %.2f s -> %s\n",
+                f.n, f.n_from_cache, f.n_computed, f.skipped.n, f.dims, f.seconds, out_path);
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "out", out_path);
+        cJSON_AddNumberToObject(j, "n", (double)f.n);
+        cJSON_AddNumberToObject(j, "dims", f.dims);
+        cJSON_AddNumberToObject(j, "from_cache", (double)f.n_from_cache);
+        cJSON_AddNumberToObject(j, "computed", (double)f.n_computed);
+        cJSON_AddStringToObject(j, "weights_sha256", f.weights_sha256);
+        cJSON_AddNumberToObject(j, "seconds", f.seconds);
+        cJSON *sk = cJSON_AddArrayToObject(j, "skipped");
+        for (size_t i = 0; i < f.skipped.n; i++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "path", f.skipped.paths[i]);
+            cJSON_AddStringToObject(e, "error", f.skipped_why[i]);
+            cJSON_AddItemToArray(sk, e);
+        }
+        char *s = cJSON_Print(j);
+        if (s) puts(s);
+        free(s);
+        cJSON_Delete(j);
+    }
+    cs_features_free(&f);
+    return CS_EXIT_OK;
+}

@@ -1,0 +1,307 @@
+/* copyscope fid: Fréchet Inception Distance between two (or more) sets, pytorch-fid compatible.
+ *
+ *   copyscope fid A B            prints "FID:  <value>" exactly like pytorch-fid
+ *   copyscope fid REF A B C ...  one line per set, each against REF (REF is factored once)
+ *   copyscope fid --save-stats A OUT.npz|OUT.h5
+ *
+ * Inputs go through cs_fid_load_input (also used by `stats` and `merge`). */
+#include "cli.h"
+#include "common.h"
+#include "fid_input.h"
+
+#include "copyscope/frechet.h"
+#include "copyscope/statsfile.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- inputs ----------------------------------------------------------------------------------- */
+
+void cs_fid_cli_opts_default(cs_fid_cli_opts *o) {
+    memset(o, 0, sizeof *o);
+    cs_features_opts_default(&o->feat);
+}
+
+int cs_fid_cli_common_opt(const char *cmd, int c, const char *arg, cs_fid_cli_opts *o) {
+    long v;
+    switch (c) {
+    case CS_OPT_WEIGHTS: o->feat.weights_path = arg; return 1;
+    case CS_OPT_DIMS:
+        if (!cs_cli_parse_int(cmd, "--dims", arg, 1, CS_STATS_MAX_DIMS, &v)) return -1;
+        o->feat.dims = (int)v;
+        o->dims_given = 1;
+        return 1;
+    case CS_OPT_BATCH:
+        if (!cs_cli_parse_int(cmd, "--batch", arg, 1, 4096, &v)) return -1;
+        o->feat.batch = (int)v;
+        return 1;
+    case CS_OPT_DEVICE: o->feat.device = arg; return 1;
+    case CS_OPT_THREADS:
+    case CS_OPT_NUM_WORKERS:
+        if (!cs_cli_parse_int(cmd, "--threads", arg, 0, 1024, &v)) return -1;
+        o->feat.threads = (int)v;
+        return 1;
+    case CS_OPT_CACHE: o->feat.cache_dir = arg; return 1;
+    case CS_OPT_NO_CACHE: o->feat.use_cache = 0; return 1;
+    }
+    return 0;
+}
+
+void cs_fid_input_free(cs_fid_input *in) {
+    if (!in) return;
+    cs_stats_free(in->stats);
+    cs_features_free(&in->rows);
+    memset(in, 0, sizeof *in);
+}
+
+cs_status cs_fid_load_input(const char *path, const cs_fid_cli_opts *o, int want_rows, cs_fid_input *in) {
+    memset(in, 0, sizeof *in);
+    in->path = path;
+    cs_file_kind kind;
+    cs_status st;
+    CS_TRY(cs_file_kind_detect(path, &kind));
+    switch (kind) {
+    case CS_FILE_NPZ: st = cs_npz_read_stats(path, &in->stats); break;
+    case CS_FILE_H5_STATS: st = cs_h5_read_stats(path, &in->stats); break;
+    case CS_FILE_H5_FEATURES:
+        st = cs_features_file_stats(path, &in->stats); /* streamed; keeps the identity attributes */
+        if (st == CS_OK && (want_rows == 2 || (want_rows == 1 && in->stats->n <= in->stats->d)))
+            st = cs_features_file_read(path, 0, &in->rows);
+        break;
+    case CS_FILE_DIRECTORY:
+        /* ==== LEAD: a directory of images -> features -> stats goes here ==================
+         * cs_pathlist_expand(&path, 1, &files); cs_features_extract(&files, &o->feat, &in->rows);
+         * then cs_stats_init + cs_stats_add_f32 + identity (weights_sha256, CS_PREPROCESS_ID);
+         * keep in->rows only when want_rows. ============================================== */
+        return CS_FAIL(CS_E_UNSUPPORTED,
+                       "%s: image directories are not supported yet (give .npz, statistics or "
+                       "features files)",
+                       path);
+    default: return CS_FAIL(CS_E_FORMAT, "%s: unknown input kind", path);
+    }
+    if (st != CS_OK) {
+        cs_fid_input_free(in);
+        return st;
+    }
+    if (o->dims_given && in->stats->d != o->feat.dims) {
+        int d = in->stats->d;
+        cs_fid_input_free(in);
+        return CS_FAIL(CS_E_MISMATCH, "%s: has %d-dimensional features, --dims says %d", path, d,
+                       o->feat.dims);
+    }
+    return CS_OK;
+}
+
+/* ---- output ------------------------------------------------------------------------------------ */
+
+/* Python's repr(float) (and numpy's str(float64)): the shortest digits that round-trip, positional
+ * when 1e-4 <= |v| < 1e16 (with ".0" if integral), else "d.ddde+XX". */
+static void cs_format_pyfloat(double v, char *out, size_t cap) {
+    if (isnan(v)) {
+        snprintf(out, cap, "nan");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(out, cap, v < 0 ? "-inf" : "inf");
+        return;
+    }
+    if (v == 0.0) {
+        snprintf(out, cap, signbit(v) ? "-0.0" : "0.0");
+        return;
+    }
+    char sci[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(sci, sizeof sci, "%.*e", prec - 1, v);
+        if (strtod(sci, NULL) == v) break;
+    }
+    /* sci = [-]D[.DDD]e[+-]XX */
+    char digits[32];
+    int nd = 0, neg = 0;
+    const char *p = sci;
+    if (*p == '-') neg = 1, p++;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.') digits[nd++] = *p;
+    digits[nd] = 0;
+    int e = atoi(p + 1);
+    char *o = out;
+    size_t left = cap;
+#define CS_PUT(...)                                                                                \
+    do {                                                                                           \
+        int w_ = snprintf(o, left, __VA_ARGS__);                                                   \
+        if (w_ < 0 || (size_t)w_ >= left) return;                                                  \
+        o += w_;                                                                                   \
+        left -= (size_t)w_;                                                                        \
+    } while (0)
+    if (neg) CS_PUT("-");
+    if (e >= -4 && e < 16) {
+        if (e >= 0) {
+            for (int i = 0; i <= e; i++) CS_PUT("%c", i < nd ? digits[i] : '0');
+            CS_PUT(".");
+            if (nd > e + 1) CS_PUT("%s", digits + e + 1);
+            else CS_PUT("0");
+        } else {
+            CS_PUT("0.");
+            for (int i = 0; i < -e - 1; i++) CS_PUT("0");
+            CS_PUT("%s", digits);
+        }
+    } else {
+        CS_PUT("%c", digits[0]);
+        if (nd > 1) CS_PUT(".%s", digits + 1);
+        CS_PUT("e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+    }
+#undef CS_PUT
+}
+
+static void cs_print_warnings(const char *label, unsigned w) {
+    for (unsigned b = 0; b < CS_FID_WARN_COUNT; b++)
+        if (w & (1u << b))
+            fprintf(stderr, "copyscope fid: warning: %s%s%s\n", label ? label : "", label ? ": " : "",
+                    cs_fid_warning_text(1u << b));
+}
+
+static cJSON *cs_result_json(const cs_fid_result *r, const cs_fid_input *a, const cs_fid_input *b) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "fid", r->fid);
+    /* n is unknown (null) for pytorch-fid .npz statistics */
+    if (a->stats->cov_only) cJSON_AddNullToObject(o, "n1");
+    else cJSON_AddNumberToObject(o, "n1", (double)a->stats->n);
+    if (b->stats->cov_only) cJSON_AddNullToObject(o, "n2");
+    else cJSON_AddNumberToObject(o, "n2", (double)b->stats->n);
+    cJSON_AddNumberToObject(o, "dims", a->stats->d);
+    cJSON_AddStringToObject(o, "method", r->method);
+    cJSON *w = cJSON_AddArrayToObject(o, "warnings");
+    for (unsigned bit = 0; bit < CS_FID_WARN_COUNT; bit++)
+        if (r->warnings & (1u << bit))
+            cJSON_AddItemToArray(w, cJSON_CreateString(cs_fid_warning_text(1u << bit)));
+    return o;
+}
+
+/* ---- command ------------------------------------------------------------------------------------ */
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: copyscope fid A B [options]\n"
+            "       copyscope fid REF A B C ... [options]   (each set against REF)\n"
+            "       copyscope fid --save-stats A OUT.npz|OUT.h5\n\n"
+            "Frechet Inception Distance, computed like pytorch-fid but without a general matrix\n"
+            "square root (exact symmetric eigenvalue or low-rank methods, float64). A and B are\n"
+            "pytorch-fid .npz statistics, copyscope HDF5 statistics, or HDF5 features files.\n"
+            "Prints \"FID:  <value>\" exactly as pytorch-fid does.\n\n"
+            "Options:\n"
+            "      --method M      auto (default), eig, eig-ref, svd, lowrank or reference;\n"
+            "                      auto uses lowrank when both inputs are features files and\n"
+            "                      n1 + n2 <= dims, else the eigenvalue method\n"
+            "      --json          print {\"fid\", \"n1\", \"n2\", \"dims\", \"method\", \"warnings\"}\n"
+            "      --save-stats    write the statistics of A to OUT (pytorch-fid's option)\n"
+            "  -h, --help          this help\n" CS_FID_CLI_HELP "\n" CS_HELP_EXIT_CODES
+            "Warnings (singular covariance when n < dims, ...) go to stderr.\n");
+}
+
+static int cs_fid_save_stats(const char *cmd, int argc, char **argv, const cs_fid_cli_opts *o) {
+    if (argc != 2) return cs_cli_usage_error(cmd, "--save-stats takes exactly 2 paths: INPUT OUTPUT");
+    if (access(argv[1], F_OK) == 0)
+        return cs_cli_usage_error(cmd, "existing output file: %s", argv[1]);
+    cs_fid_input in;
+    cs_status st = cs_fid_load_input(argv[0], o, 0, &in);
+    if (st == CS_OK) st = cs_stats_file_write(argv[1], in.stats);
+    cs_fid_input_free(&in);
+    return st == CS_OK ? CS_EXIT_OK : cs_cli_fail(cmd, st);
+}
+
+int cs_cmd_fid(int argc, char **argv) {
+    const char *cmd = "fid";
+    cs_fid_cli_opts o;
+    cs_fid_cli_opts_default(&o);
+    cs_fid_method method = CS_FID_AUTO;
+    int json = 0, save_stats = 0;
+    enum { OPT_JSON = 256, OPT_METHOD, OPT_SAVE_STATS };
+    static const struct option longopts[] = {{"json", no_argument, 0, OPT_JSON},
+                                             {"method", required_argument, 0, OPT_METHOD},
+                                             {"save-stats", no_argument, 0, OPT_SAVE_STATS},
+                                             {"help", no_argument, 0, 'h'},
+                                             CS_FID_CLI_LONGOPTS,
+                                             {0, 0, 0, 0}};
+    int c, r;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if ((r = cs_fid_cli_common_opt(cmd, c, optarg, &o)) != 0) {
+            if (r < 0) return CS_EXIT_USAGE;
+            continue;
+        }
+        switch (c) {
+        case OPT_JSON: json = 1; break;
+        case OPT_METHOD:
+            if (cs_fid_method_parse(optarg, &method) != CS_OK)
+                return cs_cli_usage_error(cmd, "%s", cs_last_error());
+            break;
+        case OPT_SAVE_STATS: save_stats = 1; break;
+        case 'h': usage(stdout); return CS_EXIT_OK;
+        default: return cs_cli_usage_error(cmd, "bad option");
+        }
+    }
+    int np = argc - optind;
+    char **paths = argv + optind;
+    if (save_stats) return cs_fid_save_stats(cmd, np, paths, &o);
+    if (np < 2) return cs_cli_usage_error(cmd, "needs two inputs A B (or REF A B ...)");
+
+    int want_rows = method == CS_FID_LOWRANK ? 2 : method == CS_FID_AUTO ? 1 : 0;
+    cs_fid_input *in = calloc((size_t)np, sizeof *in);
+    if (!in) return cs_cli_fail(cmd, CS_FAIL(CS_E_NOMEM, "out of memory"));
+    cs_status st = CS_OK;
+    cs_fid_ref *ref = NULL;
+    cs_fid_result *res = calloc((size_t)np, sizeof *res); /* res[i] for set i >= 1 */
+    if (!res) st = CS_FAIL(CS_E_NOMEM, "out of memory");
+    for (int i = 0; i < np && st == CS_OK; i++) st = cs_fid_load_input(paths[i], &o, want_rows, &in[i]);
+    for (int i = 1; i < np && st == CS_OK; i++) {
+        const cs_stats *s1 = in[0].stats, *s2 = in[i].stats;
+        const float *x1 = in[0].rows.data, *x2 = in[i].rows.data;
+        int lowrank = method == CS_FID_LOWRANK ||
+                      (method == CS_FID_AUTO && x1 && x2 && s1->n + s2->n <= s1->d);
+        if (s1->d != s2->d) {
+            st = CS_FAIL(CS_E_MISMATCH, "%s has %d-dimensional features, %s has %d", paths[0], s1->d,
+                         paths[i], s2->d);
+        } else if (lowrank || method == CS_FID_REFERENCE || np == 2) {
+            st = cs_fid_compute(s1, x1, s2, x2, method, &res[i]);
+        } else { /* several sets: factor the reference once */
+            if (!ref) st = cs_fid_ref_init(&ref, s1, method);
+            if (st == CS_OK) st = cs_fid_ref_compare(ref, s2, &res[i]);
+        }
+        if (st != CS_OK && np > 2) st = CS_FAIL(st, "%s: %s", paths[i], cs_last_error());
+    }
+    if (st == CS_OK) {
+        cJSON *arr = json && np > 2 ? cJSON_CreateArray() : NULL;
+        for (int i = 1; i < np; i++) {
+            cs_print_warnings(np > 2 ? paths[i] : NULL, res[i].warnings);
+            if (json) {
+                cJSON *obj = cs_result_json(&res[i], &in[0], &in[i]);
+                if (np > 2) {
+                    cJSON_AddStringToObject(obj, "path", paths[i]);
+                    cJSON_AddItemToArray(arr, obj);
+                } else {
+                    char *txt = cJSON_PrintUnformatted(obj);
+                    printf("%s\n", txt ? txt : "{}");
+                    free(txt);
+                    cJSON_Delete(obj);
+                }
+            } else {
+                char num[64];
+                cs_format_pyfloat(res[i].fid, num, sizeof num);
+                printf("FID:  %s\n", num);
+            }
+        }
+        if (arr) {
+            char *txt = cJSON_PrintUnformatted(arr);
+            printf("%s\n", txt ? txt : "[]");
+            free(txt);
+            cJSON_Delete(arr);
+        }
+    }
+    cs_fid_ref_free(ref);
+    for (int i = 0; i < np; i++) cs_fid_input_free(&in[i]);
+    free(in);
+    free(res);
+    return st == CS_OK ? CS_EXIT_OK : cs_cli_fail(cmd, st);
+}

@@ -1,0 +1,64 @@
+/* CLI internals shared by fid, stats and merge: one function turns an input path into statistics
+ * (and feature rows when available), and one option table holds the extraction options. */
+#ifndef CS_FID_INPUT_H
+#define CS_FID_INPUT_H
+
+#include "copyscope/features.h"
+#include "copyscope/stats.h"
+
+#include <getopt.h>
+
+/* Options that matter only when an input is a directory of images (extraction), plus --dims. */
+typedef struct cs_fid_cli_opts {
+    cs_features_opts feat; /* --weights --batch --device --threads --cache --no-cache --dims */
+    int dims_given;        /* --dims was given: inputs must have that dimension */
+} cs_fid_cli_opts;
+
+void cs_fid_cli_opts_default(cs_fid_cli_opts *o);
+
+/* getopt_long ids of the shared options (above any command's own ids). */
+enum {
+    CS_OPT_WEIGHTS = 1000,
+    CS_OPT_DIMS,
+    CS_OPT_BATCH,
+    CS_OPT_DEVICE,
+    CS_OPT_THREADS,
+    CS_OPT_CACHE,
+    CS_OPT_NO_CACHE,
+    CS_OPT_NUM_WORKERS
+};
+#define CS_FID_CLI_LONGOPTS                                                                        \
+    {"weights", required_argument, 0, CS_OPT_WEIGHTS}, {"dims", required_argument, 0, CS_OPT_DIMS}, \
+        {"batch", required_argument, 0, CS_OPT_BATCH},                                             \
+        {"batch-size", required_argument, 0, CS_OPT_BATCH},                                        \
+        {"device", required_argument, 0, CS_OPT_DEVICE},                                           \
+        {"threads", required_argument, 0, CS_OPT_THREADS},                                         \
+        {"num-workers", required_argument, 0, CS_OPT_NUM_WORKERS},                                 \
+        {"cache", required_argument, 0, CS_OPT_CACHE}, {"no-cache", no_argument, 0, CS_OPT_NO_CACHE}
+#define CS_FID_CLI_HELP                                                                            \
+    "Options for image directories (features are extracted like pytorch-fid):\n"                 \
+    "      --dims D        feature dimension 64, 192, 768 or 2048 (default 2048); with\n"         \
+    "                      statistics or features files, checks that they have D dims\n"         \
+    "      --weights FILE  Inception weights (default: $COPYSCOPE_WEIGHTS, torch hub cache)\n"   \
+    "      --batch N       images per forward pass (default 50; --batch-size is an alias)\n"     \
+    "      --device DEV    cpu, cuda, cuda:0,1 or auto (default auto)\n"                         \
+    "      --threads N     threads (default: all cores; --num-workers is an alias)\n"            \
+    "      --cache DIR     feature cache directory; --no-cache to disable it\n"
+
+/* Handle one of the shared options: 1 handled, 0 not a shared option, -1 bad value (printed). */
+int cs_fid_cli_common_opt(const char *cmd, int c, const char *arg, cs_fid_cli_opts *o);
+
+/* One loaded input. */
+typedef struct cs_fid_input {
+    const char *path;
+    cs_stats *stats;   /* always set on success */
+    cs_features rows;  /* the feature rows (rows.data != NULL) when the input had them */
+} cs_fid_input;
+
+/* Load PATH (a .npz, HDF5 statistics, HDF5 features file, or a directory of images) as
+ * statistics. want_rows: 0 statistics only; 1 also the feature rows when the input has them and
+ * n <= d (so that the low-rank method can be used); 2 the rows whenever the input has them. */
+cs_status cs_fid_load_input(const char *path, const cs_fid_cli_opts *o, int want_rows, cs_fid_input *in);
+void cs_fid_input_free(cs_fid_input *in);
+
+#endif

@@ -1,0 +1,399 @@
+/* The FID Inception-v3 forward pass (pytorch-fid's fid_inception_v3), on any backend.
+ *
+ * Layer geometry comes from the conv table (inception_arch.c); the wiring below follows
+ * REFERENCE.md section 2 and tools/fid_inception_torch.py. BatchNorm is folded into each
+ * convolution at model creation. Activations live in two regions of one device arena used
+ * in ping-pong: every stage (a stem layer or a Mixed block) reads its input from one region
+ * and writes its output and temporaries into the other, which it first resets. The same
+ * forward code runs once in "plan" mode (no ops, only sizes) to size the regions, so the
+ * arena is computed first, allocated once per chunk size and reused. */
+#include "backend.h"
+#include "common.h"
+#include "copyscope/model.h"
+#include "inception_arch.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct conv_layer {
+    const cs_conv_spec *spec;
+    const float *w; /* (cout, cin, kh, kw) float32 folded, device */
+    const float *b; /* (cout) float32 folded bias, device */
+} conv_layer;
+
+struct cs_model {
+    cs_backend *be;
+    float *params;              /* device: all folded weights and biases */
+    conv_layer convs[CS_INCEPTION_NUM_CONVS];
+    int chunk_max;              /* images per forward chunk (backend preference) */
+    int chunk_cap;              /* images the arena is sized for (0: none yet) */
+    float *arena;               /* device: input (chunk, 3, 299, 299) | feats (chunk, 2048) | regions */
+    size_t region_floats[2];    /* per-region capacity for chunk_cap images */
+    float *host_x;              /* (chunk_max, 3, 299, 299) float32 host staging for features_rgb */
+    char notice[256];
+};
+
+/* ---- forward context ---------------------------------------------------------------------- */
+
+typedef struct tensor {
+    float *d; /* device; NULL in plan mode */
+    int c, h, w;
+} tensor;
+
+typedef struct fwd {
+    cs_model *m;
+    int n;          /* images in this chunk */
+    int plan;       /* 1: only measure region sizes */
+    int region;     /* region the current stage writes */
+    float *base[2];
+    size_t top[2], need[2]; /* floats */
+    cs_status st;
+} fwd;
+
+static void stage_begin(fwd *f) {
+    f->region ^= 1;
+    f->top[f->region] = 0;
+}
+
+static tensor talloc(fwd *f, int c, int h, int w) {
+    tensor t = {NULL, c, h, w};
+    size_t sz = (size_t)f->n * (size_t)c * (size_t)h * (size_t)w;
+    sz = (sz + 15) & ~(size_t)15; /* 64-byte aligned carving */
+    size_t off = f->top[f->region];
+    f->top[f->region] += sz;
+    if (f->top[f->region] > f->need[f->region]) f->need[f->region] = f->top[f->region];
+    if (!f->plan) t.d = f->base[f->region] + off;
+    return t;
+}
+
+static const conv_layer *layer(fwd *f, const char *block, const char *branch) {
+    char name[64];
+    if (branch) snprintf(name, sizeof name, "%s.%s", block, branch);
+    else snprintf(name, sizeof name, "%s", block);
+    int i = cs_inception_conv_index(name);
+    CS_ASSERT(i >= 0);
+    return &f->m->convs[i];
+}
+
+/* conv + folded BN + ReLU of `in` into channels [off, off + cout) of `out`. */
+static void conv_into(fwd *f, const conv_layer *L, tensor in, tensor out, int off) {
+    const cs_conv_spec *s = L->spec;
+    cs_conv2d_params p = {
+        .n = f->n, .cin = in.c, .h = in.h, .w = in.w, .cout = s->cout, .kh = s->kh, .kw = s->kw,
+        .stride = s->stride, .ph = s->ph, .pw = s->pw,
+        .hout = cs_out_size(in.h, s->kh, s->stride, s->ph),
+        .wout = cs_out_size(in.w, s->kw, s->stride, s->pw),
+        .out_c_total = out.c, .out_c_offset = off, .relu = 1};
+    CS_ASSERT(in.c == s->cin && p.hout == out.h && p.wout == out.w && off + s->cout <= out.c);
+    if (f->plan || f->st != CS_OK) return;
+    f->st = f->m->be->iface->conv2d(f->m->be, &p, in.d, L->w, L->b, out.d);
+}
+
+static tensor conv_new(fwd *f, const conv_layer *L, tensor in) {
+    const cs_conv_spec *s = L->spec;
+    tensor out = talloc(f, s->cout, cs_out_size(in.h, s->kh, s->stride, s->ph),
+                        cs_out_size(in.w, s->kw, s->stride, s->pw));
+    conv_into(f, L, in, out, 0);
+    return out;
+}
+
+/* 3x3 pool (max or avg without padding count) of `in` into channels [off, off + c) of `out`. */
+static void pool_into(fwd *f, int is_max, int stride, int pad, tensor in, tensor out, int off) {
+    cs_pool_params p = {.n = f->n, .c = in.c, .h = in.h, .w = in.w, .stride = stride, .pad = pad,
+                        .hout = cs_out_size(in.h, 3, stride, pad),
+                        .wout = cs_out_size(in.w, 3, stride, pad),
+                        .out_c_total = out.c, .out_c_offset = off};
+    CS_ASSERT(p.hout == out.h && p.wout == out.w && off + in.c <= out.c);
+    if (f->plan || f->st != CS_OK) return;
+    cs_backend *be = f->m->be;
+    f->st = is_max ? be->iface->maxpool3(be, &p, in.d, out.d) : be->iface->avgpool3(be, &p, in.d, out.d);
+}
+
+static tensor pool_new(fwd *f, int is_max, int stride, int pad, tensor in) {
+    tensor out = talloc(f, in.c, cs_out_size(in.h, 3, stride, pad), cs_out_size(in.w, 3, stride, pad));
+    pool_into(f, is_max, stride, pad, in, out, 0);
+    return out;
+}
+
+/* ---- blocks ------------------------------------------------------------------------------- */
+
+/* Mixed_5b/5c/5d: [1x1 64, 5x5 64, 3x3dbl 96, avgpool + 1x1 pool_features] */
+static tensor inception_a(fwd *f, const char *blk, tensor x) {
+    stage_begin(f);
+    const conv_layer *bp = layer(f, blk, "branch_pool");
+    tensor out = talloc(f, 64 + 64 + 96 + bp->spec->cout, x.h, x.w);
+    conv_into(f, layer(f, blk, "branch1x1"), x, out, 0);
+    tensor t = conv_new(f, layer(f, blk, "branch5x5_1"), x);
+    conv_into(f, layer(f, blk, "branch5x5_2"), t, out, 64);
+    t = conv_new(f, layer(f, blk, "branch3x3dbl_1"), x);
+    t = conv_new(f, layer(f, blk, "branch3x3dbl_2"), t);
+    conv_into(f, layer(f, blk, "branch3x3dbl_3"), t, out, 128);
+    t = pool_new(f, 0, 1, 1, x);
+    conv_into(f, bp, t, out, 224);
+    return out;
+}
+
+/* Mixed_6a: [3x3 s2 384, 3x3dbl s2 96, maxpool s2] */
+static tensor inception_b(fwd *f, const char *blk, tensor x) {
+    stage_begin(f);
+    const int ho = cs_out_size(x.h, 3, 2, 0), wo = cs_out_size(x.w, 3, 2, 0);
+    tensor out = talloc(f, 384 + 96 + x.c, ho, wo);
+    conv_into(f, layer(f, blk, "branch3x3"), x, out, 0);
+    tensor t = conv_new(f, layer(f, blk, "branch3x3dbl_1"), x);
+    t = conv_new(f, layer(f, blk, "branch3x3dbl_2"), t);
+    conv_into(f, layer(f, blk, "branch3x3dbl_3"), t, out, 384);
+    pool_into(f, 1, 2, 0, x, out, 480);
+    return out;
+}
+
+/* Mixed_6b..6e: [1x1 192, 7x7 192, 7x7dbl 192, avgpool + 1x1 192] */
+static tensor inception_c(fwd *f, const char *blk, tensor x) {
+    stage_begin(f);
+    tensor out = talloc(f, 768, x.h, x.w);
+    conv_into(f, layer(f, blk, "branch1x1"), x, out, 0);
+    tensor t = conv_new(f, layer(f, blk, "branch7x7_1"), x);
+    t = conv_new(f, layer(f, blk, "branch7x7_2"), t);
+    conv_into(f, layer(f, blk, "branch7x7_3"), t, out, 192);
+    t = conv_new(f, layer(f, blk, "branch7x7dbl_1"), x);
+    t = conv_new(f, layer(f, blk, "branch7x7dbl_2"), t);
+    t = conv_new(f, layer(f, blk, "branch7x7dbl_3"), t);
+    t = conv_new(f, layer(f, blk, "branch7x7dbl_4"), t);
+    conv_into(f, layer(f, blk, "branch7x7dbl_5"), t, out, 384);
+    t = pool_new(f, 0, 1, 1, x);
+    conv_into(f, layer(f, blk, "branch_pool"), t, out, 576);
+    return out;
+}
+
+/* Mixed_7a: [3x3 s2 320, 7x7x3 s2 192, maxpool s2] */
+static tensor inception_d(fwd *f, const char *blk, tensor x) {
+    stage_begin(f);
+    const int ho = cs_out_size(x.h, 3, 2, 0), wo = cs_out_size(x.w, 3, 2, 0);
+    tensor out = talloc(f, 320 + 192 + x.c, ho, wo);
+    tensor t = conv_new(f, layer(f, blk, "branch3x3_1"), x);
+    conv_into(f, layer(f, blk, "branch3x3_2"), t, out, 0);
+    t = conv_new(f, layer(f, blk, "branch7x7x3_1"), x);
+    t = conv_new(f, layer(f, blk, "branch7x7x3_2"), t);
+    t = conv_new(f, layer(f, blk, "branch7x7x3_3"), t);
+    conv_into(f, layer(f, blk, "branch7x7x3_4"), t, out, 320);
+    pool_into(f, 1, 2, 0, x, out, 512);
+    return out;
+}
+
+/* Mixed_7b (avg pool branch) / Mixed_7c (max pool branch):
+ * [1x1 320, 3x3_2a 384, 3x3_2b 384, 3x3dbl_3a 384, 3x3dbl_3b 384, pool + 1x1 192] */
+static tensor inception_e(fwd *f, const char *blk, tensor x, int max_pool) {
+    stage_begin(f);
+    tensor out = talloc(f, 2048, x.h, x.w);
+    conv_into(f, layer(f, blk, "branch1x1"), x, out, 0);
+    tensor t = conv_new(f, layer(f, blk, "branch3x3_1"), x);
+    conv_into(f, layer(f, blk, "branch3x3_2a"), t, out, 320);
+    conv_into(f, layer(f, blk, "branch3x3_2b"), t, out, 704);
+    t = conv_new(f, layer(f, blk, "branch3x3dbl_1"), x);
+    t = conv_new(f, layer(f, blk, "branch3x3dbl_2"), t);
+    conv_into(f, layer(f, blk, "branch3x3dbl_3a"), t, out, 1088);
+    conv_into(f, layer(f, blk, "branch3x3dbl_3b"), t, out, 1472);
+    t = pool_new(f, max_pool, 1, 1, x);
+    conv_into(f, layer(f, blk, "branch_pool"), t, out, 1856);
+    return out;
+}
+
+static tensor stem_conv(fwd *f, const char *name, tensor x) {
+    stage_begin(f);
+    return conv_new(f, layer(f, name, NULL), x);
+}
+
+static tensor stem_maxpool(fwd *f, tensor x) {
+    stage_begin(f);
+    return pool_new(f, 1, 2, 0, x);
+}
+
+/* The network up to the block that dims needs; returns that block's output (n, c, h, w). */
+static tensor forward_blocks(fwd *f, tensor x, int dims) {
+    f->region = 1; /* the first stage writes region 0 */
+    x = stem_conv(f, "Conv2d_1a_3x3", x);
+    x = stem_conv(f, "Conv2d_2a_3x3", x);
+    x = stem_conv(f, "Conv2d_2b_3x3", x);
+    x = stem_maxpool(f, x); /* block 0: (64, 73, 73) */
+    if (dims == 64) return x;
+    x = stem_conv(f, "Conv2d_3b_1x1", x);
+    x = stem_conv(f, "Conv2d_4a_3x3", x);
+    x = stem_maxpool(f, x); /* block 1: (192, 35, 35) */
+    if (dims == 192) return x;
+    x = inception_a(f, "Mixed_5b", x);
+    x = inception_a(f, "Mixed_5c", x);
+    x = inception_a(f, "Mixed_5d", x);
+    x = inception_b(f, "Mixed_6a", x);
+    x = inception_c(f, "Mixed_6b", x);
+    x = inception_c(f, "Mixed_6c", x);
+    x = inception_c(f, "Mixed_6d", x);
+    x = inception_c(f, "Mixed_6e", x); /* block 2: (768, 17, 17) */
+    if (dims == 768) return x;
+    x = inception_d(f, "Mixed_7a", x);
+    x = inception_e(f, "Mixed_7b", x, 0);
+    x = inception_e(f, "Mixed_7c", x, 1); /* block 3: (2048, 8, 8), then global average pool */
+    return x;
+}
+
+/* ---- model -------------------------------------------------------------------------------- */
+
+int cs_model_dims_valid(int dims) { return dims == 64 || dims == 192 || dims == 768 || dims == 2048; }
+
+static size_t input_floats(int n) { return (size_t)n * 3 * CS_MODEL_INPUT_SIZE * CS_MODEL_INPUT_SIZE; }
+
+/* Size (once per chunk size) and allocate the activation arena for n images. */
+static cs_status ensure_arena(cs_model *m, int n) {
+    if (m->chunk_cap >= n) return CS_OK;
+    fwd f = {.m = m, .n = n, .plan = 1};
+    tensor x = {NULL, 3, CS_MODEL_INPUT_SIZE, CS_MODEL_INPUT_SIZE};
+    forward_blocks(&f, x, 2048); /* the deepest path needs the most memory */
+    size_t total = input_floats(n) + (size_t)n * 2048 + f.need[0] + f.need[1];
+    if (m->arena) m->be->iface->buffer_free(m->be, m->arena);
+    m->arena = NULL;
+    m->chunk_cap = 0;
+    CS_TRY(m->be->iface->buffer_alloc(m->be, total * sizeof(float), (void **)&m->arena));
+    m->region_floats[0] = f.need[0];
+    m->region_floats[1] = f.need[1];
+    m->chunk_cap = n;
+    return CS_OK;
+}
+
+static cs_status fold_weights(cs_model *m, const cs_weights *w) {
+    size_t total = 0;
+    for (int i = 0; i < CS_INCEPTION_NUM_CONVS; i++) {
+        const cs_conv_spec *s = &cs_inception_convs[i];
+        total += (size_t)s->cout * s->cin * s->kh * s->kw + (size_t)s->cout;
+    }
+    float *host = cs_malloc(total * sizeof(float), "folded weights"); /* all layers, packed */
+    if (!host) return CS_E_NOMEM;
+    cs_status st = CS_OK;
+    size_t off = 0;
+    size_t offs[CS_INCEPTION_NUM_CONVS];
+    for (int i = 0; i < CS_INCEPTION_NUM_CONVS; i++) {
+        const cs_conv_spec *s = &cs_inception_convs[i];
+        const size_t per_out = (size_t)s->cin * s->kh * s->kw;
+        const char *parts[5] = {"conv.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"};
+        cs_tensor_view v[5];
+        for (int k = 0; k < 5; k++) {
+            char name[96];
+            snprintf(name, sizeof name, "%s.%s", s->name, parts[k]);
+            CS_TRY_GOTO(st, cs_weights_tensor(w, name, &v[k]), done);
+            size_t want = k == 0 ? (size_t)s->cout * per_out : (size_t)s->cout;
+            if (v[k].is_int64 || !v[k].data || v[k].numel != want) {
+                st = CS_FAIL(CS_E_MISMATCH, "%s: tensor %s has %zu values, expected %zu",
+                             cs_weights_path(w), name, v[k].numel, want);
+                goto done;
+            }
+        }
+        float *wf = host + off, *bf = wf + (size_t)s->cout * per_out;
+        for (int co = 0; co < s->cout; co++) {
+            const double g = v[1].data[co], beta = v[2].data[co], mean = v[3].data[co];
+            const double var = v[4].data[co];
+            const double inv = 1.0 / sqrt(var + CS_INCEPTION_BN_EPS);
+            if (!(var + CS_INCEPTION_BN_EPS > 0) || !isfinite(g * inv)) {
+                st = CS_FAIL(CS_E_NUMERIC, "%s: %s.bn has running_var %g (not usable)",
+                             cs_weights_path(w), s->name, var);
+                goto done;
+            }
+            const double scale = g * inv;
+            for (size_t k = 0; k < per_out; k++)
+                wf[co * per_out + k] = (float)((double)v[0].data[co * per_out + k] * scale);
+            bf[co] = (float)(beta - mean * scale);
+        }
+        offs[i] = off;
+        off += (size_t)s->cout * per_out + (size_t)s->cout;
+    }
+    CS_TRY_GOTO(st, m->be->iface->buffer_alloc(m->be, total * sizeof(float), (void **)&m->params), done);
+    CS_TRY_GOTO(st, m->be->iface->upload(m->be, m->params, host, total * sizeof(float)), done);
+    for (int i = 0; i < CS_INCEPTION_NUM_CONVS; i++) {
+        const cs_conv_spec *s = &cs_inception_convs[i];
+        m->convs[i].spec = s;
+        m->convs[i].w = m->params + offs[i];
+        m->convs[i].b = m->params + offs[i] + (size_t)s->cout * s->cin * s->kh * s->kw;
+    }
+done:
+    free(host);
+    return st;
+}
+
+cs_status cs_model_create(const cs_weights *w, const char *device, int threads, cs_model **out) {
+    *out = NULL;
+    if (!w) return CS_FAIL(CS_E_USAGE, "cs_model_create: no weights");
+    cs_model *m = cs_calloc(1, sizeof *m, "model");
+    if (!m) return CS_E_NOMEM;
+    cs_status st;
+    CS_TRY_GOTO(st, cs_backend_create(device ? device : "cpu", threads, &m->be, m->notice,
+                                      sizeof m->notice), fail);
+    CS_TRY_GOTO(st, fold_weights(m, w), fail);
+    m->chunk_max = m->be->iface->preferred_batch(m->be);
+    if (m->chunk_max < 1) m->chunk_max = 1;
+    *out = m;
+    return CS_OK;
+fail:
+    cs_model_free(m);
+    return st;
+}
+
+void cs_model_free(cs_model *m) {
+    if (!m) return;
+    if (m->be) {
+        m->be->iface->buffer_free(m->be, m->arena);
+        m->be->iface->buffer_free(m->be, m->params);
+        cs_backend_free(m->be);
+    }
+    free(m->host_x);
+    free(m);
+}
+
+const char *cs_model_device_name(const cs_model *m) { return m->be->iface->device_name(m->be); }
+const char *cs_model_backend_name(const cs_model *m) { return m->be->iface->name; }
+const char *cs_model_notice(const cs_model *m) { return m->notice; }
+
+/* One chunk of at most chunk_max images: host x (n, 3, 299, 299) -> host out (n, dims). */
+static cs_status forward_chunk(cs_model *m, const float *x, int n, int dims, float *out) {
+    CS_TRY(ensure_arena(m, n));
+    cs_backend *be = m->be;
+    float *dx = m->arena;                                   /* (n, 3, 299, 299) */
+    float *dfeat = dx + input_floats(m->chunk_cap);         /* (n, dims) */
+    fwd f = {.m = m, .n = n, .plan = 0};
+    f.base[0] = dfeat + (size_t)m->chunk_cap * 2048;        /* region 0 */
+    f.base[1] = f.base[0] + m->region_floats[0];            /* region 1 */
+    CS_TRY(be->iface->upload(be, dx, x, input_floats(n) * sizeof(float)));
+    tensor t = {dx, 3, CS_MODEL_INPUT_SIZE, CS_MODEL_INPUT_SIZE};
+    t = forward_blocks(&f, t, dims);
+    CS_TRY(f.st);
+    CS_ASSERT(t.c == dims && f.need[0] <= m->region_floats[0] && f.need[1] <= m->region_floats[1]);
+    CS_TRY(be->iface->global_avgpool(be, n, t.c, t.h, t.w, t.d, dfeat));
+    CS_TRY(be->iface->download(be, out, dfeat, (size_t)n * dims * sizeof(float)));
+    return be->iface->synchronize(be);
+}
+
+cs_status cs_model_forward(cs_model *m, const float *x, int n, int dims, float *out) {
+    if (!cs_model_dims_valid(dims))
+        return CS_FAIL(CS_E_USAGE, "dims %d not supported (expected 64, 192, 768 or 2048)", dims);
+    if (n < 0) return CS_FAIL(CS_E_USAGE, "negative image count %d", n);
+    for (int i = 0; i < n; i += m->chunk_max) {
+        int k = n - i < m->chunk_max ? n - i : m->chunk_max;
+        CS_TRY(forward_chunk(m, x + input_floats(i), k, dims, out + (size_t)i * dims));
+    }
+    return CS_OK;
+}
+
+cs_status cs_model_features_rgb(cs_model *m, const cs_image *imgs, int n, int dims, float *out) {
+    if (!cs_model_dims_valid(dims))
+        return CS_FAIL(CS_E_USAGE, "dims %d not supported (expected 64, 192, 768 or 2048)", dims);
+    if (n < 0) return CS_FAIL(CS_E_USAGE, "negative image count %d", n);
+    if (!m->host_x) {
+        m->host_x = cs_malloc(input_floats(m->chunk_max) * sizeof(float), "preprocessed batch");
+        if (!m->host_x) return CS_E_NOMEM;
+    }
+    for (int i = 0; i < n; i += m->chunk_max) {
+        int k = n - i < m->chunk_max ? n - i : m->chunk_max;
+        for (int j = 0; j < k; j++)
+            CS_TRY(cs_preprocess_rgb(imgs[i + j].rgb, imgs[i + j].width, imgs[i + j].height,
+                                      m->host_x + input_floats(j)));
+        CS_TRY(forward_chunk(m, m->host_x, k, dims, out + (size_t)i * dims));
+    }
+    return CS_OK;
+}

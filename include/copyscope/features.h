@@ -1,0 +1,82 @@
+/* copyscope: from image files to Inception features.
+ *
+ * The pipeline: expand inputs to a sorted list of image files -> read each file once
+ * (SHA-256 of its bytes) -> look the hash up in the feature cache -> decode + preprocess
+ * the misses in a thread pool -> forward pass in batches on the selected backend ->
+ * store new features in the cache (crash-safe) -> one (n, dims) float32 matrix in input
+ * order. */
+#ifndef COPYSCOPE_FEATURES_H
+#define COPYSCOPE_FEATURES_H
+
+#include "copyscope/status.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Preprocessing identity recorded in every features/stats file and cache key. */
+#define CS_PREPROCESS_ID "pytorch-fid: PIL convert RGB, bilinear 299 align_corners=False, 2x-1"
+#define CS_PATHLIST_MAX 50000000
+
+/* ---- path lists -------------------------------------------------------------------------- */
+typedef struct cs_pathlist {
+    char **paths; /* owned */
+    size_t n, cap;
+} cs_pathlist;
+
+/* Expand each input: a directory gives its files with a known image extension (not recursive,
+ * sorted by name like pytorch-fid), a file is taken as is. Errors (exit 2): a missing path
+ * ("<p>: no such file or directory"), a directory with no images ("<p>: no image files
+ * (looked for .bmp .jpg ...)"). */
+cs_status cs_pathlist_expand(const char *const *inputs, size_t n_inputs, cs_pathlist *out);
+cs_status cs_pathlist_push(cs_pathlist *pl, const char *path);
+void cs_pathlist_free(cs_pathlist *pl);
+
+/* ---- extraction ------------------------------------------------------------------------- */
+typedef struct cs_features_opts {
+    const char *weights_path; /* NULL: discovery (cs_weights_find) */
+    const char *device;       /* "cpu", "cuda", "cuda:0,1", "auto"; NULL = "auto" */
+    int dims;                 /* 64, 192, 768, 2048 */
+    int batch;                /* images per forward pass (default 50 like pytorch-fid) */
+    int threads;              /* decode + compute threads; 0 = all cores */
+    int skip_bad;             /* continue past undecodable images, listing them */
+    int use_cache;            /* read/write the feature cache */
+    const char *cache_dir;    /* NULL: $XDG_CACHE_HOME/copyscope or ~/.cache/copyscope */
+    int progress;             /* progress on stderr (CLI sets it when stderr is a terminal) */
+    int quiet;                /* no summary line on stderr */
+} cs_features_opts;
+
+void cs_features_opts_default(cs_features_opts *o);
+
+typedef struct cs_features {
+    size_t n;            /* images that produced a row */
+    int dims;
+    float *data;         /* (n, dims) float32, row i <-> paths.paths[i] */
+    cs_pathlist paths;   /* the images, in row order */
+    char (*sha256)[65];  /* (n) hex digests of the files' bytes */
+    cs_pathlist skipped; /* files skipped with --skip-bad */
+    char **skipped_why;  /* (skipped.n) messages */
+    char weights_sha256[65];
+    /* counters for the log line and tests */
+    size_t n_from_cache, n_computed;
+    double seconds;
+} cs_features;
+
+/* Extract features of the expanded inputs. A bad image fails the whole call unless
+ * opts->skip_bad. Features computed before a failure or an interruption are already in
+ * the cache. */
+cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *opts, cs_features *out);
+void cs_features_free(cs_features *f);
+
+/* Write /features (n, d) float32, /paths, /sha256 and the identity attributes
+ * (weights_sha256, dims, preprocessing, copyscope_version) to an HDF5 file, atomically
+ * (temporary file + rename). */
+cs_status cs_features_write_h5(const cs_features *f, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

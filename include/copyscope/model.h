@@ -1,0 +1,60 @@
+/* copyscope: the FID Inception-v3 network (pytorch-fid's fid_inception_v3) and its input
+ * preprocessing.
+ *
+ * A cs_model holds the network's weights on one compute device, with each BatchNorm folded
+ * into its convolution at creation (w' = w g / sqrt(v + eps), b' = beta - m g / sqrt(v + eps),
+ * computed in double), plus activation buffers sized for the largest batch chunk seen so far.
+ * The model does not keep a reference to the cs_weights it was made from. One model must not
+ * be used by two threads at once. The CPU backend sets the process-wide OpenMP and OpenBLAS
+ * thread counts to `threads` when a model is created. */
+#ifndef COPYSCOPE_MODEL_H
+#define COPYSCOPE_MODEL_H
+
+#include "copyscope/image.h"
+#include "copyscope/status.h"
+#include "copyscope/weights.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CS_MODEL_INPUT_SIZE 299 /* network input is (n, 3, 299, 299) float32 in [-1, 1] */
+
+typedef struct cs_model cs_model;
+
+/* device: "cpu", "cuda" or "auto" (cuda when a GPU is present, else cpu; see cs_model_notice).
+ * threads <= 0: all cores. Errors: CS_E_USAGE (bad device name), CS_E_UNSUPPORTED ("cuda"
+ * without a CUDA build or GPU), CS_E_MISMATCH (a tensor has an unexpected shape), CS_E_NOMEM. */
+cs_status cs_model_create(const cs_weights *w, const char *device, int threads, cs_model **out);
+void cs_model_free(cs_model *m); /* NULL is fine */
+
+/* x: (n, 3, 299, 299) float32 preprocessed input; out: (n, dims) float32, the global average
+ * pool of pytorch-fid's block output for dims (64: block 0, 192: block 1, 768: block 2,
+ * 2048: block 3 = pool3). Only the blocks needed for dims run. dims outside {64, 192, 768,
+ * 2048} or n < 0: CS_E_USAGE. Any n works: it is processed in chunks; buffers are allocated
+ * once per chunk size and reused by later calls. */
+cs_status cs_model_forward(cs_model *m, const float *x, int n, int dims, float *out);
+
+/* Preprocess n images (any sizes) as pytorch-fid does and run the network: out (n, dims). */
+cs_status cs_model_features_rgb(cs_model *m, const cs_image *imgs, int n, int dims, float *out);
+
+const char *cs_model_device_name(const cs_model *m); /* "CPU (2 threads, OpenBLAS sgemm)", ... */
+const char *cs_model_backend_name(const cs_model *m); /* "cpu" or "cuda" */
+/* Non-empty when device "auto" fell back to the CPU (a line suitable for stderr). */
+const char *cs_model_notice(const cs_model *m);
+/* 1 if dims is one of 64, 192, 768, 2048. */
+int cs_model_dims_valid(int dims);
+
+/* ---- preprocessing (pytorch-fid): uint8 / 255 (ToTensor) -> bilinear resize to 299x299
+ * (F.interpolate, align_corners=False, no antialiasing; torch's float32 arithmetic) -> 2x - 1.
+ * rgb: (height, width, 3) uint8, width, height >= 1. out: (3, 299, 299) float32. */
+cs_status cs_preprocess_rgb(const uint8_t *rgb, int width, int height, float *out);
+/* Plain per-pixel reference of the same computation (tests compare the two). */
+void cs_preprocess_rgb_ref(const uint8_t *rgb, int width, int height, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
