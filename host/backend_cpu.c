@@ -73,17 +73,29 @@ void cs_ref_global_avgpool(int n, int c, int h, int w, const float *x, float *y)
 
 /* ================================ the fast CPU backend ================================ */
 
+#define CPU_MAX_THREADS 256
+
+/* Threading: one pool at a time. With several images, OpenMP threads each take whole images
+ * (im2col + single-threaded sgemm + bias/ReLU on their own workspace); with one image,
+ * OpenBLAS's threads split the GEMM and the rest runs serially. Mixing both pools in one
+ * layer makes each spin-wait against the other on a small machine. */
 typedef struct cpu_ctx {
     int threads;
-    float *col;       /* im2col workspace (cin*kh*kw, hout*wout) float32, grown to the largest layer */
-    size_t col_cap;   /* floats */
+    int blas_threads;             /* current openblas_set_num_threads value */
+    float *col[CPU_MAX_THREADS];  /* per-thread im2col workspace (cin*kh*kw, hout*wout) float32 */
+    size_t col_cap;               /* floats in each, grown to the largest layer */
+    float *rows;                  /* (threads, row_cap) float32 pool row buffers */
+    size_t row_cap;
     char name[96];
 } cpu_ctx;
 
 static void cpu_free(cs_backend *be) {
     if (!be) return;
     cpu_ctx *c = be->ctx;
-    if (c) free(c->col);
+    if (c) {
+        for (int i = 0; i < CPU_MAX_THREADS; i++) free(c->col[i]);
+        free(c->rows);
+    }
     free(c);
     free(be);
 }
@@ -106,8 +118,12 @@ static int cpu_preferred_batch(cs_backend *be) {
 
 static cs_status cpu_buffer_alloc(cs_backend *be, size_t bytes, void **out) {
     (void)be;
-    *out = cs_malloc(bytes, "CPU tensor buffer");
-    return *out ? CS_OK : CS_E_NOMEM;
+    *out = NULL;
+    if (posix_memalign(out, 64, bytes ? bytes : 64) != 0) { /* 64 bytes: cache line, AVX-512 */
+        *out = NULL;
+        return CS_FAIL(CS_E_NOMEM, "out of memory allocating %zu bytes for a CPU tensor buffer", bytes);
+    }
+    return CS_OK;
 }
 
 static void cpu_buffer_free(cs_backend *be, void *buf) {
@@ -130,7 +146,6 @@ static cs_status cpu_synchronize(cs_backend *be) {
 static void im2col(const cs_conv2d_params *p, const float *x, float *col) {
     const int kk = p->kh * p->kw, hw_out = p->hout * p->wout;
     const int rows = p->cin * kk;
-#pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
         const int ci = r / kk, ky = (r % kk) / p->kw, kx = r % p->kw;
         const float *xc = x + (size_t)ci * p->h * p->w;
@@ -163,107 +178,158 @@ static void im2col(const cs_conv2d_params *p, const float *x, float *col) {
     }
 }
 
+static void set_blas_threads(cpu_ctx *c, int n) {
+    if (c->blas_threads != n) {
+        openblas_set_num_threads(n);
+        c->blas_threads = n;
+    }
+}
+
+/* One image: y_b (cout, hout*wout) slice = relu(w (cout, K) @ col (K, hout*wout) + bias). */
+static void conv_image(const cs_conv2d_params *p, int direct, const float *xb, const float *w,
+                       const float *bias, float *yb, float *col) {
+    const int hw_out = p->hout * p->wout, K = p->cin * p->kh * p->kw;
+    const float *B = xb; /* a 1x1 stride-1 conv reads the (cin, h*w) input directly */
+    if (!direct) {
+        im2col(p, xb, col);
+        B = col;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->cout, hw_out, K, 1.0f, w, K, B,
+                hw_out, 0.0f, yb, hw_out);
+    for (int co = 0; co < p->cout; co++) {
+        float *row = yb + (size_t)co * hw_out;
+        const float bv = bias ? bias[co] : 0.0f;
+        if (p->relu) {
+#pragma omp simd
+            for (int i = 0; i < hw_out; i++) {
+                float v = row[i] + bv;
+                row[i] = v < 0.0f ? 0.0f : v; /* NaN stays NaN, as torch's relu */
+            }
+        } else {
+#pragma omp simd
+            for (int i = 0; i < hw_out; i++) row[i] += bv;
+        }
+    }
+}
+
 static cs_status cpu_conv2d(cs_backend *be, const cs_conv2d_params *p, const float *x,
                             const float *w, const float *bias, float *y) {
     cpu_ctx *c = be->ctx;
-    const int hw_in = p->h * p->w, hw_out = p->hout * p->wout;
-    const int K = p->cin * p->kh * p->kw;
+    const size_t in_img = (size_t)p->cin * p->h * p->w, hw_out = (size_t)p->hout * p->wout;
     const int direct = p->kh == 1 && p->kw == 1 && p->stride == 1 && p->ph == 0 && p->pw == 0;
+    const int nt = p->n < c->threads ? p->n : c->threads; /* threads taking whole images */
     if (!direct) {
         size_t need;
-        if (!cs_mul_size((size_t)K, (size_t)hw_out, &need))
+        if (!cs_mul_size((size_t)p->cin * p->kh * p->kw, hw_out, &need))
             return CS_FAIL(CS_E_USAGE, "conv2d: im2col size overflows");
         if (need > c->col_cap) {
-            free(c->col);
+            for (int i = 0; i < CPU_MAX_THREADS; i++) {
+                free(c->col[i]);
+                c->col[i] = NULL;
+            }
             c->col_cap = 0;
-            c->col = cs_malloc(need * sizeof(float), "im2col workspace");
-            if (!c->col) return CS_E_NOMEM;
-            c->col_cap = need;
         }
+        if (need > c->col_cap) c->col_cap = need; /* every allocated col[i] holds col_cap */
+        for (int i = 0; i < (nt > 1 ? nt : 1); i++)
+            if (!c->col[i]) {
+                c->col[i] = cs_malloc(c->col_cap * sizeof(float), "im2col workspace");
+                if (!c->col[i]) return CS_E_NOMEM;
+            }
     }
-    for (int b = 0; b < p->n; b++) {
-        const float *xb = x + (size_t)b * p->cin * hw_in;
-        float *yb = y + ((size_t)b * p->out_c_total + p->out_c_offset) * hw_out; /* (cout, hw_out) */
-        const float *B = xb;
-        if (!direct) {
-            im2col(p, xb, c->col);
-            B = c->col;
-        }
-        /* yb (cout, hw_out) = w (cout, K) @ B (K, hw_out) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->cout, hw_out, K, 1.0f, w, K, B,
-                    hw_out, 0.0f, yb, hw_out);
-        const int relu = p->relu;
-#pragma omp parallel for schedule(static)
-        for (int co = 0; co < p->cout; co++) {
-            float *row = yb + (size_t)co * hw_out;
-            const float bv = bias ? bias[co] : 0.0f;
-            if (relu)
-                for (int i = 0; i < hw_out; i++) {
-                    float v = row[i] + bv;
-                    row[i] = v > 0.0f ? v : 0.0f;
-                }
-            else
-                for (int i = 0; i < hw_out; i++) row[i] += bv;
-        }
+    if (nt > 1) {
+        set_blas_threads(c, 1);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (int b = 0; b < p->n; b++)
+            conv_image(p, direct, x + (size_t)b * in_img, w, bias,
+                       y + ((size_t)b * p->out_c_total + p->out_c_offset) * hw_out, c->col[omp_get_thread_num()]);
+    } else {
+        set_blas_threads(c, c->threads);
+        for (int b = 0; b < p->n; b++)
+            conv_image(p, direct, x + (size_t)b * in_img, w, bias,
+                       y + ((size_t)b * p->out_c_total + p->out_c_offset) * hw_out, c->col[0]);
     }
     return CS_OK;
 }
 
-static cs_status cpu_pool3(const cs_pool_params *p, const float *x, float *y, int is_max) {
+/* NaN-propagating max, as torch's max_pool2d. */
+static inline float max_nan(float m, float v) { return (v > m || v != v) ? v : m; }
+
+/* Separable 3x3 pool of one plane: the (clipped) rows of the window are combined into a row
+ * buffer (vectorised), then the columns. Sum order differs from the reference's row-major
+ * double sum by float rounding only; max is exact. */
+static void pool3_plane(const cs_pool_params *p, const float *xc, float *yc, int is_max, float *v) {
+    const int W = p->w;
+    for (int oy = 0; oy < p->hout; oy++) {
+        int y0 = oy * p->stride - p->pad, y1 = y0 + 3;
+        if (y0 < 0) y0 = 0;
+        if (y1 > p->h) y1 = p->h;
+        const float *r0 = xc + (size_t)y0 * W;
+        memcpy(v, r0, sizeof(float) * (size_t)W);
+        for (int iy = y0 + 1; iy < y1; iy++) {
+            const float *r = xc + (size_t)iy * W;
+            if (is_max) {
+#pragma omp simd
+                for (int ix = 0; ix < W; ix++) v[ix] = max_nan(v[ix], r[ix]);
+            } else {
+#pragma omp simd
+                for (int ix = 0; ix < W; ix++) v[ix] += r[ix];
+            }
+        }
+        const int rows = y1 - y0;
+        float *o = yc + (size_t)oy * p->wout;
+        for (int ox = 0; ox < p->wout; ox++) {
+            int x0 = ox * p->stride - p->pad, x1 = x0 + 3;
+            if (x0 < 0) x0 = 0;
+            if (x1 > W) x1 = W;
+            float acc = v[x0];
+            if (is_max) {
+                for (int ix = x0 + 1; ix < x1; ix++) acc = max_nan(acc, v[ix]);
+                o[ox] = acc;
+            } else {
+                for (int ix = x0 + 1; ix < x1; ix++) acc += v[ix];
+                o[ox] = acc / (float)(rows * (x1 - x0));
+            }
+        }
+    }
+}
+
+static cs_status cpu_pool3(cpu_ctx *c, const cs_pool_params *p, const float *x, float *y, int is_max) {
     const int nc = p->n * p->c;
-#pragma omp parallel for schedule(static)
+    if ((size_t)p->w > c->row_cap) { /* row buffers of the separable pool, one per thread */
+        free(c->rows);
+        c->row_cap = 0;
+        c->rows = cs_malloc(sizeof(float) * (size_t)p->w * (size_t)c->threads, "pool row buffers");
+        if (!c->rows) return CS_E_NOMEM;
+        c->row_cap = (size_t)p->w;
+    }
+    const size_t row_cap = c->row_cap;
+    float *rows = c->rows;
+#pragma omp parallel for schedule(static) num_threads(c->threads)
     for (int i = 0; i < nc; i++) {
         const int b = i / p->c, ch = i % p->c;
         const float *xc = x + (size_t)i * p->h * p->w;
         float *yc = y + ((size_t)b * p->out_c_total + p->out_c_offset + ch) * p->hout * p->wout;
-        for (int oy = 0; oy < p->hout; oy++) {
-            int y0 = oy * p->stride - p->pad, y1 = y0 + 3;
-            if (y0 < 0) y0 = 0;
-            if (y1 > p->h) y1 = p->h;
-            for (int ox = 0; ox < p->wout; ox++) {
-                int x0 = ox * p->stride - p->pad, x1 = x0 + 3;
-                if (x0 < 0) x0 = 0;
-                if (x1 > p->w) x1 = p->w;
-                float out;
-                if (is_max) {
-                    float m = -INFINITY;
-                    for (int iy = y0; iy < y1; iy++)
-                        for (int ix = x0; ix < x1; ix++) {
-                            float v = xc[iy * p->w + ix];
-                            m = (v > m || isnan(v)) ? v : m;
-                        }
-                    out = m;
-                } else {
-                    float s = 0.0f;
-                    for (int iy = y0; iy < y1; iy++)
-                        for (int ix = x0; ix < x1; ix++) s += xc[iy * p->w + ix];
-                    out = s / (float)((y1 - y0) * (x1 - x0));
-                }
-                yc[oy * p->wout + ox] = out;
-            }
-        }
+        pool3_plane(p, xc, yc, is_max, rows + (size_t)omp_get_thread_num() * row_cap);
     }
     return CS_OK;
 }
 
 static cs_status cpu_maxpool3(cs_backend *be, const cs_pool_params *p, const float *x, float *y) {
-    (void)be;
-    return cpu_pool3(p, x, y, 1);
+    return cpu_pool3(be->ctx, p, x, y, 1);
 }
 
 static cs_status cpu_avgpool3(cs_backend *be, const cs_pool_params *p, const float *x, float *y) {
-    (void)be;
-    return cpu_pool3(p, x, y, 0);
+    return cpu_pool3(be->ctx, p, x, y, 0);
 }
 
 static cs_status cpu_global_avgpool(cs_backend *be, int n, int c, int h, int w, const float *x,
                                     float *y) {
-    (void)be;
     const int nc = n * c, hw = h * w;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(((cpu_ctx *)be->ctx)->threads)
     for (int i = 0; i < nc; i++) {
         const float *xc = x + (size_t)i * hw;
         double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
         for (int k = 0; k < hw; k++) acc += xc[k];
         y[i] = (float)(acc / hw);
     }
@@ -297,10 +363,12 @@ cs_status cs_backend_cpu_create(int threads, cs_backend **out) {
         return CS_E_NOMEM;
     }
     if (threads <= 0) threads = omp_get_num_procs();
+    if (threads > CPU_MAX_THREADS) threads = CPU_MAX_THREADS;
     c->threads = threads;
     /* Process-wide settings: the last model created decides (documented in model.h). */
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
+    c->blas_threads = threads;
     snprintf(c->name, sizeof c->name, "CPU (%d thread%s, OpenBLAS sgemm)", threads,
              threads == 1 ? "" : "s");
     be->iface = &cpu_iface;

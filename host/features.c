@@ -4,6 +4,7 @@
 #include "copyscope/cache.h"
 #include "copyscope/image.h"
 #include "copyscope/model.h"
+#include "copyscope/stats.h"
 #include "copyscope/weights.h"
 #include "h5util.h"
 #include "threadpool.h"
@@ -50,7 +51,9 @@ static cs_status cs_expand_dir(const char *dir, cs_pathlist *out) {
     cs_status st = CS_OK;
     struct dirent *e;
     while ((e = readdir(d)) && st == CS_OK) {
-        if (e->d_name[0] == '.' || !cs_image_has_known_extension(e->d_name)) continue;
+        /* pytorch-fid's rule, so that both see the same set: path.glob('*.<ext>') for its
+         * lowercase extensions (case-sensitive; dotfiles included); not recursive */
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !cs_image_has_fid_extension(e->d_name)) continue;
         char p[8192];
         int len = snprintf(p, sizeof p, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
         if (len < 0 || (size_t)len >= sizeof p) continue;
@@ -61,7 +64,7 @@ static cs_status cs_expand_dir(const char *dir, cs_pathlist *out) {
     closedir(d);
     if (st != CS_OK) return st;
     if (out->n == first)
-        return CS_FAIL(CS_E_USAGE, "%s: no image files (looked for .bmp .jpg .jpeg .pgm .png .ppm .tif .tiff .webp)", dir);
+        return CS_FAIL(CS_E_USAGE, "%s: no image files (looked for *.bmp *.jpg *.jpeg *.pgm *.png *.ppm *.tif *.tiff *.webp, lowercase, like pytorch-fid)", dir);
     qsort(out->paths + first, out->n - first, sizeof *out->paths, cs_cmp_path);
     return CS_OK;
 }
@@ -345,6 +348,21 @@ done:
         cs_error_set(st, __FILE__, __LINE__, "%s", keep);
     }
     return st;
+}
+
+cs_status cs_features_to_stats(const cs_features *f, cs_stats **out) {
+    *out = NULL;
+    cs_stats *s = NULL;
+    CS_TRY(cs_stats_init(&s, f->dims));
+    cs_status st = cs_stats_add_f32(s, f->data, (int64_t)f->n);
+    if (st != CS_OK) {
+        cs_stats_free(s);
+        return st;
+    }
+    snprintf(s->id.weights_sha256, sizeof s->id.weights_sha256, "%s", f->weights_sha256);
+    snprintf(s->id.preprocessing, sizeof s->id.preprocessing, "%s", CS_PREPROCESS_ID);
+    *out = s;
+    return CS_OK;
 }
 
 cs_status cs_features_write_h5(const cs_features *f, const char *path) {

@@ -252,7 +252,8 @@ typedef struct cs_cov_factor {
  * the eigendecomposition, which handles (near) rank deficiency, is used). */
 static int cs_try_cholesky(double *l, const double *cov, int d) {
     memcpy(l, cov, (size_t)d * d * sizeof(double));
-    if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', d, l, d) != 0) return 0;
+    /* column-major 'U' on row-major data is row-major 'L' without LAPACKE's transposing copy */
+    if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', d, l, d) != 0) return 0;
     double mn = INFINITY, mx = 0.0;
     for (int i = 0; i < d; i++) {
         double p = l[(size_t)i * d + i] * l[(size_t)i * d + i];
@@ -343,7 +344,8 @@ static cs_status cs_factor_trace_sqrt(const cs_cov_factor *a, const cs_cov_facto
     if (!accurate) {
         cblas_dsyrk(CblasRowMajor, CblasUpper, r1 <= r2 ? CblasNoTrans : CblasTrans, m, r1 <= r2 ? r2 : r1,
                     1.0, k, r2, 0.0, g, m);
-        lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', m, g, m, w);
+        /* g holds the upper triangle row-major = the lower one column-major (no transposing copy) */
+        lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'L', m, g, m, w);
         if (info != 0) {
             st = CS_FAIL(CS_E_NUMERIC, "symmetric eigenvalues failed (LAPACK dsyevd info %d)", (int)info);
             goto done;
@@ -533,8 +535,9 @@ static cs_status cs_nuclear_norm(double *k, int64_t m, int64_t n, double *out) {
     int64_t mn = m < n ? m : n;
     double *s = cs_malloc((size_t)mn * sizeof(double), "singular values"); /* (min(m, n)) */
     if (!s) return CS_E_NOMEM;
-    lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', (lapack_int)m, (lapack_int)n, k,
-                                     (lapack_int)n, s, NULL, (lapack_int)m, NULL, (lapack_int)n);
+    /* k (m, n) row-major is k^T (n, m) column-major: same singular values, no transposing copy */
+    lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', (lapack_int)n, (lapack_int)m, k,
+                                     (lapack_int)n, s, NULL, (lapack_int)n, NULL, (lapack_int)m);
     if (info != 0) {
         free(s);
         return CS_FAIL(CS_E_NUMERIC, "singular value decomposition failed (LAPACK dgesdd info %d)",

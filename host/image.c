@@ -31,34 +31,38 @@ void cs_image_free(cs_image *img) {
     memset(img, 0, sizeof *img);
 }
 
-int cs_image_has_known_extension(const char *path) {
-    static const char *const exts[] = {"bmp", "jpg", "jpeg", "pgm", "png",
-                                       "ppm", "tif", "tiff", "webp"};
+static const char *const fid_exts[] = {"bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif", "tiff", "webp"};
+
+static int has_extension(const char *path, int (*cmp)(const char *, const char *)) {
     if (!path) return 0;
     const char *slash = strrchr(path, '/');
     const char *dot = strrchr(slash ? slash + 1 : path, '.');
     if (!dot || !dot[1]) return 0;
-    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
-        if (strcasecmp(dot + 1, exts[i]) == 0) return 1;
+    for (size_t i = 0; i < sizeof fid_exts / sizeof fid_exts[0]; i++)
+        if (cmp(dot + 1, fid_exts[i]) == 0) return 1;
     return 0;
 }
 
+int cs_image_has_known_extension(const char *path) { return has_extension(path, strcasecmp); }
+int cs_image_has_fid_extension(const char *path) { return has_extension(path, strcmp); }
+
 /* Refuse zero or absurd dimensions (before anything is allocated for them). */
-static cs_status image_check_size(const char *name, uint64_t w, uint64_t h) {
+static cs_status image_check_size(const char *name, uint64_t w, uint64_t h, uint64_t max_pixels) {
     if (w == 0 || h == 0)
         return CS_FAIL(CS_E_FORMAT, "%s: image has zero size (%llux%llu)", name,
                        (unsigned long long)w, (unsigned long long)h);
-    if (w > CS_IMAGE_MAX_SIDE || h > CS_IMAGE_MAX_SIDE || w * h > CS_IMAGE_MAX_PIXELS)
+    if (w > CS_IMAGE_MAX_SIDE || h > CS_IMAGE_MAX_SIDE || w * h > max_pixels)
         return CS_FAIL(CS_E_FORMAT,
                        "%s: image is %llux%llu, larger than the limit (side %d, %llu pixels)",
                        name, (unsigned long long)w, (unsigned long long)h, CS_IMAGE_MAX_SIDE,
-                       (unsigned long long)CS_IMAGE_MAX_PIXELS);
+                       (unsigned long long)max_pixels);
     return CS_OK;
 }
 
 /* Check dimensions and allocate the (h, w, 3) output. */
-static cs_status image_alloc(cs_image *out, const char *name, uint64_t w, uint64_t h) {
-    CS_TRY(image_check_size(name, w, h));
+static cs_status image_alloc(cs_image *out, const char *name, uint64_t w, uint64_t h,
+                             uint64_t max_pixels) {
+    CS_TRY(image_check_size(name, w, h, max_pixels));
     out->rgb = cs_malloc((size_t)(w * h * 3), name); /* (h, w, 3) uint8 */
     if (!out->rgb) return CS_E_NOMEM;
     out->width = (int)w;
@@ -139,10 +143,11 @@ static void png_row_to_rgb(const uint8_t *in, uint8_t *out, int w, int color_typ
     }
 }
 
-static cs_status png_decode(const unsigned char *data, size_t len, const char *name, cs_image *out) {
+static cs_status png_decode(const unsigned char *data, size_t len, const char *name,
+                            uint64_t max_pixels, cs_image *out) {
     /* Check the IHDR size before libpng reads further chunks (their errors would hide it). */
     if (len >= 24 && memcmp(data + 12, "IHDR", 4) == 0) {
-        CS_TRY(image_check_size(name, be32(data + 16), be32(data + 20)));
+        CS_TRY(image_check_size(name, be32(data + 16), be32(data + 20), max_pixels));
     }
     /* CRCs as PIL checks them: every chunk before the first IDAT must be intact (PIL refuses
      * the file otherwise), the IDAT and later chunks are not checked (PIL never looks). */
@@ -184,7 +189,7 @@ static cs_status png_decode(const unsigned char *data, size_t len, const char *n
     png_uint_32 w, h;
     int depth, color_type, interlace;
     png_get_IHDR(png, info, &w, &h, &depth, &color_type, &interlace, NULL, NULL);
-    st = image_check_size(name, w, h);
+    st = image_check_size(name, w, h, max_pixels);
     if (st != CS_OK) goto done;
     /* Deflate expands at most 1032:1, so a file of len bytes cannot hold more than about
      * 1032 * len bytes of rows: refuse before allocating for a header that lies. */
@@ -194,7 +199,7 @@ static cs_status png_decode(const unsigned char *data, size_t len, const char *n
                      (unsigned)w, (unsigned)h, len);
         goto done;
     }
-    st = image_alloc(out, name, w, h);
+    st = image_alloc(out, name, w, h, max_pixels);
     if (st != CS_OK) goto done;
 
     /* PIL's palette: the PLTE entries, then its default grey ramp for the rest. */
@@ -222,7 +227,16 @@ static cs_status png_decode(const unsigned char *data, size_t len, const char *n
         st = CS_FAIL(CS_E_INTERNAL, "%s: libpng row of %zu bytes, expected %zu", name, rowbytes, need);
         goto done;
     }
-    if (passes > 1) {
+    if (color_type == PNG_COLOR_TYPE_RGB && depth == 8) {
+        /* rows are already (w, 3) uint8: libpng writes straight into the output */
+        rows = cs_malloc(h * sizeof *rows, name);
+        if (!rows) {
+            st = CS_E_NOMEM;
+            goto done;
+        }
+        for (png_uint_32 y = 0; y < h; y++) rows[y] = out->rgb + (size_t)y * w * 3;
+        png_read_image(png, rows);
+    } else if (passes > 1) {
         size_t total;
         if (!cs_mul_size(rowbytes, h, &total)) {
             st = CS_FAIL(CS_E_FORMAT, "%s: PNG too large", name);
@@ -294,7 +308,8 @@ static inline uint8_t cmyk_channel(unsigned c, unsigned nk) {
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-static cs_status jpeg_decode(const unsigned char *data, size_t len, const char *name, cs_image *out) {
+static cs_status jpeg_decode(const unsigned char *data, size_t len, const char *name,
+                             uint64_t max_pixels, cs_image *out) {
     struct jpeg_decompress_struct cinfo;
     jpeg_err jerr;
     uint8_t *volatile row = NULL; /* (w * 4) one CMYK row */
@@ -325,7 +340,7 @@ static cs_status jpeg_decode(const unsigned char *data, size_t len, const char *
     cinfo.mem->max_memory_to_use = (long)(CS_IMAGE_MAX_PIXELS * 8);
     jpeg_mem_src(&cinfo, data, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
-    st = image_alloc(out, name, cinfo.image_width, cinfo.image_height);
+    st = image_alloc(out, name, cinfo.image_width, cinfo.image_height, max_pixels);
     if (st != CS_OK) goto done;
     int ncomp = cinfo.num_components;
     if (ncomp == 1) {
@@ -406,7 +421,8 @@ static int ppm_token(const unsigned char *d, size_t len, size_t *pos, unsigned l
     return 1;
 }
 
-static cs_status ppm_decode(const unsigned char *d, size_t len, const char *name, cs_image *out) {
+static cs_status ppm_decode(const unsigned char *d, size_t len, const char *name,
+                            uint64_t max_pixels, cs_image *out) {
     int nch = d[1] == '6' ? 3 : 1;
     size_t pos = 3; /* magic + one whitespace byte (checked by the caller) */
     unsigned long w, h, maxval;
@@ -418,38 +434,58 @@ static cs_status ppm_decode(const unsigned char *d, size_t len, const char *name
     }
     if (maxval == 0 || maxval > 65535)
         return CS_FAIL(CS_E_FORMAT, "%s: PPM maxval %lu is outside 1..65535", name, maxval);
-    if (maxval > 255)
-        return CS_FAIL(CS_E_UNSUPPORTED, "%s: 16-bit PPM/PGM (maxval %lu) is not supported", name,
-                       maxval);
-    CS_TRY(image_check_size(name, w, h));
-    size_t npix = (size_t)w * h, need = npix * (size_t)nch;
+    CS_TRY(image_check_size(name, w, h, max_pixels));
+    size_t bps = maxval > 255 ? 2 : 1; /* bytes per sample, big-endian */
+    size_t npix = (size_t)w * h, need = npix * (size_t)nch * bps;
     if (len - pos < need)
         return CS_FAIL(CS_E_TRUNCATED, "%s: truncated PPM (%zu of %zu pixel bytes)", name,
                        len - pos, need);
-    CS_TRY(image_alloc(out, name, w, h));
-    /* PpmDecoder for maxval != 255: min(255, round(v / maxval * 255)), round half to even */
-    uint8_t lut[256];
-    for (unsigned v = 0; v < 256; v++) {
-        double r = maxval == 255 ? v : nearbyint((double)v / (double)maxval * 255.0);
+    /* Sample -> byte, as PpmImagePlugin: maxval 255 is raw; otherwise PpmDecoder's
+     * min(out_max, round(v / maxval * out_max)) (Python round: half to even = nearbyint).
+     * 16-bit PGM is PIL mode "I" (out_max 65535; raw when maxval is 65535), and "I" -> RGB
+     * clips to 0..255; every other case has out_max 255. */
+    size_t nlut = bps == 2 ? 65536 : 256;
+    uint8_t *lut = cs_malloc(nlut, "PPM sample table"); /* (nlut) uint8 */
+    if (!lut) return CS_E_NOMEM;
+    int mode_i = nch == 1 && maxval > 255;
+    double out_max = mode_i ? 65535.0 : 255.0;
+    for (size_t v = 0; v < nlut; v++) {
+        double r = (maxval == 255 && !mode_i) || (maxval == 65535 && mode_i)
+                       ? (double)v
+                       : nearbyint((double)v / (double)maxval * out_max);
+        if (r > out_max) r = out_max;
         lut[v] = (uint8_t)(r > 255.0 ? 255 : r);
     }
-    const unsigned char *p = d + pos;
-    for (size_t i = 0; i < npix; i++)
-        for (int c = 0; c < 3; c++) out->rgb[3 * i + c] = lut[p[i * nch + (nch == 3 ? c : 0)]];
-    return CS_OK;
+    cs_status st = image_alloc(out, name, w, h, max_pixels);
+    if (st == CS_OK) {
+        const unsigned char *p = d + pos;
+        for (size_t i = 0; i < npix; i++)
+            for (int c = 0; c < 3; c++) {
+                const unsigned char *q = p + (i * (size_t)nch + (size_t)(nch == 3 ? c : 0)) * bps;
+                out->rgb[3 * i + (size_t)c] = lut[bps == 2 ? ((size_t)q[0] << 8 | q[1]) : q[0]];
+            }
+    }
+    free(lut);
+    return st;
 }
 
 /* ===================================================================== common */
 
 cs_status cs_image_decode(const unsigned char *data, size_t len, const char *name, cs_image *out) {
+    return cs_image_decode_limited(data, len, name, CS_IMAGE_MAX_PIXELS, out);
+}
+
+cs_status cs_image_decode_limited(const unsigned char *data, size_t len, const char *name,
+                                  uint64_t max_pixels, cs_image *out) {
     memset(out, 0, sizeof *out);
+    if (max_pixels == 0 || max_pixels > CS_IMAGE_MAX_PIXELS) max_pixels = CS_IMAGE_MAX_PIXELS;
     if (!name) name = "<memory>";
     if (len == 0) return CS_FAIL(CS_E_FORMAT, "%s: empty file (0 bytes), not an image", name);
-    if (len >= 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) return png_decode(data, len, name, out);
+    if (len >= 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) return png_decode(data, len, name, max_pixels, out);
     if (len >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
-        return jpeg_decode(data, len, name, out);
+        return jpeg_decode(data, len, name, max_pixels, out);
     if (len >= 3 && data[0] == 'P' && (data[1] == '5' || data[1] == '6') && ppm_is_space(data[2]))
-        return ppm_decode(data, len, name, out);
+        return ppm_decode(data, len, name, max_pixels, out);
 
     const char *fmt = NULL;
     if (len >= 2 && data[0] == 'B' && data[1] == 'M') fmt = "BMP";

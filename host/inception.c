@@ -60,7 +60,7 @@ static void stage_begin(fwd *f) {
 static tensor talloc(fwd *f, int c, int h, int w) {
     tensor t = {NULL, c, h, w};
     size_t sz = (size_t)f->n * (size_t)c * (size_t)h * (size_t)w;
-    sz = (sz + 15) & ~(size_t)15; /* 64-byte aligned carving */
+    sz = (sz + 15) & ~(size_t)15; /* keep every tensor 64-byte aligned */
     size_t off = f->top[f->region];
     f->top[f->region] += sz;
     if (f->top[f->region] > f->need[f->region]) f->need[f->region] = f->top[f->region];
@@ -241,6 +241,7 @@ static tensor forward_blocks(fwd *f, tensor x, int dims) {
 int cs_model_dims_valid(int dims) { return dims == 64 || dims == 192 || dims == 768 || dims == 2048; }
 
 static size_t input_floats(int n) { return (size_t)n * 3 * CS_MODEL_INPUT_SIZE * CS_MODEL_INPUT_SIZE; }
+static size_t round16(size_t floats) { return (floats + 15) & ~(size_t)15; } /* 64-byte carving */
 
 /* Size (once per chunk size) and allocate the activation arena for n images. */
 static cs_status ensure_arena(cs_model *m, int n) {
@@ -248,7 +249,7 @@ static cs_status ensure_arena(cs_model *m, int n) {
     fwd f = {.m = m, .n = n, .plan = 1};
     tensor x = {NULL, 3, CS_MODEL_INPUT_SIZE, CS_MODEL_INPUT_SIZE};
     forward_blocks(&f, x, 2048); /* the deepest path needs the most memory */
-    size_t total = input_floats(n) + (size_t)n * 2048 + f.need[0] + f.need[1];
+    size_t total = round16(input_floats(n)) + round16((size_t)n * 2048) + f.need[0] + f.need[1];
     if (m->arena) m->be->iface->buffer_free(m->be, m->arena);
     m->arena = NULL;
     m->chunk_cap = 0;
@@ -355,9 +356,9 @@ static cs_status forward_chunk(cs_model *m, const float *x, int n, int dims, flo
     CS_TRY(ensure_arena(m, n));
     cs_backend *be = m->be;
     float *dx = m->arena;                                   /* (n, 3, 299, 299) */
-    float *dfeat = dx + input_floats(m->chunk_cap);         /* (n, dims) */
+    float *dfeat = dx + round16(input_floats(m->chunk_cap)); /* (n, dims) */
     fwd f = {.m = m, .n = n, .plan = 0};
-    f.base[0] = dfeat + (size_t)m->chunk_cap * 2048;        /* region 0 */
+    f.base[0] = dfeat + round16((size_t)m->chunk_cap * 2048); /* region 0 */
     f.base[1] = f.base[0] + m->region_floats[0];            /* region 1 */
     CS_TRY(be->iface->upload(be, dx, x, input_floats(n) * sizeof(float)));
     tensor t = {dx, 3, CS_MODEL_INPUT_SIZE, CS_MODEL_INPUT_SIZE};

@@ -45,13 +45,14 @@ static int cs_npy_str(cs_npy_cursor *c, char *out, size_t cap) {
     return 1;
 }
 
-/* A non-negative integer (optionally with Python 2's 'L' suffix), at most 2^31 - 1. */
+/* A non-negative integer (optionally with Python 2's 'L' suffix), at most 2^31 - 1.
+ * Returns 1 on success, 0 if there is no integer, -1 if it is larger. */
 static int cs_npy_int(cs_npy_cursor *c, int64_t *v) {
     int64_t x = 0;
     int digits = 0;
     while (c->p < c->end && isdigit((unsigned char)*c->p)) {
         x = x * 10 + (*c->p++ - '0');
-        if (x > INT32_MAX) return 0;
+        if (x > INT32_MAX) return -1;
         digits++;
     }
     if (c->p < c->end && *c->p == 'L') c->p++;
@@ -105,7 +106,9 @@ cs_status cs_npy_parse(const unsigned char *buf, size_t len, const char *name, s
                 cs_npy_ws(&c);
                 if (cs_npy_lit(&c, ")")) break;
                 int64_t v;
-                if (!cs_npy_int(&c, &v)) goto bad_header;
+                int r = cs_npy_int(&c, &v);
+                if (r < 0) return CS_FAIL(CS_E_FORMAT, "%s: absurd array shape (a dimension above 2^31)", name);
+                if (r == 0) goto bad_header;
                 if (nd >= 2)
                     return CS_FAIL(CS_E_FORMAT, "%s: array has more than 2 dimensions", name);
                 shp[nd++] = v;
@@ -306,6 +309,13 @@ cs_status cs_npz_read_stats(const char *path, cs_stats **out) {
                      path, (long long)shs[0], (long long)(nd == 2 ? shs[1] : 0), d, d);
         goto done;
     }
+    for (size_t k = 0; k < d * d; k++)
+        if (!isfinite(sigma[k]) || (k < d && !isfinite(mu[k]))) {
+            st = CS_FAIL(CS_E_FORMAT, "%s: %s contains NaN or inf (statistics computed in float32 "
+                                      "that overflowed?)",
+                         path, k < d && !isfinite(mu[k]) ? "mu" : "sigma");
+            goto done;
+        }
     CS_TRY_GOTO(st, cs_stats_from_mean_cov((int)d, mu, sigma, out), done);
 done:
     free(buf);

@@ -219,18 +219,17 @@ typedef struct cs_wload {
 
 static const char *cs_wl_name(const cs_wload *L) { return L->w->path; }
 
-static const cs_pickle *g_sort_pk; /* qsort has no context argument; set only under the lock */
-static pthread_mutex_t g_sort_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int cs_storage_ref_cmp(const void *a, const void *b) {
-    const cs_pk_storage *x = &g_sort_pk->storages[*(const uint32_t *)a];
-    const cs_pk_storage *y = &g_sort_pk->storages[*(const uint32_t *)b];
+/* qsort_r comparators (glibc argument order; the library is built with _GNU_SOURCE) */
+static int cs_storage_ref_cmp(const void *a, const void *b, void *ctx) {
+    const cs_pickle *p = ctx;
+    const cs_pk_storage *x = &p->storages[*(const uint32_t *)a];
+    const cs_pk_storage *y = &p->storages[*(const uint32_t *)b];
     return cs_key_cmp(x->key, x->key_len, y->key, y->key_len);
 }
 
-static const cs_weights *g_sort_w;
-static int cs_name_cmp(const void *a, const void *b) {
-    return strcmp(g_sort_w->t[*(const size_t *)a].name, g_sort_w->t[*(const size_t *)b].name);
+static int cs_name_cmp(const void *a, const void *b, void *ctx) {
+    const cs_weights *w = ctx;
+    return strcmp(w->t[*(const size_t *)a].name, w->t[*(const size_t *)b].name);
 }
 
 /* Take the tensors of a state dict (root) into w->t / w->st. */
@@ -255,8 +254,10 @@ static cs_status cs_wl_take_tensors(cs_wload *L, uint32_t root) {
                            cs_pk_type_name(key->type));
         char pn[96];
         cs_printable(pn, sizeof pn, key->u.str.s, key->u.str.len);
-        if (key->u.str.len == 0 || key->u.str.len > CS_WEIGHTS_MAX_NAME ||
-            memchr(key->u.str.s, 0, key->u.str.len))
+        int ctrl = 0; /* control characters would garble messages and terminals */
+        for (size_t j = 0; j < key->u.str.len; j++)
+            ctrl |= (unsigned char)key->u.str.s[j] < 32 || key->u.str.s[j] == 127;
+        if (key->u.str.len == 0 || key->u.str.len > CS_WEIGHTS_MAX_NAME || ctrl)
             return CS_FAIL(CS_E_FORMAT, "%s: bad tensor name '%s'", path, pn);
         if (val->type != CS_PK_TENSOR)
             return CS_FAIL(CS_E_FORMAT,
@@ -293,13 +294,9 @@ static cs_status cs_wl_take_tensors(cs_wload *L, uint32_t root) {
         w->by_name[k] = k;
     }
     /* unique storages by key; the same key may be referenced by several tensors */
-    pthread_mutex_lock(&g_sort_lock);
-    g_sort_w = w;
-    qsort(w->by_name, n, sizeof(size_t), cs_name_cmp);
+    qsort_r(w->by_name, n, sizeof(size_t), cs_name_cmp, w);
     for (size_t k = 0; k < n; k++) ord[k] = refs[k];
-    g_sort_pk = p;
-    qsort(ord, n, sizeof(uint32_t), cs_storage_ref_cmp);
-    pthread_mutex_unlock(&g_sort_lock);
+    qsort_r(ord, n, sizeof(uint32_t), cs_storage_ref_cmp, (void *)p);
     cs_status st = CS_OK;
     for (size_t k = 1; k < n; k++)
         if (!strcmp(w->t[w->by_name[k - 1]].name, w->t[w->by_name[k]].name)) {

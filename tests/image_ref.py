@@ -94,7 +94,8 @@ def main():
 
 CORRUPT_SEEDS = ["jpg_natural0.jpg", "jpg_natural2.jpg", "jpg_natural3.jpg", "jpg_cmyk.jpg",
                  "jpg_gray.jpg", "png_rgb8.png", "png_pal4.png", "png_rgba16_adam7.png",
-                 "png_filters.png", "ppm_p6.ppm", "pgm_p5_max100.pgm"]
+                 "png_filters.png", "ppm_p6.ppm", "pgm_p5_max100.pgm", "pgm_p5_16bit.pgm",
+                 "ppm_p6_max4095.ppm"]
 
 
 def corrupt_stage(a):

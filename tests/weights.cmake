@@ -17,8 +17,12 @@ add_test(NAME weights_fixture_vs_python
 add_test(NAME weights_fixture_cli
          COMMAND ${CS_PYTHON} ${CS_WREF} cli-expect --cli ${CS_CLI} --rc 2 --skip-if-absent ${CS_WFIX}
                  --match "truncated: 818371 of 95628359 bytes" ${CS_WFIX})
+add_test(NAME weights_fixture_cli_list
+         COMMAND ${CS_PYTHON} ${CS_WREF} cli-expect --cli ${CS_CLI} --rc 2 --skip-if-absent ${CS_WFIX}
+                 --match "Mixed_7c.branch3x3_2a.conv.weight	float32	(384, 384, 1, 3)"
+                 --match "fc.weight	float32	(1008, 2048)" --match "truncated" --list ${CS_WFIX})
 set_tests_properties(weights_fixture_header weights_fixture_vs_python weights_fixture_cli
-                     PROPERTIES SKIP_RETURN_CODE 77)
+                     weights_fixture_cli_list PROPERTIES SKIP_RETURN_CODE 77)
 
 # (b) files written by torch.save (legacy and zip) and by hand (legacy, long = 4 and 8, pickle
 # protocols 4 and 5, shuffled storages, shared storage with offsets): values equal torch.load's
@@ -66,11 +70,12 @@ cs_weights_cli_fail(trunc_zip trunc-zip.pth --match "truncated")
 foreach(evil system-legacy system-zip loadbytes-zip sysinfo-legacy)
   cs_weights_cli_fail(evil_${evil} evil-${evil}.pth --match "forbidden global" --no-file ${CS_WDATA}/PWNED)
 endforeach()
+add_test(NAME weights_zip_crc COMMAND test_weights expect ${CS_WDATA}/crc-zip.pth format "CRC error" any)
 add_test(NAME weights_mutate COMMAND test_weights mutate ${CS_WDATA})
 
 set_tests_properties(weights_torch_files weights_shared_storage weights_small_any_model
                      weights_zip_deflated weights_noncontiguous weights_cli_ok weights_cli_json
-                     weights_cli_discovery weights_cli_not_found weights_mutate
+                     weights_cli_discovery weights_cli_not_found weights_zip_crc weights_mutate
                      PROPERTIES FIXTURES_REQUIRED weights_data)
 
 # (e) libFuzzer target (clang): cmake -DCOPYSCOPE_FUZZ=ON -DCMAKE_C_COMPILER=clang

@@ -373,6 +373,14 @@ def cmd_gen(a):
         blob = f.read(1 << 20)
     with open(os.path.join(d, "trunc-zip.pth"), "wb") as f:
         f.write(blob)
+    # a flipped bit inside a stored zip storage: only the entry's CRC-32 can tell
+    blob = bytearray(open(os.path.join(d, "small-zip.pth"), "rb").read())
+    with zipfile.ZipFile(os.path.join(d, "small-zip.pth")) as z:
+        info = next(i for i in z.infolist() if "/data/" in i.filename)
+    n, e = struct.unpack("<HH", blob[info.header_offset + 26:info.header_offset + 30])
+    blob[info.header_offset + 30 + n + e + 1] ^= 0x40
+    with open(os.path.join(d, "crc-zip.pth"), "wb") as f:
+        f.write(blob)
     gen_evil(d)
     print("wrote test weights into %s" % d)
     return 0

@@ -222,6 +222,14 @@ def corpus():
     yield "ppm_p6_max15_comments.ppm", (b"P6\n# a comment\n31 # width\n17\n15\n" +
                                         (pim >> 4).astype(np.uint8).tobytes()), "ok"
 
+    # 16-bit: PGM is PIL mode "I" (clipped to 255 on convert), PPM is scaled to 8 bits
+    g16 = structured_gray16(31, 17, 22, hi=700)
+    yield "pgm_p5_16bit.pgm", b"P5\n31 17\n65535\n" + g16.astype(">u2").tobytes(), "ok"
+    yield "pgm_p5_max1000.pgm", b"P5\n31 17\n1000\n" + (g16 * 1000 // 700).astype(">u2").tobytes(), "ok"
+    p16 = pim.astype(np.uint16) * 257 + np.random.RandomState(23).randint(0, 257, pim.shape).astype(np.uint16)
+    yield "ppm_p6_16bit.ppm", b"P6\n31 17\n65535\n" + p16.astype(">u2").tobytes(), "ok"
+    yield "ppm_p6_max4095.ppm", b"P6\n31 17\n4095\n" + (p16 >> 4).astype(">u2").tobytes(), "ok"
+
     # ---- bad files
     good_png = png_bytes(rgb, 2, 8)
     good_jpg = save_pil(im, format="JPEG", quality=90)
@@ -235,7 +243,7 @@ def corpus():
     yield "bad_huge.png", b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IEND", b""), "format"
     yield "bad_huge.jpg", _set_sof_size(good_jpg, 60000, 60000), "format"
     yield "bad_crc.png", good_png[:29] + bytes([good_png[29] ^ 0xFF]) + good_png[30:], "format"
-    yield "bad_16bit.pgm", b"P5\n4 4\n65535\n" + bytes(32), "unsupported"
+    yield "bad_gif.gif", save_pil(Image.fromarray(rgb).convert("P"), format="GIF"), "unsupported"
     yield "bad_bmp.bmp", save_pil(Image.fromarray(rgb), format="BMP"), "unsupported"
     yield "bad_truncated.ppm", b"P6\n31 17\n255\n" + pim.tobytes()[:100], "truncated"
 

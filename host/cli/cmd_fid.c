@@ -12,6 +12,7 @@
 #include "copyscope/frechet.h"
 #include "copyscope/statsfile.h"
 
+#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -57,6 +58,17 @@ void cs_fid_input_free(cs_fid_input *in) {
     memset(in, 0, sizeof *in);
 }
 
+cs_status cs_fid_input_stats(cs_fid_input *in, cs_stats **out) {
+    if (!in->stats) {
+        CS_TRY(cs_stats_init(&in->stats, in->d));
+        in->stats->id = in->id;
+        cs_status st = cs_stats_add_f32(in->stats, in->rows.data, in->n);
+        if (st != CS_OK) return CS_FAIL(st, "%s: %s", in->path, cs_last_error());
+    }
+    *out = in->stats;
+    return CS_OK;
+}
+
 cs_status cs_fid_load_input(const char *path, const cs_fid_cli_opts *o, int want_rows, cs_fid_input *in) {
     memset(in, 0, sizeof *in);
     in->path = path;
@@ -67,15 +79,18 @@ cs_status cs_fid_load_input(const char *path, const cs_fid_cli_opts *o, int want
     case CS_FILE_NPZ: st = cs_npz_read_stats(path, &in->stats); break;
     case CS_FILE_H5_STATS: st = cs_h5_read_stats(path, &in->stats); break;
     case CS_FILE_H5_FEATURES:
-        st = cs_features_file_stats(path, &in->stats); /* streamed; keeps the identity attributes */
-        if (st == CS_OK && (want_rows == 2 || (want_rows == 1 && in->stats->n <= in->stats->d)))
-            st = cs_features_file_read(path, 0, &in->rows);
+        st = cs_features_file_info(path, &in->n, &in->d, &in->id);
+        if (st != CS_OK) break;
+        if (want_rows == 2 || (want_rows == 1 && in->n <= in->d))
+            st = cs_features_file_read(path, 0, &in->rows); /* statistics on demand */
+        else
+            st = cs_features_file_stats(path, &in->stats); /* streamed, O(d^2) memory */
         break;
     case CS_FILE_DIRECTORY:
         /* ==== LEAD: a directory of images -> features -> stats goes here ==================
          * cs_pathlist_expand(&path, 1, &files); cs_features_extract(&files, &o->feat, &in->rows);
-         * then cs_stats_init + cs_stats_add_f32 + identity (weights_sha256, CS_PREPROCESS_ID);
-         * keep in->rows only when want_rows. ============================================== */
+         * set in->n, in->d, in->id (weights_sha256, CS_PREPROCESS_ID); keep in->rows when
+         * want_rows allows it (see above), else compute in->stats and free the rows. ======== */
         return CS_FAIL(CS_E_UNSUPPORTED,
                        "%s: image directories are not supported yet (give .npz, statistics or "
                        "features files)",
@@ -86,8 +101,13 @@ cs_status cs_fid_load_input(const char *path, const cs_fid_cli_opts *o, int want
         cs_fid_input_free(in);
         return st;
     }
-    if (o->dims_given && in->stats->d != o->feat.dims) {
-        int d = in->stats->d;
+    if (in->stats) {
+        in->n = in->stats->cov_only ? 0 : in->stats->n;
+        in->d = in->stats->d;
+        in->id = in->stats->id;
+    }
+    if (o->dims_given && in->d != o->feat.dims) {
+        int d = in->d;
         cs_fid_input_free(in);
         return CS_FAIL(CS_E_MISMATCH, "%s: has %d-dimensional features, --dims says %d", path, d,
                        o->feat.dims);
@@ -164,13 +184,15 @@ static void cs_print_warnings(const char *label, unsigned w) {
 
 static cJSON *cs_result_json(const cs_fid_result *r, const cs_fid_input *a, const cs_fid_input *b) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "fid", r->fid);
+    char num[64]; /* cJSON's own number printing is not round-trip exact: print the shortest repr */
+    cs_format_pyfloat(r->fid, num, sizeof num);
+    cJSON_AddRawToObject(o, "fid", num);
     /* n is unknown (null) for pytorch-fid .npz statistics */
-    if (a->stats->cov_only) cJSON_AddNullToObject(o, "n1");
-    else cJSON_AddNumberToObject(o, "n1", (double)a->stats->n);
-    if (b->stats->cov_only) cJSON_AddNullToObject(o, "n2");
-    else cJSON_AddNumberToObject(o, "n2", (double)b->stats->n);
-    cJSON_AddNumberToObject(o, "dims", a->stats->d);
+    if (a->n == 0) cJSON_AddNullToObject(o, "n1");
+    else cJSON_AddNumberToObject(o, "n1", (double)a->n);
+    if (b->n == 0) cJSON_AddNullToObject(o, "n2");
+    else cJSON_AddNumberToObject(o, "n2", (double)b->n);
+    cJSON_AddNumberToObject(o, "dims", a->d);
     cJSON_AddStringToObject(o, "method", r->method);
     cJSON *w = cJSON_AddArrayToObject(o, "warnings");
     for (unsigned bit = 0; bit < CS_FID_WARN_COUNT; bit++)
@@ -205,8 +227,10 @@ static int cs_fid_save_stats(const char *cmd, int argc, char **argv, const cs_fi
     if (access(argv[1], F_OK) == 0)
         return cs_cli_usage_error(cmd, "existing output file: %s", argv[1]);
     cs_fid_input in;
+    cs_stats *s = NULL;
     cs_status st = cs_fid_load_input(argv[0], o, 0, &in);
-    if (st == CS_OK) st = cs_stats_file_write(argv[1], in.stats);
+    if (st == CS_OK) st = cs_fid_input_stats(&in, &s);
+    if (st == CS_OK) st = cs_stats_file_write(argv[1], s);
     cs_fid_input_free(&in);
     return st == CS_OK ? CS_EXIT_OK : cs_cli_fail(cmd, st);
 }
@@ -244,6 +268,7 @@ int cs_cmd_fid(int argc, char **argv) {
     }
     int np = argc - optind;
     char **paths = argv + optind;
+    if (o.feat.threads > 0) openblas_set_num_threads(o.feat.threads); /* the FID math's BLAS */
     if (save_stats) return cs_fid_save_stats(cmd, np, paths, &o);
     if (np < 2) return cs_cli_usage_error(cmd, "needs two inputs A B (or REF A B ...)");
 
@@ -254,22 +279,39 @@ int cs_cmd_fid(int argc, char **argv) {
     cs_fid_ref *ref = NULL;
     cs_fid_result *res = calloc((size_t)np, sizeof *res); /* res[i] for set i >= 1 */
     if (!res) st = CS_FAIL(CS_E_NOMEM, "out of memory");
-    for (int i = 0; i < np && st == CS_OK; i++) st = cs_fid_load_input(paths[i], &o, want_rows, &in[i]);
+    /* the reference stays loaded; each other set is loaded, compared and released in turn */
+    st = st == CS_OK ? cs_fid_load_input(paths[0], &o, want_rows, &in[0]) : st;
     for (int i = 1; i < np && st == CS_OK; i++) {
-        const cs_stats *s1 = in[0].stats, *s2 = in[i].stats;
+        if ((st = cs_fid_load_input(paths[i], &o, want_rows, &in[i])) != CS_OK) break;
         const float *x1 = in[0].rows.data, *x2 = in[i].rows.data;
         int lowrank = method == CS_FID_LOWRANK ||
-                      (method == CS_FID_AUTO && x1 && x2 && s1->n + s2->n <= s1->d);
-        if (s1->d != s2->d) {
-            st = CS_FAIL(CS_E_MISMATCH, "%s has %d-dimensional features, %s has %d", paths[0], s1->d,
-                         paths[i], s2->d);
-        } else if (lowrank || method == CS_FID_REFERENCE || np == 2) {
-            st = cs_fid_compute(s1, x1, s2, x2, method, &res[i]);
-        } else { /* several sets: factor the reference once */
-            if (!ref) st = cs_fid_ref_init(&ref, s1, method);
-            if (st == CS_OK) st = cs_fid_ref_compare(ref, s2, &res[i]);
+                      (method == CS_FID_AUTO && x1 && x2 && in[0].n + in[i].n <= in[0].d);
+        cs_stats *s1 = NULL, *s2 = NULL;
+        if (in[0].d != in[i].d) {
+            st = CS_FAIL(CS_E_MISMATCH, "%s has %d-dimensional features, %s has %d", paths[0],
+                         in[0].d, paths[i], in[i].d);
+        } else if (lowrank) { /* straight from the rows: no d x d matrix at all */
+            if (!x1 || !x2)
+                st = CS_FAIL(CS_E_USAGE, "the lowrank method needs the feature rows of both sets "
+                                         "(features files, not statistics files)");
+            else
+                st = cs_fid_lowrank(x1, in[0].n, x2, in[i].n, in[0].d, &res[i]);
+            if (st == CS_OK && in[0].id.weights_sha256[0] && in[i].id.weights_sha256[0] &&
+                !cs_extractor_id_equal(&in[0].id, &in[i].id))
+                res[i].warnings |= CS_FID_WARN_EXTRACTOR;
+        } else if ((st = cs_fid_input_stats(&in[0], &s1)) == CS_OK &&
+                   (st = cs_fid_input_stats(&in[i], &s2)) == CS_OK) {
+            if (method == CS_FID_REFERENCE || np == 2) {
+                st = cs_fid_compute(s1, NULL, s2, NULL, method, &res[i]);
+            } else { /* several sets: factor the reference once */
+                if (!ref) st = cs_fid_ref_init(&ref, s1, method);
+                if (st == CS_OK) st = cs_fid_ref_compare(ref, s2, &res[i]);
+            }
         }
         if (st != CS_OK && np > 2) st = CS_FAIL(st, "%s: %s", paths[i], cs_last_error());
+        cs_stats_free(in[i].stats); /* keep only n, d and identity for the report */
+        in[i].stats = NULL;
+        cs_features_free(&in[i].rows);
     }
     if (st == CS_OK) {
         cJSON *arr = json && np > 2 ? cJSON_CreateArray() : NULL;

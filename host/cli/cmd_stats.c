@@ -25,13 +25,16 @@ int cs_cli_stats_merge_run(const char *cmd, int n, char **paths, const char *out
     cs_stats *acc = NULL;
     for (int i = 0; i < n && st == CS_OK; i++) {
         cs_fid_input in;
+        cs_stats *s = NULL;
         st = cs_fid_load_input(paths[i], o, 0, &in);
         if (st != CS_OK) break;
-        if (!acc) {
+        st = cs_fid_input_stats(&in, &s);
+        if (st != CS_OK) {
+        } else if (!acc) {
             acc = in.stats;
             in.stats = NULL;
         } else {
-            st = cs_stats_merge(acc, in.stats);
+            st = cs_stats_merge(acc, s);
             if (st != CS_OK) st = CS_FAIL(st, "%s: %s", paths[i], cs_last_error());
         }
         cs_fid_input_free(&in);

@@ -48,17 +48,23 @@ enum {
 /* Handle one of the shared options: 1 handled, 0 not a shared option, -1 bad value (printed). */
 int cs_fid_cli_common_opt(const char *cmd, int c, const char *arg, cs_fid_cli_opts *o);
 
-/* One loaded input. */
+/* One loaded input: statistics, or feature rows (then the statistics are computed on demand by
+ * cs_fid_input_stats, so that the low-rank path never forms a d x d matrix). */
 typedef struct cs_fid_input {
     const char *path;
-    cs_stats *stats;   /* always set on success */
-    cs_features rows;  /* the feature rows (rows.data != NULL) when the input had them */
+    int64_t n;          /* samples (0 when unknown: pytorch-fid .npz) */
+    int d;              /* feature dimension */
+    cs_extractor_id id; /* extractor identity ("" when unknown) */
+    cs_stats *stats;    /* NULL until needed when rows are held */
+    cs_features rows;   /* the feature rows (rows.data != NULL) when kept */
 } cs_fid_input;
 
-/* Load PATH (a .npz, HDF5 statistics, HDF5 features file, or a directory of images) as
- * statistics. want_rows: 0 statistics only; 1 also the feature rows when the input has them and
- * n <= d (so that the low-rank method can be used); 2 the rows whenever the input has them. */
+/* Load PATH (a .npz, HDF5 statistics, HDF5 features file, or a directory of images).
+ * want_rows: 0 statistics only; 1 keep the feature rows instead when the input has them and
+ * n <= d (so that the low-rank method can be used); 2 keep the rows whenever the input has them. */
 cs_status cs_fid_load_input(const char *path, const cs_fid_cli_opts *o, int want_rows, cs_fid_input *in);
+/* The statistics of an input (computed from its rows on first use). */
+cs_status cs_fid_input_stats(cs_fid_input *in, cs_stats **out);
 void cs_fid_input_free(cs_fid_input *in);
 
 #endif

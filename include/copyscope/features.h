@@ -71,6 +71,11 @@ typedef struct cs_features {
 cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *opts, cs_features *out);
 void cs_features_free(cs_features *f);
 
+/* Statistics (count, mean, co-moments in float64) of extracted features, with the extractor
+ * identity (weights SHA-256, CS_PREPROCESS_ID) set so that merges and comparisons can check it. */
+struct cs_stats;
+cs_status cs_features_to_stats(const cs_features *f, struct cs_stats **out);
+
 /* Write /features (n, d) float32, /paths, /sha256 and the identity attributes
  * (weights_sha256, dims, preprocessing, copyscope_version) to an HDF5 file, atomically
  * (temporary file + rename). */

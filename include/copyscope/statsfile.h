@@ -62,6 +62,8 @@ cs_status cs_h5_write_stats(const char *path, const cs_stats *s);
 /* Read a features file into f (cs_features_free releases it): data (n, d) float32, dims, n,
  * weights_sha256; the paths and sha256 lists too when with_paths is non-zero. */
 cs_status cs_features_file_read(const char *path, int with_paths, cs_features *f);
+/* Shape and identity of a features file without reading its rows. */
+cs_status cs_features_file_info(const char *path, int64_t *n, int *d, cs_extractor_id *id);
 /* Statistics of a features file's rows, read in chunks (memory O(d^2), not O(n d)). */
 cs_status cs_features_file_stats(const char *path, cs_stats **out);
 

@@ -2,7 +2,10 @@
  *
  * Loads torch's legacy (non-zip) format, with 4- or 8-byte longs, and torch's zip
  * format, through a restricted pickle interpreter that runs nothing from the file.
- * Every expected key and shape is checked. The cs_weights object owns all tensors;
+ * Every expected key and shape is checked. Tensors may be strided views of their storages
+ * (the official file stores every conv weight as HWIO and views it as OIHW, and fc.weight
+ * transposed); the loader copies each into a contiguous row-major (OIHW) buffer.
+ * The cs_weights object owns all tensors;
  * pointers returned by the getters stay valid until cs_weights_free. */
 #ifndef COPYSCOPE_WEIGHTS_H
 #define COPYSCOPE_WEIGHTS_H

@@ -1,0 +1,172 @@
+/* Bootstrap of an audit's FIDs: per-replicate random streams, resampled low-rank FIDs, percentile
+ * intervals.
+ *
+ * Determinism: replicate r uses only its own stream (seed, r), and draws in a fixed order (the
+ * reference resample first, then each set in manifest order), so the numbers do not depend on the
+ * number of threads or on the order in which replicates run. */
+#include "copyscope/audit.h"
+#include "copyscope/frechet.h"
+
+#include "common.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+static uint64_t cs_splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void cs_rng_init(cs_rng *r, uint64_t seed, uint64_t stream) {
+    uint64_t s = seed ^ (0x9E3779B97F4A7C15ull * (stream + 1));
+    r->s = cs_splitmix64(&s); /* decorrelate neighbouring streams */
+}
+
+uint64_t cs_rng_next(cs_rng *r) { return cs_splitmix64(&r->s); }
+
+void cs_rng_resample(cs_rng *r, int64_t n, int64_t *idx, int64_t m) {
+    for (int64_t a = 0; a < m; a++) idx[a] = (int64_t)(cs_rng_next(r) % (uint64_t)n);
+}
+
+static int cs_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double cs_percentile_sorted(const double *sorted, size_t n, double q) {
+    if (n == 0) return NAN;
+    double pos = q * (double)(n - 1);
+    size_t lo = (size_t)floor(pos);
+    if (lo >= n - 1) return sorted[n - 1];
+    double frac = pos - (double)lo;
+    return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
+}
+
+void cs_ci_compute(double *x, size_t n, cs_audit_ci *ci) {
+    ci->lo = ci->hi = ci->se = NAN;
+    if (n == 0) return;
+    double mean = 0.0;
+    for (size_t i = 0; i < n; i++) mean += x[i];
+    mean /= (double)n;
+    double ss = 0.0;
+    for (size_t i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
+    ci->se = n > 1 ? sqrt(ss / (double)(n - 1)) : NAN;
+    qsort(x, n, sizeof *x, cs_cmp_double);
+    ci->lo = cs_percentile_sorted(x, n, 0.025);
+    ci->hi = cs_percentile_sorted(x, n, 0.975);
+}
+
+cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const *sets,
+                            const int64_t *n_set, size_t n_sets, int d, int B, uint64_t seed,
+                            int threads, int progress, double *rep_fid) {
+    if (B < 1 || B > CS_AUDIT_MAX_BOOTSTRAP)
+        return CS_FAIL(CS_E_USAGE, "bootstrap replicates must be 1..%d (got %d)", CS_AUDIT_MAX_BOOTSTRAP, B);
+    if (n_ref < 2) return CS_FAIL(CS_E_USAGE, "the bootstrap needs at least 2 reference rows");
+    cs_status st = CS_OK;
+    cs_fid_boot **boot = cs_calloc(n_sets ? n_sets : 1, sizeof *boot, "bootstrap states");
+    if (!boot) return CS_E_NOMEM;
+    int64_t n_max = n_ref;
+    for (size_t k = 0; k < n_sets; k++) n_max = n_set[k] > n_max ? n_set[k] : n_max;
+    if (threads <= 0) threads = omp_get_num_procs();
+    /* one BLAS thread per OpenMP thread: the pthreads OpenBLAS would oversubscribe otherwise */
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+
+    /* 1. one Gram matrix per set vs the reference */
+    volatile int failed = 0;
+    char first_error[512] = "";
+    cs_status first_st = CS_OK;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (long k = 0; k < (long)n_sets; k++) {
+        if (failed) continue;
+        cs_status s = cs_fid_boot_init(&boot[k], ref, n_ref, sets[k], n_set[k], d);
+        if (s != CS_OK) {
+#pragma omp critical(cs_boot_err)
+            {
+                if (!failed) {
+                    first_st = s;
+                    snprintf(first_error, sizeof first_error, "%s", cs_last_error());
+                }
+                failed = 1;
+            }
+        }
+    }
+    if (failed) {
+        st = CS_FAIL(first_st, "bootstrap: %s", first_error);
+        goto done;
+    }
+
+    /* 2. replicates */
+    volatile long done_count = 0;
+    double t0 = cs_now(), last = t0;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t *idx_ref = malloc((size_t)n_ref * sizeof(int64_t));  /* (n_ref) */
+        int64_t *idx_set = malloc((size_t)n_max * sizeof(int64_t));  /* (n_max) */
+        if (!idx_ref || !idx_set) {
+#pragma omp critical(cs_boot_err)
+            {
+                if (!failed) {
+                    first_st = CS_E_NOMEM;
+                    snprintf(first_error, sizeof first_error, "out of memory for resampled indices");
+                }
+                failed = 1;
+            }
+        }
+#pragma omp for schedule(dynamic, 4)
+        for (long r = 0; r < (long)B; r++) {
+            if (failed) continue;
+            cs_rng rng;
+            cs_rng_init(&rng, seed, (uint64_t)r);
+            cs_rng_resample(&rng, n_ref, idx_ref, n_ref);
+            for (size_t k = 0; k < n_sets; k++) {
+                cs_rng_resample(&rng, n_set[k], idx_set, n_set[k]);
+                cs_fid_result res;
+                cs_status s = cs_fid_boot_eval(boot[k], idx_ref, n_ref, idx_set, n_set[k], &res);
+                if (s != CS_OK) {
+                    /* a numerical failure of one resample: that replicate is excluded later */
+                    rep_fid[(size_t)r * n_sets + k] = NAN;
+                    if (s == CS_E_NOMEM) {
+#pragma omp critical(cs_boot_err)
+                        {
+                            if (!failed) {
+                                first_st = s;
+                                snprintf(first_error, sizeof first_error, "%s", cs_last_error());
+                            }
+                            failed = 1;
+                        }
+                    }
+                } else {
+                    rep_fid[(size_t)r * n_sets + k] = res.fid;
+                }
+            }
+            if (progress) {
+#pragma omp atomic
+                done_count++;
+                if (omp_get_thread_num() == 0) {
+                    double now = cs_now();
+                    if (now - last > 0.5) {
+                        last = now;
+                        fprintf(stderr, "\rcopyscope audit: bootstrap %ld/%d replicates (%.1f s)",
+                                done_count, B, now - t0);
+                        fflush(stderr);
+                    }
+                }
+            }
+        }
+        free(idx_ref);
+        free(idx_set);
+    }
+    if (progress) fprintf(stderr, "\rcopyscope audit: bootstrap %d/%d replicates (%.1f s)\n", B, B,
+                          cs_now() - t0);
+    if (failed) st = CS_FAIL(first_st, "bootstrap: %s", first_error);
+done:
+    openblas_set_num_threads(blas_threads);
+    for (size_t k = 0; k < n_sets; k++) cs_fid_boot_free(boot[k]);
+    free(boot);
+    return st;
+}

@@ -1,0 +1,529 @@
+/* The paper's pixel similarity metrics (cosine, hist, dhash, ssim, rgb-ssim, fusion) and PIL's
+ * resampling. See include/copyscope/metrics.h for the definitions. */
+#include "copyscope/metrics.h"
+
+#include "common.h"
+#include "threadpool.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- names ---------------------------------------------------------------------------------- */
+static const char *const metric_names[CS_METRIC_COUNT] = {"cosine", "hist",   "dhash", "ssim",
+                                                          "rgb-ssim", "fusion", "kid",   "fid"};
+
+const char *cs_metric_name(cs_metric m) {
+    return (m >= 0 && m < CS_METRIC_COUNT) ? metric_names[m] : "?";
+}
+
+cs_status cs_metric_parse(const char *name, cs_metric *out) {
+    for (int i = 0; i < CS_METRIC_COUNT; i++)
+        if (name && strcmp(name, metric_names[i]) == 0) {
+            *out = (cs_metric)i;
+            return CS_OK;
+        }
+    return CS_FAIL(CS_E_USAGE,
+                   "unknown metric '%s' (cosine, hist, dhash, ssim, rgb-ssim, fusion, kid, fid)",
+                   name ? name : "(null)");
+}
+
+int cs_metric_is_pixel(cs_metric m) { return m >= CS_METRIC_COSINE && m <= CS_METRIC_FUSION; }
+int cs_metric_is_distance(cs_metric m) { return m == CS_METRIC_KID || m == CS_METRIC_FID; }
+
+void cs_metric_range(cs_metric m, double *lo, double *hi) {
+    /* cosine of non-negative vectors, dhash and fusion: [0, 1]; correlations and SSIMs: [-1, 1] */
+    *lo = (m == CS_METRIC_COSINE || m == CS_METRIC_DHASH || m == CS_METRIC_FUSION) ? 0.0 : -1.0;
+    *hi = 1.0;
+}
+
+/* ---- PIL resampling (Pillow 9.4 libImaging/Resample.c) ----------------------------------------- */
+#define PIL_PRECISION_BITS (32 - 8 - 2)
+
+static double sinc_filter(double x) {
+    if (x == 0.0) return 1.0;
+    x = x * M_PI;
+    return sin(x) / x;
+}
+static double lanczos_filter(double x) {
+    if (-3.0 <= x && x < 3.0) return sinc_filter(x) * sinc_filter(x / 3);
+    return 0.0;
+}
+static double bicubic_filter(double x) {
+    const double a = -0.5;
+    if (x < 0.0) x = -x;
+    if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+    if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+    return 0.0;
+}
+static double bilinear_filter(double x) {
+    if (x < 0.0) x = -x;
+    if (x < 1.0) return 1.0 - x;
+    return 0.0;
+}
+
+/* Coefficients of one axis: bounds (out, 2) = (first input index, count), kk (out, ksize) int32
+ * fixed point. Returns ksize, 0 on allocation failure. */
+static int precompute_coeffs(int in_size, int out_size, cs_resample filter, int **boundsp,
+                             int32_t **kkp) {
+    double (*fn)(double) = filter == CS_RESAMPLE_LANCZOS   ? lanczos_filter
+                           : filter == CS_RESAMPLE_BICUBIC ? bicubic_filter
+                                                           : bilinear_filter;
+    double fsupport = filter == CS_RESAMPLE_LANCZOS ? 3.0 : filter == CS_RESAMPLE_BICUBIC ? 2.0 : 1.0;
+    float in0 = 0.0f, in1 = (float)in_size; /* PIL's box is float */
+    double scale = (double)(in1 - in0) / out_size, filterscale = scale;
+    if (filterscale < 1.0) filterscale = 1.0;
+    double support = fsupport * filterscale;
+    int ksize = (int)ceil(support) * 2 + 1;
+    double *pre = malloc((size_t)out_size * ksize * sizeof(double)); /* (out, ksize) float64 */
+    int *bounds = malloc((size_t)out_size * 2 * sizeof(int));        /* (out, 2) */
+    int32_t *kk = malloc((size_t)out_size * ksize * sizeof(int32_t)); /* (out, ksize) int32 */
+    if (!pre || !bounds || !kk) {
+        free(pre), free(bounds), free(kk);
+        return 0;
+    }
+    for (int xx = 0; xx < out_size; xx++) {
+        double center = in0 + (xx + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
+        int xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5), x;
+        if (xmin < 0) xmin = 0;
+        if (xmax > in_size) xmax = in_size;
+        xmax -= xmin;
+        double *k = &pre[(size_t)xx * ksize];
+        for (x = 0; x < xmax; x++) {
+            double w = fn((x + xmin - center + 0.5) * ss);
+            k[x] = w;
+            ww += w;
+        }
+        for (x = 0; x < xmax; x++)
+            if (ww != 0.0) k[x] /= ww;
+        for (; x < ksize; x++) k[x] = 0;
+        bounds[xx * 2 + 0] = xmin;
+        bounds[xx * 2 + 1] = xmax;
+    }
+    for (size_t i = 0; i < (size_t)out_size * ksize; i++) /* normalize_coeffs_8bpc */
+        kk[i] = pre[i] < 0 ? (int32_t)(-0.5 + pre[i] * (1 << PIL_PRECISION_BITS))
+                           : (int32_t)(0.5 + pre[i] * (1 << PIL_PRECISION_BITS));
+    free(pre);
+    *boundsp = bounds;
+    *kkp = kk;
+    return ksize;
+}
+
+static inline uint8_t clip8(int32_t in) {
+    if (in >= (1 << PIL_PRECISION_BITS << 8)) return 255;
+    if (in <= 0) return 0;
+    return (uint8_t)(in >> PIL_PRECISION_BITS);
+}
+
+/* Resize interleaved uint8 (h, w, c) -> (oh, ow, c), c in 1..3. */
+static cs_status resample_u8(const uint8_t *in, int w, int h, int c, int ow, int oh,
+                             cs_resample filter, uint8_t *out) {
+    if (w < 1 || h < 1 || ow < 1 || oh < 1 || ow > CS_IMAGE_MAX_SIDE || oh > CS_IMAGE_MAX_SIDE)
+        return CS_FAIL(CS_E_USAGE, "resize: bad size %dx%d -> %dx%d", w, h, ow, oh);
+    if (filter != CS_RESAMPLE_LANCZOS && filter != CS_RESAMPLE_BICUBIC &&
+        filter != CS_RESAMPLE_BILINEAR)
+        return CS_FAIL(CS_E_USAGE, "resize: unknown filter %d", (int)filter);
+    if (w == ow && h == oh) {
+        memcpy(out, in, (size_t)w * h * c);
+        return CS_OK;
+    }
+    int *bh = NULL, *bv = NULL;
+    int32_t *kh = NULL, *kv = NULL;
+    uint8_t *tmp = NULL;
+    cs_status st = CS_OK;
+    int ksh = precompute_coeffs(w, ow, filter, &bh, &kh);
+    int ksv = precompute_coeffs(h, oh, filter, &bv, &kv);
+    if (!ksh || !ksv) {
+        st = CS_FAIL(CS_E_NOMEM, "resize: out of memory");
+        goto done;
+    }
+    const uint8_t *src = in;
+    int y_first = bv[0], y_last = bv[oh * 2 - 2] + bv[oh * 2 - 1];
+    if (ow != w) { /* horizontal pass over the rows the vertical pass uses */
+        int th = y_last - y_first;
+        tmp = malloc((size_t)ow * th * c); /* (th, ow, c) uint8 */
+        if (!tmp) {
+            st = CS_FAIL(CS_E_NOMEM, "resize: out of memory");
+            goto done;
+        }
+        for (int yy = 0; yy < th; yy++) {
+            const uint8_t *row = in + (size_t)(yy + y_first) * w * c;
+            uint8_t *orow = tmp + (size_t)yy * ow * c;
+            for (int xx = 0; xx < ow; xx++) {
+                int xmin = bh[xx * 2], xmax = bh[xx * 2 + 1];
+                const int32_t *k = &kh[(size_t)xx * ksh];
+                for (int ch = 0; ch < c; ch++) {
+                    int32_t ss = 1 << (PIL_PRECISION_BITS - 1);
+                    for (int x = 0; x < xmax; x++) ss += row[(x + xmin) * c + ch] * k[x];
+                    orow[xx * c + ch] = clip8(ss);
+                }
+            }
+        }
+        for (int i = 0; i < oh; i++) bv[i * 2] -= y_first;
+        src = tmp;
+    }
+    if (oh != h) {
+        for (int yy = 0; yy < oh; yy++) {
+            int ymin = bv[yy * 2], ymax = bv[yy * 2 + 1];
+            const int32_t *k = &kv[(size_t)yy * ksv];
+            uint8_t *orow = out + (size_t)yy * ow * c;
+            for (int xx = 0; xx < ow * c; xx++) {
+                int32_t ss = 1 << (PIL_PRECISION_BITS - 1);
+                for (int y = 0; y < ymax; y++) ss += src[(size_t)(y + ymin) * ow * c + xx] * k[y];
+                orow[xx] = clip8(ss);
+            }
+        }
+    } else {
+        memcpy(out, src, (size_t)ow * oh * c);
+    }
+done:
+    free(bh), free(bv), free(kh), free(kv), free(tmp);
+    return st;
+}
+
+cs_status cs_image_resize(const cs_image *in, int w, int h, cs_resample filter, cs_image *out) {
+    memset(out, 0, sizeof *out);
+    if (w < 1 || h < 1 || (uint64_t)w * h > CS_IMAGE_MAX_PIXELS)
+        return CS_FAIL(CS_E_USAGE, "resize: bad target size %dx%d", w, h);
+    uint8_t *px = malloc((size_t)w * h * 3); /* (h, w, 3) uint8 */
+    if (!px) return CS_FAIL(CS_E_NOMEM, "resize: out of memory for %dx%d", w, h);
+    cs_status st = resample_u8(in->rgb, in->width, in->height, 3, w, h, filter, px);
+    if (st != CS_OK) {
+        free(px);
+        return st;
+    }
+    out->width = w, out->height = h, out->rgb = px;
+    return CS_OK;
+}
+
+cs_status cs_plane_resize(const uint8_t *in, int w, int h, int ow, int oh, cs_resample filter,
+                          uint8_t *out) {
+    return resample_u8(in, w, h, 1, ow, oh, filter, out);
+}
+
+void cs_image_to_gray(const cs_image *in, uint8_t *gray) {
+    size_t n = (size_t)in->width * in->height;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = in->rgb + 3 * i;
+        gray[i] = (uint8_t)(((uint32_t)p[0] * 19595 + (uint32_t)p[1] * 38470 + (uint32_t)p[2] * 7471 +
+                             0x8000) >> 16);
+    }
+}
+
+/* ---- descriptors ---------------------------------------------------------------------------- */
+cs_status cs_metric_desc_compute(const cs_image *img, cs_metric_desc *out) {
+    if (!img || !img->rgb || img->width < 1 || img->height < 1)
+        return CS_FAIL(CS_E_USAGE, "metrics: empty image");
+    size_t n = (size_t)img->width * img->height;
+    uint8_t small[64 * 64 * 3]; /* (64, 64, 3) uint8 */
+    uint8_t c9[8 * 9 * 3];      /* (8, 9, 3) uint8 */
+    uint8_t g9[8 * 9];          /* (8, 9) uint8 */
+    cs_status st = resample_u8(img->rgb, img->width, img->height, 3, 64, 64, CS_RESAMPLE_LANCZOS, small);
+    if (st == CS_OK) /* the paper's dHash: im.resize((9, 8)) (PIL's default BICUBIC), then convert("L") */
+        st = resample_u8(img->rgb, img->width, img->height, 3, 9, 8, CS_RESAMPLE_BICUBIC, c9);
+    if (st != CS_OK) return st;
+    cs_image_to_gray(&(cs_image){9, 8, c9}, g9);
+    double ss = 0;
+    for (int i = 0; i < 64 * 64; i++) {
+        /* numpy's mean(axis=2) of uint8: (a + b + c) / 3 in float64 */
+        double v = ((double)small[3 * i] + small[3 * i + 1] + small[3 * i + 2]) / 3.0;
+        out->cos_vec[i] = v;
+        ss += v * v;
+    }
+    out->cos_norm = sqrt(ss);
+    memset(out->hist, 0, sizeof out->hist);
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++) out->hist[c][img->rgb[3 * i + c]]++;
+    uint64_t h = 0;
+    for (int r = 0; r < 8; r++)
+        for (int c = 0; c < 8; c++)
+            if (g9[r * 9 + c] > g9[r * 9 + c + 1]) h |= (uint64_t)1 << (8 * r + c);
+    out->dhash = h;
+    return CS_OK;
+}
+
+double cs_metric_cosine(const cs_metric_desc *a, const cs_metric_desc *b) {
+    double dot = 0;
+    for (int i = 0; i < 64 * 64; i++) dot += a->cos_vec[i] * b->cos_vec[i];
+    double den = a->cos_norm * b->cos_norm;
+    /* two black images: identical, similarity 1; one black image: orthogonal to everything */
+    if (den == 0) return (a->cos_norm == 0 && b->cos_norm == 0) ? 1.0 : 0.0;
+    return dot / den;
+}
+
+double cs_hist_correl(const int32_t *h1, const int32_t *h2, int bins) {
+    /* OpenCV 4 compareHist, HISTCMP_CORREL; the sums are exact integers here */
+    int64_t s1 = 0, s2 = 0;
+    double s11 = 0, s22 = 0, s12 = 0;
+    for (int i = 0; i < bins; i++) {
+        double a = h1[i], b = h2[i];
+        s1 += h1[i], s2 += h2[i];
+        s11 += a * a, s22 += b * b, s12 += a * b;
+    }
+    double scale = 1.0 / bins;
+    double num = s12 - (double)s1 * (double)s2 * scale;
+    double denom2 = (s11 - (double)s1 * (double)s1 * scale) * (s22 - (double)s2 * (double)s2 * scale);
+    return fabs(denom2) > 2.220446049250313e-16 ? num / sqrt(denom2) : 1.0;
+}
+
+double cs_metric_hist(const cs_metric_desc *a, const cs_metric_desc *b) {
+    double s = 0;
+    for (int c = 0; c < 3; c++) s += cs_hist_correl(a->hist[c], b->hist[c], 256);
+    return s / 3.0;
+}
+
+double cs_metric_dhash(const cs_metric_desc *a, const cs_metric_desc *b) {
+    return 1.0 - (double)__builtin_popcountll(a->dhash ^ b->dhash) / 64.0;
+}
+
+/* ---- SSIM ------------------------------------------------------------------------------------ */
+#define SSIM_WIN 7
+
+cs_status cs_ssim_same_size(const cs_image *x, const cs_image *y, double *ssim) {
+    int w = x->width, h = x->height;
+    if (y->width != w || y->height != h)
+        return CS_FAIL(CS_E_USAGE, "ssim: sizes differ (%dx%d vs %dx%d)", w, h, y->width, y->height);
+    if (w < SSIM_WIN || h < SSIM_WIN)
+        return CS_FAIL(CS_E_USAGE, "ssim: image %dx%d is smaller than the 7x7 window", w, h);
+    const int pad = (SSIM_WIN - 1) / 2, np = SSIM_WIN * SSIM_WIN;
+    const double cov_norm = (double)np / (np - 1), c1 = (0.01 * 255) * (0.01 * 255),
+                 c2 = (0.03 * 255) * (0.03 * 255);
+    /* column sums over the 7 rows of the current window: (w, 3, 5) int64 of x, y, xx, yy, xy */
+    int64_t *col = calloc((size_t)w * 15, sizeof(int64_t));
+    if (!col) return CS_FAIL(CS_E_NOMEM, "ssim: out of memory");
+    double total[3] = {0, 0, 0};
+    for (int r = 0; r < h; r++) {
+        const uint8_t *px = x->rgb + (size_t)r * w * 3, *py = y->rgb + (size_t)r * w * 3;
+        for (int i = 0; i < w * 3; i++) {
+            int64_t a = px[i], b = py[i], *s = col + (size_t)i * 5;
+            s[0] += a, s[1] += b, s[2] += a * a, s[3] += b * b, s[4] += a * b;
+        }
+        if (r >= SSIM_WIN) {
+            const uint8_t *qx = x->rgb + (size_t)(r - SSIM_WIN) * w * 3,
+                          *qy = y->rgb + (size_t)(r - SSIM_WIN) * w * 3;
+            for (int i = 0; i < w * 3; i++) {
+                int64_t a = qx[i], b = qy[i], *s = col + (size_t)i * 5;
+                s[0] -= a, s[1] -= b, s[2] -= a * a, s[3] -= b * b, s[4] -= a * b;
+            }
+        }
+        if (r < SSIM_WIN - 1) continue;
+        for (int c = 0; c < 3; c++) {
+            int64_t win[5] = {0, 0, 0, 0, 0};
+            double rowsum = 0;
+            for (int j = 0; j < w; j++) {
+                const int64_t *s = col + ((size_t)j * 3 + c) * 5;
+                for (int k = 0; k < 5; k++) win[k] += s[k];
+                if (j >= SSIM_WIN) {
+                    const int64_t *o = col + ((size_t)(j - SSIM_WIN) * 3 + c) * 5;
+                    for (int k = 0; k < 5; k++) win[k] -= o[k];
+                }
+                if (j < SSIM_WIN - 1) continue;
+                double ux = win[0] / (double)np, uy = win[1] / (double)np;
+                double uxx = win[2] / (double)np, uyy = win[3] / (double)np, uxy = win[4] / (double)np;
+                double vx = cov_norm * (uxx - ux * ux), vy = cov_norm * (uyy - uy * uy),
+                       vxy = cov_norm * (uxy - ux * uy);
+                double a1 = 2 * ux * uy + c1, a2 = 2 * vxy + c2, b1 = ux * ux + uy * uy + c1,
+                       b2 = vx + vy + c2;
+                rowsum += (a1 * a2) / (b1 * b2);
+            }
+            total[c] += rowsum;
+        }
+    }
+    free(col);
+    double nvalid = (double)(w - 2 * pad) * (h - 2 * pad);
+    *ssim = (total[0] / nvalid + total[1] / nvalid + total[2] / nvalid) / 3.0;
+    return CS_OK;
+}
+
+cs_status cs_rgb_ssim_same_size(const cs_image *x, const cs_image *y, double *out) {
+    if (y->width != x->width || y->height != x->height)
+        return CS_FAIL(CS_E_USAGE, "rgb-ssim: sizes differ (%dx%d vs %dx%d)", x->width, x->height,
+                       y->width, y->height);
+    size_t n = (size_t)x->width * x->height * 3;
+    if (n < 2) return CS_FAIL(CS_E_USAGE, "rgb-ssim: image too small");
+    int64_t sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0; /* exact: <= 2^28 * 3 * 65025 < 2^63 */
+    for (size_t i = 0; i < n; i++) {
+        int64_t a = x->rgb[i], b = y->rgb[i];
+        sx += a, sy += b, sxx += a * a, syy += b * b, sxy += a * b;
+    }
+    double N = (double)n, mx = sx / N, my = sy / N;
+    /* sample (co)variances from exact integer sums: (N sxx - sx^2) / (N (N - 1)) */
+    double vx = (double)((__int128)n * sxx - (__int128)sx * sx) / (N * (N - 1));
+    double vy = (double)((__int128)n * syy - (__int128)sy * sy) / (N * (N - 1));
+    double cxy = (double)((__int128)n * sxy - (__int128)sx * sy) / (N * (N - 1));
+    const double c1 = (0.01 * 255) * (0.01 * 255), c2 = (0.03 * 255) * (0.03 * 255);
+    *out = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
+    return CS_OK;
+}
+
+/* ---- pairs and sets ----------------------------------------------------------------------------- */
+static void fuse(double *out) {
+    double s = 0;
+    for (int m = 0; m < CS_METRIC_FUSION; m++) {
+        double lo, hi;
+        cs_metric_range((cs_metric)m, &lo, &hi);
+        s += (out[m] - lo) / (hi - lo);
+    }
+    out[CS_METRIC_FUSION] = s / CS_METRIC_FUSION;
+}
+
+cs_status cs_metric_pair(const cs_image *ref, const cs_metric_desc *dref, const cs_image *gen,
+                         const cs_metric_desc *dgen, const int *want, double *out) {
+    cs_status st = CS_OK;
+    cs_metric_desc *tmp = NULL;
+    cs_image rs = {0};
+    int all[CS_METRIC_N_PIXEL] = {1, 1, 1, 1, 1, 1};
+    if (!want) want = all;
+    int fusion = want[CS_METRIC_FUSION];
+    for (int m = 0; m < CS_METRIC_N_PIXEL; m++) out[m] = NAN;
+    if ((want[CS_METRIC_COSINE] || want[CS_METRIC_HIST] || want[CS_METRIC_DHASH] || fusion) &&
+        (!dref || !dgen)) {
+        tmp = malloc(2 * sizeof *tmp);
+        if (!tmp) return CS_FAIL(CS_E_NOMEM, "metrics: out of memory");
+        if (!dref) {
+            CS_TRY_GOTO(st, cs_metric_desc_compute(ref, &tmp[0]), done);
+            dref = &tmp[0];
+        }
+        if (!dgen) {
+            CS_TRY_GOTO(st, cs_metric_desc_compute(gen, &tmp[1]), done);
+            dgen = &tmp[1];
+        }
+    }
+    if (want[CS_METRIC_COSINE] || fusion) out[CS_METRIC_COSINE] = cs_metric_cosine(dref, dgen);
+    if (want[CS_METRIC_HIST] || fusion) out[CS_METRIC_HIST] = cs_metric_hist(dref, dgen);
+    if (want[CS_METRIC_DHASH] || fusion) out[CS_METRIC_DHASH] = cs_metric_dhash(dref, dgen);
+    if (want[CS_METRIC_SSIM] || want[CS_METRIC_RGB_SSIM] || fusion) {
+        const cs_image *g = gen;
+        if (gen->width != ref->width || gen->height != ref->height) {
+            CS_TRY_GOTO(st, cs_image_resize(gen, ref->width, ref->height, CS_RESAMPLE_LANCZOS, &rs), done);
+            g = &rs;
+        }
+        if (want[CS_METRIC_SSIM] || fusion)
+            CS_TRY_GOTO(st, cs_ssim_same_size(ref, g, &out[CS_METRIC_SSIM]), done);
+        if (want[CS_METRIC_RGB_SSIM] || fusion)
+            CS_TRY_GOTO(st, cs_rgb_ssim_same_size(ref, g, &out[CS_METRIC_RGB_SSIM]), done);
+    }
+    if (fusion) fuse(out);
+    for (int m = 0; m < CS_METRIC_N_PIXEL; m++)
+        if (!want[m]) out[m] = NAN;
+done:
+    cs_image_free(&rs);
+    free(tmp);
+    return st;
+}
+
+typedef struct set_ctx {
+    const int *want;
+    const cs_image *ref, *gen;
+    size_t nref, ngen;
+    cs_metric_desc *dref, *dgen;
+    double *pair;     /* (ngen, nref, CS_METRIC_N_PIXEL) float64 */
+    cs_status *st;    /* (ngen * nref) or (nref + ngen) per item */
+    char **msg;       /* same, malloc'ed messages */
+} set_ctx;
+
+static void record(set_ctx *c, size_t i, cs_status st) {
+    c->st[i] = st;
+    if (st != CS_OK) c->msg[i] = strdup(cs_last_error());
+}
+
+static void desc_job(void *vctx, size_t i, int worker) {
+    (void)worker;
+    set_ctx *c = vctx;
+    const cs_image *img = i < c->nref ? &c->ref[i] : &c->gen[i - c->nref];
+    cs_metric_desc *d = i < c->nref ? &c->dref[i] : &c->dgen[i - c->nref];
+    record(c, i, cs_metric_desc_compute(img, d));
+}
+
+static void pair_job(void *vctx, size_t i, int worker) {
+    (void)worker;
+    set_ctx *c = vctx;
+    size_t g = i / c->nref, r = i % c->nref;
+    record(c, i, cs_metric_pair(&c->ref[r], &c->dref[r], &c->gen[g], &c->dgen[g], c->want,
+                                c->pair + i * CS_METRIC_N_PIXEL));
+}
+
+static cs_status first_failure(set_ctx *c, size_t n) {
+    cs_status st = CS_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (c->st[i] != CS_OK && st == CS_OK) st = CS_FAIL(c->st[i], "%s", c->msg[i] ? c->msg[i] : "failed");
+        free(c->msg[i]);
+        c->msg[i] = NULL;
+    }
+    return st;
+}
+
+cs_status cs_metric_set_scores(const int *want_in, const cs_image *ref, size_t nref,
+                               const cs_image *gen, size_t ngen, cs_threadpool *pool,
+                               cs_metric_score *out, double *per_gen) {
+    if (nref == 0 || ngen == 0) return CS_FAIL(CS_E_USAGE, "metrics: empty image set");
+    int want[CS_METRIC_N_PIXEL];
+    for (int m = 0; m < CS_METRIC_N_PIXEL; m++) want[m] = want_in ? want_in[m] : 1;
+    size_t npairs, nitems;
+    if (!cs_mul_size(nref, ngen, &npairs) || !cs_mul_size(npairs, CS_METRIC_N_PIXEL, &nitems))
+        return CS_FAIL(CS_E_USAGE, "metrics: too many pairs");
+    set_ctx c = {want, ref, gen, nref, ngen, NULL, NULL, NULL, NULL, NULL};
+    size_t nst = npairs > nref + ngen ? npairs : nref + ngen;
+    cs_status st = CS_OK;
+    c.dref = malloc(nref * sizeof *c.dref);
+    c.dgen = malloc(ngen * sizeof *c.dgen);
+    c.pair = malloc(nitems * sizeof(double));
+    c.st = calloc(nst, sizeof *c.st);
+    c.msg = calloc(nst, sizeof *c.msg);
+    if (!c.dref || !c.dgen || !c.pair || !c.st || !c.msg) {
+        st = CS_FAIL(CS_E_NOMEM, "metrics: out of memory for %zu pairs", npairs);
+        goto done;
+    }
+    CS_TRY_GOTO(st, cs_threadpool_for(pool, nref + ngen, desc_job, &c), done);
+    CS_TRY_GOTO(st, first_failure(&c, nref + ngen), done);
+    CS_TRY_GOTO(st, cs_threadpool_for(pool, npairs, pair_job, &c), done);
+    CS_TRY_GOTO(st, first_failure(&c, npairs), done);
+    for (int m = 0; m < CS_METRIC_N_PIXEL; m++) {
+        cs_metric_score s = {0, INFINITY, -INFINITY, npairs};
+        if (!want[m]) s.mean = s.min = s.max = NAN;
+        for (size_t g = 0; g < ngen; g++) {
+            double row = 0;
+            for (size_t r = 0; r < nref; r++) {
+                double v = c.pair[(g * nref + r) * CS_METRIC_N_PIXEL + m];
+                row += v;
+                if (v < s.min) s.min = v;
+                if (v > s.max) s.max = v;
+            }
+            s.mean += row; /* NaN stays NaN for unwanted metrics */
+            if (per_gen) per_gen[g * CS_METRIC_N_PIXEL + m] = row / nref;
+        }
+        s.mean /= (double)npairs;
+        if (!want[m]) s.mean = s.min = s.max = NAN;
+        out[m] = s;
+    }
+done:
+    if (c.msg)
+        for (size_t i = 0; i < nst; i++) free(c.msg[i]);
+    free(c.dref), free(c.dgen), free(c.pair), free(c.st), free(c.msg);
+    return st;
+}
+
+cs_status cs_metric_set_score(cs_metric m, const cs_image *ref, size_t nref, const cs_image *gen,
+                              size_t ngen, cs_threadpool *pool, cs_metric_score *out,
+                              double *per_gen) {
+    if (!cs_metric_is_pixel(m))
+        return CS_FAIL(CS_E_USAGE, "metrics: '%s' is not a pixel metric (use cs_kid_compute / "
+                       "cs_fid_compute on features)", cs_metric_name(m));
+    int want[CS_METRIC_N_PIXEL] = {0};
+    want[m] = 1;
+    cs_metric_score all[CS_METRIC_N_PIXEL];
+    double *pg = NULL;
+    if (per_gen) {
+        size_t n;
+        if (!cs_mul_size(ngen, CS_METRIC_N_PIXEL * sizeof(double), &n) || !(pg = malloc(n)))
+            return CS_FAIL(CS_E_NOMEM, "metrics: out of memory");
+    }
+    cs_status st = cs_metric_set_scores(want, ref, nref, gen, ngen, pool, all, pg);
+    if (st == CS_OK) {
+        *out = all[m];
+        if (per_gen)
+            for (size_t g = 0; g < ngen; g++) per_gen[g] = pg[g * CS_METRIC_N_PIXEL + m];
+    }
+    free(pg);
+    return st;
+}

@@ -1,0 +1,186 @@
+/* copyscope: a whole attribution audit, from image sets to a report.
+ *
+ *   manifest (JSON, or a directory tree)  ->  cs_audit_manifest   (validated, paths expanded)
+ *   cs_audit_run                          ->  features per set (feature cache), FID of every
+ *                                             set vs the reference, utilities, estimators,
+ *                                             optional bootstrap                -> cs_audit
+ *   cs_audit_write_reports                ->  report.json, values.csv, coalitions.csv, report.html
+ *
+ * The manifest format is documented in docs/audit.md. Sign convention (shapley.h): a positive
+ * value means the player pushes the generated images TOWARD the reference.
+ *
+ * Bootstrap (cs_audit_options.bootstrap = B > 0): replicate r draws, from its own random stream
+ * splitmix64(seed, r), one resample with replacement of the reference rows (shared by all sets)
+ * and then one resample of each set's rows, in manifest order; recomputes every FID exactly with
+ * the low-rank Gram method (cs_fid_boot, frechet.h), every utility and every estimator. The result
+ * depends only on (seed, B, the features), never on the number of threads. Intervals are
+ * percentile intervals (numpy's default linear interpolation at 2.5% and 97.5%); standard errors
+ * are the replicates' standard deviation (ddof 1).
+ *
+ * Ownership: a cs_audit_manifest owns all its strings and path lists; a cs_audit owns its arrays
+ * and the manifest copy it points to is NOT owned (keep the manifest alive while using the
+ * audit). Every *_free accepts NULL. Errors: cs_status + a one-line message (cs_last_error()). */
+#ifndef COPYSCOPE_AUDIT_H
+#define COPYSCOPE_AUDIT_H
+
+#include "copyscope/features.h"
+#include "copyscope/shapley.h"
+#include "copyscope/status.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CS_AUDIT_MAX_SETS 4096       /* coalitions in one audit */
+#define CS_AUDIT_MAX_BOOTSTRAP 100000 /* replicates */
+#define CS_AUDIT_MAX_MANIFEST (64u << 20) /* bytes */
+
+/* ---- manifest ------------------------------------------------------------------------------ */
+
+typedef enum cs_audit_source {
+    CS_AUDIT_IMAGES = 0, /* image files (from directories and/or file lists) */
+    CS_AUDIT_FEATURES,   /* one copyscope features .h5 (rows available) */
+    CS_AUDIT_STATS       /* reference only: statistics (.npz or stats .h5), no rows */
+} cs_audit_source;
+
+typedef struct cs_audit_set_spec {
+    uint64_t mask;         /* coalition bitmask over the manifest's players */
+    char *label;           /* "<baseline>+<players in player order>" */
+    cs_audit_source source;
+    cs_pathlist files;     /* IMAGES: the expanded image files; else one path */
+    int64_t n;             /* images / rows (known after validation) */
+} cs_audit_set_spec;
+
+typedef struct cs_audit_manifest {
+    char *path;            /* manifest file, or "<generated root>" for the directory form */
+    char *name;            /* audit name ("" if none) */
+    char *baseline;        /* baseline pipeline name */
+    int n_players;
+    char **players;        /* (n_players) in manifest order (bit i = players[i]) */
+    cs_audit_set_spec reference; /* mask unused */
+    size_t n_sets;
+    cs_audit_set_spec *sets; /* (n_sets), manifest order; exactly one has mask 0 */
+    /* optional "options" object: 0 / NULL when absent (the CLI's flags take precedence) */
+    int dims;
+    char *estimator;
+    int bootstrap;
+    int has_seed;
+    uint64_t seed;
+    char *utility;
+} cs_audit_manifest;
+
+/* Read and validate a JSON manifest; relative paths are relative to its directory. Every
+ * problem is CS_E_FORMAT/CS_E_NOTFOUND/CS_E_USAGE with "MANIFEST: problem" (bad JSON with its
+ * line and column, unknown player in a set, duplicate coalition, no baseline set, empty set,
+ * a set of one image, missing reference, ...). */
+cs_status cs_audit_manifest_read(const char *path, cs_audit_manifest **out);
+/* Same from memory: name is used in messages, base_dir resolves relative paths. */
+cs_status cs_audit_manifest_parse(const char *name, const char *base_dir, const char *text,
+                                  size_t len, cs_audit_manifest **out);
+/* Directory form: each subdirectory of generated_root is a set named like "SDv1-5+Depth+Davinci";
+ * the name `baseline` alone is the empty coalition; players are the union of the other names
+ * (first appearance in name order). reference: a directory, an image, or a features/stats file. */
+cs_status cs_audit_manifest_from_dirs(const char *reference, const char *generated_root,
+                                      const char *baseline, cs_audit_manifest **out);
+void cs_audit_manifest_free(cs_audit_manifest *m);
+
+/* ---- audit --------------------------------------------------------------------------------- */
+
+typedef struct cs_audit_options {
+    cs_features_opts features; /* weights, device, dims, cache, threads for extraction */
+    cs_utility_kind utility;   /* CS_UTILITY_FID_GAIN (default) or CS_UTILITY_NEG_FID */
+    int estimator;             /* primary estimator (cs_estimator) or -1 = automatic */
+    int bootstrap;             /* replicates (0 = none) */
+    uint64_t seed;             /* bootstrap seed */
+    int threads;               /* bootstrap threads; 0 = all cores (results do not depend on it) */
+    int progress;              /* progress lines on stderr */
+} cs_audit_options;
+
+void cs_audit_options_default(cs_audit_options *o);
+
+/* Bootstrap summary of one quantity. */
+typedef struct cs_audit_ci {
+    double lo, hi; /* percentile 95% interval */
+    double se;     /* standard deviation of the replicates (ddof 1) */
+} cs_audit_ci;
+
+typedef struct cs_audit_coalition {
+    uint64_t mask;
+    const char *label;   /* points into the manifest */
+    int64_t n;           /* images */
+    double fid;          /* FID vs the reference */
+    double utility;
+    const char *method;  /* FID method used for the point estimate (static string) */
+    cs_audit_ci fid_ci, utility_ci; /* valid when bootstrap > 0 */
+} cs_audit_coalition;
+
+typedef struct cs_audit_estimate {
+    cs_attribution a;  /* the point estimate */
+    cs_audit_ci *ci;   /* (n_players) when bootstrap > 0, else NULL */
+} cs_audit_estimate;
+
+typedef struct cs_audit {
+    const cs_audit_manifest *m; /* not owned */
+    int dims;
+    int64_t n_reference;
+    char weights_sha256[65];    /* of the extractor ("" if unknown) */
+    int comparable_to_published; /* weights are the official pytorch-fid file */
+    const char *fid_method;     /* summary of the methods used ("lowrank", "chol", ...) */
+    cs_utility_kind utility;
+    size_t n_coalitions;
+    cs_audit_coalition *coalitions; /* (n_coalitions), manifest order */
+    uint64_t *missing;              /* (n_missing) coalitions absent from the full table */
+    size_t n_missing;               /* capped at 2^20 listed; count in n_missing_total */
+    uint64_t n_missing_total;
+    size_t n_estimates;
+    cs_audit_estimate *estimates;   /* (n_estimates); estimates[primary] is the primary one */
+    size_t primary;
+    int bootstrap;
+    uint64_t seed;
+    int bootstrap_failed;           /* replicates whose evaluation failed (excluded) */
+    size_t n_images_from_cache, n_images_computed;
+    double seconds_features, seconds_fid, seconds_bootstrap;
+} cs_audit;
+
+/* Run the audit. */
+cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit **out);
+void cs_audit_free(cs_audit *a);
+
+/* ---- bootstrap (host/bootstrap.c), exposed for tests ---------------------------------------- */
+
+/* splitmix64 stream for replicate r: state = seed ^ (0x9E3779B97F4A7C15 * (r + 1)), advanced by
+ * splitmix64; an index in [0, n) is next() % n (n << 2^64: the modulo bias is below 2^-40). */
+typedef struct cs_rng {
+    uint64_t s;
+} cs_rng;
+void cs_rng_init(cs_rng *r, uint64_t seed, uint64_t stream);
+uint64_t cs_rng_next(cs_rng *r);
+/* Fill idx[0..m) with indices drawn uniformly from [0, n) with replacement. */
+void cs_rng_resample(cs_rng *r, int64_t n, int64_t *idx, int64_t m);
+
+/* Percentile of sorted values (numpy 'linear': position q (n - 1)). */
+double cs_percentile_sorted(const double *sorted, size_t n, double q);
+/* 95% percentile interval and standard deviation (ddof 1) of x (n), NaN-free; x is reordered. */
+void cs_ci_compute(double *x, size_t n, cs_audit_ci *ci);
+
+/* Bootstrap FIDs: rep_fid (B, n_sets) row-major gets FID(reference resample, set resample) of
+ * replicate r for every set; sets[k] = (n_k, d) rows. Deterministic for (seed, B). */
+cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const *sets,
+                            const int64_t *n_set, size_t n_sets, int d, int B, uint64_t seed,
+                            int threads, int progress, double *rep_fid);
+
+/* ---- reports (host/report.c) ---------------------------------------------------------------- */
+
+/* report.json as a NUL-terminated string (malloc'd; free()). */
+cs_status cs_audit_report_json(const cs_audit *a, char **json);
+/* report.json, values.csv, coalitions.csv, report.html into dir (created if needed); each file
+ * is written atomically (temporary file + rename). */
+cs_status cs_audit_write_reports(const cs_audit *a, const char *dir);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
