@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 from skimage.metrics import structural_similarity
 refd, gend = sys.argv[1], sys.argv[2]
-t0 = time.time()
+t0, c0 = time.time(), time.process_time()
 load = lambda p: np.asarray(Image.open(p).convert("RGB"))
 refs = [load(p) for p in sorted(glob.glob(refd + "/*.png"))]
 gens = [load(p) for p in sorted(glob.glob(gend + "/*.png"))]
@@ -59,27 +59,38 @@ for gi, b in enumerate(gens):
         cov = np.cov(x, y)
         acc[4] += (2 * x.mean() * y.mean() + c1) * (2 * cov[0, 1] + c2) / ((x.mean() ** 2 + y.mean() ** 2 + c1) * (cov[0, 0] + cov[1, 1] + c2))
 n = len(refs) * len(gens)
-print("python %d pairs %.3f s  means %s" % (n, time.time() - t0, " ".join("%.9f" % v for v in acc / n)))
+print("python %d pairs %.3f s wall, %.3f s cpu, means %s" % (n, time.time() - t0, time.process_time() - c0,
+                                                           " ".join("%.17g" % v for v in acc / n)))
 PYEOF
 
 {
   echo "# bench/bench_metrics.sh on $(hostname), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores (shared machine: other jobs may be running)"
   echo "# 20 reference (256x256) x 50 generated (240x272) PNGs = 1000 pairs; cosine hist dhash ssim rgb-ssim (+fusion)"
   for t in 1 2; do
-    s=$(date +%s.%N)
-    "$CLI" metrics "$WORK/ref" "$WORK/gen" --threads $t --metric cosine,hist,dhash,ssim,rgb-ssim > "$WORK/cs$t.txt"
-    e=$(date +%s.%N)
-    echo "copyscope --threads $t: $(echo "$e - $s" | bc) s"
-    sed 's/^/  /' "$WORK/cs$t.txt"
+    /usr/bin/time -f "%e %U %S" -o "$WORK/time$t" \
+      "$CLI" metrics "$WORK/ref" "$WORK/gen" --threads $t --metric cosine,hist,dhash,ssim,rgb-ssim --json > "$WORK/cs$t.json"
+    read -r wall usr sys < "$WORK/time$t"
+    echo "copyscope --threads $t: $wall s wall, $(echo "$usr + $sys" | bc) s cpu"
   done
   $PY "$WORK/py_metrics.py" "$WORK/ref" "$WORK/gen" > "$WORK/py.txt"
   cat "$WORK/py.txt"
+  $PY - "$WORK/cs1.json" "$WORK/py.txt" <<'PYEOF'
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+names = ["cosine", "hist", "dhash", "ssim", "rgb-ssim"]
+cs = [m[n]["mean"] for n in names]
+py = [float(v) for v in open(sys.argv[2]).read().split("means")[1].split()]
+print("copyscope means " + " ".join("%.17g" % v for v in cs))
+print("max |copyscope - python| over the 5 means: %.2g" % max(abs(a - b) for a, b in zip(cs, py)))
+PYEOF
 } | tee "$OUT.tmp"
-PYT=$(sed -n 's/^python [0-9]* pairs \([0-9.]*\) s.*/\1/p' "$WORK/py.txt")
-C1=$(sed -n 's/^copyscope --threads 1: \([0-9.]*\) s/\1/p' "$OUT.tmp")
-C2=$(sed -n 's/^copyscope --threads 2: \([0-9.]*\) s/\1/p' "$OUT.tmp")
+PYT=$(sed -n 's/^python [0-9]* pairs \([0-9.]*\) s wall.*/\1/p' "$WORK/py.txt")
+PYC=$(sed -n 's/^python .* s wall, \([0-9.]*\) s cpu.*/\1/p' "$WORK/py.txt")
+C1=$(sed -n 's/^copyscope --threads 1: \([0-9.]*\) s wall.*/\1/p' "$OUT.tmp")
+C1C=$(sed -n 's/^copyscope --threads 1: .* s wall, \([0-9.]*\) s cpu/\1/p' "$OUT.tmp")
+C2=$(sed -n 's/^copyscope --threads 2: \([0-9.]*\) s wall.*/\1/p' "$OUT.tmp")
 {
-  echo "ratio python / copyscope (1 thread): $(echo "scale=1; $PYT / $C1" | bc)x"
-  echo "ratio python / copyscope (2 threads): $(echo "scale=1; $PYT / $C2" | bc)x"
+  echo "ratio python / copyscope, 1 thread: $(echo "scale=1; $PYT / $C1" | bc)x wall, $(echo "scale=1; $PYC / $C1C" | bc)x cpu"
+  echo "ratio python / copyscope, 2 threads: $(echo "scale=1; $PYT / $C2" | bc)x wall"
 } | tee -a "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"

@@ -51,6 +51,8 @@ typedef struct cs_backend_i {
     void (*free)(cs_backend *be);
     /* Device description for messages ("CPU (2 threads, OpenBLAS)", "NVIDIA H100 ..."). */
     const char *(*device_name)(cs_backend *be);
+    /* 1 if the backend runs op (params: cs_conv2d_params / cs_pool_params, or NULL for "any
+     * geometry the network uses"); cs_model_create refuses a backend lacking one. */
     int (*supports)(cs_backend *be, cs_op op, const void *params);
     /* Images per forward chunk this backend prefers (memory vs efficiency). */
     int (*preferred_batch)(cs_backend *be);

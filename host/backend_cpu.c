@@ -143,16 +143,17 @@ static cs_status cpu_synchronize(cs_backend *be) {
 }
 
 /* col (cin*kh*kw, hout*wout) from one image x (cin, h, w); zero where the window is padding. */
-static void im2col(const cs_conv2d_params *p, const float *x, float *col) {
-    const int kk = p->kh * p->kw, hw_out = p->hout * p->wout;
+/* Output rows [oy0, oy1) of the im2col matrix: col (cin*kh*kw, (oy1-oy0)*wout). */
+static void im2col(const cs_conv2d_params *p, const float *x, float *col, int oy0, int oy1) {
+    const int kk = p->kh * p->kw, ncols = (oy1 - oy0) * p->wout;
     const int rows = p->cin * kk;
     for (int r = 0; r < rows; r++) {
         const int ci = r / kk, ky = (r % kk) / p->kw, kx = r % p->kw;
         const float *xc = x + (size_t)ci * p->h * p->w;
-        float *dst = col + (size_t)r * hw_out;
-        for (int oy = 0; oy < p->hout; oy++) {
+        float *dst = col + (size_t)r * ncols;
+        for (int oy = oy0; oy < oy1; oy++) {
             const int iy = oy * p->stride - p->ph + ky;
-            float *d = dst + (size_t)oy * p->wout;
+            float *d = dst + (size_t)(oy - oy0) * p->wout;
             if (iy < 0 || iy >= p->h) {
                 memset(d, 0, sizeof(float) * (size_t)p->wout);
                 continue;
@@ -178,6 +179,17 @@ static void im2col(const cs_conv2d_params *p, const float *x, float *col) {
     }
 }
 
+/* Output rows per im2col block: the whole image unless its matrix exceeds IM2COL_FULL floats,
+ * else blocks of about IM2COL_BLOCK floats. */
+#define IM2COL_FULL ((size_t)2 << 20)
+#define IM2COL_BLOCK ((size_t)256 << 10)
+static int im2col_block_rows(const cs_conv2d_params *p) {
+    const size_t row = (size_t)p->cin * p->kh * p->kw * (size_t)p->wout; /* floats per output row */
+    if (row * (size_t)p->hout <= IM2COL_FULL) return p->hout;
+    size_t rb = IM2COL_BLOCK / row;
+    return rb < 1 ? 1 : (int)rb;
+}
+
 static void set_blas_threads(cpu_ctx *c, int n) {
     if (c->blas_threads != n) {
         openblas_set_num_threads(n);
@@ -189,13 +201,20 @@ static void set_blas_threads(cpu_ctx *c, int n) {
 static void conv_image(const cs_conv2d_params *p, int direct, const float *xb, const float *w,
                        const float *bias, float *yb, float *col) {
     const int hw_out = p->hout * p->wout, K = p->cin * p->kh * p->kw;
-    const float *B = xb; /* a 1x1 stride-1 conv reads the (cin, h*w) input directly */
-    if (!direct) {
-        im2col(p, xb, col);
-        B = col;
+    if (direct) { /* a 1x1 stride-1 conv reads the (cin, h*w) input directly */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->cout, hw_out, K, 1.0f, w, K, xb,
+                    hw_out, 0.0f, yb, hw_out);
+    } else {
+        /* Blocks of output rows so that each im2col block (K, rows*wout) stays in cache
+         * between its writing and the GEMM reading it (the stem's full matrix is 25 MB). */
+        const int rb = im2col_block_rows(p);
+        for (int oy0 = 0; oy0 < p->hout; oy0 += rb) {
+            const int oy1 = oy0 + rb < p->hout ? oy0 + rb : p->hout, nc = (oy1 - oy0) * p->wout;
+            im2col(p, xb, col, oy0, oy1);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->cout, nc, K, 1.0f, w, K, col,
+                        nc, 0.0f, yb + (size_t)oy0 * p->wout, hw_out);
+        }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->cout, hw_out, K, 1.0f, w, K, B,
-                hw_out, 0.0f, yb, hw_out);
     for (int co = 0; co < p->cout; co++) {
         float *row = yb + (size_t)co * hw_out;
         const float bv = bias ? bias[co] : 0.0f;
@@ -220,7 +239,8 @@ static cs_status cpu_conv2d(cs_backend *be, const cs_conv2d_params *p, const flo
     const int nt = p->n < c->threads ? p->n : c->threads; /* threads taking whole images */
     if (!direct) {
         size_t need;
-        if (!cs_mul_size((size_t)p->cin * p->kh * p->kw, hw_out, &need))
+        if (!cs_mul_size((size_t)p->cin * p->kh * p->kw,
+                         (size_t)im2col_block_rows(p) * (size_t)p->wout, &need))
             return CS_FAIL(CS_E_USAGE, "conv2d: im2col size overflows");
         if (need > c->col_cap) {
             for (int i = 0; i < CPU_MAX_THREADS; i++) {

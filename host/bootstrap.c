@@ -47,11 +47,12 @@ double cs_percentile_sorted(const double *sorted, size_t n, double q) {
 }
 
 void cs_ci_compute(double *x, size_t n, cs_audit_ci *ci) {
-    ci->lo = ci->hi = ci->se = NAN;
+    ci->lo = ci->hi = ci->se = ci->mean = NAN;
     if (n == 0) return;
     double mean = 0.0;
     for (size_t i = 0; i < n; i++) mean += x[i];
     mean /= (double)n;
+    ci->mean = mean;
     double ss = 0.0;
     for (size_t i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
     ci->se = n > 1 ? sqrt(ss / (double)(n - 1)) : NAN;

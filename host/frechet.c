@@ -237,10 +237,11 @@ static cs_status cs_fid_reference_cov(int d, const double *mu1, const double *co
 
 /* ---- 2. factor paths with a reusable reference factor ------------------------------------------
  * S = F F^T with F the Cholesky factor L (d, d) when S is clearly positive definite, else
- * F = V_r diag(sqrt(l_r)) (d, r) from the symmetric eigendecomposition (r = numerical rank). Then
- * tr((S1 S2)^(1/2)) = ||F1^T F2||_* (singular values of an r1 x r2 matrix, dgesdd values only).
- * Singular values, unlike eigenvalues of A S2 A, carry absolute errors of eps * ||F1^T F2|| rather
- * than sqrt(eps * ||A S2 A||): small terms stay accurate and identical sets give 0 to ~1e-13. */
+ * F = V_r diag(sqrt(l_r)) (d, r) from the symmetric eigendecomposition (r = numerical rank).
+ * Fast: tr((S1 S2)^(1/2)) = sum sqrt(ev(F1^T S2 F1)) (one symmetric eigenvalue problem per set).
+ * Accurate fallback, when the rounding bound of that exceeds 1e-11 of the scale: factor S2 too and
+ * take ||F1^T F2||_* (singular values carry absolute errors eps * ||F1^T F2|| rather than
+ * sqrt(eps * ||F1^T S2 F1||): small terms stay accurate, identical sets give 0 to ~1e-13). */
 
 typedef struct cs_cov_factor {
     int d, r;  /* F is (d, r) */
@@ -301,7 +302,7 @@ static cs_status cs_cov_factor_init(cs_cov_factor *fa, const double *cov, int d,
     return CS_OK;
 }
 
-/* Sum of sqrt of the top r eigenvalues w (m, ascending) of K K^T, and a bound on its rounding
+/* Sum of sqrt of the top r eigenvalues w (m, ascending) of F1^T S2 F1, and a bound on its rounding
  * error: a symmetric eigensolver returns each eigenvalue with an absolute error of about
  * delta = sqrt(m) * eps * max(w), which a square root turns into min(delta / (2 sqrt(l)), sqrt(delta)). */
 static double cs_sum_sqrt_top(const double *w, int m, int r, double *err) {
@@ -315,24 +316,61 @@ static double cs_sum_sqrt_top(const double *w, int m, int r, double *err) {
     return s;
 }
 
-/* tr((S1 S2)^(1/2)) = ||K||_*, K = F1^T F2 (r1, r2). Fast way: the eigenvalues of the smaller of
- * K K^T and K^T K (one symmetric eigenvalue problem, values only). When the error bound of that
- * (small eigenvalues, whose square roots amplify rounding) exceeds tol, or accurate is set, the
- * singular values of K are computed instead (slower, but with absolute errors eps * ||K||). */
-static cs_status cs_factor_trace_sqrt(const cs_cov_factor *a, const cs_cov_factor *b, int accurate,
-                                      double tol, double *out, int *used_svd) {
+/* Fast way: the eigenvalues of M = F1^T S2 F1 (r1, r1) are those of S1 S2, so
+ * tr((S1 S2)^(1/2)) = sum sqrt(ev(M)) (at most rank(S2) <= n2 - 1 of them non-zero), with one
+ * symmetric eigenvalue problem (values only) and no factorization of S2. *ok = 0 when the rounding
+ * bound of this shortcut exceeds tol (small eigenvalues, whose square roots amplify rounding). */
+static cs_status cs_eig_trace_sqrt(const cs_cov_factor *a, const double *cov, int64_t n2, double tol,
+                                   double *out, int *ok) {
     *out = 0.0;
-    *used_svd = 0;
-    if (a->r == 0 || b->r == 0) return CS_OK;
-    const int d = a->d, r1 = a->r, r2 = b->r, m = r1 < r2 ? r1 : r2;
+    *ok = 1;
+    const int d = a->d, r1 = a->r;
+    if (r1 == 0) return CS_OK;
     cs_status st = CS_OK;
-    double *k = cs_malloc((size_t)r1 * r2 * sizeof(double), "F1^T F2");  /* (r1, r2) */
-    double *g = cs_malloc((size_t)m * m * sizeof(double), "K K^T");      /* (m, m) */
-    double *w = cs_malloc((size_t)m * sizeof(double), "eigenvalues");    /* (m) */
-    if (!k || !g || !w) {
+    double *t = a->chol ? NULL : cs_malloc((size_t)d * r1 * sizeof(double), "S2 F1"); /* (d, r1) */
+    double *m = cs_malloc((size_t)(a->chol ? d : r1) * (a->chol ? d : r1) * sizeof(double),
+                          "F1^T S2 F1");                                            /* (r1, r1) */
+    double *w = cs_malloc((size_t)r1 * sizeof(double), "eigenvalues");              /* (r1) */
+    if ((!a->chol && !t) || !m || !w) {
         st = CS_E_NOMEM;
         goto done;
     }
+    if (a->chol) { /* M = L^T S2 L: two triangular products in place */
+        memcpy(m, cov, (size_t)d * d * sizeof(double));
+        cblas_dtrmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, d, d, 1.0,
+                    a->f, d, m, d);
+        cblas_dtrmm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, d, d, 1.0, a->f,
+                    d, m, d);
+    } else { /* T = S2 F1, M = F1^T T */
+        cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, d, r1, 1.0, cov, d, a->f, r1, 0.0, t, r1);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, r1, d, 1.0, a->f, r1, t, r1, 0.0, m,
+                    r1);
+    }
+    /* the upper triangle row-major is the lower one column-major (no transposing copy) */
+    lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'L', r1, m, r1, w);
+    if (info != 0) {
+        st = CS_FAIL(CS_E_NUMERIC, "symmetric eigenvalues failed (LAPACK dsyevd info %d)", (int)info);
+        goto done;
+    }
+    int r = (n2 > 0 && n2 - 1 < r1) ? (int)(n2 - 1) : r1;
+    double err;
+    *out = cs_sum_sqrt_top(w, r1, r, &err);
+    *ok = err <= tol;
+done:
+    free(t);
+    free(m);
+    free(w);
+    return st;
+}
+
+/* Accurate way: ||K||_*, K = F1^T F2 (r1, r2), from the singular values of K (dgesdd, values only):
+ * absolute errors eps * ||K|| instead of sqrt(eps * ||M||) for the small terms. */
+static cs_status cs_svd_trace_sqrt(const cs_cov_factor *a, const cs_cov_factor *b, double *out) {
+    *out = 0.0;
+    if (a->r == 0 || b->r == 0) return CS_OK;
+    const int d = a->d, r1 = a->r, r2 = b->r;
+    double *k = cs_malloc((size_t)r1 * r2 * sizeof(double), "F1^T F2"); /* (r1, r2) */
+    if (!k) return CS_E_NOMEM;
     if (a->chol) { /* K = L1^T F2 */
         memcpy(k, b->f, (size_t)d * r2 * sizeof(double));
         cblas_dtrmm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, d, r2, 1.0, a->f,
@@ -341,25 +379,8 @@ static cs_status cs_factor_trace_sqrt(const cs_cov_factor *a, const cs_cov_facto
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, r2, d, 1.0, a->f, r1, b->f, r2, 0.0,
                     k, r2);
     }
-    if (!accurate) {
-        cblas_dsyrk(CblasRowMajor, CblasUpper, r1 <= r2 ? CblasNoTrans : CblasTrans, m, r1 <= r2 ? r2 : r1,
-                    1.0, k, r2, 0.0, g, m);
-        /* g holds the upper triangle row-major = the lower one column-major (no transposing copy) */
-        lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'L', m, g, m, w);
-        if (info != 0) {
-            st = CS_FAIL(CS_E_NUMERIC, "symmetric eigenvalues failed (LAPACK dsyevd info %d)", (int)info);
-            goto done;
-        }
-        double err;
-        *out = cs_sum_sqrt_top(w, m, m, &err);
-        if (err <= tol) goto done;
-    }
-    *used_svd = 1;
-    st = cs_nuclear_norm(k, r1, r2, out);
-done:
+    cs_status st = cs_nuclear_norm(k, r1, r2, out);
     free(k);
-    free(g);
-    free(w);
     return st;
 }
 
@@ -436,18 +457,24 @@ static cs_status cs_fid_ref_compare_cov(const cs_fid_ref *r, const double *mu, c
     CS_TRY(cs_check_finite(mu, (size_t)d, "set 2 mean"));
     CS_TRY(cs_check_finite(cov, (size_t)d * d, "set 2 covariance"));
     res->warnings = r->warn | cs_singular_flag(n, d, CS_FID_WARN_SINGULAR2);
-    cs_cov_factor fb;
-    cs_status st = cs_cov_factor_init(&fb, cov, d, n, r->allow_chol, &res->warnings,
-                                      CS_FID_WARN_SINGULAR2, CS_FID_WARN_NOT_PSD2);
     res->trace1 = r->trace;
     res->trace2 = cs_trace(cov, d);
     res->mean_term = cs_mean_term(r->mu, mu, d);
     /* the eigenvalue shortcut must be accurate to 1e-11 of the scale of the result */
     double tol = 0.5e-11 * (res->trace1 + res->trace2 + res->mean_term);
-    int svd = 0;
-    if (st == CS_OK) st = cs_factor_trace_sqrt(&r->fa, &fb, r->accurate, tol, &res->trace_sqrt, &svd);
-    free(fb.f);
-    CS_TRY(st);
+    int svd = r->accurate, ok = 0;
+    if (!svd) {
+        CS_TRY(cs_eig_trace_sqrt(&r->fa, cov, n, tol, &res->trace_sqrt, &ok));
+        svd = !ok;
+    }
+    if (svd) { /* factor S2 too (rank-truncated when singular) and take singular values */
+        cs_cov_factor fb;
+        cs_status st = cs_cov_factor_init(&fb, cov, d, n, r->allow_chol, &res->warnings,
+                                          CS_FID_WARN_SINGULAR2, CS_FID_WARN_NOT_PSD2);
+        if (st == CS_OK) st = cs_svd_trace_sqrt(&r->fa, &fb, &res->trace_sqrt);
+        free(fb.f);
+        CS_TRY(st);
+    }
     res->method = r->fa.chol ? (svd ? "chol-svd" : "chol") : (svd ? "eig-svd" : "eig-ref");
     return cs_fid_finish(res);
 }

@@ -326,6 +326,12 @@ cs_status cs_model_create(const cs_weights *w, const char *device, int threads, 
     cs_status st;
     CS_TRY_GOTO(st, cs_backend_create(device ? device : "cpu", threads, &m->be, m->notice,
                                       sizeof m->notice), fail);
+    for (int op = 0; op < CS_OP_COUNT; op++)
+        if (!m->be->iface->supports(m->be, (cs_op)op, NULL)) {
+            st = CS_FAIL(CS_E_UNSUPPORTED, "device %s: backend %s lacks operation %d of the network",
+                         device ? device : "cpu", m->be->iface->name, op);
+            goto fail;
+        }
     CS_TRY_GOTO(st, fold_weights(m, w), fail);
     m->chunk_max = m->be->iface->preferred_batch(m->be);
     if (m->chunk_max < 1) m->chunk_max = 1;

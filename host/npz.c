@@ -36,7 +36,8 @@ static int cs_npy_str(cs_npy_cursor *c, char *out, size_t cap) {
     char q = *c->p++;
     size_t n = 0;
     while (c->p < c->end && *c->p != q) {
-        if (*c->p == '\\' || n + 1 >= cap) return 0;
+        /* printable ASCII only: these strings end up in error messages */
+        if (*c->p == '\\' || *c->p < 0x20 || *c->p > 0x7e || n + 1 >= cap) return 0;
         out[n++] = *c->p++;
     }
     if (c->p >= c->end) return 0;
@@ -154,6 +155,12 @@ cs_status cs_npy_parse(const unsigned char *buf, size_t len, const char *name, s
     if (!out) return CS_E_NOMEM;
     const unsigned char *src = buf + hstart + hlen;
     size_t rows = (size_t)shp[0], cols = (size_t)shp[1];
+    const uint16_t one = 1;
+    const int host_little = *(const unsigned char *)&one == 1;
+    if (size8 && little == host_little && !(fortran && nd == 2)) { /* the common case: a plain copy */
+        memcpy(out, src, bytes);
+        count = 0;
+    }
     for (size_t k = 0; k < count; k++) {
         const unsigned char *e = src + k * item;
         uint64_t u = 0;

@@ -67,7 +67,9 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON *norm = cJSON_AddObjectToObject(root, "normalized");
     cJSON *se = cJSON_AddObjectToObject(root, "std_error");
     cJSON *ci = cJSON_AddObjectToObject(root, "ci95");
+    cJSON *bm = cJSON_AddObjectToObject(root, "bootstrap_mean");
     for (int i = 0; i < m->n_players; i++) {
+        cJSON_AddItemToObject(bm, m->players[i], pe->ci ? cs_num(pe->ci[i].mean) : cJSON_CreateNull());
         cJSON_AddItemToObject(vals, m->players[i], cs_num(pe->a.values[i]));
         cJSON_AddItemToObject(norm, m->players[i], cs_num(pe->a.normalized[i]));
         cJSON_AddItemToObject(se, m->players[i], pe->ci ? cs_num(pe->ci[i].se) : cJSON_CreateNull());
@@ -86,7 +88,9 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
         cJSON *nn = cJSON_AddObjectToObject(o, "normalized");
         cJSON *s = cJSON_AddObjectToObject(o, "std_error");
         cJSON *c = cJSON_AddObjectToObject(o, "ci95");
+        cJSON *b = cJSON_AddObjectToObject(o, "bootstrap_mean");
         for (int i = 0; i < m->n_players; i++) {
+            cJSON_AddItemToObject(b, m->players[i], es->ci ? cs_num(es->ci[i].mean) : cJSON_CreateNull());
             cJSON_AddItemToObject(v, m->players[i], cs_num(es->a.values[i]));
             cJSON_AddItemToObject(nn, m->players[i], cs_num(es->a.normalized[i]));
             cJSON_AddItemToObject(s, m->players[i], es->ci ? cs_num(es->ci[i].se) : cJSON_CreateNull());
@@ -108,6 +112,7 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
         cJSON_AddItemToObject(o, "fid", cs_num(c->fid));
         cJSON_AddItemToObject(o, "fid_ci95", a->bootstrap ? cs_pair(c->fid_ci.lo, c->fid_ci.hi) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "fid_std_error", a->bootstrap ? cs_num(c->fid_ci.se) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "fid_bootstrap_mean", a->bootstrap ? cs_num(c->fid_ci.mean) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "utility", cs_num(c->utility));
         cJSON_AddItemToObject(o, "utility_ci95",
                               a->bootstrap ? cs_pair(c->utility_ci.lo, c->utility_ci.hi) : cJSON_CreateNull());
@@ -368,6 +373,17 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
         fprintf(f, "<td>%.4f</td></tr>\n", pe->a.normalized[i]);
     }
     fputs("</table>\n", f);
+    if (pe->ci) {
+        int outside = 0;
+        for (int i = 0; i < np; i++)
+            outside += !(pe->ci[i].lo <= pe->a.values[i] && pe->a.values[i] <= pe->ci[i].hi);
+        if (outside)
+            fprintf(f, "<p class=\"warn\" style=\"background:#a15c00;font-size:1em\">%d of %d "
+                    "intervals do not contain their point estimate: the bootstrap distribution is "
+                    "shifted (FID's small-sample bias grows when resampled sets repeat images). "
+                    "Compare bootstrap_mean with the value in report.json; more images per set "
+                    "reduce the shift.</p>\n", outside, np);
+    }
     if (isfinite(pe->a.efficiency_gap))
         fprintf(f, "<p>Efficiency gap (sum of values minus v(all) - v(baseline)): %.3g</p>\n",
                 pe->a.efficiency_gap);

@@ -83,6 +83,8 @@ static cs_status cs_attr_str(hid_t obj, const char *name, char *out, size_t cap,
         if (!buf || H5Aread(attr, mt, buf) < 0) goto fail;
         snprintf(out, cap, "%s", buf);
     }
+    for (char *q = out; *q; q++) /* the identity can end up in messages: printable ASCII only */
+        if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e) *q = '?';
     goto done;
 fail:
     st = CS_FAIL(CS_E_FORMAT, "%s: HDF5 attribute '%s' is not a readable string", path, name);

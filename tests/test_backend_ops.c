@@ -270,6 +270,10 @@ static void run_all(cs_backend *be) {
     test_conv(be, 1, 12, 8, 8, 10, 3, 1, 1, 1, 0, 30, 20, 1);   /* 3x1 */
     test_conv(be, 2, 16, 17, 17, 11, 3, 3, 2, 0, 0, 40, 29, 1); /* stride-2 reduction into a slice */
     test_conv(be, 1, 3, 299, 299, 32, 3, 3, 2, 0, 0, 32, 0, 1); /* the real Conv2d_1a_3x3 */
+    /* im2col matrices above 2M floats run in blocks of output rows: the real Conv2d_2a_3x3
+     * (one image: multi-threaded GEMM) and a padded one (two images: one thread each) */
+    test_conv(be, 1, 32, 147, 147, 32, 3, 3, 1, 0, 0, 40, 8, 1);
+    test_conv(be, 2, 16, 121, 119, 24, 3, 3, 1, 1, 1, 24, 0, 1);
     test_conv(be, 1, 64, 8, 8, 96, 3, 3, 1, 1, 1, 96, 0, 1);    /* K = 576 accumulation */
     test_conv(be, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 1);       /* degenerate */
     test_conv(be, 1, 2, 3, 3, 2, 7, 1, 1, 3, 0, 2, 0, 0);       /* kernel larger than the image */

@@ -17,7 +17,8 @@
  *      moves features by O(feature scale).
  *   3. cs_model_features_rgb (decoded images -> features) vs torch, same tolerance; and a
  *      one-image forward equals the same image's row of a batch forward within 1e-5 of the
- *      scale (per-image GEMMs: in practice identical).
+ *      scale (a batch runs one single-threaded GEMM per image, a single image one
+ *      multi-threaded GEMM: OpenBLAS may then pick other kernels and summation orders).
  *   4. API: dims 100 -> CS_E_USAGE; device "bogus" -> CS_E_USAGE; "cuda" without a CUDA
  *      backend -> CS_E_UNSUPPORTED; "auto" -> a working model (CPU with a notice when no GPU).
  * Exit 0 pass, 1 fail, 77 skip (golden data missing). */

@@ -39,7 +39,7 @@ static void usage(FILE *out) {
             "      --batch N        images per forward pass (default 50)\n"
             "  -j, --threads N      threads (default: all cores)\n"
             "      --no-cache       do not read or write the feature cache\n"
-            "      --cache-dir DIR  feature cache directory\n"
+            "      --cache-dir DIR  feature cache directory (--cache is an alias)\n"
             "  -q, --quiet          no progress or summary on stderr\n"
             "  -h, --help           this help\n\n"
             "Options in the manifest's \"options\" object apply unless given on the command line.\n\n"
@@ -69,6 +69,7 @@ int cs_cmd_audit(int argc, char **argv) {
         {"device", required_argument, 0, 'd'},      {"batch", required_argument, 0, OPT_BATCH},
         {"threads", required_argument, 0, 'j'},     {"no-cache", no_argument, 0, OPT_NO_CACHE},
         {"cache-dir", required_argument, 0, OPT_CACHE_DIR},
+        {"cache", required_argument, 0, OPT_CACHE_DIR},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *cmd = "audit";

@@ -105,6 +105,10 @@ void cs_audit_options_default(cs_audit_options *o);
 typedef struct cs_audit_ci {
     double lo, hi; /* percentile 95% interval */
     double se;     /* standard deviation of the replicates (ddof 1) */
+    double mean;   /* mean of the replicates: mean - point estimate is the bootstrap's estimate of
+                    * the estimator's bias (FID's small-sample bias grows when resampling with
+                    * replacement repeats rows, so it can exceed se: then the interval may not
+                    * contain the point estimate; report.html says so) */
 } cs_audit_ci;
 
 typedef struct cs_audit_coalition {

@@ -8,16 +8,19 @@
  * K = F1^T F2, so tr((S1 S2)^(1/2)) = ||K||_* (the sum of its singular values) = sum sqrt(ev(K K^T)).
  * (With F1 = A = S1^(1/2) this is the sum of sqrt(eigenvalues of A S2 A).) Methods:
  *
- *  "chol"     F = Cholesky factors (when the covariances are clearly positive definite); the
- *             eigenvalues of K K^T (one symmetric eigenvalue problem, values only). Fastest.
+ *  "chol"     S1 = L L^T (Cholesky, when S1 is clearly positive definite); the eigenvalues of the
+ *             symmetric L^T S2 L (two triangular products, one symmetric eigenvalue problem with
+ *             values only; S2 is not factored). Fastest.
  *  "eig-ref"  F1 = V diag(sqrt(l)) from the symmetric eigendecomposition of S1 (LAPACK dsyevd),
- *             keeping only its numerical rank: works for singular covariances (n <= d). Chosen
- *             automatically when S1 is singular or not clearly positive definite.
- *  "*-svd"    ("chol-svd", "eig-svd") the same factors, but ||K||_* from the singular values of K
- *             (dgesdd, values only): absolute errors eps * ||K|| instead of sqrt(eps * ||K K^T||)
- *             for the small terms. Used automatically whenever the rounding bound of the eigenvalue
- *             shortcut exceeds 1e-11 of the result's scale (ill-conditioned covariances, nearly
- *             identical sets), or always with CS_FID_SVD.
+ *             keeping only its numerical rank r1; eigenvalues of the r1 x r1 matrix F1^T S2 F1.
+ *             Works for singular covariances (n <= d); chosen automatically when S1 is singular
+ *             or not clearly positive definite.
+ *  "*-svd"    ("chol-svd", "eig-svd") S2 is factored too (F2: Cholesky or rank-truncated
+ *             eigendecomposition) and ||F1^T F2||_* comes from the singular values (dgesdd, values
+ *             only): absolute errors eps * ||K|| instead of sqrt(eps * ||M||) for the small terms.
+ *             Used automatically whenever the rounding bound of the eigenvalue shortcut exceeds
+ *             1e-11 of the result's scale (ill-conditioned covariances, nearly identical sets, a
+ *             singular S2 of unknown n), or always with CS_FID_SVD.
  *  "lowrank"  With the feature rows at hand: C1 (n1, d), C2 (n2, d) centred rows,
  *             tr((S1 S2)^(1/2)) = ||C1 C2^T||_* / sqrt((n1 - 1)(n2 - 1)) (singular values of an
  *             n1 x n2 matrix). Exact; fast when n1, n2 << d; exactly right for singular covariances,
@@ -25,7 +28,7 @@
  *  "reference" A short, readable implementation with no LAPACK/BLAS (Jacobi eigendecompositions for
  *             the factors, one-sided Jacobi singular values, naive loops): the oracle for tests;
  *             O(d^3) per sweep, meant for d <= 256.
- * A cs_fid_ref holds F1 so that many sets compare to one reference (one factorization each).
+ * A cs_fid_ref holds F1 so that many sets compare to one reference (one eigenvalue problem each).
  *
  * Rank: eigenvalues of a covariance at most CS_FID_EIG_RTOL * d * max|ev| are rounding noise and
  * are exact zeros, and a covariance of n samples has rank <= n - 1: only that many eigenvalues are
