@@ -56,6 +56,13 @@ typedef struct cs_backend_i {
     int (*supports)(cs_backend *be, cs_op op, const void *params);
     /* Images per forward chunk this backend prefers (memory vs efficiency). */
     int (*preferred_batch)(cs_backend *be);
+    /* Worker mode (optional: NULL members or max_workers <= 1 mean "not supported"). Between
+     * workers_begin and workers_end, up to max_workers threads of one OpenMP parallel region
+     * may call ops concurrently, each on its own buffers; worker = omp_get_thread_num(). The
+     * CPU backend then runs each op serially in its worker (no barrier per layer). */
+    int (*max_workers)(cs_backend *be);
+    cs_status (*workers_begin)(cs_backend *be);
+    void (*workers_end)(cs_backend *be);
 
     cs_status (*buffer_alloc)(cs_backend *be, size_t bytes, void **out);
     void (*buffer_free)(cs_backend *be, void *buf); /* NULL is fine */

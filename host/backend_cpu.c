@@ -75,27 +75,50 @@ void cs_ref_global_avgpool(int n, int c, int h, int w, const float *x, float *y)
 
 #define CPU_MAX_THREADS 256
 
-/* Threading: one pool at a time. With several images, OpenMP threads each take whole images
- * (im2col + single-threaded sgemm + bias/ReLU on their own workspace); with one image,
- * OpenBLAS's threads split the GEMM and the rest runs serially. Mixing both pools in one
- * layer makes each spin-wait against the other on a small machine. */
+/* Threading: one pool at a time, never OpenMP and OpenBLAS threads in the same layer (on a
+ * small machine each spin-waits against the other).
+ *  - batch mode (one caller thread): with several images, OpenMP threads each take whole
+ *    images (im2col + single-threaded sgemm + bias/ReLU); with one image, OpenBLAS threads
+ *    split the GEMM and the rest runs serially.
+ *  - worker mode (workers_begin/end): the caller runs up to `threads` workers in an OpenMP
+ *    parallel region, each calling ops on its own images; every op then runs serially in the
+ *    calling worker with that worker's workspace, and sgemm is single-threaded.
+ * Workspaces are per thread and only ever touched by their thread (or by the caller before
+ * a parallel loop), so they grow without locks. */
+typedef struct cpu_ws {
+    float *col;      /* im2col block (cin*kh*kw, rows*wout) float32 */
+    size_t col_cap;  /* floats */
+    float *row;      /* separable-pool row buffer (w) float32 */
+    size_t row_cap;
+} cpu_ws;
+
 typedef struct cpu_ctx {
     int threads;
-    int blas_threads;             /* current openblas_set_num_threads value */
-    float *col[CPU_MAX_THREADS];  /* per-thread im2col workspace (cin*kh*kw, hout*wout) float32 */
-    size_t col_cap;               /* floats in each, grown to the largest layer */
-    float *rows;                  /* (threads, row_cap) float32 pool row buffers */
-    size_t row_cap;
+    int blas_threads; /* current openblas_set_num_threads value */
+    int worker_mode;
+    cpu_ws ws[CPU_MAX_THREADS];
     char name[96];
 } cpu_ctx;
+
+/* Grow a per-thread buffer to `need` floats; NULL (with CS_E_NOMEM recorded) on failure. */
+static float *ws_grow(float **buf, size_t *cap, size_t need, const char *what) {
+    if (need > *cap) {
+        free(*buf);
+        *cap = 0;
+        *buf = cs_malloc(need * sizeof(float), what);
+        if (*buf) *cap = need;
+    }
+    return *buf;
+}
 
 static void cpu_free(cs_backend *be) {
     if (!be) return;
     cpu_ctx *c = be->ctx;
-    if (c) {
-        for (int i = 0; i < CPU_MAX_THREADS; i++) free(c->col[i]);
-        free(c->rows);
-    }
+    if (c)
+        for (int i = 0; i < CPU_MAX_THREADS; i++) {
+            free(c->ws[i].col);
+            free(c->ws[i].row);
+        }
     free(c);
     free(be);
 }
@@ -237,36 +260,32 @@ static cs_status cpu_conv2d(cs_backend *be, const cs_conv2d_params *p, const flo
     const size_t in_img = (size_t)p->cin * p->h * p->w, hw_out = (size_t)p->hout * p->wout;
     const int direct = p->kh == 1 && p->kw == 1 && p->stride == 1 && p->ph == 0 && p->pw == 0;
     const int nt = p->n < c->threads ? p->n : c->threads; /* threads taking whole images */
-    if (!direct) {
-        size_t need;
-        if (!cs_mul_size((size_t)p->cin * p->kh * p->kw,
-                         (size_t)im2col_block_rows(p) * (size_t)p->wout, &need))
-            return CS_FAIL(CS_E_USAGE, "conv2d: im2col size overflows");
-        if (need > c->col_cap) {
-            for (int i = 0; i < CPU_MAX_THREADS; i++) {
-                free(c->col[i]);
-                c->col[i] = NULL;
-            }
-            c->col_cap = 0;
-        }
-        if (need > c->col_cap) c->col_cap = need; /* every allocated col[i] holds col_cap */
-        for (int i = 0; i < (nt > 1 ? nt : 1); i++)
-            if (!c->col[i]) {
-                c->col[i] = cs_malloc(c->col_cap * sizeof(float), "im2col workspace");
-                if (!c->col[i]) return CS_E_NOMEM;
-            }
+    size_t need = 0; /* im2col workspace floats */
+    if (!direct && !cs_mul_size((size_t)p->cin * p->kh * p->kw,
+                                (size_t)im2col_block_rows(p) * (size_t)p->wout, &need))
+        return CS_FAIL(CS_E_USAGE, "conv2d: im2col size overflows");
+    if (c->worker_mode) { /* this worker's images, serially, on its own workspace */
+        cpu_ws *ws = &c->ws[omp_get_thread_num()];
+        if (!direct && !ws_grow(&ws->col, &ws->col_cap, need, "im2col workspace")) return CS_E_NOMEM;
+        for (int b = 0; b < p->n; b++)
+            conv_image(p, direct, x + (size_t)b * in_img, w, bias,
+                       y + ((size_t)b * p->out_c_total + p->out_c_offset) * hw_out, ws->col);
+        return CS_OK;
     }
+    for (int i = 0; i < (nt > 1 ? nt : 1) && !direct; i++)
+        if (!ws_grow(&c->ws[i].col, &c->ws[i].col_cap, need, "im2col workspace")) return CS_E_NOMEM;
     if (nt > 1) {
         set_blas_threads(c, 1);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (int b = 0; b < p->n; b++)
             conv_image(p, direct, x + (size_t)b * in_img, w, bias,
-                       y + ((size_t)b * p->out_c_total + p->out_c_offset) * hw_out, c->col[omp_get_thread_num()]);
+                       y + ((size_t)b * p->out_c_total + p->out_c_offset) * hw_out,
+                       c->ws[omp_get_thread_num()].col);
     } else {
         set_blas_threads(c, c->threads);
         for (int b = 0; b < p->n; b++)
             conv_image(p, direct, x + (size_t)b * in_img, w, bias,
-                       y + ((size_t)b * p->out_c_total + p->out_c_offset) * hw_out, c->col[0]);
+                       y + ((size_t)b * p->out_c_total + p->out_c_offset) * hw_out, c->ws[0].col);
     }
     return CS_OK;
 }
@@ -315,21 +334,17 @@ static void pool3_plane(const cs_pool_params *p, const float *xc, float *yc, int
 
 static cs_status cpu_pool3(cpu_ctx *c, const cs_pool_params *p, const float *x, float *y, int is_max) {
     const int nc = p->n * p->c;
-    if ((size_t)p->w > c->row_cap) { /* row buffers of the separable pool, one per thread */
-        free(c->rows);
-        c->row_cap = 0;
-        c->rows = cs_malloc(sizeof(float) * (size_t)p->w * (size_t)c->threads, "pool row buffers");
-        if (!c->rows) return CS_E_NOMEM;
-        c->row_cap = (size_t)p->w;
+    const int outer = c->worker_mode ? omp_get_thread_num() : -1; /* worker: serial, own buffer */
+    for (int i = 0; i < (outer >= 0 ? 1 : c->threads); i++) {
+        cpu_ws *ws = &c->ws[outer >= 0 ? outer : i];
+        if (!ws_grow(&ws->row, &ws->row_cap, (size_t)p->w, "pool row buffer")) return CS_E_NOMEM;
     }
-    const size_t row_cap = c->row_cap;
-    float *rows = c->rows;
-#pragma omp parallel for schedule(static) num_threads(c->threads)
+#pragma omp parallel for schedule(static) num_threads(c->threads) if (outer < 0)
     for (int i = 0; i < nc; i++) {
         const int b = i / p->c, ch = i % p->c;
         const float *xc = x + (size_t)i * p->h * p->w;
         float *yc = y + ((size_t)b * p->out_c_total + p->out_c_offset + ch) * p->hout * p->wout;
-        pool3_plane(p, xc, yc, is_max, rows + (size_t)omp_get_thread_num() * row_cap);
+        pool3_plane(p, xc, yc, is_max, c->ws[outer >= 0 ? outer : omp_get_thread_num()].row);
     }
     return CS_OK;
 }
@@ -345,7 +360,8 @@ static cs_status cpu_avgpool3(cs_backend *be, const cs_pool_params *p, const flo
 static cs_status cpu_global_avgpool(cs_backend *be, int n, int c, int h, int w, const float *x,
                                     float *y) {
     const int nc = n * c, hw = h * w;
-#pragma omp parallel for schedule(static) num_threads(((cpu_ctx *)be->ctx)->threads)
+    const cpu_ctx *ctx = be->ctx;
+#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (!ctx->worker_mode)
     for (int i = 0; i < nc; i++) {
         const float *xc = x + (size_t)i * hw;
         double acc = 0.0;
@@ -356,12 +372,26 @@ static cs_status cpu_global_avgpool(cs_backend *be, int n, int c, int h, int w, 
     return CS_OK;
 }
 
+static int cpu_max_workers(cs_backend *be) { return ((cpu_ctx *)be->ctx)->threads; }
+
+static cs_status cpu_workers_begin(cs_backend *be) {
+    cpu_ctx *c = be->ctx;
+    set_blas_threads(c, 1);
+    c->worker_mode = 1;
+    return CS_OK;
+}
+
+static void cpu_workers_end(cs_backend *be) { ((cpu_ctx *)be->ctx)->worker_mode = 0; }
+
 static const cs_backend_i cpu_iface = {
     .name = "cpu",
     .free = cpu_free,
     .device_name = cpu_device_name,
     .supports = cpu_supports,
     .preferred_batch = cpu_preferred_batch,
+    .max_workers = cpu_max_workers,
+    .workers_begin = cpu_workers_begin,
+    .workers_end = cpu_workers_end,
     .buffer_alloc = cpu_buffer_alloc,
     .buffer_free = cpu_buffer_free,
     .upload = cpu_copy,

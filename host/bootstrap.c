@@ -28,6 +28,8 @@ void cs_rng_init(cs_rng *r, uint64_t seed, uint64_t stream) {
 
 uint64_t cs_rng_next(cs_rng *r) { return cs_splitmix64(&r->s); }
 
+void cs_rng_skip(cs_rng *r, uint64_t count) { r->s += 0x9E3779B97F4A7C15ull * count; }
+
 void cs_rng_resample(cs_rng *r, int64_t n, int64_t *idx, int64_t m) {
     for (int64_t a = 0; a < m; a++) idx[a] = (int64_t)(cs_rng_next(r) % (uint64_t)n);
 }
@@ -67,107 +69,81 @@ cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const 
     if (B < 1 || B > CS_AUDIT_MAX_BOOTSTRAP)
         return CS_FAIL(CS_E_USAGE, "bootstrap replicates must be 1..%d (got %d)", CS_AUDIT_MAX_BOOTSTRAP, B);
     if (n_ref < 2) return CS_FAIL(CS_E_USAGE, "the bootstrap needs at least 2 reference rows");
-    cs_status st = CS_OK;
-    cs_fid_boot **boot = cs_calloc(n_sets ? n_sets : 1, sizeof *boot, "bootstrap states");
-    if (!boot) return CS_E_NOMEM;
     int64_t n_max = n_ref;
     for (size_t k = 0; k < n_sets; k++) n_max = n_set[k] > n_max ? n_set[k] : n_max;
     if (threads <= 0) threads = omp_get_num_procs();
-    /* one BLAS thread per OpenMP thread: the pthreads OpenBLAS would oversubscribe otherwise */
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-
-    /* 1. one Gram matrix per set vs the reference */
+    const int blas_threads = openblas_get_num_threads();
+    cs_status st = CS_OK;
     volatile int failed = 0;
     char first_error[512] = "";
     cs_status first_st = CS_OK;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-    for (long k = 0; k < (long)n_sets; k++) {
-        if (failed) continue;
-        cs_status s = cs_fid_boot_init(&boot[k], ref, n_ref, sets[k], n_set[k], d);
-        if (s != CS_OK) {
-#pragma omp critical(cs_boot_err)
-            {
-                if (!failed) {
-                    first_st = s;
-                    snprintf(first_error, sizeof first_error, "%s", cs_last_error());
-                }
-                failed = 1;
-            }
-        }
-    }
-    if (failed) {
-        st = CS_FAIL(first_st, "bootstrap: %s", first_error);
-        goto done;
-    }
-
-    /* 2. replicates */
-    volatile long done_count = 0;
     double t0 = cs_now(), last = t0;
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t *idx_ref = malloc((size_t)n_ref * sizeof(int64_t));  /* (n_ref) */
-        int64_t *idx_set = malloc((size_t)n_max * sizeof(int64_t));  /* (n_max) */
-        if (!idx_ref || !idx_set) {
-#pragma omp critical(cs_boot_err)
-            {
-                if (!failed) {
-                    first_st = CS_E_NOMEM;
-                    snprintf(first_error, sizeof first_error, "out of memory for resampled indices");
-                }
-                failed = 1;
-            }
+    /* Sets one at a time: only one Gram matrix ((n_ref + n_k)^2 doubles) is alive. Replicate r's
+     * draws for set k are found again by jumping over the draws of the reference and of sets
+     * 0..k-1 in its stream (cs_rng_skip), so the numbers are those of drawing everything in order. */
+    uint64_t offset = (uint64_t)n_ref;
+    for (size_t k = 0; k < n_sets && !failed; k++) {
+        cs_fid_boot *boot = NULL;
+        openblas_set_num_threads(threads); /* the Gram matrix: one BLAS call, all cores */
+        st = cs_fid_boot_init(&boot, ref, n_ref, sets[k], n_set[k], d);
+        openblas_set_num_threads(1); /* one BLAS thread per OpenMP thread below */
+        if (st != CS_OK) {
+            st = CS_FAIL(st, "bootstrap: %s", cs_last_error());
+            break;
         }
+#pragma omp parallel num_threads(threads)
+        {
+            int64_t *idx_ref = malloc((size_t)n_ref * sizeof(int64_t)); /* (n_ref) */
+            int64_t *idx_set = malloc((size_t)n_max * sizeof(int64_t)); /* (n_max) */
+            if (!idx_ref || !idx_set) {
+#pragma omp critical(cs_boot_err)
+                {
+                    if (!failed) {
+                        first_st = CS_E_NOMEM;
+                        snprintf(first_error, sizeof first_error, "out of memory for resampled indices");
+                    }
+                    failed = 1;
+                }
+            }
 #pragma omp for schedule(dynamic, 4)
-        for (long r = 0; r < (long)B; r++) {
-            if (failed) continue;
-            cs_rng rng;
-            cs_rng_init(&rng, seed, (uint64_t)r);
-            cs_rng_resample(&rng, n_ref, idx_ref, n_ref);
-            for (size_t k = 0; k < n_sets; k++) {
+            for (long r = 0; r < (long)B; r++) {
+                if (failed) continue;
+                cs_rng rng;
+                cs_rng_init(&rng, seed, (uint64_t)r);
+                cs_rng_resample(&rng, n_ref, idx_ref, n_ref);
+                cs_rng_skip(&rng, offset - (uint64_t)n_ref);
                 cs_rng_resample(&rng, n_set[k], idx_set, n_set[k]);
                 cs_fid_result res;
-                cs_status s = cs_fid_boot_eval(boot[k], idx_ref, n_ref, idx_set, n_set[k], &res);
-                if (s != CS_OK) {
-                    /* a numerical failure of one resample: that replicate is excluded later */
-                    rep_fid[(size_t)r * n_sets + k] = NAN;
-                    if (s == CS_E_NOMEM) {
+                cs_status s = cs_fid_boot_eval(boot, idx_ref, n_ref, idx_set, n_set[k], &res);
+                /* a numerical failure of one resample: NaN, the replicate is excluded later */
+                rep_fid[(size_t)r * n_sets + k] = s == CS_OK ? res.fid : NAN;
+                if (s == CS_E_NOMEM) {
 #pragma omp critical(cs_boot_err)
-                        {
-                            if (!failed) {
-                                first_st = s;
-                                snprintf(first_error, sizeof first_error, "%s", cs_last_error());
-                            }
-                            failed = 1;
+                    {
+                        if (!failed) {
+                            first_st = s;
+                            snprintf(first_error, sizeof first_error, "%s", cs_last_error());
                         }
+                        failed = 1;
                     }
-                } else {
-                    rep_fid[(size_t)r * n_sets + k] = res.fid;
                 }
             }
-            if (progress) {
-#pragma omp atomic
-                done_count++;
-                if (omp_get_thread_num() == 0) {
-                    double now = cs_now();
-                    if (now - last > 0.5) {
-                        last = now;
-                        fprintf(stderr, "\rcopyscope audit: bootstrap %ld/%d replicates (%.1f s)",
-                                done_count, B, now - t0);
-                        fflush(stderr);
-                    }
-                }
+            free(idx_ref);
+            free(idx_set);
+        }
+        cs_fid_boot_free(boot);
+        offset += (uint64_t)n_set[k];
+        if (progress) {
+            double now = cs_now();
+            if (now - last > 0.5 || k + 1 == n_sets) {
+                last = now;
+                fprintf(stderr, "\rcopyscope audit: bootstrap, %zu/%zu sets x %d replicates (%.1f s)%s",
+                        k + 1, n_sets, B, now - t0, k + 1 == n_sets ? "\n" : "");
+                fflush(stderr);
             }
         }
-        free(idx_ref);
-        free(idx_set);
     }
-    if (progress) fprintf(stderr, "\rcopyscope audit: bootstrap %d/%d replicates (%.1f s)\n", B, B,
-                          cs_now() - t0);
-    if (failed) st = CS_FAIL(first_st, "bootstrap: %s", first_error);
-done:
     openblas_set_num_threads(blas_threads);
-    for (size_t k = 0; k < n_sets; k++) cs_fid_boot_free(boot[k]);
-    free(boot);
+    if (st == CS_OK && failed) st = CS_FAIL(first_st, "bootstrap: %s", first_error);
     return st;
 }

@@ -614,6 +614,64 @@ done:
     return st;
 }
 
+/* One-sided low-rank form against a factored reference S1 = F F^T (F (d, r1)): with the centred
+ * rows C (n2, d) of set 2, S2 = C^T C / (n2 - 1) and the non-zero eigenvalues of S1 S2 are those of
+ * F^T C^T C F / (n2 - 1), so tr((S1 S2)^(1/2)) = ||C F||_* / sqrt(n2 - 1): the singular values of an
+ * (n2, r1) matrix instead of a (d, d) eigenvalue problem per set. Exact, and as accurate as the
+ * singular-value path (absolute errors eps * ||C F||). Used when n2 - 1 < r1, the shape of an
+ * audit (a few hundred images per coalition against one reference). */
+static cs_status cs_fid_ref_rows_trace_sqrt(const cs_fid_ref *r, const double *mean, const float *x,
+                                            int64_t n, double *out) {
+    const int d = r->d, r1 = r->fa.r;
+    *out = 0.0;
+    if (r1 == 0) return CS_OK;
+    cs_status st = CS_OK;
+    double *c = cs_malloc((size_t)n * d * sizeof(double), "centred rows");          /* (n, d) */
+    double *k = cs_malloc((size_t)n * (r->fa.chol ? d : r1) * sizeof(double), "C F"); /* (n, r1) */
+    if (!c || !k) {
+        st = CS_E_NOMEM;
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < d; j++) c[(size_t)i * d + j] = (double)x[(size_t)i * d + j] - mean[j];
+    if (r->fa.chol) { /* K = C L (L lower triangular, d x d) */
+        memcpy(k, c, (size_t)n * d * sizeof(double));
+        cblas_dtrmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, d, 1.0,
+                    r->fa.f, d, k, d);
+    } else {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, r1, d, 1.0, c, d, r->fa.f, r1,
+                    0.0, k, r1);
+    }
+    double nuc = 0.0;
+    CS_TRY_GOTO(st, cs_nuclear_norm(k, n, r->fa.chol ? d : r1, &nuc), done);
+    *out = nuc / sqrt((double)(n - 1));
+done:
+    free(c);
+    free(k);
+    return st;
+}
+
+cs_status cs_fid_ref_compare_rows(const cs_fid_ref *r, const cs_stats *s, const float *x,
+                                  cs_fid_result *res) {
+    if (!x || s->cov_only || s->n < 2 || s->n - 1 >= r->fa.r || s->d != r->d || r->accurate)
+        return cs_fid_ref_compare(r, s, res);
+    memset(res, 0, sizeof *res);
+    const int d = r->d;
+    CS_TRY(cs_check_finite(s->mean, (size_t)d, "set 2 mean"));
+    CS_TRY(cs_check_finite_f32(x, (size_t)s->n * d, "set 2 features"));
+    res->warnings = r->warn | cs_singular_flag(s->n, d, CS_FID_WARN_SINGULAR2);
+    res->trace1 = r->trace;
+    double t2 = 0.0;
+    for (int j = 0; j < d; j++) t2 += s->m2[(size_t)j * d + j];
+    res->trace2 = t2 / (double)(s->n - 1);
+    res->mean_term = cs_mean_term(r->mu, s->mean, d);
+    CS_TRY(cs_fid_ref_rows_trace_sqrt(r, s->mean, x, s->n, &res->trace_sqrt));
+    res->method = "lowrank-ref";
+    if (r->has_id && s->id.weights_sha256[0] && !cs_extractor_id_equal(&r->id, &s->id))
+        res->warnings |= CS_FID_WARN_EXTRACTOR;
+    return cs_fid_finish(res);
+}
+
 /* ---- 4. resampled low-rank FIDs --------------------------------------------------------------- */
 
 struct cs_fid_boot {
@@ -776,10 +834,29 @@ cs_status cs_fid_compute(const cs_stats *s1, const float *x1, const cs_stats *s2
             st = cs_fid_from_cov(d, s1->mean, cov, s1->n, s2->mean, cov + dd, s2->n, method, res);
         free(cov);
     } else {
+        /* factor the larger set; the other one, when its rows are at hand and it has fewer rows
+         * than dimensions, takes the one-sided low-rank form (method AUTO only) */
+        const cs_stats *sa = s1, *sb = s2;
+        const float *xb = method == CS_FID_AUTO ? x2 : NULL;
+        if (method == CS_FID_AUTO && x1 && !s1->cov_only && (!x2 || s2->cov_only || s1->n < s2->n)) {
+            sa = s2, sb = s1, xb = x1;
+        }
         cs_fid_ref *r = NULL;
-        CS_TRY(cs_fid_ref_init(&r, s1, method));
-        st = cs_fid_ref_compare(r, s2, res);
+        CS_TRY(cs_fid_ref_init(&r, sa, method));
+        st = cs_fid_ref_compare_rows(r, sb, xb, res);
         cs_fid_ref_free(r);
+        if (st == CS_OK && sa != s1) { /* report in the caller's order */
+            double t = res->trace1;
+            res->trace1 = res->trace2;
+            res->trace2 = t;
+            unsigned w = res->warnings;
+            res->warnings = (w & ~(CS_FID_WARN_SINGULAR1 | CS_FID_WARN_SINGULAR2 | CS_FID_WARN_NOT_PSD1 |
+                                   CS_FID_WARN_NOT_PSD2)) |
+                            ((w & CS_FID_WARN_SINGULAR1) ? CS_FID_WARN_SINGULAR2 : 0) |
+                            ((w & CS_FID_WARN_SINGULAR2) ? CS_FID_WARN_SINGULAR1 : 0) |
+                            ((w & CS_FID_WARN_NOT_PSD1) ? CS_FID_WARN_NOT_PSD2 : 0) |
+                            ((w & CS_FID_WARN_NOT_PSD2) ? CS_FID_WARN_NOT_PSD1 : 0);
+        }
     }
     if (st == CS_OK && s1->id.weights_sha256[0] && s2->id.weights_sha256[0] &&
         !cs_extractor_id_equal(&s1->id, &s2->id))

@@ -6,7 +6,11 @@
  * in ping-pong: every stage (a stem layer or a Mixed block) reads its input from one region
  * and writes its output and temporaries into the other, which it first resets. The same
  * forward code runs once in "plan" mode (no ops, only sizes) to size the regions, so the
- * arena is computed first, allocated once per chunk size and reused. */
+ * arena is computed first, allocated once per chunk size and reused.
+ * When the backend offers workers (the CPU: one per thread), a chunk runs as independent
+ * one-image forwards in parallel workers, each with its own pair of regions, instead of
+ * one batch whose every layer ends in a barrier; the numbers are the same either way (each
+ * image's arithmetic does not depend on the batch). */
 #include "backend.h"
 #include "common.h"
 #include "copyscope/model.h"
@@ -16,6 +20,8 @@
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
+
+#define CS_MODEL_MAX_WORKERS 64
 
 typedef struct conv_layer {
     const cs_conv_spec *spec;
@@ -32,6 +38,9 @@ struct cs_model {
     float *arena;               /* device: input (chunk, 3, 299, 299) | feats (chunk, 2048) | regions */
     size_t region_floats[2];    /* per-region capacity for chunk_cap images */
     float *host_x;              /* (chunk_max, 3, 299, 299) float32 host staging for features_rgb */
+    int workers;                /* > 1: images run in parallel workers (see backend.h) */
+    float *warena[CS_MODEL_MAX_WORKERS]; /* per worker: regions for one image */
+    size_t wregion_floats[2];
     char notice[256];
 };
 
@@ -243,20 +252,34 @@ int cs_model_dims_valid(int dims) { return dims == 64 || dims == 192 || dims == 
 static size_t input_floats(int n) { return (size_t)n * 3 * CS_MODEL_INPUT_SIZE * CS_MODEL_INPUT_SIZE; }
 static size_t round16(size_t floats) { return (floats + 15) & ~(size_t)15; } /* 64-byte carving */
 
-/* Size (once per chunk size) and allocate the activation arena for n images. */
+static int use_workers(const cs_model *m, int n) { return m->workers > 1 && n > 1; }
+
+/* Size and allocate the arena for a chunk of n images: input and features, plus the two
+ * activation regions when the chunk runs as one batch (worker mode has its own). Grows only;
+ * the sizes come from a plan-mode run of the forward code. */
 static cs_status ensure_arena(cs_model *m, int n) {
-    if (m->chunk_cap >= n) return CS_OK;
-    fwd f = {.m = m, .n = n, .plan = 1};
-    tensor x = {NULL, 3, CS_MODEL_INPUT_SIZE, CS_MODEL_INPUT_SIZE};
-    forward_blocks(&f, x, 2048); /* the deepest path needs the most memory */
-    size_t total = round16(input_floats(n)) + round16((size_t)n * 2048) + f.need[0] + f.need[1];
+    size_t need[2] = {0, 0};
+    if (!use_workers(m, n)) {
+        fwd f = {.m = m, .n = n, .plan = 1};
+        tensor x = {NULL, 3, CS_MODEL_INPUT_SIZE, CS_MODEL_INPUT_SIZE};
+        forward_blocks(&f, x, 2048); /* the deepest path needs the most memory */
+        need[0] = f.need[0];
+        need[1] = f.need[1];
+    }
+    if (m->arena && m->chunk_cap >= n && m->region_floats[0] >= need[0] && m->region_floats[1] >= need[1])
+        return CS_OK;
+    const int cap = n > m->chunk_cap ? n : m->chunk_cap;
+    for (int r = 0; r < 2; r++)
+        if (m->region_floats[r] > need[r]) need[r] = m->region_floats[r];
+    size_t total = round16(input_floats(cap)) + round16((size_t)cap * 2048) + need[0] + need[1];
     if (m->arena) m->be->iface->buffer_free(m->be, m->arena);
     m->arena = NULL;
     m->chunk_cap = 0;
+    m->region_floats[0] = m->region_floats[1] = 0;
     CS_TRY(m->be->iface->buffer_alloc(m->be, total * sizeof(float), (void **)&m->arena));
-    m->region_floats[0] = f.need[0];
-    m->region_floats[1] = f.need[1];
-    m->chunk_cap = n;
+    m->region_floats[0] = need[0];
+    m->region_floats[1] = need[1];
+    m->chunk_cap = cap;
     return CS_OK;
 }
 
@@ -335,6 +358,9 @@ cs_status cs_model_create(const cs_weights *w, const char *device, int threads, 
     CS_TRY_GOTO(st, fold_weights(m, w), fail);
     m->chunk_max = m->be->iface->preferred_batch(m->be);
     if (m->chunk_max < 1) m->chunk_max = 1;
+    const cs_backend_i *bi = m->be->iface;
+    m->workers = bi->max_workers && bi->workers_begin && bi->workers_end ? bi->max_workers(m->be) : 1;
+    if (m->workers > CS_MODEL_MAX_WORKERS) m->workers = CS_MODEL_MAX_WORKERS;
     *out = m;
     return CS_OK;
 fail:
@@ -346,6 +372,7 @@ void cs_model_free(cs_model *m) {
     if (!m) return;
     if (m->be) {
         m->be->iface->buffer_free(m->be, m->arena);
+        for (int i = 0; i < CS_MODEL_MAX_WORKERS; i++) m->be->iface->buffer_free(m->be, m->warena[i]);
         m->be->iface->buffer_free(m->be, m->params);
         cs_backend_free(m->be);
     }
@@ -357,6 +384,62 @@ const char *cs_model_device_name(const cs_model *m) { return m->be->iface->devic
 const char *cs_model_backend_name(const cs_model *m) { return m->be->iface->name; }
 const char *cs_model_notice(const cs_model *m) { return m->notice; }
 
+/* Per-worker arenas of two regions sized for one image (worker mode). */
+static cs_status ensure_worker_arenas(cs_model *m, int nw) {
+    if (!m->wregion_floats[0]) {
+        fwd f = {.m = m, .n = 1, .plan = 1};
+        tensor x = {NULL, 3, CS_MODEL_INPUT_SIZE, CS_MODEL_INPUT_SIZE};
+        forward_blocks(&f, x, 2048);
+        m->wregion_floats[0] = f.need[0];
+        m->wregion_floats[1] = f.need[1];
+    }
+    for (int i = 0; i < nw; i++)
+        if (!m->warena[i])
+            CS_TRY(m->be->iface->buffer_alloc(
+                m->be, (m->wregion_floats[0] + m->wregion_floats[1]) * sizeof(float),
+                (void **)&m->warena[i]));
+    return CS_OK;
+}
+
+/* Worker mode: each worker runs the whole network on one image at a time, taking the next
+ * image when done; no synchronisation between layers. dx (n, 3, 299, 299) and dfeat (n, dims)
+ * are device buffers. */
+static cs_status forward_workers(cs_model *m, const float *dx, int n, int dims, float *dfeat) {
+    cs_backend *be = m->be;
+    const int nw = n < m->workers ? n : m->workers;
+    CS_TRY(ensure_worker_arenas(m, nw));
+    CS_TRY(be->iface->workers_begin(be));
+    cs_status st = CS_OK;
+    int stop = 0;
+    char msg[512] = "";
+#pragma omp parallel for num_threads(nw) schedule(dynamic, 1)
+    for (int i = 0; i < n; i++) {
+        int stopped;
+#pragma omp atomic read
+        stopped = stop;
+        if (stopped) continue; /* skip the remaining images after a failure */
+        float *arena = m->warena[omp_get_thread_num()];
+        fwd f = {.m = m, .n = 1, .plan = 0};
+        f.base[0] = arena;
+        f.base[1] = arena + m->wregion_floats[0];
+        tensor t = {(float *)dx + input_floats(i), 3, CS_MODEL_INPUT_SIZE, CS_MODEL_INPUT_SIZE};
+        t = forward_blocks(&f, t, dims);
+        if (f.st == CS_OK) f.st = be->iface->global_avgpool(be, 1, t.c, t.h, t.w, t.d, dfeat + (size_t)i * dims);
+        if (f.st != CS_OK) {
+#pragma omp critical(cs_model_worker_error)
+            if (st == CS_OK) { /* messages are thread-local: carry the first one out */
+                st = f.st;
+                snprintf(msg, sizeof msg, "%s", cs_last_error());
+#pragma omp atomic write
+                stop = 1;
+            }
+        }
+    }
+    be->iface->workers_end(be);
+    if (st != CS_OK) return CS_FAIL(st, "%s", msg);
+    return CS_OK;
+}
+
 /* One chunk of at most chunk_max images: host x (n, 3, 299, 299) -> host out (n, dims). */
 static cs_status forward_chunk(cs_model *m, const float *x, int n, int dims, float *out) {
     CS_TRY(ensure_arena(m, n));
@@ -367,6 +450,11 @@ static cs_status forward_chunk(cs_model *m, const float *x, int n, int dims, flo
     f.base[0] = dfeat + round16((size_t)m->chunk_cap * 2048); /* region 0 */
     f.base[1] = f.base[0] + m->region_floats[0];            /* region 1 */
     CS_TRY(be->iface->upload(be, dx, x, input_floats(n) * sizeof(float)));
+    if (use_workers(m, n)) {
+        CS_TRY(forward_workers(m, dx, n, dims, dfeat));
+        CS_TRY(be->iface->download(be, out, dfeat, (size_t)n * dims * sizeof(float)));
+        return be->iface->synchronize(be);
+    }
     tensor t = {dx, 3, CS_MODEL_INPUT_SIZE, CS_MODEL_INPUT_SIZE};
     t = forward_blocks(&f, t, dims);
     CS_TRY(f.st);

@@ -199,11 +199,33 @@ def mode_bootstrap(cli, work):
     if "http://" in html.replace('xmlns="http://www.w3.org/2000/svg"', "") or "https://" in html:
         fail("report.html refers to an external resource")
     print("ok report.html self-contained, warning banner present")
+    # a partial table: KernelSHAP is primary, the missing coalitions are listed
+    part = dict(man, sets=[x for x in sets if sorted(x["coalition"]) not in (["A"], ["B", "C"])])
+    with open(os.path.join(work, "partial.json"), "w") as f:
+        json.dump(part, f)
+    p = run([cli, "audit", os.path.join(work, "partial.json"), "--out", os.path.join(work, "report-partial"),
+             "--quiet", "--json"])
+    if p.returncode != 0:
+        fail("partial audit exited %d: %s" % (p.returncode, p.stderr))
+    rp = json.loads(p.stdout)
+    if rp["primary_estimator"] != "kernelshap" or rp["n_missing"] != 2 or \
+            sorted(rp["missing_coalitions"]) != ["Base+A", "Base+B+C"]:
+        fail("partial table: primary %s, missing %s" % (rp["primary_estimator"], rp["missing_coalitions"]))
+    names = [e["estimator"] for e in rp["estimators"]]
+    if "paper" not in names or "exact" in names:
+        fail("partial table: estimators %s" % names)
+    # efficiency: KernelSHAP values sum to v(N) - v(empty)
+    gap = rp["efficiency_gap"]
+    if gap is None or abs(gap) > 1e-9 * fids.max():
+        fail("partial table: KernelSHAP efficiency gap %s" % gap)
+    print("ok partial table: kernelshap primary, missing Base+A and Base+B+C listed, efficiency holds")
 
 
 # ---- bad manifests ------------------------------------------------------------------------------
 
 def mode_errors(cli, work):
+    import shutil
+    shutil.rmtree(work, ignore_errors=True)  # the directory-form cases depend on exactly what exists
     os.makedirs(work, exist_ok=True)
 
     def mkset(name, n):
@@ -335,6 +357,19 @@ def mode_e2e(cli, work, weights, per_set, dims):
     if r2["ci95"] != r["ci95"] or [c["fid_ci95"] for c in r2["coalitions"]] != [c["fid_ci95"] for c in r["coalitions"]]:
         fail("bootstrap not deterministic for a seed")
     print("ok bootstrap deterministic for a seed (2 threads vs 1)")
+    # the directory form on the same data gives the same values (players by name)
+    p = run([cli, "audit", "--reference", os.path.join(data, "reference"), "--generated",
+             os.path.join(data, "generated"), "--baseline", "Base", "-w", weights, "--cache-dir", cache,
+             "--dims", str(dims), "--quiet", "--json", "--out", out + "3"])
+    if p.returncode != 0:
+        fail("directory form exited %d: %s" % (p.returncode, p.stderr))
+    r3 = json.loads(p.stdout)
+    if sorted(r3["players"]) != sorted(r["players"]):
+        fail("directory form players %s" % r3["players"])
+    for q in r["players"]:
+        if abs(r3["values"][q] - v[q]) > 1e-9 * max(1.0, abs(v[q])):
+            fail("directory form: value of %s %r vs %r" % (q, r3["values"][q], v[q]))
+    print("ok directory form gives the same values")
     # FIDs equal `copyscope fid REF SET...` on the same directories
     dirs = [os.path.join(data, c["path"]) for c in json.load(open(os.path.join(data, "manifest.json")))["sets"]]
     p = run([cli, "fid", os.path.join(data, "reference")] + dirs + ["--weights", weights, "--dims", str(dims),

@@ -20,3 +20,7 @@ add_test(NAME fid_cli COMMAND ${CS_PYTHON} ${CS_FID_REF} cli ${CS_CLI} ${CS_FID_
 set_tests_properties(stats_merge frechet_methods fid_scipy fid_singular_mpmath fid_npz_roundtrip
                      fid_npz_hostile fid_cli PROPERTIES TIMEOUT 120)
 set_tests_properties(fid_scipy_2048 PROPERTIES TIMEOUT 300)
+
+# The one-sided low-rank method (factored reference vs a set's rows) against eig and Jacobi.
+cs_add_c_test(test_frechet_rows test_frechet_rows.c)
+add_test(NAME frechet_rows COMMAND test_frechet_rows)

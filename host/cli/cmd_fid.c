@@ -24,6 +24,7 @@
 void cs_fid_cli_opts_default(cs_fid_cli_opts *o) {
     memset(o, 0, sizeof *o);
     cs_features_opts_default(&o->feat);
+    o->feat.progress = cs_cli_stderr_is_tty();
 }
 
 int cs_fid_cli_common_opt(const char *cmd, int c, const char *arg, cs_fid_cli_opts *o) {
@@ -47,6 +48,8 @@ int cs_fid_cli_common_opt(const char *cmd, int c, const char *arg, cs_fid_cli_op
         return 1;
     case CS_OPT_CACHE: o->feat.cache_dir = arg; return 1;
     case CS_OPT_NO_CACHE: o->feat.use_cache = 0; return 1;
+    case CS_OPT_SKIP_BAD: o->feat.skip_bad = 1; return 1;
+    case CS_OPT_QUIET: o->feat.quiet = 1, o->feat.progress = 0; return 1;
     }
     return 0;
 }
@@ -86,15 +89,26 @@ cs_status cs_fid_load_input(const char *path, const cs_fid_cli_opts *o, int want
         else
             st = cs_features_file_stats(path, &in->stats); /* streamed, O(d^2) memory */
         break;
-    case CS_FILE_DIRECTORY:
-        /* ==== LEAD: a directory of images -> features -> stats goes here ==================
-         * cs_pathlist_expand(&path, 1, &files); cs_features_extract(&files, &o->feat, &in->rows);
-         * set in->n, in->d, in->id (weights_sha256, CS_PREPROCESS_ID); keep in->rows when
-         * want_rows allows it (see above), else compute in->stats and free the rows. ======== */
-        return CS_FAIL(CS_E_UNSUPPORTED,
-                       "%s: image directories are not supported yet (give .npz, statistics or "
-                       "features files)",
-                       path);
+    case CS_FILE_DIRECTORY: {
+        /* a directory of images -> (cached) features -> statistics */
+        cs_pathlist files;
+        st = cs_pathlist_expand(&path, 1, &files);
+        if (st != CS_OK) return st;
+        st = cs_features_extract(&files, &o->feat, &in->rows);
+        cs_pathlist_free(&files);
+        if (st == CS_OK) {
+            if (!o->feat.quiet)
+                fprintf(stderr, "%s: %zu images (%zu from cache, %zu computed)%s\n", path, in->rows.n,
+                        in->rows.n_from_cache, in->rows.n_computed,
+                        in->rows.skipped.n ? ", some skipped" : "");
+            for (size_t i = 0; i < in->rows.skipped.n; i++)
+                fprintf(stderr, "  skipped %s\n", in->rows.skipped_why[i]);
+            st = cs_features_to_stats(&in->rows, &in->stats);
+        }
+        if (st == CS_OK && !(want_rows == 2 || (want_rows == 1 && in->stats->n <= in->stats->d)))
+            cs_features_free(&in->rows);
+        break;
+    }
     default: return CS_FAIL(CS_E_FORMAT, "%s: unknown input kind", path);
     }
     if (st != CS_OK) {
@@ -214,8 +228,9 @@ static void usage(FILE *out) {
             "Prints \"FID:  <value>\" exactly as pytorch-fid does.\n\n"
             "Options:\n"
             "      --method M      auto (default), eig, eig-ref, svd, lowrank or reference;\n"
-            "                      auto uses lowrank when both inputs are features files and\n"
-            "                      n1 + n2 <= dims, else the eigenvalue method\n"
+            "                      auto uses lowrank when both sets have rows (image dirs or\n"
+            "                      features files) and n1 + n2 <= dims, lowrank-ref when one\n"
+            "                      set has fewer rows than dims, else the eigenvalue method\n"
             "      --json          print {\"fid\", \"n1\", \"n2\", \"dims\", \"method\", \"warnings\"}\n"
             "      --save-stats    write the statistics of A to OUT (pytorch-fid's option)\n"
             "  -h, --help          this help\n" CS_FID_CLI_HELP "\n" CS_HELP_EXIT_CODES
@@ -301,11 +316,14 @@ int cs_cmd_fid(int argc, char **argv) {
                 res[i].warnings |= CS_FID_WARN_EXTRACTOR;
         } else if ((st = cs_fid_input_stats(&in[0], &s1)) == CS_OK &&
                    (st = cs_fid_input_stats(&in[i], &s2)) == CS_OK) {
+            /* with AUTO, rows of a set with fewer samples than dims select the exact one-sided
+             * low-rank form (lowrank-ref) instead of a (d, d) eigenvalue problem */
+            const float *r1 = method == CS_FID_AUTO ? x1 : NULL, *r2 = method == CS_FID_AUTO ? x2 : NULL;
             if (method == CS_FID_REFERENCE || np == 2) {
-                st = cs_fid_compute(s1, NULL, s2, NULL, method, &res[i]);
+                st = cs_fid_compute(s1, r1, s2, r2, method, &res[i]);
             } else { /* several sets: factor the reference once */
                 if (!ref) st = cs_fid_ref_init(&ref, s1, method);
-                if (st == CS_OK) st = cs_fid_ref_compare(ref, s2, &res[i]);
+                if (st == CS_OK) st = cs_fid_ref_compare_rows(ref, s2, r2, &res[i]);
             }
         }
         if (st != CS_OK && np > 2) st = CS_FAIL(st, "%s: %s", paths[i], cs_last_error());

@@ -25,7 +25,9 @@ enum {
     CS_OPT_THREADS,
     CS_OPT_CACHE,
     CS_OPT_NO_CACHE,
-    CS_OPT_NUM_WORKERS
+    CS_OPT_NUM_WORKERS,
+    CS_OPT_SKIP_BAD,
+    CS_OPT_QUIET
 };
 #define CS_FID_CLI_LONGOPTS                                                                        \
     {"weights", required_argument, 0, CS_OPT_WEIGHTS}, {"dims", required_argument, 0, CS_OPT_DIMS}, \
@@ -34,7 +36,8 @@ enum {
         {"device", required_argument, 0, CS_OPT_DEVICE},                                           \
         {"threads", required_argument, 0, CS_OPT_THREADS},                                         \
         {"num-workers", required_argument, 0, CS_OPT_NUM_WORKERS},                                 \
-        {"cache", required_argument, 0, CS_OPT_CACHE}, {"no-cache", no_argument, 0, CS_OPT_NO_CACHE}
+        {"cache", required_argument, 0, CS_OPT_CACHE}, {"no-cache", no_argument, 0, CS_OPT_NO_CACHE}, \
+        {"skip-bad", no_argument, 0, CS_OPT_SKIP_BAD}, {"quiet", no_argument, 0, CS_OPT_QUIET}
 #define CS_FID_CLI_HELP                                                                            \
     "Options for image directories (features are extracted like pytorch-fid):\n"                 \
     "      --dims D        feature dimension 64, 192, 768 or 2048 (default 2048); with\n"         \
@@ -43,7 +46,9 @@ enum {
     "      --batch N       images per forward pass (default 50; --batch-size is an alias)\n"     \
     "      --device DEV    cpu, cuda, cuda:0,1 or auto (default auto)\n"                         \
     "      --threads N     threads (default: all cores; --num-workers is an alias)\n"            \
-    "      --cache DIR     feature cache directory; --no-cache to disable it\n"
+    "      --cache DIR     feature cache directory; --no-cache to disable it\n"                  \
+    "      --skip-bad      skip images that cannot be decoded (listed on stderr)\n"             \
+    "      --quiet         no per-directory summary line on stderr\n"
 
 /* Handle one of the shared options: 1 handled, 0 not a shared option, -1 bad value (printed). */
 int cs_fid_cli_common_opt(const char *cmd, int c, const char *arg, cs_fid_cli_opts *o);

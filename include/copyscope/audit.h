@@ -162,6 +162,8 @@ typedef struct cs_rng {
 } cs_rng;
 void cs_rng_init(cs_rng *r, uint64_t seed, uint64_t stream);
 uint64_t cs_rng_next(cs_rng *r);
+/* Jump over count draws (splitmix64's state advances by a constant per draw). */
+void cs_rng_skip(cs_rng *r, uint64_t count);
 /* Fill idx[0..m) with indices drawn uniformly from [0, n) with replacement. */
 void cs_rng_resample(cs_rng *r, int64_t n, int64_t *idx, int64_t m);
 
@@ -171,7 +173,8 @@ double cs_percentile_sorted(const double *sorted, size_t n, double q);
 void cs_ci_compute(double *x, size_t n, cs_audit_ci *ci);
 
 /* Bootstrap FIDs: rep_fid (B, n_sets) row-major gets FID(reference resample, set resample) of
- * replicate r for every set; sets[k] = (n_k, d) rows. Deterministic for (seed, B). */
+ * replicate r for every set; sets[k] = (n_k, d) rows. Deterministic for (seed, B). Sets are
+ * processed one at a time (one (n_ref + n_k)^2 Gram matrix in memory), replicates in parallel. */
 cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const *sets,
                             const int64_t *n_set, size_t n_sets, int d, int B, uint64_t seed,
                             int threads, int progress, double *rep_fid);

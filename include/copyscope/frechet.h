@@ -21,6 +21,8 @@
  *             Used automatically whenever the rounding bound of the eigenvalue shortcut exceeds
  *             1e-11 of the result's scale (ill-conditioned covariances, nearly identical sets, a
  *             singular S2 of unknown n), or always with CS_FID_SVD.
+ *  "lowrank-ref" One side factored (S1 = F F^T), the other given by its n2 < d centred rows C2:
+ *             tr((S1 S2)^(1/2)) = ||C2 F||_* / sqrt(n2 - 1); exact, an (n2, d) problem per set.
  *  "lowrank"  With the feature rows at hand: C1 (n1, d), C2 (n2, d) centred rows,
  *             tr((S1 S2)^(1/2)) = ||C1 C2^T||_* / sqrt((n1 - 1)(n2 - 1)) (singular values of an
  *             n1 x n2 matrix). Exact; fast when n1, n2 << d; exactly right for singular covariances,
@@ -116,6 +118,13 @@ void cs_fid_ref_free(cs_fid_ref *r);
 
 /* FID between the reference (set 1) and s (set 2). Thread-safe on one cs_fid_ref. */
 cs_status cs_fid_ref_compare(const cs_fid_ref *r, const cs_stats *s, cs_fid_result *res);
+
+/* Same, given the feature rows x (s->n, d) float32 of set 2 (NULL allowed): when s has fewer rows
+ * than the reference's rank, the exact one-sided low-rank form ||C2 F||_* / sqrt(n2 - 1) replaces the
+ * (d, d) eigenvalue problem (method "lowrank-ref"): an (n2, d) problem per set, the fast path of an
+ * audit. Otherwise the same as cs_fid_ref_compare. Thread-safe on one cs_fid_ref. */
+cs_status cs_fid_ref_compare_rows(const cs_fid_ref *r, const cs_stats *s, const float *x,
+                                  cs_fid_result *res);
 
 /* ---- resampled low-rank FIDs (bootstrap) -------------------------------------------------------
  *

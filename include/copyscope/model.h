@@ -4,9 +4,11 @@
  * A cs_model holds the network's weights on one compute device, with each BatchNorm folded
  * into its convolution at creation (w' = w g / sqrt(v + eps), b' = beta - m g / sqrt(v + eps),
  * computed in double), plus activation buffers sized for the largest batch chunk seen so far.
- * The model does not keep a reference to the cs_weights it was made from. One model must not
- * be used by two threads at once. The CPU backend sets the process-wide OpenMP and OpenBLAS
- * thread counts to `threads` when a model is created. */
+ * The model does not keep a reference to the cs_weights it was made from (free them after
+ * cs_model_create if you like). One model must not be used by two threads at once. On the CPU
+ * a batch runs as `threads` parallel one-image forwards (OpenMP) with single-threaded OpenBLAS
+ * GEMMs, a single image as one forward with `threads` OpenBLAS threads; OpenBLAS's thread
+ * count is process-wide and is set by each forward call. */
 #ifndef COPYSCOPE_MODEL_H
 #define COPYSCOPE_MODEL_H
 
