@@ -42,6 +42,11 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 print("# copyscope: seconds features %.2f, fid %.2f, bootstrap %.2f; FID method %s"
       % (r["seconds"]["features"], r["seconds"]["fid"], r["seconds"]["bootstrap"], r["fid_method"]))
+inside = sum(lo <= r["values"][p] <= hi for p, (lo, hi) in r["ci95"].items())
+print("# values whose 95%% interval contains the point estimate: %d of %d (max |bootstrap mean - value| "
+      "/ std error = %.1f: FID's small-sample bias under resampling with replacement)"
+      % (inside, len(r["players"]), max(abs(r["bootstrap_mean"][p] - r["values"][p]) / r["std_error"][p]
+                                       for p in r["players"])))
 PY
   printf "copyscope audit --bootstrap %d: %.2f s wall (whole command: read features, 32 FIDs, %d x 32 resampled FIDs, estimators, reports)\n" "$reps" "$cs" "$reps"
   "$venv/bin/python" "$here/bench_audit.py" pyboot "$work" "$pyreps" "$pysets" > "$work/py.txt"

@@ -26,7 +26,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -c "import pytorch_fid" 2>/dev/null || "$venv/bin/pip" install -q --no-deps pytorch-fid
 
-[ -f "$work/set$(printf %02d $((nsets - 1))).npz" ] || $py "$here/fid_bench_data.py" "$work" $nsets
+[ -f "$work/aset$(printf %02d $((nsets - 1))).npz" ] || $py "$here/fid_bench_data.py" "$work" $nsets
 
 # `python -m pytorch_fid a.npz b.npz` builds the Inception model even for .npz inputs and downloads
 # its weights when they are not in $TORCH_HOME. Offline, give it a file with the official layout
@@ -99,6 +99,21 @@ echo "    copyscope   : ${t_cs} s (cpu ${cpu_cs} s) for $n_lines sets in one pro
 echo "    pytorch-fid : ${per} s per set (timed on $pysets sets) -> ${t_py32} s for $nsets (cpu ~${cpu_py32} s)"
 echo "    speed-up    : $(ratio "$t_py32" "$t_cs")x wall, $(ratio "$cpu_py32" "$cpu_cs")x cpu   (target >= 50x)"
 echo "    max relative difference of the FIDs on the common sets: $agree"
+echo
+
+asets=$(ls "$work"/aset*.h5 | head -n $nsets)
+timeit "$cli" fid "$work/a.npz" $asets; t_cs=$wall; cpu_cs=$cpu
+cp "$work/last.out" "$work/amulti_cs.out"
+n_lines=$(grep -c FID "$work/amulti_cs.out")
+apyset=$(ls "$work"/aset*.npz | head -n "$pysets")
+timeit "$venv/bin/python" "$here/fid_bench_loop.py" "$work/a.npz" $apyset; cpu_py=$cpu
+per=$(grep seconds_per_set "$work/last.out" | cut -d' ' -f2)
+t_py32=$(echo "$per * $nsets" | bc -l | awk '{printf "%.1f", $1}')
+cpu_py32=$(echo "$cpu_py * $nsets / $pysets" | bc -l | awk '{printf "%.1f", $1}')
+echo "[2b] the shape of an audit: $nsets sets of 500 images (features files, n < d) vs one full-rank reference"
+echo "    copyscope   : ${t_cs} s (cpu ${cpu_cs} s) for $n_lines sets in one process (method lowrank-ref: exact)"
+echo "    pytorch-fid : ${per} s per set (timed on $pysets sets, the same rows as .npz) -> ${t_py32} s for $nsets (cpu ~${cpu_py32} s)"
+echo "    speed-up    : $(ratio "$t_py32" "$t_cs")x wall, $(ratio "$cpu_py32" "$cpu_cs")x cpu   (target >= 50x)"
 echo
 
 best_of 5 "$cli" fid "$work/f100a.h5" "$work/f100b.h5" --json; t_lr=$wall; cpu_lr=$cpu

@@ -37,3 +37,19 @@ for name in ["f100a", "f100b"]:
         f.attrs["dims"] = np.int64(d)
         f.attrs["weights_sha256"] = "0" * 64
         f.attrs["preprocessing"] = "synthetic"
+
+# The shape of an audit: NSETS coalition sets of 500 generated images each (features .h5, n < d),
+# and the same sets as pytorch-fid statistics (.npz: mean and np.cov of the same rows).
+for i in range(nsets):
+    r = np.random.default_rng(500 + i)
+    x = (np.abs(r.standard_normal((500, d))) + 0.05 * i * r.random(d)).astype(np.float32)
+    with h5py.File(os.path.join(out, "aset%02d.h5" % i), "w") as f:
+        f["features"] = x
+        f["paths"] = np.array(["img%03d.png" % k for k in range(500)], dtype=h5py.string_dtype())
+        f["sha256"] = np.array(["%064x" % k for k in range(500)], dtype=h5py.string_dtype())
+        f.attrs["kind"] = "features"
+        f.attrs["dims"] = np.int64(d)
+        f.attrs["weights_sha256"] = "0" * 64
+        f.attrs["preprocessing"] = "synthetic"
+    x64 = x.astype(np.float64)
+    np.savez(os.path.join(out, "aset%02d.npz" % i), mu=x64.mean(0), sigma=np.cov(x64, rowvar=False))

@@ -410,8 +410,15 @@ cs_status cs_audit_manifest_parse(const char *name, const char *base_dir, const 
             for (int i = 0; i < m->n_players; i++)
                 if (strcmp(m->players[i], c->valuestring) == 0) idx = i;
             if (idx < 0) {
-                st = CS_FAIL(CS_E_FORMAT, "%s: set %zu: unknown player \"%s\" (players: see "
-                             "\"players\")", name, k + 1, c->valuestring);
+                char list[512];
+                size_t len = 0;
+                list[0] = '\0';
+                for (int i = 0; i < m->n_players && len < sizeof list - 8; i++)
+                    len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                                            m->players[i]);
+                if (len >= sizeof list - 8) snprintf(list + sizeof list - 8, 8, "...");
+                st = CS_FAIL(CS_E_FORMAT, "%s: set %zu: unknown player \"%s\" (players: %s)", name,
+                             k + 1, c->valuestring, list);
                 goto fail;
             }
             if (sp->mask >> idx & 1) {

@@ -262,6 +262,25 @@ def mode_errors(cli, work):
         ("bad JSON", '{"reference": "ref",\n  "players": ["A",]\n}', "manifest.json:2:"),
         ("unknown option", dict(good, options={"dimz": 64}), "options.dimz"),
         ("player named like the baseline", dict(good, players=["Base"]), "baseline's name"),
+        # hostile or malformed shapes: never a crash, always exit 2 with a message
+        ("top-level array", "[1, 2]", "must be a JSON object"),
+        ("empty file", "", "invalid JSON"),
+        ("deep nesting", "[" * 5000 + "]" * 5000, "invalid JSON"),
+        ("coalition not a list", dict(good, sets=[{"coalition": "A", "path": "a"}]), '"coalition" must be a list'),
+        ("path a number", dict(good, sets=[{"coalition": [], "path": 3}]), '"path" must be a string'),
+        ("players not strings", dict(good, players=[1]), "list of strings"),
+        ("no players", dict(good, players=[]), '"players" must be a non-empty list'),
+        ("duplicate player", dict(good, players=["A", "A"]), "listed twice"),
+        ("player with a plus", dict(good, players=["A+B"]), "contains '+'"),
+        ("long player name", dict(good, players=["x" * 300]), "1..256 bytes"),
+        ("player twice in a coalition", dict(good, sets=[{"coalition": [], "path": "base"},
+                                                         {"coalition": ["A", "A"], "path": "a"}]), "appears twice"),
+        ("no sets", dict(good, sets=[]), '"sets" must be a non-empty list'),
+        ("set without path", dict(good, sets=[{"coalition": []}]), 'no "path"'),
+        ("bad dims option", dict(good, options={"dims": 100}), "options.dims"),
+        ("negative bootstrap option", dict(good, options={"bootstrap": -1}), "options.bootstrap"),
+        ("unknown estimator option", dict(good, options={"estimator": "magic"}), 'unknown estimator "magic"'),
+        ("unknown key", dict(good, referense="ref"), 'unknown key "referense"'),
     ]
     for name, man, expect in cases:
         path = os.path.join(work, "manifest.json")

@@ -454,7 +454,8 @@ def mode_cli(work, big):
     p = run(["fid", full, full, "--dims", "2048"], expect_rc=2)
     check(p.returncode == 2 and "--dims" in p.stderr, "--dims mismatch refused: %s" % p.stderr.strip())
     p = run(["fid", work, full], expect_rc=2)
-    check(p.returncode == 2 and "not supported yet" in p.stderr, "image directory: %s" % p.stderr.strip())
+    # a directory with no images (this one holds only .npz/.h5 files): exit 2, says so
+    check(p.returncode == 2 and "no image files" in p.stderr, "directory without images: %s" % p.stderr.strip())
     npz = write_npz(os.path.join(work, "m.npz"), mean, np.cov(xd, rowvar=False))
     p = run(["merge", npz, npz, "--out", os.path.join(work, "m_bad.h5")], expect_rc=2)
     check(p.returncode == 2 and "sample count" in p.stderr, "npz merge refused: %s" % p.stderr.strip())

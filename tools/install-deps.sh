@@ -13,7 +13,7 @@ PKGS=(
   # numpy/scipy/mpmath for linear algebra, PIL for decoding, h5py to read our HDF5 files)
   python3 python3-venv python3-numpy python3-scipy python3-mpmath python3-pil python3-h5py
   python3-torch python3-torchvision python3-skimage python3-opencv
-  hdf5-tools
+  hdf5-tools bc time
 )
 missing=()
 for p in "${PKGS[@]}"; do
