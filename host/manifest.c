@@ -411,12 +411,12 @@ cs_status cs_audit_manifest_parse(const char *name, const char *base_dir, const 
                 if (strcmp(m->players[i], c->valuestring) == 0) idx = i;
             if (idx < 0) {
                 char list[512];
-                size_t len = 0;
+                size_t ll = 0;
                 list[0] = '\0';
-                for (int i = 0; i < m->n_players && len < sizeof list - 8; i++)
-                    len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                for (int i = 0; i < m->n_players && ll < sizeof list - 8; i++)
+                    ll += (size_t)snprintf(list + ll, sizeof list - ll, "%s%s", i ? ", " : "",
                                             m->players[i]);
-                if (len >= sizeof list - 8) snprintf(list + sizeof list - 8, 8, "...");
+                if (ll >= sizeof list - 8) snprintf(list + sizeof list - 8, 8, "...");
                 st = CS_FAIL(CS_E_FORMAT, "%s: set %zu: unknown player \"%s\" (players: %s)", name,
                              k + 1, c->valuestring, list);
                 goto fail;

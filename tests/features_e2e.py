@@ -124,6 +124,8 @@ def test_badinput(cli, weights, work):
     trunc = os.path.join(bad, "zz-truncated.png")
     open(trunc, "wb").write(data[: len(data) // 2])
     out = os.path.join(work, "bad.h5")
+    if os.path.exists(out):  # from an earlier run of this test
+        os.remove(out)
     base = [cli, "features", "--weights", weights, "--no-cache", "--out", out]
     rc, so, se = run(base + [bad])
     expect(rc, se, 2, "zz-truncated.png", "truncated image")
@@ -202,6 +204,8 @@ def test_sigkill(cli, weights, work):
     cache = os.path.join(work, "kill-cache")
     shutil.rmtree(cache, ignore_errors=True)
     out = os.path.join(work, "kill.h5")
+    if os.path.exists(out):  # from an earlier run of this test
+        os.remove(out)
     p = subprocess.Popen([cli, "features", "--weights", weights, "--cache", cache, "--batch", "2",
                           "--threads", "1", "--out", out, imgs], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
