@@ -317,7 +317,10 @@ def mode_errors(cli, work):
 def mode_e2e(cli, work, weights, per_set, dims):
     here = os.path.dirname(os.path.abspath(__file__))
     gen = os.path.join(here, "..", "tools", "make_synthetic_audit.py")
-    data = os.path.join(work, "synthetic")
+    import hashlib
+    # keyed by the generator's bytes and the arguments: data from another version is never reused
+    key = hashlib.sha256(open(gen, "rb").read() + f"{per_set}".encode()).hexdigest()[:12]
+    data = os.path.join(work, "synthetic-" + key)
     if not os.path.exists(os.path.join(data, "manifest.json")):
         p = run([sys.executable, gen, "--out", data, "--per-set", str(per_set), "--reference", str(per_set),
                  "--size", "64", "--seed", "7"])
@@ -339,24 +342,19 @@ def mode_e2e(cli, work, weights, per_set, dims):
     list(csv.DictReader(open(os.path.join(out, "coalitions.csv"))))
     v, ci = r["values"], r["ci95"]
     print("values:", v)
-    # The known answer (tools/make_synthetic_audit.py) holds for a semantic feature extractor. With
-    # the generated random test weights and test-sized sets (24 images) two parts of it are not
-    # resolved (measured, docs/audit.md "Tests"): Palette and Layout are within one standard error
-    # of each other, and the null player Seed (which only re-draws the image contents) carries the
-    # sampling noise of a fresh content sample, about as large as Texture's small effect. So:
-    #  - always: Palette > Texture, Layout > Texture, both strong players' intervals above 0 and
-    #    above Texture's point value, and Seed's interval contains 0 (null player);
-    #  - with the official weights (or COPYSCOPE_AUDIT_STRICT=1): the full ranking
-    #    Palette > Layout > Texture and |Seed| the smallest.
-    strict_ok = v["Palette"] > v["Layout"] > v["Texture"] and all(
-        abs(v["Seed"]) < abs(v[p]) for p in ("Palette", "Layout", "Texture"))
-    print("strict ranking Palette > Layout > Texture, |Seed| smallest:", "holds" if strict_ok else "does not hold")
-    if r["comparable_to_published"] or os.environ.get("COPYSCOPE_AUDIT_STRICT") == "1":
-        if not strict_ok:
-            fail("strict ranking does not hold: %s" % v)
-        print("ok strict ranking")
-    if not (v["Palette"] > v["Texture"] and v["Layout"] > v["Texture"]):
-        fail("the strong players Palette and Layout are not above Texture: %s" % v)
+    # The known answer (tools/make_synthetic_audit.py): every coalition shares the same base
+    # contents (a paired design), each player moves the images toward one attribute of the
+    # reference's look with a separated strength, and Seed is an inactive component whose images
+    # are exactly those of the coalition without it. Measured at this configuration (192 dims,
+    # test weights seed 1, 24 images of 64 px): Palette ~20 > Layout ~13 > Texture ~8 > Seed = 0,
+    # margins of 5+ FID points (docs/audit.md lists the settings where a random network weighs the
+    # attributes differently: 64 and 2048 dims). The full ranking is checked strictly.
+    if not (v["Palette"] > v["Layout"] > v["Texture"] > 0):
+        fail("ranking Palette > Layout > Texture > 0 does not hold: %s" % v)
+    scale = max(abs(x) for x in v.values())
+    if not abs(v["Seed"]) <= 1e-9 * scale:
+        fail("the null player Seed has value %g (identical image sets must give exactly 0)" % v["Seed"])
+    print("ok ranking Palette > Layout > Texture > Seed = 0 (null player)")
     for p in ("Palette", "Layout"):
         if not (ci[p][0] > 0 and ci[p][0] > v["Texture"]):
             fail("%s's interval %s is not above 0 and above Texture's value %g" % (p, ci[p], v["Texture"]))

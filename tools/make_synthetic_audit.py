@@ -9,7 +9,8 @@ one attribute, with a player-specific strength:
     Palette  (strong)  colour transfer toward the sepia palette
     Layout   (medium)  blends in the oval-on-bands composition
     Texture  (weak)    adds the craquelure texture
-    Seed     (null)    changes only the random content (a new seed), never the look
+    Seed     (null)    an inactive component (like a LoRA loaded at weight 0): the images are
+                       exactly those of the coalition without it
 
 For every coalition S (all 2^4 of them, the baseline "Base" being the empty one), the image set
 ROOT/<Base+players> holds the same base contents transformed by the players in S. The ranking of
@@ -27,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 PLAYERS = ["Palette", "Layout", "Texture", "Seed"]
-STRENGTH = {"Palette": 0.8, "Layout": 0.55, "Texture": 0.3, "Seed": 0.0}
+STRENGTH = {"Palette": 0.8, "Layout": 0.35, "Texture": 0.5, "Seed": 0.0}
 BASELINE = "Base"
 
 
@@ -50,7 +51,7 @@ def layout(size, rng):
 
 def craquelure(size, rng):
     t = np.zeros((size, size))
-    for _ in range(40):
+    for _ in range(max(40, size * size // 60)):
         r, c = rng.integers(0, size, 2)
         length = rng.integers(size // 8, size // 3)
         dr, dc = rng.standard_normal(2)
@@ -58,6 +59,7 @@ def craquelure(size, rng):
         for k in range(length):
             rr, cc = int(r + k * dr / n) % size, int(c + k * dc / n) % size
             t[rr, cc] = 1.0
+            t[(rr + 1) % size, cc] = 1.0  # 2 px wide: visible at the network's resolution
     return t[:, :, None]
 
 
@@ -109,7 +111,13 @@ def main():
     ap.add_argument("--reference", type=int, default=40, help="reference images (default 40)")
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--strengths", default="", help="override, e.g. Palette=0.8,Layout=0.35,Texture=0.3")
     a = ap.parse_args()
+    for kv in filter(None, a.strengths.split(",")):
+        k, v = kv.split("=")
+        if k not in STRENGTH:
+            ap.error(f"unknown player {k}")
+        STRENGTH[k] = float(v)
     os.makedirs(os.path.join(a.out, "reference"), exist_ok=True)
     rng = np.random.default_rng(a.seed)
     for i in range(a.reference):
@@ -124,8 +132,9 @@ def main():
         d = os.path.join(a.out, "generated", name)
         os.makedirs(d, exist_ok=True)
         for i in range(a.per_set):
-            # same base content for every coalition; the null player only changes the seed
-            content_seed = a.seed * 100003 + i + (50000 if "Seed" in S else 0)
+            # the same base content for every coalition (a paired design: coalitions differ only
+            # by what their players do); the null player Seed changes nothing
+            content_seed = a.seed * 100003 + i
             base = base_content(a.size, np.random.default_rng(content_seed))
             look = np.random.default_rng(a.seed * 7919 + i)
             save(apply_players(base, S, a.size, look), os.path.join(d, f"img{i:04d}.png"))
