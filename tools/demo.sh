@@ -55,16 +55,15 @@ The numbers below are NOT comparable to published FIDs."
 fi
 dims=${dims:-2048}
 
-data=$dir/synthetic-$per_set
+data=$dir/synthetic-$per_set-$(sha256sum "$root/tools/make_synthetic_audit.py" | cut -c1-12)
 if [ ! -f "$data/manifest.json" ]; then
   "$py" "$root/tools/make_synthetic_audit.py" --out "$data" --per-set "$per_set" --reference "$per_set" --size 64 --seed 7
 fi
 out=$dir/report
 "$cli" audit "$data/manifest.json" "${weights_args[@]}" --dims "$dims" --bootstrap "$boot" --seed 1 --out "$out"
 echo
-echo "Known answer (for a semantic feature extractor): Palette > Layout > Texture, Seed ~ 0 (a null"
-echo "player: its interval should contain 0). With the random test weights Palette and Layout come out"
-echo "close to each other, both far above Texture."
+echo "Known answer, by construction: Palette > Layout > Texture > Seed = 0 (Seed is an inactive"
+echo "component: its value is exactly 0 and its interval contains 0). tests/audit.cmake checks it."
 echo "Report: $out/report.html  (also report.json, values.csv, coalitions.csv)"
 if [ ${#weights_args[@]} -gt 0 ]; then
   echo "Reminder: test weights were used; the FIDs are not comparable to published FIDs."
