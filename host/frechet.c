@@ -760,34 +760,52 @@ cs_status cs_fid_boot_eval(const cs_fid_boot *b, const int64_t *idx1, int64_t m1
         if (idx2[a] < 0 || idx2[a] >= b->n2)
             return CS_FAIL(CS_E_USAGE, "set 2 row index %lld is outside 0..%lld", (long long)idx2[a],
                            (long long)(b->n2 - 1));
-    double *k = cs_malloc((size_t)m1 * m2 * sizeof(double), "C1 C2^T");        /* (m1, m2) */
-    double *rc = cs_malloc(((size_t)m1 + m2) * sizeof(double), "row/col means"); /* (m1 + m2) */
-    if (!k || !rc) {
-        free(k);
-        free(rc);
+    /* A resample repeats rows (about 37% of the draws). Repeated rows and columns of the
+     * double-centred K = C1 C2^T change nothing but multiplicities: with distinct rows u weighted by
+     * sqrt(count), K' = diag(sqrt(c1)) K_u diag(sqrt(c2)) has K'^T K' = K^T K, so the same singular
+     * values, from a (u1, u2) matrix (u ~ 0.63 m): about 4x less work in the SVD. */
+    int64_t *cnt = cs_calloc((size_t)(b->n1 + b->n2), sizeof(int64_t), "multiplicities"); /* (n1 + n2) */
+    int64_t *u = cs_malloc(((size_t)m1 + m2) * sizeof(int64_t), "distinct rows");          /* (u1 + u2) */
+    double *k = cs_malloc((size_t)m1 * m2 * sizeof(double), "C1 C2^T");                  /* (u1, u2) */
+    double *rc = cs_malloc(((size_t)m1 + m2) * sizeof(double), "row/col means");           /* (u1 + u2) */
+    if (!cnt || !u || !k || !rc) {
+        free(cnt), free(u), free(k), free(rc);
         return CS_E_NOMEM;
     }
-    double *rmean = rc, *cmean = rc + m1, total = 0.0;
-    for (int64_t b2 = 0; b2 < m2; b2++) cmean[b2] = 0.0;
-    for (int64_t a = 0; a < m1; a++) { /* K = G[idx1, n1 + idx2] */
-        const double *row = b->g + (size_t)idx1[a] * b->nt + b->n1;
-        double *kr = k + (size_t)a * m2, rs = 0.0;
-        for (int64_t b2 = 0; b2 < m2; b2++) {
-            kr[b2] = row[idx2[b2]];
-            rs += kr[b2];
-            cmean[b2] += kr[b2];
+    int64_t *c1 = cnt, *c2 = cnt + b->n1, u1 = 0, u2 = 0;
+    int64_t *d1 = u, *d2 = u + m1;
+    for (int64_t a = 0; a < m1; a++)
+        if (c1[idx1[a]]++ == 0) d1[u1++] = idx1[a];
+    for (int64_t a = 0; a < m2; a++)
+        if (c2[idx2[a]]++ == 0) d2[u2++] = idx2[a];
+    double *rmean = rc, *cmean = rc + u1, total = 0.0;
+    for (int64_t b2 = 0; b2 < u2; b2++) cmean[b2] = 0.0;
+    for (int64_t a = 0; a < u1; a++) { /* K_u = G[d1, n1 + d2]; means weighted by multiplicity */
+        const double *row = b->g + (size_t)d1[a] * b->nt + b->n1;
+        double *kr = k + (size_t)a * u2, rs = 0.0, w1 = (double)c1[d1[a]];
+        for (int64_t b2 = 0; b2 < u2; b2++) {
+            kr[b2] = row[d2[b2]];
+            double w2 = (double)c2[d2[b2]];
+            rs += w2 * kr[b2];
+            cmean[b2] += w1 * kr[b2];
         }
         rmean[a] = rs / (double)m2;
-        total += rs;
+        total += w1 * rs;
     }
-    for (int64_t b2 = 0; b2 < m2; b2++) cmean[b2] /= (double)m1;
+    for (int64_t b2 = 0; b2 < u2; b2++) cmean[b2] /= (double)m1;
     double gmean = total / ((double)m1 * (double)m2);
-    for (int64_t a = 0; a < m1; a++) /* double centring: C1 C2^T */
-        for (int64_t b2 = 0; b2 < m2; b2++) k[(size_t)a * m2 + b2] += gmean - rmean[a] - cmean[b2];
+    for (int64_t a = 0; a < u1; a++) { /* double centring, then the sqrt(count) weights */
+        double s1 = sqrt((double)c1[d1[a]]);
+        for (int64_t b2 = 0; b2 < u2; b2++)
+            k[(size_t)a * u2 + b2] = (k[(size_t)a * u2 + b2] + gmean - rmean[a] - cmean[b2]) * s1 *
+                                     sqrt((double)c2[d2[b2]]);
+    }
+    free(cnt);
+    free(u);
     double s11, d11, s22, d22, nuc = 0.0;
     cs_gram_sums(b, 0, idx1, m1, &s11, &d11);
     cs_gram_sums(b, b->n1, idx2, m2, &s22, &d22);
-    cs_status st = cs_nuclear_norm(k, m1, m2, &nuc);
+    cs_status st = cs_nuclear_norm(k, u1, u2, &nuc);
     free(k);
     free(rc);
     CS_TRY(st);
