@@ -63,6 +63,21 @@ static cs_status cs_audit_note_sha(cs_audit *a, const char *sha, const char *wha
     return CS_OK;
 }
 
+/* Rows given by the caller (o->precomputed, e.g. merged shards) instead of an extraction. */
+static cs_status cs_audit_copy_rows(const cs_features *src, size_t n, cs_features *dst) {
+    memset(dst, 0, sizeof *dst);
+    if (src->n != n)
+        return CS_FAIL(CS_E_MISMATCH, "precomputed features have %zu rows for %zu images", src->n, n);
+    dst->data = cs_malloc(n * (size_t)src->dims * sizeof(float), "features"); /* (n, dims) float32 */
+    if (!dst->data) return CS_E_NOMEM;
+    memcpy(dst->data, src->data, n * (size_t)src->dims * sizeof(float));
+    dst->n = n;
+    dst->dims = src->dims;
+    dst->n_from_cache = n;
+    snprintf(dst->weights_sha256, sizeof dst->weights_sha256, "%s", src->weights_sha256);
+    return CS_OK;
+}
+
 static cs_status cs_audit_load(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
                                cs_audit_rows *r) {
     const size_t ns = m->n_sets;
@@ -116,7 +131,8 @@ static cs_status cs_audit_load(const cs_audit_manifest *m, const cs_audit_option
         fo.skip_bad = 0; /* rows must map to sets one to one */
         fo.progress = o->progress;
         double t0 = cs_now();
-        st = cs_features_extract(&all, &fo, &r->all);
+        st = o->precomputed ? cs_audit_copy_rows(o->precomputed, all.n, &r->all)
+                            : cs_features_extract(&all, &fo, &r->all);
         a->seconds_features = cs_now() - t0;
         if (st == CS_OK && r->all.n != all.n)
             st = CS_FAIL(CS_E_INTERNAL, "extraction returned %zu rows for %zu images", r->all.n, all.n);

@@ -9,16 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fails;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-            fails++;                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 int main(void) {
     /* extensions */
@@ -108,6 +99,6 @@ int main(void) {
     CHECK(strstr(cs_last_error(), "/nonexistent/a.png") != NULL, "load_many message: %s", cs_last_error());
     CHECK(cs_image_load_many(NULL, paths, 0, out, sts, NULL) == CS_OK, "load_many n=0");
 
-    printf("image misc: %s\n", fails ? "FAILED" : "all checks passed");
-    return fails ? 1 : 0;
+    printf("image misc: %s\n", failures ? "FAILED" : "all checks passed");
+    return failures ? 1 : 0;
 }

@@ -13,16 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int g_fail = 0;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-            g_fail++;                                                                              \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 #define CHECK_OK(expr)                                                                             \
     do {                                                                                           \
         cs_status st_ = (expr);                                                                    \
@@ -621,8 +612,8 @@ int main(void) {
     test_plans();
     test_paper();
     test_tables();
-    if (g_fail) {
-        fprintf(stderr, "%d check(s) failed\n", g_fail);
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
     }
     printf("all shapley checks passed\n");

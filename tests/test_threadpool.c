@@ -28,16 +28,7 @@ static void item(void *vc, size_t i, int worker) {
     }
 }
 
-static int fails;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-            fails++;                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 static ctx *ctx_new(size_t n, int nthreads, int slow) {
     ctx *c = calloc(1, sizeof *c);
@@ -101,6 +92,6 @@ int main(void) {
     CHECK(cs_threadpool_for(NULL, 10, item, c) == CS_OK, "for on NULL pool");
     ctx_check(c, 10, "NULL pool");
     cs_threadpool_free(NULL);
-    printf("thread pool: %s\n", fails ? "FAILED" : "all checks passed");
-    return fails ? 1 : 0;
+    printf("thread pool: %s\n", failures ? "FAILED" : "all checks passed");
+    return failures ? 1 : 0;
 }

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "copyscope/audit.h"
+#include "copyscope/shard.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -40,6 +41,13 @@ static void usage(FILE *out) {
             "  -j, --threads N      threads (default: all cores)\n"
             "      --no-cache       do not read or write the feature cache\n"
             "      --cache-dir DIR  feature cache directory (--cache is an alias)\n"
+            "      --shard I/N      extract only shard I (0-based) of N contiguous slices of all the\n"
+            "                       images (sets in manifest order, then the reference) into\n"
+            "                       --partials DIR/part-I-of-N.h5, and stop (no report). 'auto' takes\n"
+            "                       I and N from the Slurm array task; 'auto/N' takes I = task id\n"
+            "      --partials DIR   directory of the shards' part files (with --shard)\n"
+            "      --from-partials DIR  run the audit from DIR's part files (all N must be present,\n"
+            "                       from one extractor, of this manifest) without extracting\n"
             "  -q, --quiet          no progress or summary on stderr\n"
             "  -h, --help           this help\n\n"
             "Options in the manifest's \"options\" object apply unless given on the command line.\n\n"
@@ -54,7 +62,10 @@ enum {
     OPT_DIMS,
     OPT_BATCH,
     OPT_NO_CACHE,
-    OPT_CACHE_DIR
+    OPT_CACHE_DIR,
+    OPT_SHARD,
+    OPT_PARTIALS,
+    OPT_FROM_PARTIALS
 };
 
 int cs_cmd_audit(int argc, char **argv) {
@@ -70,11 +81,14 @@ int cs_cmd_audit(int argc, char **argv) {
         {"threads", required_argument, 0, 'j'},     {"no-cache", no_argument, 0, OPT_NO_CACHE},
         {"cache-dir", required_argument, 0, OPT_CACHE_DIR},
         {"cache", required_argument, 0, OPT_CACHE_DIR},
+        {"shard", required_argument, 0, OPT_SHARD}, {"partials", required_argument, 0, OPT_PARTIALS},
+        {"from-partials", required_argument, 0, OPT_FROM_PARTIALS},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *cmd = "audit";
     const char *out_dir = "copyscope-report", *reference = NULL, *generated = NULL, *baseline = NULL;
     const char *estimator = NULL, *utility = NULL;
+    const char *shard_spec = NULL, *partials = NULL, *from_partials = NULL;
     int json = 0, quiet = 0, dims_given = 0, boot_given = 0, seed_given = 0;
     long v;
     cs_audit_options o;
@@ -125,10 +139,21 @@ int cs_cmd_audit(int argc, char **argv) {
             break;
         case OPT_NO_CACHE: o.features.use_cache = 0; break;
         case OPT_CACHE_DIR: o.features.cache_dir = optarg; break;
+        case OPT_SHARD: shard_spec = optarg; break;
+        case OPT_PARTIALS: partials = optarg; break;
+        case OPT_FROM_PARTIALS: from_partials = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: return cs_cli_usage_error(cmd, "unknown option");
         }
+    }
+    if (shard_spec && !partials) return cs_cli_usage_error(cmd, "--shard needs --partials DIR");
+    if (partials && !shard_spec) return cs_cli_usage_error(cmd, "--partials needs --shard I/N");
+    if (shard_spec && from_partials) return cs_cli_usage_error(cmd, "--shard and --from-partials exclude each other");
+    cs_shard shard = {0, 0};
+    if (shard_spec) {
+        cs_status sst = cs_shard_parse(shard_spec, &shard);
+        if (sst != CS_OK) return cs_cli_fail(cmd, sst);
     }
     int dir_form = reference || generated || baseline;
     if (dir_form) {
@@ -169,8 +194,30 @@ int cs_cmd_audit(int argc, char **argv) {
     o.progress = !quiet && tty;
     o.features.progress = o.progress;
     o.features.quiet = quiet;
+    if (shard.count) { /* one shard's features, no report */
+        size_t rows = 0;
+        st = cs_audit_shard_extract(m, &o.features, shard, partials, &rows);
+        if (st == CS_OK && !quiet)
+            fprintf(stderr, "copyscope audit: shard %ld of %ld: %zu images -> %s/part-%ld-of-%ld.h5\n",
+                    shard.index, shard.count, rows, partials, shard.index, shard.count);
+        cs_audit_manifest_free(m);
+        return st == CS_OK ? 0 : cs_cli_fail(cmd, st);
+    }
+    cs_features pre;
+    memset(&pre, 0, sizeof pre);
+    if (from_partials) {
+        st = cs_audit_partials_read(m, from_partials, &pre);
+        if (st != CS_OK) {
+            cs_audit_manifest_free(m);
+            return cs_cli_fail(cmd, st);
+        }
+        o.precomputed = &pre;
+        o.features.dims = pre.dims;
+    }
     cs_audit *a = NULL;
     st = cs_audit_run(m, &o, &a);
+    o.precomputed = NULL;
+    cs_features_free(&pre);
     if (st == CS_OK) st = cs_audit_write_reports(a, out_dir);
     if (st != CS_OK) {
         int rc = cs_cli_fail(cmd, st);

@@ -97,6 +97,9 @@ typedef struct cs_audit_options {
     uint64_t seed;             /* bootstrap seed */
     int threads;               /* bootstrap threads; 0 = all cores (results do not depend on it) */
     int progress;              /* progress lines on stderr */
+    /* Optional precomputed rows of every image of the image sets in manifest order, then the
+     * reference's images (cs_audit_image_list, shard.h); when set nothing is extracted. Not owned. */
+    const cs_features *precomputed;
 } cs_audit_options;
 
 void cs_audit_options_default(cs_audit_options *o);
