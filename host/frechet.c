@@ -651,6 +651,46 @@ done:
     return st;
 }
 
+cs_status cs_fid_ref_compare_features(const cs_fid_ref *r, const float *x, int64_t n, int d,
+                                      const cs_extractor_id *id, cs_fid_result *res) {
+    memset(res, 0, sizeof *res);
+    if (d != r->d) return CS_FAIL(CS_E_MISMATCH, "cannot compare features of %d and %d dimensions", r->d, d);
+    if (n < 2) return CS_FAIL(CS_E_USAGE, "set 2 has %lld samples; the FID needs at least 2", (long long)n);
+    CS_TRY(cs_check_finite_f32(x, (size_t)n * d, "set 2 features"));
+    if (n - 1 >= r->fa.r || r->accurate) { /* full rank: the statistics way */
+        cs_stats *s = NULL;
+        CS_TRY(cs_stats_init(&s, d));
+        cs_status st = cs_stats_add_f32(s, x, n);
+        if (st == CS_OK && id) s->id = *id;
+        if (st == CS_OK) st = cs_fid_ref_compare(r, s, res);
+        cs_stats_free(s);
+        return st;
+    }
+    /* only the mean and the trace of S2 are needed besides ||C2 F||_*: no (d, d) matrix */
+    double *mean = cs_calloc((size_t)d, sizeof(double), "set 2 mean"); /* (d) */
+    if (!mean) return CS_E_NOMEM;
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < d; j++) mean[j] += (double)x[(size_t)i * d + j];
+    for (int j = 0; j < d; j++) mean[j] /= (double)n;
+    double ss = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < d; j++) {
+            double v = (double)x[(size_t)i * d + j] - mean[j];
+            ss += v * v;
+        }
+    res->warnings = r->warn | cs_singular_flag(n, d, CS_FID_WARN_SINGULAR2);
+    res->trace1 = r->trace;
+    res->trace2 = ss / (double)(n - 1);
+    res->mean_term = cs_mean_term(r->mu, mean, d);
+    cs_status st = cs_fid_ref_rows_trace_sqrt(r, mean, x, n, &res->trace_sqrt);
+    free(mean);
+    CS_TRY(st);
+    res->method = "lowrank-ref";
+    if (r->has_id && id && id->weights_sha256[0] && !cs_extractor_id_equal(&r->id, id))
+        res->warnings |= CS_FID_WARN_EXTRACTOR;
+    return cs_fid_finish(res);
+}
+
 cs_status cs_fid_ref_compare_rows(const cs_fid_ref *r, const cs_stats *s, const float *x,
                                   cs_fid_result *res) {
     if (!x || s->cov_only || s->n < 2 || s->n - 1 >= r->fa.r || s->d != r->d || r->accurate)

@@ -176,7 +176,8 @@ cs_status cs_h5_read_stats(const char *path, cs_stats **out) {
     CS_TRY_GOTO(st, cs_stats_init(&s, d), done);
     s->id = id;
     CS_TRY_GOTO(st, cs_h5_read_f64(file, path, "mean", 1, (hsize_t)d, 0, s->mean), done);
-    if (n > 0) {
+    if (n > 0 || (n == 0 && H5Lexists(file, "n", H5P_DEFAULT) > 0 && H5Lexists(file, "comoment", H5P_DEFAULT) > 0)) {
+        /* n = 0 with a co-moment: the empty statistics of an empty shard (merge as a no-op) */
         s->n = n;
         CS_TRY_GOTO(st, cs_h5_read_f64(file, path, "comoment", 2, (hsize_t)d, (hsize_t)d, s->m2), done);
     } else if (H5Lexists(file, "covariance", H5P_DEFAULT) > 0) {

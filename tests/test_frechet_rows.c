@@ -53,6 +53,11 @@ static int check(const char *what, int d, int n1, int n2) {
                n1, n2, a.method, a.fid, b.method, b.fid, c.fid, e1, e2);
         if (strcmp(a.method, "lowrank-ref") != 0) printf("FAIL: method %s, expected lowrank-ref\n", a.method), bad = 1;
         if (!(e1 <= 1e-10 && e2 <= 1e-10)) printf("FAIL: relative error above 1e-10\n"), bad = 1;
+        /* from the rows alone (no statistics of set 2): the same value */
+        cs_fid_result fres;
+        if (cs_fid_ref_compare_features(r, x2, n2, d, NULL, &fres) || fabs(fres.fid - a.fid) > 1e-12 * a.fid ||
+            strcmp(fres.method, "lowrank-ref") != 0)
+            printf("FAIL: compare_features: %s %.17g\n", fres.method, fres.fid), bad = 1;
         /* the dispatcher picks the same path when given rows */
         cs_fid_result dres;
         if (cs_fid_compute(s1, NULL, s2, x2, CS_FID_AUTO, &dres) || fabs(dres.fid - a.fid) > 1e-12 * a.fid ||

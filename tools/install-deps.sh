@@ -14,6 +14,8 @@ PKGS=(
   python3 python3-venv python3-numpy python3-scipy python3-mpmath python3-pil python3-h5py
   python3-torch python3-torchvision python3-skimage python3-opencv
   hdf5-tools bc time
+  # a real single-node Slurm for the scale-out test (tests/scaleout.cmake; no service is started)
+  slurmctld slurmd slurm-client munge
 )
 missing=()
 for p in "${PKGS[@]}"; do

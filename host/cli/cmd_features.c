@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "copyscope/features.h"
+#include "copyscope/shard.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -29,6 +30,9 @@ static void usage(FILE *out) {
             "      --cache DIR     feature cache directory (default $XDG_CACHE_HOME/copyscope)\n"
             "      --no-cache      neither read nor write the feature cache\n"
             "      --json          print a JSON summary on stdout\n"
+            "      --shard I/N     only shard I (0-based) of N contiguous slices of the expanded, sorted\n"
+            "                      file list ('auto': from the Slurm array task); the shards' rows in\n"
+            "                      shard order are the unsharded rows; an empty shard writes 0 rows\n"
             "  -q, --quiet         no summary line on stderr\n"
             "  -h, --help          this help\n\n" CS_HELP_EXIT_CODES
             "A truncated or corrupt image stops the run with exit 2 and names the file (features\n"
@@ -41,7 +45,8 @@ int cs_cmd_features(int argc, char **argv) {
     cs_features_opts_default(&o);
     const char *out_path = NULL;
     int json = 0;
-    enum { OPT_DEVICE = 256, OPT_SKIP_BAD, OPT_CACHE, OPT_NO_CACHE, OPT_JSON };
+    enum { OPT_DEVICE = 256, OPT_SKIP_BAD, OPT_CACHE, OPT_NO_CACHE, OPT_JSON, OPT_SHARD };
+    const char *shard_spec = NULL;
     static const struct option longopts[] = {
         {"out", required_argument, 0, 'o'},       {"weights", required_argument, 0, 'w'},
         {"dims", required_argument, 0, 'd'},      {"batch", required_argument, 0, 'b'},
@@ -49,6 +54,7 @@ int cs_cmd_features(int argc, char **argv) {
         {"skip-bad", no_argument, 0, OPT_SKIP_BAD}, {"cache", required_argument, 0, OPT_CACHE},
         {"no-cache", no_argument, 0, OPT_NO_CACHE}, {"json", no_argument, 0, OPT_JSON},
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
+        {"shard", required_argument, 0, OPT_SHARD},
         {0, 0, 0, 0}};
     long v;
     int c;
@@ -74,6 +80,7 @@ int cs_cmd_features(int argc, char **argv) {
         case OPT_CACHE: o.cache_dir = optarg; break;
         case OPT_NO_CACHE: o.use_cache = 0; break;
         case OPT_JSON: json = 1; break;
+        case OPT_SHARD: shard_spec = optarg; break;
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return CS_EXIT_OK;
         default: return cs_cli_usage_error(cmd, "bad option");
@@ -86,8 +93,20 @@ int cs_cmd_features(int argc, char **argv) {
     cs_pathlist files;
     cs_status st = cs_pathlist_expand((const char *const *)argv + optind, (size_t)(argc - optind), &files);
     if (st != CS_OK) return cs_cli_fail(cmd, st);
+    if (shard_spec) {
+        cs_shard sh;
+        cs_pathlist mine;
+        st = cs_shard_parse(shard_spec, &sh);
+        if (st == CS_OK) st = cs_pathlist_shard(&files, sh, &mine);
+        cs_pathlist_free(&files);
+        if (st != CS_OK) return cs_cli_fail(cmd, st);
+        files = mine;
+    }
     cs_features f;
-    st = cs_features_extract(&files, &o, &f);
+    if (files.n == 0) /* an empty shard */
+        cs_features_init_empty(&f, o.dims), st = CS_OK;
+    else
+        st = cs_features_extract(&files, &o, &f);
     cs_pathlist_free(&files);
     if (st != CS_OK) return cs_cli_fail(cmd, st);
     for (size_t i = 0; i < f.skipped.n; i++) fprintf(stderr, "copyscope features: skipped %s\n", f.skipped_why[i]);

@@ -314,7 +314,11 @@ int cs_cmd_fid(int argc, char **argv) {
             if (st == CS_OK && in[0].id.weights_sha256[0] && in[i].id.weights_sha256[0] &&
                 !cs_extractor_id_equal(&in[0].id, &in[i].id))
                 res[i].warnings |= CS_FID_WARN_EXTRACTOR;
-        } else if ((st = cs_fid_input_stats(&in[0], &s1)) == CS_OK &&
+        } else if (method == CS_FID_AUTO && np > 2 && x2 && (st = cs_fid_input_stats(&in[0], &s1)) == CS_OK) {
+            /* several sets, this one with rows: factor the reference once, compare from the rows */
+            if (!ref) st = cs_fid_ref_init(&ref, s1, method);
+            if (st == CS_OK) st = cs_fid_ref_compare_features(ref, x2, in[i].n, in[i].d, &in[i].id, &res[i]);
+        } else if (st == CS_OK && (st = cs_fid_input_stats(&in[0], &s1)) == CS_OK &&
                    (st = cs_fid_input_stats(&in[i], &s2)) == CS_OK) {
             /* with AUTO, rows of a set with fewer samples than dims select the exact one-sided
              * low-rank form (lowrank-ref) instead of a (d, d) eigenvalue problem */

@@ -2,7 +2,10 @@
 #include "cli.h"
 #include "fid_input.h"
 
+#include "copyscope/shard.h"
 #include "copyscope/statsfile.h"
+
+#include <sys/stat.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,10 @@ static void usage(FILE *out) {
             "FILE.h5 keeps the sample count and co-moment so that it can be merged exactly later.\n\n"
             "Options:\n"
             "  -o, --out FILE      output file (required)\n"
+            "      --shard I/N     only shard I (0-based) of N contiguous slices of the expanded, sorted\n"
+            "                      image list (inputs must be image directories/files); 'auto' reads\n"
+            "                      the Slurm array task. Write FILE.h5 and finish with 'copyscope\n"
+            "                      merge'; an empty shard writes n = 0 statistics\n"
             "  -h, --help          this help\n" CS_FID_CLI_HELP "\n" CS_HELP_EXIT_CODES);
 }
 
@@ -45,12 +52,52 @@ int cs_cli_stats_merge_run(const char *cmd, int n, char **paths, const char *out
     return CS_EXIT_OK;
 }
 
+/* --shard: statistics of one slice of the images (n = 0 statistics when the slice is empty). */
+static int cs_stats_shard_run(const char *cmd, int n, char **paths, const char *out_path,
+                              const cs_fid_cli_opts *o, cs_shard sh) {
+    for (int i = 0; i < n; i++) {
+        struct stat sb;
+        cs_file_kind kind;
+        if (stat(paths[i], &sb) == 0 && !S_ISDIR(sb.st_mode) && cs_file_kind_detect(paths[i], &kind) == CS_OK &&
+            (kind == CS_FILE_NPZ || kind == CS_FILE_H5_STATS || kind == CS_FILE_H5_FEATURES))
+            return cs_cli_usage_error(cmd, "--shard: %s is a statistics/features file; shard image inputs "
+                                      "(merge files with 'copyscope merge')", paths[i]);
+    }
+    cs_pathlist all, mine;
+    cs_status st = cs_pathlist_expand((const char *const *)paths, (size_t)n, &all);
+    if (st != CS_OK) return cs_cli_fail(cmd, st);
+    st = cs_pathlist_shard(&all, sh, &mine);
+    cs_pathlist_free(&all);
+    if (st != CS_OK) return cs_cli_fail(cmd, st);
+    cs_stats *s = NULL;
+    if (mine.n > 0) {
+        cs_features f;
+        st = cs_features_extract(&mine, &o->feat, &f);
+        if (st == CS_OK) {
+            for (size_t i = 0; i < f.skipped.n; i++) fprintf(stderr, "copyscope stats: skipped %s\n", f.skipped_why[i]);
+            st = cs_features_to_stats(&f, &s);
+        }
+        cs_features_free(&f);
+    } else {
+        st = cs_stats_init(&s, o->feat.dims);
+        if (st == CS_OK) snprintf(s->id.preprocessing, sizeof s->id.preprocessing, "%s", CS_PREPROCESS_ID);
+    }
+    cs_pathlist_free(&mine);
+    if (st == CS_OK) st = cs_stats_file_write(out_path, s);
+    cs_stats_free(s);
+    return st == CS_OK ? CS_EXIT_OK : cs_cli_fail(cmd, st);
+}
+
 int cs_cmd_stats(int argc, char **argv) {
     const char *cmd = "stats";
     cs_fid_cli_opts o;
     cs_fid_cli_opts_default(&o);
     const char *out_path = NULL;
+    enum { OPT_SHARD = 2000 };
+    cs_shard sh = {0, 0};
+    const char *shard_spec = NULL;
     static const struct option longopts[] = {{"out", required_argument, 0, 'o'},
+                                             {"shard", required_argument, 0, OPT_SHARD},
                                              {"help", no_argument, 0, 'h'},
                                              CS_FID_CLI_LONGOPTS,
                                              {0, 0, 0, 0}};
@@ -63,11 +110,17 @@ int cs_cmd_stats(int argc, char **argv) {
         }
         switch (c) {
         case 'o': out_path = optarg; break;
+        case OPT_SHARD: shard_spec = optarg; break;
         case 'h': usage(stdout); return CS_EXIT_OK;
         default: return cs_cli_usage_error(cmd, "bad option");
         }
     }
     if (optind >= argc) return cs_cli_usage_error(cmd, "no INPUT given");
     if (!out_path) return cs_cli_usage_error(cmd, "--out FILE.npz|FILE.h5 is required");
+    if (shard_spec) {
+        cs_status sst = cs_shard_parse(shard_spec, &sh);
+        if (sst != CS_OK) return cs_cli_fail(cmd, sst);
+        return cs_stats_shard_run(cmd, argc - optind, argv + optind, out_path, &o, sh);
+    }
     return cs_cli_stats_merge_run(cmd, argc - optind, argv + optind, out_path, &o);
 }

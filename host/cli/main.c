@@ -22,6 +22,7 @@ CS_DECLARE_CMD(plan)
 CS_DECLARE_CMD(audit)
 CS_DECLARE_CMD(metrics)
 CS_DECLARE_CMD(demo)
+CS_DECLARE_CMD(slurm)
 
 static const struct {
     const char *name;
@@ -37,6 +38,7 @@ static const struct {
     {"audit", "full audit: images -> features -> FIDs -> attribution -> report"},
     {"metrics", "pixel and set similarity metrics between reference and generated images"},
     {"demo", "generate a synthetic audit and run it end to end"},
+    {"slurm", "run a sharded audit as a Slurm job array; status and resume"},
 };
 
 static cs_cmd_fn cs_cmd_lookup(const char *name) {
@@ -52,6 +54,7 @@ static cs_cmd_fn cs_cmd_lookup(const char *name) {
     CS_MATCH(audit)
     CS_MATCH(metrics)
     CS_MATCH(demo)
+    CS_MATCH(slurm)
 #undef CS_MATCH
     return NULL;
 }

@@ -126,6 +126,12 @@ cs_status cs_fid_ref_compare(const cs_fid_ref *r, const cs_stats *s, cs_fid_resu
 cs_status cs_fid_ref_compare_rows(const cs_fid_ref *r, const cs_stats *s, const float *x,
                                   cs_fid_result *res);
 
+/* Same from the feature rows x (n, d) float32 alone (id may be NULL): with n - 1 below the
+ * reference's rank, lowrank-ref computes only the mean and trace of set 2 besides ||C2 F||_*
+ * (no (d, d) co-moment matrix at all); otherwise the statistics are built and compared. */
+cs_status cs_fid_ref_compare_features(const cs_fid_ref *r, const float *x, int64_t n, int d,
+                                      const cs_extractor_id *id, cs_fid_result *res);
+
 /* ---- resampled low-rank FIDs (bootstrap) -------------------------------------------------------
  *
  * cs_fid_boot keeps the float64 Gram matrix G = Z Z^T of the rows of both sets, Z = [x1; x2] - c
