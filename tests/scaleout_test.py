@@ -208,6 +208,39 @@ def test_shard(cli, work, weights):
     shutil.copy(os.path.join(work, "f-0-of-3.h5"), os.path.join(parts, "part-0-of-3.h5"))
     run([cli, "audit", manifest, "-q", "--from-partials", parts, "-o", os.path.join(work, "r")], expect=2)
     run([cli, "audit", manifest, "--shard", "0/2"], expect=2)  # --shard without --partials
+
+    # copyscope slurm without a cluster: --dry-run writes the scripts and prints the sbatch calls
+    job = os.path.join(work, "dry")
+    shutil.rmtree(job, ignore_errors=True)
+    p = run([cli, "slurm", "submit", manifest, "--shards", 3, "--out", job, "--dims", 64, "--partition", "gpu",
+             "--gpus-per-task", 1, "--time", "1:00:00", "--dry-run", "-a", "--bootstrap", "-a", "10", "--",
+             "--account=x y"])
+    lines = p.stdout.strip().splitlines()
+    if len(lines) != 2 or "--array=0-2" not in lines[0] or "--account=x y" not in lines[0] \
+            or "--dependency=afterok:" not in lines[1]:
+        sys.exit(f"FAIL: slurm --dry-run output: {p.stdout}")
+    with open(os.path.join(job, "shards.sbatch")) as f:
+        sh = f.read()
+    for want in ("--shard auto/3", "#SBATCH --partition=gpu", "#SBATCH --gpus-per-task=1", "#SBATCH --time=1:00:00",
+                 "'--bootstrap' '10'", "logs/shard-%a.out", os.path.abspath(manifest)):
+        if want not in sh:
+            sys.exit(f"FAIL: shards.sbatch lacks {want!r}:\n{sh}")
+    with open(os.path.join(job, "merge.sbatch")) as f:
+        if "--from-partials" not in f.read():
+            sys.exit("FAIL: merge.sbatch does not merge")
+    subprocess.run(["bash", "-n", os.path.join(job, "shards.sbatch")], check=True)
+    # with parts 0 and 2 present only shard 1 is submitted; parts of another split are refused
+    for i in (0, 2):
+        shutil.copy(os.path.join(work, "partials-3", f"part-{i}-of-3.h5"), os.path.join(job, "partials"))
+    p = run([cli, "slurm", "submit", manifest, "--shards", 3, "--out", job, "--dry-run"])
+    if "--array=1 " not in p.stdout:
+        sys.exit(f"FAIL: resume --dry-run: {p.stdout}")
+    run([cli, "slurm", "submit", manifest, "--shards", 4, "--out", job, "--dry-run"], expect=2)
+    run([cli, "slurm", "submit", manifest, "--out", job], expect=2)         # no --shards
+    run([cli, "slurm", "submit", "--shards", 2, "--out", job], expect=2)    # no manifest
+    run([cli, "slurm", "status", os.path.join(work, "nonexistent")], expect=2)
+    run([cli, "slurm", "frobnicate"], expect=2)
+    run([cli, "slurm", "--help"])
     print("shard: OK")
 
 
