@@ -185,7 +185,7 @@ static cs_status cs_cache_scan(cs_cache *c) {
     }
     closedir(d);
     if (st != CS_OK) return st;
-    qsort(c->parts, c->n_parts, sizeof *c->parts, cs_cmp_str);
+    if (c->n_parts > 1) qsort(c->parts, c->n_parts, sizeof *c->parts, cs_cmp_str);
     for (size_t i = 0; i < c->n_parts; i++) CS_TRY(cs_cache_index_part(c, c->parts[i], (int32_t)i));
     for (size_t i = 0; i < c->p_n; i++) CS_TRY(cs_cache_insert(c, c->p_sha[i], -1, (uint32_t)i));
     return CS_OK;

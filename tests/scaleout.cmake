@@ -9,6 +9,11 @@
 #                  audit, report equal to the unsharded run, `slurm status`, and a resubmission
 #                  after deleting one part reruns only that shard. Skips (77) when not root or
 #                  when the Slurm binaries are absent (tools/install-deps.sh installs them).
+#  shard_unit      C: shard specs (I/N, auto, auto/N with Slurm's variables), bad specs, block ranges
+#                  equal to floor(i n / N) in 128-bit integers and tiling [0, n)
+cs_add_c_test(test_shard ${CMAKE_CURRENT_SOURCE_DIR}/test_shard.c)
+add_test(NAME shard_unit COMMAND test_shard)
+set_tests_properties(shard_unit PROPERTIES TIMEOUT 60)
 set(CS_SCALEOUT_TMP ${CS_TESTDATA}/scaleout)
 add_test(NAME scaleout_shard
          COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/scaleout_test.py shard ${CS_CLI}

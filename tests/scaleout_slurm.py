@@ -36,9 +36,15 @@ def free_port():
 
 
 def stop_pidfile(path):
+    """SIGTERM (then SIGKILL) the daemon whose PID the file holds, only if that process is still the
+    daemon named by the file (a stale PID may have been reused)."""
+    name = os.path.basename(path).split(".")[0]  # munged, slurmctld, slurmd
     try:
         with open(path) as f:
             pid = int(f.read().split()[0])
+        with open(f"/proc/{pid}/comm") as f:
+            if f.read().strip() != name:
+                return
     except (OSError, ValueError, IndexError):
         return
     try:
@@ -65,6 +71,9 @@ class Cluster:
 
     def start(self):
         tmp = self.tmp
+        # daemons left by an earlier run that was killed (SIGKILL cannot be trapped): by PID file
+        for p in ("munge/munged.pid", "slurmd.pid", "slurmctld.pid"):
+            stop_pidfile(os.path.join(tmp, p))
         shutil.rmtree(tmp, ignore_errors=True)
         for d in ("munge", "state", "spool", "log"):
             os.makedirs(os.path.join(tmp, d))
@@ -274,4 +283,27 @@ def scenario(cli, work, weights, make_audit, compare_reports, run, cluster):
     compare_reports(os.path.join(job, "report"), full, "slurm audit after a failed shard was fixed")
     run([cli, "slurm", "status", job], env=env)
     print("slurm: a failed shard is reported with its log, its merge job cancelled, and a resubmission fixes it")
+
+    # plain --shard auto under a real array (SLURM_ARRAY_TASK_ID/MIN/COUNT set by Slurm): a 5..7 array
+    # is shards 0..2 of 3; merged statistics equal the unsharded ones
+    import numpy as np
+    ref = os.path.join(root, "reference")
+    sopts = f"--dims 64 --weights '{weights}' --no-cache --batch 1 --quiet"
+    full_s = os.path.join(work, "ref-full.h5")
+    run([cli, "stats", ref, *sopts.replace("'", "").split(), "--out", full_s])
+    wrap = f"'{cli}' stats '{ref}' {sopts} --shard auto --out \"{work}/ref-auto-$SLURM_ARRAY_TASK_ID.h5\""
+    run(["sbatch", "--parsable", "--array=5-7", f"--output={work}/auto-%a.out", "--wrap", wrap], env=env)
+    wait_jobs(cluster, job, "--shard auto array")
+    parts = [os.path.join(work, f"ref-auto-{i}.h5") for i in (5, 6, 7)]
+    merged = os.path.join(work, "ref-auto.h5")
+    run([cli, "merge", *parts, "--out", merged])
+    with h5py.File(full_s, "r") as a, h5py.File(merged, "r") as b, h5py.File(parts[0], "r") as p0:
+        if int(p0["n"][()]) != 2 or int(b["n"][()]) != int(a["n"][()]):
+            sys.exit("FAIL: --shard auto: shard sizes")
+        for k in ("mean", "comoment"):
+            x, y = a[k][()], b[k][()]
+            err = np.abs(x - y).max() / np.abs(x).max()
+            if not err <= 1e-12:
+                sys.exit(f"FAIL: --shard auto under Slurm: {k} relative {err:.2e}")
+    print("slurm: --shard auto in a real array (tasks 5-7 = shards 0-2 of 3) merges to the unsharded statistics")
     return 0
