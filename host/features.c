@@ -133,13 +133,7 @@ static void cs_job_read_hash(void *ctx, size_t i, int worker) {
         cs_set_item_error(b, i, st);
         return;
     }
-    char hex[65];
-    cs_sha256_bytes(b->bytes[i], b->len[i], hex);
-    for (int j = 0; j < 32; j++) {
-        unsigned v;
-        sscanf(hex + 2 * j, "%2x", &v);
-        b->sha[i][j] = (uint8_t)v;
-    }
+    cs_sha256_digest(b->bytes[i], b->len[i], b->sha[i]);
 }
 
 static void cs_job_decode(void *ctx, size_t j, int worker) {
@@ -156,15 +150,6 @@ static void cs_job_decode(void *ctx, size_t j, int worker) {
     st = cs_preprocess_rgb(img.rgb, img.width, img.height, b->input + j * CS_INPUT_ELEMS);
     cs_image_free(&img);
     if (st != CS_OK) cs_set_item_error(b, i, st);
-}
-
-static void cs_hex(const uint8_t *sha, char hex[65]) {
-    static const char digits[] = "0123456789abcdef";
-    for (int j = 0; j < 32; j++) {
-        hex[2 * j] = digits[sha[j] >> 4];
-        hex[2 * j + 1] = digits[sha[j] & 15];
-    }
-    hex[64] = '\0';
 }
 
 cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *opts, cs_features *out) {
@@ -313,7 +298,7 @@ cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *
         for (size_t i = 0; i < k; i++) {
             if (b.st[i] != CS_OK) continue;
             memcpy(out->data + out->n * d, feat + i * d, d * sizeof(float));
-            cs_hex(b.sha[i], out->sha256[out->n]);
+            cs_sha256_hex(b.sha[i], out->sha256[out->n]);
             CS_TRY_GOTO(st, cs_pathlist_push(&out->paths, b.paths[i]), done);
             out->n++;
         }

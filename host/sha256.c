@@ -7,7 +7,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-static void cs_sha256_hex(const unsigned char *md, char hex[65]) {
+void cs_sha256_hex(const uint8_t md[32], char hex[65]) {
     static const char digits[] = "0123456789abcdef";
     for (int i = 0; i < 32; i++) {
         hex[2 * i] = digits[md[i] >> 4];
@@ -16,11 +16,17 @@ static void cs_sha256_hex(const unsigned char *md, char hex[65]) {
     hex[64] = 0;
 }
 
-void cs_sha256_bytes(const void *data, size_t len, char hex[65]) {
-    unsigned char md[EVP_MAX_MD_SIZE];
+void cs_sha256_digest(const void *data, size_t len, uint8_t md[32]) {
+    unsigned char buf[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     /* EVP_Digest only fails on allocation failure; then report an all-zero digest */
-    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) memset(md, 0, 32);
+    if (!EVP_Digest(data, len, buf, &mdlen, EVP_sha256(), NULL) || mdlen != 32) memset(buf, 0, 32);
+    memcpy(md, buf, 32);
+}
+
+void cs_sha256_bytes(const void *data, size_t len, char hex[65]) {
+    uint8_t md[32];
+    cs_sha256_digest(data, len, md);
     cs_sha256_hex(md, hex);
 }
 

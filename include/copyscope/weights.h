@@ -96,6 +96,9 @@ uint64_t cs_weights_expected_param_count(void); /* 23,885,392 */
 /* SHA-256 of a file's bytes as 64 lowercase hex chars (+NUL); streams, bounded memory. */
 cs_status cs_sha256_file(const char *path, char hex[65]);
 void cs_sha256_bytes(const void *data, size_t len, char hex[65]);
+/* The raw 32-byte digest of a buffer, and the hex form of a raw digest. */
+void cs_sha256_digest(const void *data, size_t len, uint8_t md[32]);
+void cs_sha256_hex(const uint8_t md[32], char hex[65]);
 
 #ifdef __cplusplus
 }
