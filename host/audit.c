@@ -7,6 +7,7 @@
 #include "copyscope/weights.h"
 
 #include "common.h"
+#include "threadpool.h"
 
 #include <math.h>
 #include <string.h>
@@ -14,7 +15,8 @@
 void cs_audit_options_default(cs_audit_options *o) {
     memset(o, 0, sizeof *o);
     cs_features_opts_default(&o->features);
-    o->utility = CS_UTILITY_FID_GAIN;
+    cs_utility_parse("fid-gain", &o->utility);
+    cs_kid_opts_default(&o->kid);
     o->estimator = -1;
     o->seed = 0;
 }
@@ -199,12 +201,123 @@ static cs_status cs_audit_fids(const cs_audit_manifest *m, cs_audit *a, cs_audit
     return st;
 }
 
-/* Utilities from FIDs (k-th coalition's FID in fid[k]); base = index of the empty coalition. */
-static cs_status cs_audit_game(const cs_audit_manifest *m, cs_utility_kind u, const double *fid,
+static void cs_audit_pairs_free(double **pairs, size_t ns) {
+    if (pairs)
+        for (size_t k = 0; k < ns; k++) free(pairs[k]);
+    free(pairs);
+}
+
+/* KID of every set vs the reference (the utility kid): needs the reference's rows. */
+static cs_status cs_audit_kids(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
+                               cs_audit_rows *r) {
+    const size_t ns = m->n_sets;
+    if (!r->x[ns])
+        return CS_FAIL(CS_E_USAGE, "%s: the kid utility needs the reference's features (its images or a "
+                       "features .h5), not a statistics file", m->path);
+    double t0 = cs_now();
+    for (size_t k = 0; k < ns; k++) {
+        cs_kid_result res;
+        cs_status st = cs_kid_compute(r->x[ns], r->n[ns], r->x[k], r->n[k], a->dims, &o->kid, &res, NULL);
+        if (st != CS_OK) return CS_FAIL(st, "%s: KID of %s: %s", m->path, a->coalitions[k].label, cs_last_error());
+        a->coalitions[k].score = res.kid;
+        a->coalitions[k].score_std = res.kid_std;
+    }
+    a->seconds_metric = cs_now() - t0;
+    return CS_OK;
+}
+
+/* Pixel-metric utilities: decode the reference once and each set in turn, score every
+ * (generated, reference) pair; pairs[k] gets set k's (n_k, n_ref) similarity matrix. */
+static cs_status cs_audit_pixel(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
+                                double **pairs) {
+    const size_t ns = m->n_sets;
+    const char *mname = cs_metric_name(a->metric);
+    if (o->precomputed)
+        return CS_FAIL(CS_E_USAGE, "%s: the %s utility compares images; shards and partials hold features "
+                       "(run it unsharded)", m->path, mname);
+    for (size_t k = 0; k <= ns; k++) {
+        const cs_audit_set_spec *sp = k < ns ? &m->sets[k] : &m->reference;
+        if (sp->source != CS_AUDIT_IMAGES)
+            return CS_FAIL(CS_E_USAGE, "%s: the %s utility compares images, but %s is a %s file (%s)", m->path,
+                           mname, k < ns ? sp->label : "the reference",
+                           sp->source == CS_AUDIT_STATS ? "statistics" : "features", sp->files.paths[0]);
+    }
+    int want[CS_METRIC_N_PIXEL] = {0};
+    for (int i = 0; i < CS_METRIC_N_PIXEL; i++) want[i] = a->metric == CS_METRIC_FUSION || i == (int)a->metric;
+    const int threads = o->features.threads > 0 ? o->features.threads : 0;
+    cs_threadpool *pool = cs_threadpool_create(threads);
+    if (!pool) return CS_FAIL(CS_E_NOMEM, "out of memory creating a thread pool");
+    const size_t nref = m->reference.files.n;
+    cs_image *ref = cs_calloc(nref, sizeof *ref, "reference images");
+    cs_status *st_each = NULL;
+    cs_image *gen = NULL;
+    double *all = NULL;
+    cs_status st = ref ? CS_OK : CS_E_NOMEM;
+    double t0 = cs_now();
+    if (st == CS_OK) {
+        st_each = cs_calloc(nref, sizeof *st_each, "statuses");
+        st = st_each ? cs_image_load_many(pool, (const char *const *)m->reference.files.paths, nref, ref, st_each, NULL)
+                     : CS_E_NOMEM;
+        free(st_each);
+        st_each = NULL;
+        if (st != CS_OK) st = CS_FAIL(st, "%s: reference: %s", m->path, cs_last_error());
+    }
+    for (size_t k = 0; k < ns && st == CS_OK; k++) {
+        const cs_pathlist *fl = &m->sets[k].files;
+        size_t np;
+        if (!cs_mul_size(fl->n, nref, &np) || np > ((size_t)1 << 28)) {
+            st = CS_FAIL(CS_E_USAGE, "%s: %s: %zu x %zu image pairs is too many for a pixel metric", m->path,
+                         m->sets[k].label, fl->n, nref);
+            break;
+        }
+        gen = cs_calloc(fl->n, sizeof *gen, "images");
+        st_each = cs_calloc(fl->n, sizeof *st_each, "statuses");
+        all = cs_malloc(np * CS_METRIC_N_PIXEL * sizeof(double), "pair similarities"); /* (n_k, nref, N_PIXEL) */
+        pairs[k] = cs_malloc(np * sizeof(double), "pair similarities");                  /* (n_k, nref) */
+        if (!gen || !st_each || !all || !pairs[k]) st = CS_E_NOMEM;
+        if (st == CS_OK) {
+            st = cs_image_load_many(pool, (const char *const *)fl->paths, fl->n, gen, st_each, NULL);
+            if (st != CS_OK) st = CS_FAIL(st, "%s: %s: %s", m->path, m->sets[k].label, cs_last_error());
+        }
+        cs_metric_score sc[CS_METRIC_N_PIXEL];
+        if (st == CS_OK) {
+            st = cs_metric_set_pairs(want, ref, nref, gen, fl->n, pool, sc, NULL, all);
+            if (st != CS_OK) st = CS_FAIL(st, "%s: %s: %s", m->path, m->sets[k].label, cs_last_error());
+        }
+        if (st == CS_OK) {
+            for (size_t i = 0; i < np; i++) pairs[k][i] = all[i * CS_METRIC_N_PIXEL + a->metric];
+            cs_audit_coalition *c = &a->coalitions[k];
+            c->score = sc[a->metric].mean;
+            c->score_min = sc[a->metric].min;
+            c->score_max = sc[a->metric].max;
+        }
+        if (gen)
+            for (size_t i = 0; i < fl->n; i++) cs_image_free(&gen[i]);
+        free(gen), free(st_each), free(all);
+        gen = NULL, st_each = NULL, all = NULL;
+        if (o->progress) {
+            fprintf(stderr, "\rcopyscope audit: %s, %zu/%zu sets (%.1f s)%s", mname, k + 1, ns, cs_now() - t0,
+                    k + 1 == ns ? "\n" : "");
+            fflush(stderr);
+        }
+    }
+    if (ref)
+        for (size_t i = 0; i < nref; i++) cs_image_free(&ref[i]);
+    free(ref);
+    cs_threadpool_free(pool);
+    a->seconds_metric = cs_now() - t0;
+    a->n_reference = (int64_t)nref;
+    for (size_t k = 0; k < ns; k++) a->coalitions[k].n = (int64_t)m->sets[k].files.n;
+    return st;
+}
+
+/* Utilities from the metric's scores (k-th coalition's in score[k]); base = index of the empty
+ * coalition. */
+static cs_status cs_audit_game(const cs_audit_manifest *m, const cs_utility_spec *u, const double *score,
                                size_t base, cs_game **out) {
     CS_TRY(cs_game_create(m->n_players, (const char *const *)m->players, out));
     for (size_t k = 0; k < m->n_sets; k++) {
-        double v = u == CS_UTILITY_NEG_FID ? -fid[k] : fid[base] - fid[k];
+        double v = cs_utility_value(u, score[k], score[base]);
         cs_status st = cs_game_set(*out, m->sets[k].mask, v);
         if (st != CS_OK) {
             cs_game_free(*out);
@@ -248,7 +361,7 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
     memset(&rows, 0, sizeof rows);
     cs_game *g = NULL;
     double *rep_fid = NULL, *buf = NULL;
-    double *fid = NULL;
+    double *fid = NULL, **pairs = NULL;
     cs_audit *a = cs_calloc(1, sizeof *a, "audit");
     if (!a) return CS_E_NOMEM;
     a->m = m;
@@ -259,10 +372,13 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
     size_t base = 0;
     for (size_t k = 0; k < ns; k++)
         if (m->sets[k].mask == 0) base = k;
-    if (o->utility != CS_UTILITY_FID_GAIN && o->utility != CS_UTILITY_NEG_FID) {
-        st = CS_FAIL(CS_E_USAGE, "the audit utility must be fid-gain or neg-fid");
+    if ((o->utility.kind != CS_UTILITY_GAIN && o->utility.kind != CS_UTILITY_ABS) ||
+        !cs_metric_name_valid(o->utility.metric, &a->metric)) {
+        st = CS_FAIL(CS_E_USAGE, "the audit utility must be a metric's gain or value (fid-gain, neg-fid, kid, "
+                     "ssim, ...), not '%s'", o->utility.kind == CS_UTILITY_RAW ? "raw" : o->utility.metric);
         goto fail;
     }
+    a->utility.is_distance = cs_metric_is_distance(a->metric);
     if (o->bootstrap < 0 || o->bootstrap > CS_AUDIT_MAX_BOOTSTRAP) {
         st = CS_FAIL(CS_E_USAGE, "--bootstrap must be 0..%d", CS_AUDIT_MAX_BOOTSTRAP);
         goto fail;
@@ -273,26 +389,43 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
         goto fail;
     }
     a->coalitions = cs_calloc(ns, sizeof *a->coalitions, "coalitions");
-    fid = cs_calloc(ns, sizeof *fid, "FIDs");
-    if (!a->coalitions || !fid) {
+    fid = cs_calloc(ns, sizeof *fid, "scores");
+    pairs = cs_calloc(ns, sizeof *pairs, "pair matrices");
+    if (!a->coalitions || !fid || !pairs) {
         st = CS_E_NOMEM;
         goto fail;
     }
     a->n_coalitions = ns;
     for (size_t k = 0; k < ns; k++) {
-        a->coalitions[k].mask = m->sets[k].mask;
-        a->coalitions[k].label = m->sets[k].label;
+        cs_audit_coalition *c = &a->coalitions[k];
+        c->mask = m->sets[k].mask;
+        c->label = m->sets[k].label;
+        c->fid = c->score = c->score_min = c->score_max = c->score_std = NAN;
     }
-    /* 1. features */
-    CS_TRY_GOTO(st, cs_audit_load(m, o, a, &rows), fail);
-    for (size_t k = 0; k < ns; k++) a->coalitions[k].n = rows.n[k];
-    a->comparable_to_published = strcmp(a->weights_sha256, CS_WEIGHTS_OFFICIAL_SHA256) == 0;
-    /* 2. FIDs */
-    if (o->progress) fprintf(stderr, "copyscope audit: FIDs of %zu sets vs the reference\n", ns);
-    CS_TRY_GOTO(st, cs_audit_fids(m, a, &rows), fail);
-    for (size_t k = 0; k < ns; k++) fid[k] = a->coalitions[k].fid;
+    const int pixel = cs_metric_is_pixel(a->metric);
+    if (pixel) {
+        /* 1-2. pixel metrics: decoded images, no network */
+        CS_TRY_GOTO(st, cs_audit_pixel(m, o, a, pairs), fail);
+        a->fid_method = "none";
+        for (size_t k = 0; k < ns; k++) a->coalitions[k].method = cs_metric_name(a->metric);
+    } else {
+        /* 1. features */
+        CS_TRY_GOTO(st, cs_audit_load(m, o, a, &rows), fail);
+        for (size_t k = 0; k < ns; k++) a->coalitions[k].n = rows.n[k];
+        a->comparable_to_published = strcmp(a->weights_sha256, CS_WEIGHTS_OFFICIAL_SHA256) == 0;
+        /* 2. FIDs (and KIDs) */
+        if (o->progress) fprintf(stderr, "copyscope audit: FIDs of %zu sets vs the reference\n", ns);
+        CS_TRY_GOTO(st, cs_audit_fids(m, a, &rows), fail);
+        if (a->metric == CS_METRIC_KID) {
+            if (o->progress) fprintf(stderr, "copyscope audit: KIDs of %zu sets vs the reference\n", ns);
+            CS_TRY_GOTO(st, cs_audit_kids(m, o, a, &rows), fail);
+        } else {
+            for (size_t k = 0; k < ns; k++) a->coalitions[k].score = a->coalitions[k].fid;
+        }
+    }
+    for (size_t k = 0; k < ns; k++) fid[k] = a->coalitions[k].score;
     /* 3. game, missing coalitions */
-    CS_TRY_GOTO(st, cs_audit_game(m, o->utility, fid, base, &g), fail);
+    CS_TRY_GOTO(st, cs_audit_game(m, &a->utility, fid, base, &g), fail);
     for (size_t k = 0; k < ns; k++) cs_game_get(g, m->sets[k].mask, &a->coalitions[k].utility);
     if (m->n_players <= 62) {
         a->n_missing_total = cs_game_n_missing(g);
@@ -357,8 +490,24 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
         }
         const float **sx = (const float **)rows.x;
         double t0 = cs_now();
-        CS_TRY_GOTO(st, cs_bootstrap_fids(rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, B, o->seed,
-                                          o->threads, o->progress, rep_fid), fail);
+        if (pixel) {
+            const int64_t nref = a->n_reference;
+            int64_t *nk = cs_malloc(ns * sizeof *nk, "set sizes");
+            if (!nk) {
+                st = CS_E_NOMEM;
+                goto fail;
+            }
+            for (size_t k = 0; k < ns; k++) nk[k] = a->coalitions[k].n;
+            st = cs_bootstrap_pair_means((const double *const *)pairs, nref, nk, ns, B, o->seed, o->threads, rep_fid);
+            free(nk);
+            if (st != CS_OK) goto fail;
+        } else if (a->metric == CS_METRIC_KID) {
+            CS_TRY_GOTO(st, cs_bootstrap_kids(rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, &o->kid, B, o->seed,
+                                              o->threads, rep_fid), fail);
+        } else {
+            CS_TRY_GOTO(st, cs_bootstrap_fids(rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, B, o->seed,
+                                              o->threads, o->progress, rep_fid), fail);
+        }
         double *vals = buf;                          /* (B, ne, np) */
         double *util = buf + (size_t)B * ne * np;    /* (B, ns) */
         double *col = util + (size_t)B * ns;         /* (B) */
@@ -372,9 +521,8 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
                 continue;
             }
             cs_game *gr = NULL;
-            CS_TRY_GOTO(st, cs_audit_game(m, o->utility, f, base, &gr), fail);
-            for (size_t k = 0; k < ns; k++)
-                util[good * ns + k] = o->utility == CS_UTILITY_NEG_FID ? -f[k] : f[base] - f[k];
+            CS_TRY_GOTO(st, cs_audit_game(m, &a->utility, f, base, &gr), fail);
+            for (size_t k = 0; k < ns; k++) util[good * ns + k] = cs_utility_value(&a->utility, f[k], f[base]);
             for (size_t e = 0; e < ne; e++) {
                 cs_attribution at;
                 memset(&at, 0, sizeof at);
@@ -399,7 +547,10 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
         }
         for (size_t k = 0; k < ns; k++) {
             for (size_t r = 0; r < good; r++) col[r] = rep_fid[r * ns + k];
-            cs_ci_compute(col, good, &a->coalitions[k].fid_ci);
+            cs_ci_compute(col, good, &a->coalitions[k].score_ci);
+            if (a->metric == CS_METRIC_FID) a->coalitions[k].fid_ci = a->coalitions[k].score_ci;
+            else a->coalitions[k].fid_ci.lo = a->coalitions[k].fid_ci.hi = a->coalitions[k].fid_ci.se =
+                     a->coalitions[k].fid_ci.mean = NAN;
             for (size_t r = 0; r < good; r++) col[r] = util[r * ns + k];
             cs_ci_compute(col, good, &a->coalitions[k].utility_ci);
         }
@@ -420,6 +571,7 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
     free(rep_fid);
     free(buf);
     free(fid);
+    cs_audit_pairs_free(pairs, ns);
     cs_audit_rows_free(&rows, ns);
     *out = a;
     return CS_OK;
@@ -428,6 +580,7 @@ fail:
     free(rep_fid);
     free(buf);
     free(fid);
+    cs_audit_pairs_free(pairs, ns);
     cs_audit_rows_free(&rows, ns);
     cs_audit_free(a);
     return st;

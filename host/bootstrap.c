@@ -147,3 +147,120 @@ cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const 
     if (st == CS_OK && failed) st = CS_FAIL(first_st, "bootstrap: %s", first_error);
     return st;
 }
+
+/* Replicate r's draws for set k: the reference resample, then skip to set k's draws (offset =
+ * n_ref + the sizes of sets 0..k-1), as cs_bootstrap_fids. */
+static void cs_boot_draw(uint64_t seed, long r, int64_t n_ref, uint64_t offset, int64_t n_k,
+                         int64_t *idx_ref, int64_t *idx_set) {
+    cs_rng rng;
+    cs_rng_init(&rng, seed, (uint64_t)r);
+    cs_rng_resample(&rng, n_ref, idx_ref, n_ref);
+    cs_rng_skip(&rng, offset - (uint64_t)n_ref);
+    cs_rng_resample(&rng, n_k, idx_set, n_k);
+}
+
+static cs_status cs_boot_check(int B, int64_t n_ref, const int64_t *n_set, size_t n_sets, int64_t *n_max) {
+    if (B < 1 || B > CS_AUDIT_MAX_BOOTSTRAP)
+        return CS_FAIL(CS_E_USAGE, "bootstrap replicates must be 1..%d (got %d)", CS_AUDIT_MAX_BOOTSTRAP, B);
+    if (n_ref < 2) return CS_FAIL(CS_E_USAGE, "the bootstrap needs at least 2 reference images");
+    *n_max = n_ref;
+    for (size_t k = 0; k < n_sets; k++) *n_max = n_set[k] > *n_max ? n_set[k] : *n_max;
+    return CS_OK;
+}
+
+cs_status cs_bootstrap_pair_means(const double *const *pairs, int64_t n_ref, const int64_t *n_set,
+                                  size_t n_sets, int B, uint64_t seed, int threads, double *rep_score) {
+    int64_t n_max;
+    CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
+    if (threads <= 0) threads = omp_get_num_procs();
+    volatile int failed = 0;
+#pragma omp parallel num_threads(threads)
+    {
+        /* (n_ref) + (n_max) indices, then (n_ref) + (n_max) counts */
+        int64_t *buf = malloc((size_t)(n_ref + n_max) * 2 * sizeof(int64_t));
+        if (!buf) failed = 1;
+#pragma omp for schedule(dynamic, 8)
+        for (long r = 0; r < (long)B; r++) {
+            if (failed) continue;
+            int64_t *idx_ref = buf, *idx_set = buf + n_ref;
+            int64_t *c_ref = idx_set + n_max, *c_set = c_ref + n_ref;
+            uint64_t offset = (uint64_t)n_ref;
+            for (size_t k = 0; k < n_sets; k++) {
+                const int64_t nk = n_set[k];
+                cs_boot_draw(seed, r, n_ref, offset, nk, idx_ref, idx_set);
+                offset += (uint64_t)nk;
+                memset(c_ref, 0, (size_t)n_ref * sizeof *c_ref);
+                memset(c_set, 0, (size_t)nk * sizeof *c_set);
+                for (int64_t i = 0; i < n_ref; i++) c_ref[idx_ref[i]]++;
+                for (int64_t i = 0; i < nk; i++) c_set[idx_set[i]]++;
+                double sum = 0.0;
+                for (int64_t g = 0; g < nk; g++) {
+                    if (!c_set[g]) continue;
+                    const double *row = pairs[k] + (size_t)g * (size_t)n_ref;
+                    double rs = 0.0;
+                    for (int64_t i = 0; i < n_ref; i++) rs += (double)c_ref[i] * row[i];
+                    sum += (double)c_set[g] * rs;
+                }
+                rep_score[(size_t)r * n_sets + k] = sum / ((double)n_ref * (double)nk);
+            }
+        }
+        free(buf);
+    }
+    if (failed) return CS_FAIL(CS_E_NOMEM, "bootstrap: out of memory for resampled indices");
+    return CS_OK;
+}
+
+cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const *sets,
+                            const int64_t *n_set, size_t n_sets, int d, const cs_kid_opts *kid,
+                            int B, uint64_t seed, int threads, double *rep_score) {
+    int64_t n_max;
+    CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
+    if (threads <= 0) threads = omp_get_num_procs();
+    cs_kid_opts base = *kid;
+    uint64_t offset = (uint64_t)n_ref;
+    for (size_t k = 0; k < n_sets; k++) {
+        const int64_t nk = n_set[k], nt = n_ref + nk;
+        if (nt > CS_AUDIT_MAX_KID_BOOT_ROWS)
+            return CS_FAIL(CS_E_USAGE, "bootstrap of KID: the reference and set %zu have %lld images, more than "
+                           "the %d this bootstrap holds in one kernel matrix", k, (long long)nt,
+                           CS_AUDIT_MAX_KID_BOOT_ROWS);
+        double *gram = NULL;
+        CS_TRY(cs_kid_gram_build(ref, n_ref, sets[k], nk, d, &gram));
+        cs_kid_opts o = base;
+        int64_t m = o.subset_size < n_ref ? o.subset_size : n_ref;
+        if (m > nk) m = nk;
+        if (m == n_ref && m == nk) o.n_subsets = 1; /* every subset is the whole resample */
+        volatile int failed = 0;
+        char first_error[512] = "";
+        cs_status first_st = CS_OK;
+#pragma omp parallel num_threads(threads)
+        {
+            int64_t *idx = malloc((size_t)(n_ref + nk) * sizeof(int64_t)); /* (n_ref) then (nk) */
+            if (!idx) failed = 1, first_st = CS_E_NOMEM;
+#pragma omp for schedule(dynamic, 4)
+            for (long r = 0; r < (long)B; r++) {
+                if (failed) continue;
+                cs_boot_draw(seed, r, n_ref, offset, nk, idx, idx + n_ref);
+                cs_kid_result res;
+                cs_status s = cs_kid_gram(gram, nt, n_ref, idx, n_ref, idx + n_ref, nk, d, &o, &res, NULL);
+                rep_score[(size_t)r * n_sets + k] = s == CS_OK ? res.kid : NAN;
+                if (s == CS_E_NOMEM || s == CS_E_USAGE) {
+#pragma omp critical(cs_boot_kid_err)
+                    {
+                        if (!failed) {
+                            first_st = s;
+                            snprintf(first_error, sizeof first_error, "%s", cs_last_error());
+                        }
+                        failed = 1;
+                    }
+                }
+            }
+            free(idx);
+        }
+        free(gram);
+        if (failed) return CS_FAIL(first_st ? first_st : CS_E_NOMEM, "bootstrap of KID: %s",
+                                   first_error[0] ? first_error : "out of memory");
+        offset += (uint64_t)nk;
+    }
+    return CS_OK;
+}

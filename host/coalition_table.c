@@ -8,6 +8,7 @@
  *
  * The file is untrusted: sizes are bounded, every problem is reported as "FILE:LINE: problem". */
 #include "copyscope/shapley.h"
+#include "copyscope/metrics.h"
 
 #include "common.h"
 
@@ -187,6 +188,61 @@ static cs_status cs_parse_coalition(const char *name, int line, char *text, cons
     return CS_OK;
 }
 
+/* A value column's name: utility or a metric name (fid, kid, cosine, ...). */
+static int cs_table_value_column(const char *h) {
+    cs_metric m;
+    if (!strcasecmp(h, "utility")) return 1;
+    char low[16];
+    size_t n = strlen(h);
+    if (n >= sizeof low) return 0;
+    for (size_t i = 0; i <= n; i++) low[i] = (char)tolower((unsigned char)h[i]);
+    return cs_metric_name_valid(low, &m);
+}
+
+cs_status cs_utility_parse(const char *name, cs_utility_spec *out) {
+    memset(out, 0, sizeof *out);
+    cs_metric m;
+    char base[32];
+    if (!name) name = "";
+    if (!strcmp(name, "raw")) {
+        out->kind = CS_UTILITY_RAW;
+        return CS_OK;
+    }
+    size_t n = strlen(name);
+    if (n < sizeof base) {
+        out->kind = CS_UTILITY_GAIN;
+        snprintf(base, sizeof base, "%s", name);
+        if (!strncmp(name, "neg-", 4)) {
+            out->kind = CS_UTILITY_ABS;
+            snprintf(base, sizeof base, "%s", name + 4);
+        } else if (n > 5 && !strcmp(name + n - 5, "-gain")) {
+            base[n - 5] = 0;
+        } else if (n > 4 && !strcmp(name + n - 4, "-raw")) {
+            out->kind = CS_UTILITY_ABS;
+            base[n - 4] = 0;
+        }
+        if (cs_metric_name_valid(base, &m)) {
+            int dist = cs_metric_is_distance(m);
+            /* neg- goes with distances, -raw with similarities */
+            int ok = !(dist && n > 4 && !strcmp(name + n - 4, "-raw")) && !(!dist && !strncmp(name, "neg-", 4));
+            if (ok) {
+                memcpy(out->metric, cs_metric_name(m), strlen(cs_metric_name(m)) + 1); /* <= 8 chars */
+                out->is_distance = dist;
+                return CS_OK;
+            }
+        }
+    }
+    return CS_FAIL(CS_E_USAGE, "unknown utility '%.60s' (fid-gain, neg-fid, kid-gain, neg-kid, raw, or a similarity "
+                   "cosine, hist, dhash, ssim, rgb-ssim, fusion, optionally with -gain or -raw)", name);
+}
+
+const char *cs_utility_format(const cs_utility_spec *u, char *buf, size_t cap) {
+    if (u->kind == CS_UTILITY_RAW) snprintf(buf, cap, "raw");
+    else if (u->kind == CS_UTILITY_ABS) snprintf(buf, cap, u->is_distance ? "neg-%s" : "%s-raw", u->metric);
+    else snprintf(buf, cap, "%s-gain", u->metric);
+    return buf;
+}
+
 cs_status cs_coalition_table_parse(const char *name, const char *text, size_t len, const cs_table_options *opts,
                                    cs_coalition_table **out) {
     *out = NULL;
@@ -239,7 +295,7 @@ cs_status cs_coalition_table_parse(const char *name, const char *text, size_t le
 
     /* header: first record that is not blank or a comment */
     int line = 1, header_line = 0;
-    long col_coal = -1, col_val = -1;
+    long col_coal = -1, col_val = -1, col_util = -1;
     size_t min_fields = 0;
     while (p < end) {
         const char *q = p;
@@ -267,15 +323,33 @@ cs_status cs_coalition_table_parse(const char *name, const char *text, size_t le
                 goto fail;
             }
             col_coal = (long)k;
-        } else if (!strcasecmp(h, "fid") || !strcasecmp(h, "utility")) {
+        } else if (!strcasecmp(h, "utility")) {
+            if (col_util >= 0) {
+                st = CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: two 'utility' columns", name, header_line);
+                goto fail;
+            }
+            col_util = (long)k;
+        } else if (cs_table_value_column(h)) {
             if (col_val >= 0) {
-                st = CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: more than one of the columns 'fid' and 'utility'",
-                             name, header_line);
+                st = CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: two metric columns ('%s' and '%.30s'); keep one of "
+                             "fid, kid, cosine, hist, dhash, ssim, rgb-ssim, fusion (or add a 'utility' column)",
+                             name, header_line, t->column, h);
                 goto fail;
             }
             col_val = (long)k;
-            t->is_fid = !strcasecmp(h, "fid");
+            snprintf(t->column, sizeof t->column, "%s", h);
+            for (char *c = t->column; *c; c++) *c = (char)tolower((unsigned char)*c);
         }
+    }
+    /* a `utility` column wins over metric columns (an audit's coalitions.csv has both) */
+    if (col_util >= 0) {
+        col_val = col_util;
+        snprintf(t->column, sizeof t->column, "utility");
+    }
+    if (col_val >= 0) {
+        t->is_fid = !strcmp(t->column, "fid");
+        t->is_metric = strcmp(t->column, "utility") != 0;
+        t->is_distance = t->is_fid || !strcmp(t->column, "kid");
     }
     if (col_coal < 0 || col_val < 0) {
         st = CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: expected columns 'coalition' and 'fid' (or 'utility'), got '%.100s'",
@@ -314,7 +388,7 @@ cs_status cs_coalition_table_parse(const char *name, const char *text, size_t le
         double value;
         if (!cs_parse_number(vtext, &value)) {
             st = CS_FAIL(CS_E_FORMAT, "%s:%d: %s value '%.40s' is not a finite number", name, row_line,
-                         t->is_fid ? "fid" : "utility", vtext);
+                         t->column, vtext);
             goto fail_rows;
         }
         char coal_text[64];
@@ -424,20 +498,17 @@ cs_status cs_coalition_table_read(const char *path, const cs_table_options *opts
 
 cs_status cs_coalition_table_game(const cs_coalition_table *t, cs_utility_kind kind, cs_game **out) {
     *out = NULL;
-    if (t->is_fid && kind == CS_UTILITY_RAW)
-        return CS_FAIL(CS_E_USAGE, "the table has a 'fid' column: choose the utility fid-gain or neg-fid");
-    if (!t->is_fid && kind != CS_UTILITY_RAW)
-        return CS_FAIL(CS_E_USAGE, "the table has a 'utility' column: --utility applies to 'fid' tables only");
+    if (t->is_metric && kind == CS_UTILITY_RAW)
+        return CS_FAIL(CS_E_USAGE, "the table has a '%s' column: choose the utility %s-gain or %s",
+                       t->column, t->column, t->is_distance ? (t->is_fid ? "neg-fid" : "neg-kid") : "its -raw form");
+    if (!t->is_metric && kind != CS_UTILITY_RAW)
+        return CS_FAIL(CS_E_USAGE, "the table has a 'utility' column: --utility applies to metric tables only");
     cs_game *g = NULL;
     CS_TRY(cs_game_create(t->n_players, (const char *const *)t->players, &g));
+    cs_utility_spec u = {"", t->is_distance, kind};
     double base = t->values[t->baseline_row];
     cs_status st = CS_OK;
-    for (size_t r = 0; r < t->n_rows && !st; r++) {
-        double v = t->values[r];
-        if (kind == CS_UTILITY_FID_GAIN) v = base - v;
-        else if (kind == CS_UTILITY_NEG_FID) v = -v;
-        st = cs_game_set(g, t->masks[r], v);
-    }
+    for (size_t r = 0; r < t->n_rows && !st; r++) st = cs_game_set(g, t->masks[r], cs_utility_value(&u, t->values[r], base));
     if (st) {
         cs_game_free(g);
         return st;

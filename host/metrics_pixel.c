@@ -17,6 +17,15 @@ const char *cs_metric_name(cs_metric m) {
     return (m >= 0 && m < CS_METRIC_COUNT) ? metric_names[m] : "?";
 }
 
+int cs_metric_name_valid(const char *name, cs_metric *out) {
+    for (int i = 0; i < CS_METRIC_COUNT; i++)
+        if (name && strcmp(name, metric_names[i]) == 0) {
+            *out = (cs_metric)i;
+            return 1;
+        }
+    return 0;
+}
+
 cs_status cs_metric_parse(const char *name, cs_metric *out) {
     for (int i = 0; i < CS_METRIC_COUNT; i++)
         if (name && strcmp(name, metric_names[i]) == 0) {
@@ -547,6 +556,12 @@ static cs_status first_failure(set_ctx *c, size_t n) {
 cs_status cs_metric_set_scores(const int *want_in, const cs_image *ref, size_t nref,
                                const cs_image *gen, size_t ngen, cs_threadpool *pool,
                                cs_metric_score *out, double *per_gen) {
+    return cs_metric_set_pairs(want_in, ref, nref, gen, ngen, pool, out, per_gen, NULL);
+}
+
+cs_status cs_metric_set_pairs(const int *want_in, const cs_image *ref, size_t nref,
+                              const cs_image *gen, size_t ngen, cs_threadpool *pool,
+                              cs_metric_score *out, double *per_gen, double *per_pair) {
     if (nref == 0 || ngen == 0) return CS_FAIL(CS_E_USAGE, "metrics: empty image set");
     int want[CS_METRIC_N_PIXEL];
     for (int m = 0; m < CS_METRIC_N_PIXEL; m++) want[m] = want_in ? want_in[m] : 1;
@@ -571,6 +586,7 @@ cs_status cs_metric_set_scores(const int *want_in, const cs_image *ref, size_t n
     CS_TRY_GOTO(st, resize_cache(&c, pool), done);
     CS_TRY_GOTO(st, cs_threadpool_for(pool, npairs, pair_job, &c), done);
     CS_TRY_GOTO(st, first_failure(&c, npairs), done);
+    if (per_pair) memcpy(per_pair, c.pair, nitems * sizeof(double));
     for (int m = 0; m < CS_METRIC_N_PIXEL; m++) {
         cs_metric_score s = {0, INFINITY, -INFINITY, npairs};
         if (!want[m]) s.mean = s.min = s.max = NAN;

@@ -15,8 +15,22 @@
 #define COPYSCOPE_VERSION "unknown"
 #endif
 
-static const char *cs_utility_name(cs_utility_kind u) {
-    return u == CS_UTILITY_NEG_FID ? "neg-fid" : "fid-gain";
+static const char *cs_utility_name(const cs_utility_spec *u) {
+    static _Thread_local char buf[32];
+    return cs_utility_format(u, buf, sizeof buf);
+}
+
+/* How the utility is computed from the metric, for the reports. */
+static const char *cs_utility_formula(const cs_audit *a) {
+    static _Thread_local char buf[128];
+    const char *mn = cs_metric_name(a->metric);
+    if (a->utility.kind == CS_UTILITY_ABS)
+        snprintf(buf, sizeof buf, "U(S) = %s%s(S)", a->utility.is_distance ? "-" : "", mn);
+    else if (a->utility.is_distance)
+        snprintf(buf, sizeof buf, "U(S) = %s(baseline) - %s(S)", mn, mn);
+    else
+        snprintf(buf, sizeof buf, "U(S) = %s(S) - %s(baseline)", mn, mn);
+    return buf;
 }
 
 static cJSON *cs_num(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
@@ -52,7 +66,9 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON_AddStringToObject(root, "baseline", m->baseline);
     cJSON *pl = cJSON_AddArrayToObject(root, "players");
     for (int i = 0; i < m->n_players; i++) cJSON_AddItemToArray(pl, cJSON_CreateString(m->players[i]));
-    cJSON_AddStringToObject(root, "utility", cs_utility_name(a->utility));
+    cJSON_AddStringToObject(root, "utility", cs_utility_name(&a->utility));
+    cJSON_AddStringToObject(root, "utility_formula", cs_utility_formula(a));
+    cJSON_AddStringToObject(root, "metric", cs_metric_name(a->metric));
     cJSON_AddStringToObject(root, "sign_convention",
                             "positive value = the player moves the generated images toward the reference");
     cJSON_AddNumberToObject(root, "dims", a->dims);
@@ -113,6 +129,15 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
         cJSON_AddItemToObject(o, "fid_ci95", a->bootstrap ? cs_pair(c->fid_ci.lo, c->fid_ci.hi) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "fid_std_error", a->bootstrap ? cs_num(c->fid_ci.se) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "fid_bootstrap_mean", a->bootstrap ? cs_num(c->fid_ci.mean) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "score", cs_num(c->score));
+        cJSON_AddItemToObject(o, "score_ci95", a->bootstrap ? cs_pair(c->score_ci.lo, c->score_ci.hi) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "score_std_error", a->bootstrap ? cs_num(c->score_ci.se) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "score_bootstrap_mean", a->bootstrap ? cs_num(c->score_ci.mean) : cJSON_CreateNull());
+        if (cs_metric_is_pixel(a->metric)) {
+            cJSON_AddItemToObject(o, "score_min", cs_num(c->score_min));
+            cJSON_AddItemToObject(o, "score_max", cs_num(c->score_max));
+        }
+        if (a->metric == CS_METRIC_KID) cJSON_AddItemToObject(o, "kid_subset_std", cs_num(c->score_std));
         cJSON_AddItemToObject(o, "utility", cs_num(c->utility));
         cJSON_AddItemToObject(o, "utility_ci95",
                               a->bootstrap ? cs_pair(c->utility_ci.lo, c->utility_ci.hi) : cJSON_CreateNull());
@@ -134,8 +159,14 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON_AddNumberToObject(bs, "failed_replicates", a->bootstrap_failed);
     cJSON_AddStringToObject(bs, "interval", "percentile 95% (numpy linear interpolation)");
     cJSON_AddStringToObject(bs, "resampling",
-                            "per replicate: reference rows resampled once (shared by all sets), "
-                            "each set resampled; exact low-rank FID (cs_fid_boot)");
+                            a->metric == CS_METRIC_FID
+                                ? "per replicate: reference rows resampled once (shared by all sets), each set "
+                                  "resampled; exact low-rank FID (cs_fid_boot)"
+                            : a->metric == CS_METRIC_KID
+                                ? "per replicate: reference rows resampled once (shared by all sets), each set "
+                                  "resampled; KID of the resampled rows (cs_kid_gram, same subsets)"
+                                : "per replicate: reference images resampled once (shared by all sets), each set "
+                                  "resampled; mean similarity of the resampled pairs");
     cJSON_AddStringToObject(bs, "rng", "splitmix64(seed, replicate)");
     cJSON *im = cJSON_AddObjectToObject(root, "images");
     cJSON_AddNumberToObject(im, "from_cache", (double)a->n_images_from_cache);
@@ -143,6 +174,7 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON *tm = cJSON_AddObjectToObject(root, "seconds");
     cJSON_AddNumberToObject(tm, "features", a->seconds_features);
     cJSON_AddNumberToObject(tm, "fid", a->seconds_fid);
+    cJSON_AddNumberToObject(tm, "metric", a->seconds_metric);
     cJSON_AddNumberToObject(tm, "bootstrap", a->seconds_bootstrap);
     char *txt = cJSON_Print(root);
     cJSON_Delete(root);
@@ -259,7 +291,7 @@ static void cs_write_values_csv(const cs_audit *a, FILE *f) {
 
 static void cs_write_coalitions_csv(const cs_audit *a, FILE *f) {
     fputs("coalition,n,fid,fid_ci_low,fid_ci_high,fid_std_error,utility,utility_ci_low,"
-          "utility_ci_high,method\n", f);
+          "utility_ci_high,method,metric,score,score_ci_low,score_ci_high,score_std_error\n", f);
     for (size_t k = 0; k < a->n_coalitions; k++) {
         const cs_audit_coalition *c = &a->coalitions[k];
         cs_csv_str(f, c->label);
@@ -271,7 +303,12 @@ static void cs_write_coalitions_csv(const cs_audit *a, FILE *f) {
         cs_csv_num(f, c->utility);
         cs_csv_num(f, a->bootstrap ? c->utility_ci.lo : NAN);
         cs_csv_num(f, a->bootstrap ? c->utility_ci.hi : NAN);
-        fprintf(f, ",%s\n", c->method ? c->method : "");
+        fprintf(f, ",%s,%s", c->method ? c->method : "", cs_metric_name(a->metric));
+        cs_csv_num(f, c->score);
+        cs_csv_num(f, a->bootstrap ? c->score_ci.lo : NAN);
+        cs_csv_num(f, a->bootstrap ? c->score_ci.hi : NAN);
+        cs_csv_num(f, a->bootstrap ? c->score_ci.se : NAN);
+        fputc('\n', f);
     }
 }
 
@@ -290,7 +327,10 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
           ".warn{background:#b00020;color:#fff;padding:1em;font-size:1.2em;font-weight:bold;"
           "border-radius:4px}\n.ok{background:#e8f5e9;padding:.6em;border-radius:4px}\n"
           "code{background:#f3f3f3;padding:0 .2em}\n</style></head><body>\n", f);
-    if (!a->comparable_to_published) {
+    if (cs_metric_is_pixel(a->metric)) {
+        fprintf(f, "<div class=\"ok\">Utility from the pixel metric %s (no Inception features; see "
+                "docs/metrics.md).</div>\n", cs_metric_name(a->metric));
+    } else if (!a->comparable_to_published) {
         fputs("<div class=\"warn\">WARNING: these features were not computed with the official "
               "pytorch-fid Inception weights (SHA-256 ", f);
         cs_html_esc(f, a->weights_sha256[0] ? a->weights_sha256 : "unknown");
@@ -307,10 +347,10 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
     fputs("</h1>\n<p>Baseline <code>", f);
     cs_html_esc(f, m->baseline);
     fprintf(f, "</code>, %d players, %zu coalitions measured, %lld missing. Reference: %lld images. "
-            "Features: %d dims. FID method: %s. Utility: %s. Primary estimator: <b>%s</b>. "
+            "Features: %d dims. FID method: %s. Utility: %s (%s). Primary estimator: <b>%s</b>. "
             "A positive value means the player moves the generated images toward the reference.</p>\n",
             np, a->n_coalitions, (long long)a->n_missing_total, (long long)a->n_reference, a->dims,
-            a->fid_method ? a->fid_method : "", cs_utility_name(a->utility),
+            a->fid_method ? a->fid_method : "", cs_utility_name(&a->utility), cs_utility_formula(a),
             cs_estimator_name(pe->a.estimator));
     if (a->bootstrap)
         fprintf(f, "<p>Bootstrap: %d replicates (seed %llu, %d failed), percentile 95%% intervals "
@@ -388,15 +428,22 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
         fprintf(f, "<p>Efficiency gap (sum of values minus v(all) - v(baseline)): %.3g</p>\n",
                 pe->a.efficiency_gap);
     /* coalition table */
-    fputs("<h2>Coalitions</h2>\n<table><tr><th class=\"l\">coalition</th><th>images</th><th>FID</th>", f);
-    if (a->bootstrap) fputs("<th>FID 95% CI</th><th>std. error</th>", f);
+    const int pixel = cs_metric_is_pixel(a->metric), other = a->metric != CS_METRIC_FID;
+    const char *mn = cs_metric_name(a->metric);
+    fputs("<h2>Coalitions</h2>\n<table><tr><th class=\"l\">coalition</th><th>images</th>", f);
+    if (!pixel) fputs("<th>FID</th>", f);
+    if (other) fprintf(f, "<th>%s</th>", a->metric == CS_METRIC_KID ? "KID (subset std.)" : "mean similarity [min, max]");
+    if (a->bootstrap) fprintf(f, "<th>%s 95%% CI</th><th>std. error</th>", other ? mn : "FID");
     fputs("<th>utility</th><th class=\"l\">method</th></tr>\n", f);
     for (size_t k = 0; k < a->n_coalitions; k++) {
         const cs_audit_coalition *c = &a->coalitions[k];
         fputs("<tr><td class=\"l\">", f);
         cs_html_esc(f, c->label);
-        fprintf(f, "</td><td>%lld</td><td>%.4f</td>", (long long)c->n, c->fid);
-        if (a->bootstrap) fprintf(f, "<td>[%.4f, %.4f]</td><td>%.4f</td>", c->fid_ci.lo, c->fid_ci.hi, c->fid_ci.se);
+        fprintf(f, "</td><td>%lld</td>", (long long)c->n);
+        if (!pixel) fprintf(f, "<td>%.4f</td>", c->fid);
+        if (a->metric == CS_METRIC_KID) fprintf(f, "<td>%.6g (%.2g)</td>", c->score, c->score_std);
+        else if (pixel) fprintf(f, "<td>%.6f [%.4f, %.4f]</td>", c->score, c->score_min, c->score_max);
+        if (a->bootstrap) fprintf(f, "<td>[%.6g, %.6g]</td><td>%.4g</td>", c->score_ci.lo, c->score_ci.hi, c->score_ci.se);
         fprintf(f, "<td>%.4f</td><td class=\"l\">%s</td></tr>\n", c->utility, c->method ? c->method : "");
     }
     fputs("</table>\n", f);

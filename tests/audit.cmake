@@ -28,3 +28,13 @@ add_test(NAME audit_e2e
          COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/audit_ref.py e2e ${CS_CLI} ${CS_AUDIT_TMP}/e2e
                  ${CS_TESTDATA}/test-weights-seed1.pth ${CS_AUDIT_E2E_PER_SET} ${CS_AUDIT_E2E_DIMS})
 set_tests_properties(audit_e2e PROPERTIES FIXTURES_REQUIRED test_weights TIMEOUT 600 SKIP_RETURN_CODE 77)
+
+# Utilities other than FID (--utility kid / cosine / hist / dhash / ssim / rgb-ssim / fusion): scores,
+# utilities, exact Shapley values and bootstrap replicates against PIL/OpenCV/scikit-image/numpy
+# (tests/audit_utilities.py; pixel metrics skip without python3-opencv / python3-skimage).
+foreach(mode pixel kid)
+  add_test(NAME audit_utility_${mode}
+           COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/audit_utilities.py ${mode} ${CS_CLI}
+                   ${CS_AUDIT_TMP}/utility-${mode})
+  set_tests_properties(audit_utility_${mode} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+endforeach()

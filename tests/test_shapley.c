@@ -575,7 +575,9 @@ static void test_tables(void) {
     expect_error("", NULL, 0, NULL, 0, "t.csv: empty file");
     expect_error("\xEF\xBB\xBF\r\n# only a comment\n", NULL, 0, NULL, 0, "t.csv: empty file");
     expect_error("name,score\n,1\n", NULL, 0, NULL, 0, "t.csv:1: bad header");
-    expect_error("coalition,fid,utility\n,1,1\n", NULL, 0, NULL, 0, "t.csv:1: bad header");
+    expect_error("coalition,fid,kid\n,1,1\n", NULL, 0, NULL, 0, "t.csv:1: bad header: two metric columns");
+    expect_error("coalition,utility,Utility\n,1,1\n", NULL, 0, NULL, 0, "t.csv:1: bad header: two 'utility'");
+    expect_error("coalition,ssim\n,1\nA,x\n", NULL, 0, NULL, 0, "t.csv:3: ssim value 'x' is not a finite number");
     expect_error("coalition,fid\n", NULL, 0, NULL, 0, "no coalition rows");
     expect_error("coalition,fid\n,1\nA++B,2\n", NULL, 0, NULL, 0, "t.csv:3: empty player name");
     expect_error("coalition,fid\n,1\nA+A,2\n", NULL, 0, NULL, 0, "t.csv:3: player 'A' appears twice");

@@ -30,7 +30,13 @@ static void usage(FILE *out) {
             "  -s, --seed S         bootstrap seed (default 0); results do not depend on --threads\n"
             "  -e, --estimator E    primary estimator: exact, kernelshap, loo, banzhaf, paper,\n"
             "                       permutation (default: exact with a full table, else kernelshap)\n"
-            "  -u, --utility U      fid-gain (default: U(S) = FID(baseline) - FID(S)) or neg-fid (-FID(S))\n"
+            "  -u, --utility U      fid-gain (default: U(S) = FID(baseline) - FID(S)) or neg-fid (-FID(S));\n"
+            "                       kid (= kid-gain, KID(baseline) - KID(S)) or neg-kid; a pixel\n"
+            "                       similarity cosine, hist, dhash, ssim, rgb-ssim or fusion (= M-gain:\n"
+            "                       mean over all (generated, reference) image pairs, M(S) - M(baseline);\n"
+            "                       M-raw: M(S)); pixel metrics decode the images and need no network\n"
+            "      --kid-subsets N  KID: subsets (default 100)\n"
+            "      --kid-subset-size M  KID: subset size, capped at both set sizes (default 1000)\n"
             "      --reference P    (directory form) reference images: a directory, or a features/stats file\n"
             "      --generated ROOT (directory form) one subdirectory per coalition\n"
             "      --baseline NAME  (directory form) the baseline pipeline's name\n"
@@ -65,7 +71,9 @@ enum {
     OPT_CACHE_DIR,
     OPT_SHARD,
     OPT_PARTIALS,
-    OPT_FROM_PARTIALS
+    OPT_FROM_PARTIALS,
+    OPT_KID_N,
+    OPT_KID_M
 };
 
 int cs_cmd_audit(int argc, char **argv) {
@@ -83,6 +91,8 @@ int cs_cmd_audit(int argc, char **argv) {
         {"cache", required_argument, 0, OPT_CACHE_DIR},
         {"shard", required_argument, 0, OPT_SHARD}, {"partials", required_argument, 0, OPT_PARTIALS},
         {"from-partials", required_argument, 0, OPT_FROM_PARTIALS},
+        {"kid-subsets", required_argument, 0, OPT_KID_N},
+        {"kid-subset-size", required_argument, 0, OPT_KID_M},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *cmd = "audit";
@@ -142,6 +152,14 @@ int cs_cmd_audit(int argc, char **argv) {
         case OPT_SHARD: shard_spec = optarg; break;
         case OPT_PARTIALS: partials = optarg; break;
         case OPT_FROM_PARTIALS: from_partials = optarg; break;
+        case OPT_KID_N:
+            if (!cs_cli_parse_int(cmd, "--kid-subsets", optarg, 1, 1000000, &v)) return 2;
+            o.kid.n_subsets = (int)v;
+            break;
+        case OPT_KID_M:
+            if (!cs_cli_parse_int(cmd, "--kid-subset-size", optarg, 2, 1000000, &v)) return 2;
+            o.kid.subset_size = v;
+            break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: return cs_cli_usage_error(cmd, "unknown option");
@@ -183,11 +201,11 @@ int cs_cmd_audit(int argc, char **argv) {
         o.estimator = (int)e;
     }
     if (utility) {
-        if (strcmp(utility, "fid-gain") == 0) o.utility = CS_UTILITY_FID_GAIN;
-        else if (strcmp(utility, "neg-fid") == 0) o.utility = CS_UTILITY_NEG_FID;
-        else {
+        if (cs_utility_parse(utility, &o.utility) != CS_OK || o.utility.kind == CS_UTILITY_RAW) {
             cs_audit_manifest_free(m);
-            return cs_cli_usage_error(cmd, "--utility must be fid-gain or neg-fid");
+            return cs_cli_usage_error(cmd, "--utility: %s", o.utility.kind == CS_UTILITY_RAW && !strcmp(utility, "raw")
+                                                                ? "raw needs a table ('copyscope shapley')"
+                                                                : cs_last_error());
         }
     }
     int tty = cs_cli_stderr_is_tty();

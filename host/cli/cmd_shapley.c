@@ -16,9 +16,10 @@ static void usage(FILE *out) {
     fprintf(out,
             "Usage: copyscope shapley TABLE.csv [options]\n\n"
             "Attribute a utility over coalitions of pipeline components (LoRAs, ControlNets, a checkpoint\n"
-            "swap) to each component. TABLE.csv has a header with a column 'coalition' and a column 'fid'\n"
-            "(FID of that coalition's images against the reference) or 'utility'; other columns are\n"
-            "ignored. A coalition is player names joined by '+' in any order; the baseline (empty\n"
+            "swap) to each component. TABLE.csv has a header with a column 'coalition' and one value\n"
+            "column: 'fid' (FID of that coalition's images against the reference), another metric of\n"
+            "'copyscope metrics' (kid, cosine, hist, dhash, ssim, rgb-ssim, fusion) or 'utility'; other\n"
+            "columns are ignored. A coalition is player names joined by '+' in any order; the baseline (empty\n"
             "coalition) is an empty field, '(baseline)', or the --baseline name alone. Lines starting\n"
             "with '#' are comments. Players are discovered from the table.\n\n"
             "Sign convention: a POSITIVE value means the player pushes the images TOWARD the reference.\n\n"
@@ -30,8 +31,10 @@ static void usage(FILE *out) {
             "                      code's dividend formula)\n"
             "  -b, --baseline NAME the baseline pipeline's name: 'NAME' alone is the empty coalition and\n"
             "                      'NAME+Depth' means {Depth}\n"
-            "  -u, --utility U     for 'fid' tables: fid-gain (default, U(S) = FID(baseline) - FID(S))\n"
-            "                      or neg-fid (U(S) = -FID(S))\n"
+            "  -u, --utility U     for metric tables, the gain of the column's metric by default:\n"
+            "                      fid-gain (U(S) = FID(baseline) - FID(S)) or neg-fid (U(S) = -FID(S));\n"
+            "                      kid-gain or neg-kid; for a similarity M: M-gain (= M; U(S) = M(S) -\n"
+            "                      M(baseline)) or M-raw (U(S) = M(S)). Values do not depend on the choice.\n"
             "  -p, --players LIST  comma-separated players (fixes their order; unknown names fail)\n"
             "  -s, --seed S        permutation: random seed (default 0; use the plan's seed)\n"
             "  -n, --samples K     permutation: at most K permutations (default 1000)\n"
@@ -101,7 +104,10 @@ static int print_json(const char *path, const cs_coalition_table *t, const cs_ga
     if (a->estimator == CS_EST_KERNELSHAP) cJSON_AddNumberToObject(root, "rank", a->rank);
     cJSON_AddStringToObject(root, "note", a->note);
     cJSON *utils = cJSON_AddObjectToObject(root, "utilities");
-    cJSON *fids = t->is_fid ? cJSON_AddObjectToObject(root, "fids") : NULL;
+    /* the measured values, under the column's name ("fids" for fid tables, as before) */
+    char key[24];
+    snprintf(key, sizeof key, "%ss", t->column);
+    cJSON *fids = t->is_metric ? cJSON_AddObjectToObject(root, key) : NULL;
     for (size_t r = 0; r < t->n_rows; r++) {
         double u = 0.0;
         cs_game_get(g, t->masks[r], &u);
@@ -142,10 +148,14 @@ static void print_plain(const char *path, const cs_coalition_table *t, const cs_
     int n = cs_game_n_players(g);
     printf("table: %s (%d players, %zu coalitions measured", path, n, cs_game_n_measured(g));
     if (n <= 62) printf(" of %llu", (unsigned long long)((uint64_t)1 << n));
-    printf(")\nutility: %s%s\n", utility_name,
-           !t->is_fid                         ? " (the table's utility column)"
-           : !strcmp(utility_name, "neg-fid") ? " (U(S) = -FID(S))"
-                                              : " (U(S) = FID(baseline) - FID(S))");
+    char up[40];
+    snprintf(up, sizeof up, "%s", t->column);
+    if (t->is_fid) snprintf(up, sizeof up, "FID");
+    int gain = strstr(utility_name, "-gain") != NULL;
+    if (!t->is_metric) printf(")\nutility: %s (the table's utility column)\n", utility_name);
+    else if (gain && t->is_distance) printf(")\nutility: %s (U(S) = %s(baseline) - %s(S))\n", utility_name, up, up);
+    else if (gain) printf(")\nutility: %s (U(S) = %s(S) - %s(baseline))\n", utility_name, up, up);
+    else printf(")\nutility: %s (U(S) = %s%s(S))\n", utility_name, t->is_distance ? "-" : "", up);
     printf("estimator: %s%s; positive = toward the reference\n\n", cs_estimator_name(a->estimator),
            a->is_estimate ? " (an estimate)" : "");
     size_t w = 6;
@@ -198,11 +208,12 @@ int cs_cmd_shapley(int argc, char **argv) {
                                                "permutation, paper)", optarg);
             break;
         case 'b': baseline = optarg; break;
-        case 'u':
-            if (strcmp(optarg, "fid-gain") && strcmp(optarg, "neg-fid"))
-                return cs_cli_usage_error(cmd, "unknown utility '%s' (fid-gain or neg-fid)", optarg);
+        case 'u': {
+            cs_utility_spec probe;
+            if (cs_utility_parse(optarg, &probe) != CS_OK) return cs_cli_usage_error(cmd, "%s", cs_last_error());
             utility = optarg;
             break;
+        }
         case 'p': player_list = optarg; break;
         case 's':
             if (!parse_u64(cmd, "--seed", optarg, &popt.seed)) return CS_EXIT_USAGE;
@@ -252,16 +263,20 @@ int cs_cmd_shapley(int argc, char **argv) {
         rc = cs_cli_fail(cmd, st);
         goto done;
     }
-    cs_utility_kind kind = CS_UTILITY_RAW;
-    const char *utility_name = "raw";
-    if (t->is_fid) {
-        kind = (utility && !strcmp(utility, "neg-fid")) ? CS_UTILITY_NEG_FID : CS_UTILITY_FID_GAIN;
-        utility_name = kind == CS_UTILITY_NEG_FID ? "neg-fid" : "fid-gain";
-    } else if (utility) {
-        rc = cs_cli_usage_error(cmd, "%s has a 'utility' column; --utility applies to 'fid' tables only", path);
-        goto done;
+    /* the utility: the --utility name must match the table's value column; default: its gain */
+    cs_utility_spec u = {"", t->is_distance, t->is_metric ? CS_UTILITY_GAIN : CS_UTILITY_RAW};
+    snprintf(u.metric, sizeof u.metric, "%s", t->is_metric ? t->column : "");
+    if (utility) {
+        cs_utility_parse(utility, &u); /* validated above */
+        if (t->is_metric ? strcmp(u.metric, t->column) != 0 : u.kind != CS_UTILITY_RAW) {
+            rc = cs_cli_usage_error(cmd, "%s has a '%s' column; --utility %s needs %s", path, t->column, utility,
+                                    u.kind == CS_UTILITY_RAW ? "a 'utility' column" : "a column of that metric");
+            goto done;
+        }
     }
-    st = cs_coalition_table_game(t, kind, &g);
+    char utility_name[32];
+    cs_utility_format(&u, utility_name, sizeof utility_name);
+    st = cs_coalition_table_game(t, u.kind, &g);
     if (st) {
         rc = cs_cli_fail(cmd, st);
         goto done;

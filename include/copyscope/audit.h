@@ -24,6 +24,7 @@
 #define COPYSCOPE_AUDIT_H
 
 #include "copyscope/features.h"
+#include "copyscope/metrics.h"
 #include "copyscope/shapley.h"
 #include "copyscope/status.h"
 
@@ -91,7 +92,15 @@ void cs_audit_manifest_free(cs_audit_manifest *m);
 
 typedef struct cs_audit_options {
     cs_features_opts features; /* weights, device, dims, cache, threads for extraction */
-    cs_utility_kind utility;   /* CS_UTILITY_FID_GAIN (default) or CS_UTILITY_NEG_FID */
+    /* The utility (shapley.h): fid-gain by default. Its metric decides what is measured:
+     *   fid        Inception features -> FID of every set vs the reference (as always);
+     *   kid        Inception features -> KID (metrics.h, options in `kid`) and FID;
+     *   cosine, hist, dhash, ssim, rgb-ssim, fusion
+     *              decoded images only (no network): the set score is the mean similarity over
+     *              every (generated, reference) image pair (cs_metric_set_pairs); fid is NaN.
+     * kind CS_UTILITY_GAIN or CS_UTILITY_ABS (RAW is refused). */
+    cs_utility_spec utility;
+    cs_kid_opts kid;           /* KID subsets (defaults: cs_kid_opts_default) */
     int estimator;             /* primary estimator (cs_estimator) or -1 = automatic */
     int bootstrap;             /* replicates (0 = none) */
     uint64_t seed;             /* bootstrap seed */
@@ -118,10 +127,14 @@ typedef struct cs_audit_coalition {
     uint64_t mask;
     const char *label;   /* points into the manifest */
     int64_t n;           /* images */
-    double fid;          /* FID vs the reference */
+    double fid;          /* FID vs the reference (NaN for pixel-metric utilities) */
+    double score;        /* the utility's metric: fid, kid, or the mean pair similarity */
+    double score_min, score_max; /* pixel metrics: over the pairs (else NaN) */
+    double score_std;    /* kid: standard deviation over its subsets (else NaN) */
     double utility;
     const char *method;  /* FID method used for the point estimate (static string) */
-    cs_audit_ci fid_ci, utility_ci; /* valid when bootstrap > 0 */
+    cs_audit_ci fid_ci, utility_ci; /* valid when bootstrap > 0 (fid_ci: fid utilities only) */
+    cs_audit_ci score_ci;           /* valid when bootstrap > 0 */
 } cs_audit_coalition;
 
 typedef struct cs_audit_estimate {
@@ -136,7 +149,8 @@ typedef struct cs_audit {
     char weights_sha256[65];    /* of the extractor ("" if unknown) */
     int comparable_to_published; /* weights are the official pytorch-fid file */
     const char *fid_method;     /* summary of the methods used ("lowrank", "chol", ...) */
-    cs_utility_kind utility;
+    cs_utility_spec utility;
+    cs_metric metric;           /* the utility's metric */
     size_t n_coalitions;
     cs_audit_coalition *coalitions; /* (n_coalitions), manifest order */
     uint64_t *missing;              /* (n_missing) coalitions absent from the full table */
@@ -149,7 +163,7 @@ typedef struct cs_audit {
     uint64_t seed;
     int bootstrap_failed;           /* replicates whose evaluation failed (excluded) */
     size_t n_images_from_cache, n_images_computed;
-    double seconds_features, seconds_fid, seconds_bootstrap;
+    double seconds_features, seconds_fid, seconds_metric, seconds_bootstrap;
 } cs_audit;
 
 /* Run the audit. */
@@ -181,6 +195,22 @@ void cs_ci_compute(double *x, size_t n, cs_audit_ci *ci);
 cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const *sets,
                             const int64_t *n_set, size_t n_sets, int d, int B, uint64_t seed,
                             int threads, int progress, double *rep_fid);
+
+/* The same resampling (same streams, same draws) for pixel-metric set scores: pairs[k] is set k's
+ * (n_set[k], n_ref) matrix of pair similarities (generated image g against reference image r at
+ * [g * n_ref + r]); replicate r's score of set k is the mean of the resampled pairs'
+ * similarities, sum_g sum_r c_g c_r P[g, r] / (n_set[k] n_ref) with c the resample counts. */
+cs_status cs_bootstrap_pair_means(const double *const *pairs, int64_t n_ref, const int64_t *n_set,
+                                  size_t n_sets, int B, uint64_t seed, int threads, double *rep_score);
+
+/* The same for KID: replicate r's KID of set k is cs_kid_gram on the resampled index lists (the
+ * kernel of the original rows is computed once per set; (n_ref + n_k)^2 doubles, n_ref + n_k <=
+ * CS_AUDIT_MAX_KID_BOOT_ROWS). When the subset size equals both set sizes every subset is the whole
+ * resample, so one subset is evaluated (the same value up to rounding). */
+#define CS_AUDIT_MAX_KID_BOOT_ROWS 16384
+cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const *sets,
+                            const int64_t *n_set, size_t n_sets, int d, const cs_kid_opts *kid,
+                            int B, uint64_t seed, int threads, double *rep_score);
 
 /* ---- reports (host/report.c) ---------------------------------------------------------------- */
 

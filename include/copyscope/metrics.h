@@ -62,6 +62,7 @@ typedef enum cs_metric {
 /* "cosine", "hist", "dhash", "ssim", "rgb-ssim", "fusion", "kid", "fid" <-> cs_metric. */
 const char *cs_metric_name(cs_metric m);
 cs_status cs_metric_parse(const char *name, cs_metric *out); /* CS_E_USAGE on unknown names */
+int cs_metric_name_valid(const char *name, cs_metric *out);  /* 1 and *out, or 0 (no error set) */
 int cs_metric_is_pixel(cs_metric m);      /* 1 for cosine .. fusion */
 int cs_metric_is_distance(cs_metric m);   /* 1 for kid and fid (utility = -value) */
 /* The theoretical range of a pixel similarity (fusion's normalisation). */
@@ -135,6 +136,13 @@ cs_status cs_metric_set_scores(const int *want, const cs_image *ref, size_t nref
                                const cs_image *gen, size_t ngen, cs_threadpool *pool,
                                cs_metric_score *out, double *per_gen);
 
+/* The same, also returning every pair's similarities: per_pair (ngen, nref, CS_METRIC_N_PIXEL)
+ * float64 (generated image g against reference r at [(g * nref + r) * CS_METRIC_N_PIXEL + m]),
+ * NaN for unwanted metrics. per_gen and per_pair may be NULL. */
+cs_status cs_metric_set_pairs(const int *want, const cs_image *ref, size_t nref,
+                              const cs_image *gen, size_t ngen, cs_threadpool *pool,
+                              cs_metric_score *out, double *per_gen, double *per_pair);
+
 /* ---- KID ---- */
 typedef struct cs_kid_opts {
     int n_subsets;        /* default 100 */
@@ -166,6 +174,19 @@ cs_status cs_kid_mmd2(const float *x, const int64_t *ix, const float *y, const i
 /* KID between x (n1, d) and y (n2, d) (n1, n2 >= 2). per_subset: optional (n_subsets) MMD^2s. */
 cs_status cs_kid_compute(const float *x, int64_t n1, const float *y, int64_t n2, int d,
                          const cs_kid_opts *opts, cs_kid_result *res, double *per_subset);
+
+/* The (n1 + n2)^2 inner-product matrix of [x; y] in float64 (malloc'd, free()). */
+cs_status cs_kid_gram_build(const float *x, int64_t n1, const float *y, int64_t n2, int d,
+                            double **gram);
+
+/* KID from a precomputed inner-product matrix: gram (nt, nt) float64, full (both triangles), of
+ * the rows [x; y] (x = rows 0..n1-1, y = rows n1..nt-1). The two sets are index lists ix (m1
+ * entries in [0, n1)) and iy (m2 entries in [0, nt - n1)) that may repeat rows (a bootstrap
+ * resample); subsets are drawn from the list positions exactly as cs_kid_compute draws them from
+ * rows, so identity lists give cs_kid_compute's numbers bit for bit. per_subset as there. */
+cs_status cs_kid_gram(const double *gram, int64_t nt, int64_t n1, const int64_t *ix, int64_t m1,
+                      const int64_t *iy, int64_t m2, int d, const cs_kid_opts *opts,
+                      cs_kid_result *res, double *per_subset);
 
 #ifdef __cplusplus
 }

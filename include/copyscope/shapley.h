@@ -145,16 +145,47 @@ cs_status cs_plan_coalitions(int n, cs_estimator e, size_t budget, uint64_t seed
 
 /* ---- coalition tables (CSV) ------------------------------------------------------------------- */
 
-/* A CSV with a header naming a column `coalition` and a column `fid` or `utility` (other columns
- * ignored; case-insensitive; quotes, surrounding whitespace, CRLF and a UTF-8 BOM tolerated; blank
+/* A CSV with a header naming a column `coalition` and one value column: `fid`, `utility`, or a
+ * metric of copyscope/metrics.h (`kid`, `cosine`, `hist`, `dhash`, `ssim`, `rgb-ssim`, `fusion`)
+ * (other columns ignored; case-insensitive; quotes, surrounding whitespace, CRLF and a UTF-8 BOM tolerated; blank
  * lines and lines starting with '#' skipped). A coalition is player names joined by '+', in any
  * order. The empty coalition is an empty field, "(baseline)" or, with opts->baseline, that name
  * alone; the baseline name inside a coalition is dropped ("BASE+Depth" = {Depth}). */
 typedef enum cs_utility_kind {
     CS_UTILITY_FID_GAIN = 0, /* v(S) = FID(baseline) - FID(S) */
     CS_UTILITY_NEG_FID,      /* v(S) = -FID(S) */
-    CS_UTILITY_RAW           /* the table's `utility` column */
+    CS_UTILITY_RAW,          /* the table's `utility` column */
+    /* The same two kinds for any metric m (fid, kid: distances; cosine, hist, dhash, ssim,
+     * rgb-ssim, fusion: similarities), with sign = -1 for a distance and +1 for a similarity so
+     * that larger = closer to the reference: */
+    CS_UTILITY_GAIN = CS_UTILITY_FID_GAIN, /* v(S) = sign (m(S) - m(baseline)); v(baseline) = 0 */
+    CS_UTILITY_ABS = CS_UTILITY_NEG_FID    /* v(S) = sign m(S) */
 } cs_utility_kind;
+
+/* A utility as named on the command line (`--utility`):
+ *   fid-gain | fid        GAIN of fid (the default)        neg-fid   ABS of fid
+ *   kid-gain | kid        GAIN of kid                      neg-kid   ABS of kid
+ *   S | S-gain            GAIN of similarity S             S-raw     ABS of S
+ *   raw                   a table's `utility` column as written
+ * for S in cosine, hist, dhash, ssim, rgb-ssim, fusion. Shapley, Banzhaf and LOO values do not
+ * depend on GAIN vs ABS (they only see differences); the utility column of a report does. */
+typedef struct cs_utility_spec {
+    char metric[16];      /* "fid", "kid", "ssim", ...; "" for raw */
+    int is_distance;      /* 1 for fid and kid */
+    cs_utility_kind kind; /* CS_UTILITY_GAIN, CS_UTILITY_ABS or CS_UTILITY_RAW */
+} cs_utility_spec;
+
+/* CS_E_USAGE with the list of names for anything else. */
+cs_status cs_utility_parse(const char *name, cs_utility_spec *out);
+/* The canonical name: "fid-gain", "neg-fid", "kid-gain", "neg-kid", "ssim-gain", "ssim-raw",
+ * "raw". Returns buf. */
+const char *cs_utility_format(const cs_utility_spec *u, char *buf, size_t cap);
+/* v from a metric value m and the baseline's mb. */
+static inline double cs_utility_value(const cs_utility_spec *u, double m, double mb) {
+    double sign = u->is_distance ? -1.0 : 1.0;
+    /* + 0.0 turns -0 (the baseline's gain of a distance) into 0 */
+    return u->kind == CS_UTILITY_RAW ? m : u->kind == CS_UTILITY_ABS ? sign * m + 0.0 : sign * (m - mb) + 0.0;
+}
 
 typedef struct cs_table_options {
     const char *baseline;       /* name of the baseline pipeline, or NULL */
@@ -168,9 +199,12 @@ typedef struct cs_coalition_table {
     char **players;     /* (n_players,) */
     size_t n_rows;
     uint64_t *masks;    /* (n_rows,) */
-    double *values;     /* (n_rows,) the fid or utility column as written */
+    double *values;     /* (n_rows,) the value column as written */
     int *lines;         /* (n_rows,) 1-based line number of each row */
-    int is_fid;         /* 1: column `fid`, 0: column `utility` */
+    int is_fid;         /* 1: column `fid` */
+    char column[16];    /* the value column: "utility", "fid", "kid", "ssim", ... (lower case) */
+    int is_metric;      /* 1: a metric column (every column but `utility`) */
+    int is_distance;    /* 1: fid or kid */
     size_t baseline_row;
 } cs_coalition_table;
 
@@ -182,8 +216,8 @@ cs_status cs_coalition_table_parse(const char *name, const char *text, size_t le
                                    const cs_table_options *opts, cs_coalition_table **out);
 void cs_coalition_table_free(cs_coalition_table *t);
 
-/* The game of a table: kind must be CS_UTILITY_RAW for `utility` tables and one of the FID kinds
- * for `fid` tables (CS_E_USAGE otherwise). */
+/* The game of a table: kind must be CS_UTILITY_RAW for `utility` tables and CS_UTILITY_GAIN or
+ * CS_UTILITY_ABS for metric columns (CS_E_USAGE otherwise); see cs_utility_value. */
 cs_status cs_coalition_table_game(const cs_coalition_table *t, cs_utility_kind kind, cs_game **out);
 
 #ifdef __cplusplus
