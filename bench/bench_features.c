@@ -1,6 +1,7 @@
 /* Forward-pass throughput of the C FID Inception (cs_model_forward), for bench_network.py.
  *
  *   bench_features WEIGHTS [--device cpu] [--threads 2] [--batch 8] [--iters 3] [--dims 2048]
+ *                          [--precision fp32|tf32|fp16]
  *
  * Input: seeded uniform values in [-1, 1] (the network's cost does not depend on them).
  * One warm-up forward (sizes the buffers), then `iters` timed forwards of `batch` images.
@@ -26,13 +27,14 @@ static double clock_s(clockid_t id) {
 static double now(void) { return clock_s(CLOCK_MONOTONIC); }
 
 int main(int argc, char **argv) {
-    const char *device = "cpu";
+    const char *device = "cpu", *precision = NULL;
     int threads = 2, batch = 8, iters = 3, dims = 2048;
     static const struct option opts[] = {{"device", required_argument, 0, 'd'},
                                          {"threads", required_argument, 0, 't'},
                                          {"batch", required_argument, 0, 'b'},
                                          {"iters", required_argument, 0, 'i'},
                                          {"dims", required_argument, 0, 'm'},
+                                         {"precision", required_argument, 0, 'p'},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -42,17 +44,18 @@ int main(int argc, char **argv) {
         case 'b': batch = atoi(optarg); break;
         case 'i': iters = atoi(optarg); break;
         case 'm': dims = atoi(optarg); break;
+        case 'p': precision = optarg; break;
         default: return 2;
         }
     }
     if (optind != argc - 1 || batch < 1 || iters < 1) {
-        fprintf(stderr, "usage: %s WEIGHTS [--device D] [--threads N] [--batch B] [--iters K] [--dims D]\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s WEIGHTS [--device D] [--threads N] [--batch B] [--iters K] [--dims D]"
+                        " [--precision P]\n", argv[0]);
         return 2;
     }
     cs_weights *w = NULL;
     cs_model *m = NULL;
-    if (cs_weights_load(argv[optind], &w) != CS_OK || cs_model_create(w, device, threads, &m) != CS_OK) {
+    if (cs_weights_load(argv[optind], &w) != CS_OK || cs_model_create_ex(w, device, precision, threads, &m) != CS_OK) {
         fprintf(stderr, "bench_features: %s\n", cs_last_error());
         cs_weights_free(w);
         return 1;

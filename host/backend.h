@@ -16,6 +16,7 @@
 #include "copyscope/status.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,6 +79,15 @@ typedef struct cs_backend_i {
     /* x (n, c, h, w) -> y (n, c) */
     cs_status (*global_avgpool)(cs_backend *be, int n, int c, int h, int w, const float *x,
                                 float *y);
+    /* Optional (NULL: preprocess on the host). pytorch-fid preprocessing of one image already
+     * in a buffer of this backend: rgb (height, width, 3) uint8 -> out (3, 299, 299) float32,
+     * equal to cs_preprocess_rgb (copyscope/model.h) on the same bytes. */
+    cs_status (*preprocess_rgb)(cs_backend *be, const uint8_t *rgb, int width, int height,
+                                float *out);
+    /* Optional (NULL: malloc/free). Host memory for data to upload: page-locked on a GPU (so
+     * copies run at full bus speed; portable to every device of the process). */
+    cs_status (*host_alloc)(cs_backend *be, size_t bytes, void **out);
+    void (*host_free)(cs_backend *be, void *p); /* NULL p is fine */
 } cs_backend_i;
 
 struct cs_backend {
@@ -85,18 +95,30 @@ struct cs_backend {
     void *ctx;
 };
 
-/* Create a backend by name: "cpu", "cuda", or "auto" (cuda when a GPU is present, else cpu
- * with a notice in *notice, which may be NULL). threads <= 0 means all cores.
- * "cuda" on a build or machine without CUDA: CS_E_UNSUPPORTED with a message. */
+/* Create a backend by name: "cpu", "cuda" (GPU 0), "cuda:N", or "auto" (cuda:0 when a GPU is
+ * present, else cpu with a notice in *notice, which may be NULL). threads <= 0 means all cores.
+ * "cuda" on a build or machine without CUDA: CS_E_UNSUPPORTED with a message. A list
+ * "cuda:0,2" takes its first GPU here, with a notice (the multi-GPU split is the caller's: the
+ * feature pipeline parses device lists and runs one backend per device, host/scheduler.h). */
 cs_status cs_backend_create(const char *device, int threads, cs_backend **out,
                             char *notice, size_t notice_size);
+/* The same with a precision: NULL or "fp32" (default), "tf32", "fp16" (cuda only; see
+ * kernels/cuda_backend.cu). The CPU computes in fp32 only: another precision on the CPU (also
+ * when "auto" falls back to it) is CS_E_USAGE. */
+cs_status cs_backend_create_ex(const char *device, const char *precision, int threads,
+                               cs_backend **out, char *notice, size_t notice_size);
 void cs_backend_free(cs_backend *be); /* NULL is fine */
 
-/* Individual constructors. The two CUDA functions are defined by kernels/ *.cu in CUDA builds
- * only; backend.c references them weakly, so no caller needs an #ifdef. */
+/* Individual constructors. The CUDA functions are defined by kernels/ *.cu in CUDA builds
+ * only (the constructors only where cuDNN was found); backend.c references them weakly, so
+ * no caller needs an #ifdef. */
 cs_status cs_backend_cpu_create(int threads, cs_backend **out);
 int cs_cuda_device_count(void);
 cs_status cs_backend_cuda_create(int device, cs_backend **out);
+cs_status cs_backend_cuda_create_ex(int device, const char *precision, cs_backend **out);
+/* What "cuda" can mean here: *have_backend = 1 when this build has the cuda backend, *ngpu the
+ * CUDA GPUs present (0 without the backend). */
+void cs_backend_cuda_probe(int *have_backend, int *ngpu);
 
 /* Output size of a conv/pool window along one axis. */
 static inline int cs_out_size(int in, int k, int stride, int pad) {

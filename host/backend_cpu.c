@@ -4,6 +4,7 @@
  * versions below are checked against them by tests/test_backend_ops.c. */
 #include "backend.h"
 #include "common.h"
+#include "copyscope/model.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -383,6 +384,13 @@ static cs_status cpu_workers_begin(cs_backend *be) {
 
 static void cpu_workers_end(cs_backend *be) { ((cpu_ctx *)be->ctx)->worker_mode = 0; }
 
+/* "Device" buffers are host memory: the host preprocessing, into the backend buffer. */
+static cs_status cpu_preprocess_rgb(cs_backend *be, const uint8_t *rgb, int width, int height,
+                                    float *out) {
+    (void)be;
+    return cs_preprocess_rgb(rgb, width, height, out);
+}
+
 static const cs_backend_i cpu_iface = {
     .name = "cpu",
     .free = cpu_free,
@@ -401,6 +409,7 @@ static const cs_backend_i cpu_iface = {
     .maxpool3 = cpu_maxpool3,
     .avgpool3 = cpu_avgpool3,
     .global_avgpool = cpu_global_avgpool,
+    .preprocess_rgb = cpu_preprocess_rgb,
 };
 
 cs_status cs_backend_cpu_create(int threads, cs_backend **out) {

@@ -6,6 +6,7 @@
  * number of threads or on the order in which replicates run. */
 #include "copyscope/audit.h"
 #include "copyscope/frechet.h"
+#include "gpu_math.h"
 
 #include "common.h"
 
@@ -263,4 +264,56 @@ cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const 
         offset += (uint64_t)nk;
     }
     return CS_OK;
+}
+
+cs_status cs_bootstrap_fids_gpu(cs_gpu *g, const float *ref, int64_t n_ref, const float *const *sets,
+                                const int64_t *n_set, size_t n_sets, int d, int B, uint64_t seed,
+                                int progress, double *rep_fid) {
+    if (!cs_gpu_math_available()) return CS_FAIL(CS_E_UNSUPPORTED, "bootstrap on the GPU: this build has no CUDA");
+    int64_t n_max;
+    CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
+    enum { CHUNK = 256 }; /* replicates per GPU call */
+    int64_t *idx1 = malloc((size_t)CHUNK * (size_t)n_ref * sizeof(int64_t)); /* (CHUNK, n_ref) */
+    int64_t *idx2 = malloc((size_t)CHUNK * (size_t)n_max * sizeof(int64_t)); /* (CHUNK, n_k) */
+    cs_fid_result *res = malloc(CHUNK * sizeof *res);                         /* (CHUNK) */
+    cs_status st = CS_OK;
+    double t0 = cs_now();
+    if (!idx1 || !idx2 || !res) st = CS_FAIL(CS_E_NOMEM, "bootstrap: out of memory for resampled indices");
+    uint64_t offset = (uint64_t)n_ref;
+    for (size_t k = 0; k < n_sets && st == CS_OK; k++) {
+        const int64_t nk = n_set[k];
+        cs_gpu_fid_boot *b = NULL;
+        st = cs_gpu_fid_boot_init(g, ref, n_ref, sets[k], nk, d, &b);
+        if (st != CS_OK) st = CS_FAIL(st, "bootstrap on %s: %s", cs_gpu_name(g), cs_last_error());
+        for (int r0 = 0; r0 < B && st == CS_OK; r0 += CHUNK) {
+            const int nr = B - r0 < CHUNK ? B - r0 : CHUNK;
+            for (int j = 0; j < nr; j++)
+                cs_boot_draw(seed, r0 + j, n_ref, offset, nk, idx1 + (size_t)j * n_ref, idx2 + (size_t)j * nk);
+            st = cs_gpu_fid_boot_eval_batch(b, nr, idx1, n_ref, idx2, nk, res);
+            if (st == CS_E_NUMERIC) { /* find the failing resamples one by one: NaN, excluded later */
+                st = CS_OK;
+                for (int j = 0; j < nr && st == CS_OK; j++) {
+                    cs_status s1 = cs_gpu_fid_boot_eval_batch(b, 1, idx1 + (size_t)j * n_ref, n_ref,
+                                                              idx2 + (size_t)j * nk, nk, &res[j]);
+                    if (s1 == CS_E_NUMERIC) res[j].fid = NAN;
+                    else st = s1;
+                }
+            }
+            if (st != CS_OK) {
+                st = CS_FAIL(st, "bootstrap on %s, set %zu, replicates %d..%d: %s", cs_gpu_name(g), k, r0,
+                             r0 + nr - 1, cs_last_error());
+                break;
+            }
+            for (int j = 0; j < nr; j++) rep_fid[(size_t)(r0 + j) * n_sets + k] = res[j].fid;
+        }
+        cs_gpu_fid_boot_free(b);
+        offset += (uint64_t)nk;
+        if (progress && st == CS_OK) {
+            fprintf(stderr, "\rcopyscope audit: bootstrap on %s, %zu/%zu sets x %d replicates (%.1f s)%s",
+                    cs_gpu_name(g), k + 1, n_sets, B, cs_now() - t0, k + 1 == n_sets ? "\n" : "");
+            fflush(stderr);
+        }
+    }
+    free(idx1), free(idx2), free(res);
+    return st;
 }

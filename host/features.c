@@ -7,6 +7,7 @@
 #include "copyscope/stats.h"
 #include "copyscope/weights.h"
 #include "h5util.h"
+#include "scheduler.h"
 #include "threadpool.h"
 
 #include <dirent.h>
@@ -152,6 +153,104 @@ static void cs_job_decode(void *ctx, size_t j, int worker) {
     if (st != CS_OK) cs_set_item_error(b, i, st);
 }
 
+/* One batch slot: the cache misses of one input chunk on their way through a device. The
+ * producer fills it, a device worker reads input and writes feat, the producer takes it back. */
+typedef struct cs_slot {
+    cs_sched_batch b;   /* b.input = input, b.feat = feat, b.user = this slot */
+    float *input;       /* (B, 3, 299, 299) float32, scheduler host memory (pinned on a GPU) */
+    float *feat;        /* (B, d) float32 */
+    uint8_t (*sha)[32]; /* (B, 32) digests of the batch's images, for the cache */
+    size_t *row;        /* (B) output row of each image */
+    int busy;
+} cs_slot;
+
+typedef struct cs_extract {
+    const cs_features_opts *opts;
+    cs_features *out;
+    size_t d, B;
+    const cs_weights *w;
+    cs_cache *cache;
+    cs_sched *sched;
+    cs_slot *slots;
+    int nslots;
+    size_t n_settled;   /* images whose row is final (or skipped), for the progress line */
+    cs_status err;      /* the first failure; the run stops at it */
+    char errmsg[1200];
+} cs_extract;
+
+static void cs_extract_fail(cs_extract *x, cs_status st, const char *msg) {
+    if (x->err == CS_OK) {
+        x->err = st;
+        snprintf(x->errmsg, sizeof x->errmsg, "%s", msg);
+    }
+    if (x->sched) cs_sched_cancel(x->sched);
+}
+
+/* The devices and their models, at the first batch that needs them (a run served from the cache
+ * never touches a GPU), and the batch slots: one inline, two per device otherwise (a device
+ * finishing a batch finds the next one ready while the producer decodes a third). */
+static cs_status cs_extract_start(cs_extract *x) {
+    cs_device_list devs;
+    CS_TRY(cs_device_list_get(x->opts->device, x->opts->threads, &devs));
+    if (devs.notice[0] && !x->opts->quiet) fprintf(stderr, "copyscope: %s\n", devs.notice);
+    CS_TRY(cs_sched_create(&devs, x->w, x->opts->precision, x->opts->dims, &x->sched));
+    x->nslots = cs_sched_inline(x->sched) ? 1 : 2 * cs_sched_devices(x->sched);
+    x->slots = cs_calloc((size_t)x->nslots, sizeof *x->slots, "batch slots");
+    if (!x->slots) return CS_E_NOMEM;
+    for (int i = 0; i < x->nslots; i++) {
+        cs_slot *sl = &x->slots[i];
+        CS_TRY(cs_sched_host_alloc(x->sched, x->B * CS_INPUT_ELEMS * sizeof(float), (void **)&sl->input));
+        sl->feat = cs_malloc(x->B * x->d * sizeof(float), "batch features");
+        sl->sha = cs_malloc(x->B * 32, "batch digests");
+        sl->row = cs_malloc(x->B * sizeof *sl->row, "batch rows");
+        if (!sl->feat || !sl->sha || !sl->row) return CS_E_NOMEM;
+    }
+    return CS_OK;
+}
+
+/* A batch is back from its device: rows into the output, features into the cache (a part per
+ * batch: a killed run keeps every finished batch), the slot free again. Completed batches are
+ * kept even after another batch failed. */
+static void cs_extract_complete(cs_extract *x, cs_sched_batch *b) {
+    cs_slot *sl = b->user;
+    sl->busy = 0;
+    if (b->st != CS_OK) {
+        if (b->device < 0) return; /* cancelled before it ran */
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s%s", b->msg,
+                 x->cache ? "; the features of completed batches are in the cache (a rerun computes only the rest)" : "");
+        cs_extract_fail(x, b->st, msg);
+        return;
+    }
+    const size_t m = (size_t)b->m, d = x->d;
+    for (size_t j = 0; j < m; j++) memcpy(x->out->data + sl->row[j] * d, sl->feat + j * d, d * sizeof(float));
+    if (x->cache) {
+        cs_status st = cs_cache_put(x->cache, m, (const uint8_t(*)[32])sl->sha, sl->feat);
+        if (st == CS_OK) st = cs_cache_flush(x->cache); /* crash safety: a part per batch */
+        if (st != CS_OK) {
+            cs_extract_fail(x, st, cs_last_error());
+            return;
+        }
+    }
+    x->out->n_computed += m;
+    x->n_settled += m;
+}
+
+/* A free slot, completing finished batches while none is; NULL once the run has failed. */
+static cs_slot *cs_extract_slot(cs_extract *x) {
+    for (;;) {
+        if (x->err != CS_OK) return NULL;
+        for (int i = 0; i < x->nslots; i++)
+            if (!x->slots[i].busy) return &x->slots[i];
+        cs_sched_batch *b = cs_sched_next_done(x->sched, 1);
+        if (!b) { /* every slot busy yet nothing outstanding: a bug */
+            cs_extract_fail(x, CS_E_INTERNAL, "feature pipeline: no free batch slot");
+            return NULL;
+        }
+        cs_extract_complete(x, b);
+    }
+}
+
 cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *opts, cs_features *out) {
     memset(out, 0, sizeof *out);
     const size_t n = files->n, d = (size_t)opts->dims;
@@ -159,28 +258,34 @@ cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *
     double t0 = cs_now();
     cs_status st = CS_OK;
     cs_weights *w = NULL;
-    cs_model *model = NULL;
-    cs_cache *cache = NULL;
     cs_threadpool *pool = NULL;
     cs_batch_ctx b = {0};
     size_t *todo = NULL;
     unsigned char *hit = NULL;
     float *feat = NULL;
     char wpath[4096];
+    cs_extract x = {.opts = opts, .out = out, .d = d, .B = B};
 
     if (opts->dims != 64 && opts->dims != 192 && opts->dims != 768 && opts->dims != 2048)
         return CS_FAIL(CS_E_USAGE, "--dims must be 64, 192, 768 or 2048 (got %d)", opts->dims);
     if (n == 0) return CS_FAIL(CS_E_USAGE, "no input images");
+    {
+        cs_device_spec spec; /* a misspelt --device fails now, not after the cached part */
+        const char *test = getenv("COPYSCOPE_TEST_DEVICES");
+        CS_TRY(cs_device_spec_parse(test && *test ? test : opts->device, test && *test, &spec));
+    }
     CS_TRY(cs_weights_find(opts->weights_path, wpath, sizeof wpath));
     CS_TRY(cs_weights_load(wpath, &w));
+    x.w = w;
     snprintf(out->weights_sha256, sizeof out->weights_sha256, "%s", cs_weights_sha256(w));
     out->dims = opts->dims;
 
     if (opts->use_cache) {
         char id[1024];
-        snprintf(id, sizeof id, "copyscope-features-v1;weights=%s;dims=%d;preprocess=%s;precision=fp32",
-                 out->weights_sha256, opts->dims, CS_PREPROCESS_ID);
-        CS_TRY_GOTO(st, cs_cache_open(opts->cache_dir, id, opts->dims, &cache), done);
+        snprintf(id, sizeof id, "copyscope-features-v1;weights=%s;dims=%d;preprocess=%s;precision=%s",
+                 out->weights_sha256, opts->dims, CS_PREPROCESS_ID,
+                 opts->precision ? opts->precision : "fp32");
+        CS_TRY_GOTO(st, cs_cache_open(opts->cache_dir, id, opts->dims, &x.cache), done);
     }
     pool = cs_threadpool_create(opts->threads);
     if (!pool) {
@@ -194,45 +299,74 @@ cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *
         st = CS_FAIL(CS_E_NOMEM, "feature matrix of %zu x %zu does not fit in memory", n, d);
         goto done;
     }
-    out->data = cs_malloc(bytes, "feature matrix");                          /* (n, d) float32 */
-    out->sha256 = cs_malloc(n * sizeof *out->sha256, "digests");             /* (n) hex */
-    b.sha = cs_malloc(B * 32, "digests");                                     /* (B, 32) */
+    out->data = cs_malloc(bytes, "feature matrix");              /* (n, d) float32 */
+    out->sha256 = cs_malloc(n * sizeof *out->sha256, "digests"); /* (n) hex */
+    b.sha = cs_malloc(B * 32, "digests");                         /* (B, 32) */
     b.bytes = cs_calloc(B, sizeof *b.bytes, "file buffers");
     b.len = cs_calloc(B, sizeof *b.len, "file sizes");
     b.st = cs_calloc(B, sizeof *b.st, "statuses");
     b.msg = cs_calloc(B, sizeof *b.msg, "messages");
     todo = cs_malloc(B * sizeof *todo, "batch indices");
     hit = cs_malloc(B, "cache hits");
-    feat = cs_malloc(B * d * sizeof(float), "batch features");               /* (B, d) float32 */
-    b.input = cs_malloc(B * CS_INPUT_ELEMS * sizeof(float), "network input"); /* (B, 3, 299, 299) */
-    if (!out->data || !out->sha256 || !b.sha || !b.bytes || !b.len || !b.st || !b.msg || !todo || !hit || !feat ||
-        !b.input) {
+    feat = cs_malloc(B * d * sizeof(float), "cached features"); /* (B, d) float32 */
+    if (!out->data || !out->sha256 || !b.sha || !b.bytes || !b.len || !b.st || !b.msg || !todo || !hit || !feat) {
         st = CS_E_NOMEM;
         goto done;
     }
     b.todo = todo;
 
-    for (size_t start = 0; start < n; start += B) {
+    /* The producer (this thread): read + hash, cache lookup, decode + preprocess the misses of
+     * each chunk of B input files into a free slot, then hand the slot to the scheduler. With
+     * worker threads, chunk t+1 is decoded while a device computes chunk t. */
+    for (size_t start = 0, bi = 0; start < n && x.err == CS_OK; start += B, bi++) {
         size_t k = n - start < B ? n - start : B;
         b.paths = (const char *const *)files->paths + start;
         memset(b.st, 0, k * sizeof *b.st);
-        CS_TRY_GOTO(st, cs_threadpool_for(pool, k, cs_job_read_hash, &b), done);
+        st = cs_threadpool_for(pool, k, cs_job_read_hash, &b);
+        if (st != CS_OK) {
+            cs_extract_fail(&x, st, cs_last_error());
+            break;
+        }
 
         /* cache lookup for the files that could be read */
-        size_t n_hits = 0;
+        size_t n_hits = 0, unused;
         memset(hit, 0, k);
-        if (cache) CS_TRY_GOTO(st, cs_cache_lookup(cache, k, (const uint8_t(*)[32])b.sha, feat, hit, &n_hits), done);
+        if (x.cache) {
+            st = cs_cache_lookup(x.cache, k, (const uint8_t(*)[32])b.sha, feat, hit, &unused);
+            if (st != CS_OK) {
+                cs_extract_fail(&x, st, cs_last_error());
+                break;
+            }
+        }
         size_t m = 0;
-        for (size_t i = 0; i < k; i++)
-            if (b.st[i] == CS_OK && !hit[i]) todo[m++] = i;
-        for (size_t i = 0; i < k; i++)
+        for (size_t i = 0; i < k; i++) {
+            if (b.st[i] != CS_OK) hit[i] = 0; /* its digest is stale: never a hit */
             if (hit[i]) {
+                n_hits++;
                 free(b.bytes[i]);
                 b.bytes[i] = NULL;
+            } else if (b.st[i] == CS_OK) {
+                todo[m++] = i;
             }
+        }
 
+        cs_slot *sl = NULL;
         if (m > 0) {
-            CS_TRY_GOTO(st, cs_threadpool_for(pool, m, cs_job_decode, &b), done);
+            if (!x.sched) {
+                st = cs_extract_start(&x);
+                if (st != CS_OK) {
+                    cs_extract_fail(&x, st, cs_last_error());
+                    break;
+                }
+            }
+            sl = cs_extract_slot(&x);
+            if (!sl) break;
+            b.input = sl->input;
+            st = cs_threadpool_for(pool, m, cs_job_decode, &b);
+            if (st != CS_OK) {
+                cs_extract_fail(&x, st, cs_last_error());
+                break;
+            }
             /* drop inputs that failed to decode, keeping the batch dense */
             size_t mm = 0;
             for (size_t j = 0; j < m; j++) {
@@ -244,85 +378,102 @@ cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *
         }
         /* a bad file stops the run (after saving what was computed) unless --skip-bad */
         size_t first_bad = k;
-        for (size_t i = 0; i < k; i++)
+        for (size_t i = 0; i < k && x.err == CS_OK; i++)
             if (b.st[i] != CS_OK) {
                 if (first_bad == k) first_bad = i;
+                x.n_settled++;
                 if (opts->skip_bad) {
-                    CS_TRY_GOTO(st, cs_pathlist_push(&out->skipped, b.paths[i]), done);
-                    char **nw = realloc(out->skipped_why, out->skipped.n * sizeof *nw);
+                    st = cs_pathlist_push(&out->skipped, b.paths[i]);
+                    char **nw = st == CS_OK ? realloc(out->skipped_why, out->skipped.n * sizeof *nw) : NULL;
                     if (!nw) {
-                        st = CS_FAIL(CS_E_NOMEM, "out of memory");
-                        goto done;
+                        cs_extract_fail(&x, st == CS_OK ? CS_E_NOMEM : st, st == CS_OK ? "out of memory" : cs_last_error());
+                        break;
                     }
                     out->skipped_why = nw;
                     nw[out->skipped.n - 1] = b.msg[i] ? b.msg[i] : strdup("unreadable");
                     b.msg[i] = NULL;
                 }
             }
+        if (x.err != CS_OK) break;
         if (first_bad < k && !opts->skip_bad) {
-            st = cs_error_set(b.st[first_bad], __FILE__, __LINE__, "%s%s",
-                              b.msg[first_bad] ? b.msg[first_bad] : b.paths[first_bad],
-                              " (use --skip-bad to continue past bad images)");
-            if (cache) cs_cache_flush(cache);
-            goto done;
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s (use --skip-bad to continue past bad images)",
+                     b.msg[first_bad] ? b.msg[first_bad] : b.paths[first_bad]);
+            cs_extract_fail(&x, b.st[first_bad], msg);
+            break;
         }
 
-        if (m > 0) {
-            if (!model) CS_TRY_GOTO(st, cs_model_create(w, opts->device, opts->threads, &model), done);
-            float *mfeat = cs_malloc(m * d * sizeof(float), "batch features"); /* (m, d) float32 */
-            if (!mfeat) {
-                st = CS_E_NOMEM;
-                goto done;
-            }
-            st = cs_model_forward(model, b.input, (int)m, opts->dims, mfeat);
-            if (st == CS_OK) {
-                uint8_t(*msha)[32] = malloc(m * 32);
-                if (!msha) st = CS_FAIL(CS_E_NOMEM, "out of memory");
-                for (size_t j = 0; st == CS_OK && j < m; j++) {
-                    memcpy(feat + todo[j] * d, mfeat + j * d, d * sizeof(float));
-                    memcpy(msha[j], b.sha[todo[j]], 32);
-                }
-                if (st == CS_OK && cache) {
-                    st = cs_cache_put(cache, m, (const uint8_t(*)[32])msha, mfeat);
-                    if (st == CS_OK) st = cs_cache_flush(cache); /* crash safety: a part per batch */
-                }
-                free(msha);
-            }
-            free(mfeat);
-            if (st != CS_OK) goto done;
-            out->n_computed += m;
-        }
-        out->n_from_cache += n_hits;
-
-        /* append good rows in input order */
-        for (size_t i = 0; i < k; i++) {
+        /* rows in input order: cached ones now, computed ones when their batch comes back */
+        for (size_t i = 0, j = 0; i < k; i++) {
             if (b.st[i] != CS_OK) continue;
-            memcpy(out->data + out->n * d, feat + i * d, d * sizeof(float));
-            cs_sha256_hex(b.sha[i], out->sha256[out->n]);
-            CS_TRY_GOTO(st, cs_pathlist_push(&out->paths, b.paths[i]), done);
+            const size_t row = out->n;
+            if (hit[i]) {
+                memcpy(out->data + row * d, feat + i * d, d * sizeof(float));
+                x.n_settled++;
+            } else {
+                CS_ASSERT(sl && j < m && todo[j] == i);
+                sl->row[j] = row;
+                memcpy(sl->sha[j], b.sha[i], 32);
+                j++;
+            }
+            cs_sha256_hex(b.sha[i], out->sha256[row]);
+            st = cs_pathlist_push(&out->paths, b.paths[i]);
+            if (st != CS_OK) break;
             out->n++;
         }
+        if (st != CS_OK) {
+            cs_extract_fail(&x, st, cs_last_error());
+            break;
+        }
+        out->n_from_cache += n_hits;
         for (size_t i = 0; i < k; i++) {
             free(b.msg[i]);
             b.msg[i] = NULL;
         }
+        if (m > 0) {
+            sl->busy = 1;
+            sl->b.id = bi;
+            sl->b.first = start;
+            sl->b.count = k;
+            sl->b.input = sl->input;
+            sl->b.m = (int)m;
+            sl->b.feat = sl->feat;
+            sl->b.user = sl;
+            cs_sched_submit(x.sched, &sl->b);
+        }
+        /* take back whatever has finished meanwhile (inline: this batch) */
+        for (cs_sched_batch *db; x.sched && (db = cs_sched_next_done(x.sched, 0));) cs_extract_complete(&x, db);
         if (opts->progress) {
             double el = cs_now() - t0;
-            fprintf(stderr, "\rfeatures: %zu/%zu images (%.1f img/s)", start + k, n, (double)(start + k) / (el > 0 ? el : 1));
+            fprintf(stderr, "\rfeatures: %zu/%zu images (%.1f img/s)", x.n_settled, n,
+                    (double)x.n_settled / (el > 0 ? el : 1));
             fflush(stderr);
         }
     }
+    /* wait for the batches still on the devices (after a failure: the running ones finish and
+     * are saved, the queued ones come back unrun) */
+    for (cs_sched_batch *db; x.sched && (db = cs_sched_next_done(x.sched, 1));) cs_extract_complete(&x, db);
     if (opts->progress) fprintf(stderr, "\n");
+    if (x.err != CS_OK) {
+        st = cs_error_set(x.err, __FILE__, __LINE__, "%s", x.errmsg);
+        goto done;
+    }
     if (out->n == 0) st = CS_FAIL(CS_E_USAGE, "no image could be read (%zu skipped)", out->skipped.n);
 
 done:
+    cs_sched_free(x.sched); /* joins the device threads before their slots go */
+    for (int i = 0; x.slots && i < x.nslots; i++) {
+        free(x.slots[i].feat);
+        free(x.slots[i].sha);
+        free(x.slots[i].row);
+    }
+    free(x.slots);
     for (size_t i = 0; i < B && b.bytes; i++) free(b.bytes[i]);
     for (size_t i = 0; i < B && b.msg; i++) free(b.msg[i]);
-    free(b.sha), free(b.bytes), free(b.len), free(b.st), free(b.msg), free(b.input);
+    free(b.sha), free(b.bytes), free(b.len), free(b.st), free(b.msg);
     free(todo), free(hit), free(feat);
     cs_threadpool_free(pool);
-    cs_cache_close(cache);
-    cs_model_free(model);
+    cs_cache_close(x.cache);
     cs_weights_free(w);
     out->seconds = cs_now() - t0;
     if (st != CS_OK) {

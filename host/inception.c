@@ -38,10 +38,13 @@ struct cs_model {
     float *arena;               /* device: input (chunk, 3, 299, 299) | feats (chunk, 2048) | regions */
     size_t region_floats[2];    /* per-region capacity for chunk_cap images */
     float *host_x;              /* (chunk_max, 3, 299, 299) float32 host staging for features_rgb */
+    uint8_t *dev_rgb;           /* device: one image's (h, w, 3) uint8 for preprocess_rgb */
+    size_t dev_rgb_cap;         /* bytes */
     int workers;                /* > 1: images run in parallel workers (see backend.h) */
     float *warena[CS_MODEL_MAX_WORKERS]; /* per worker: regions for one image */
     size_t wregion_floats[2];
     char notice[256];
+    char precision[8];          /* "fp32", "tf32", "fp16" */
 };
 
 /* ---- forward context ---------------------------------------------------------------------- */
@@ -342,19 +345,25 @@ done:
 }
 
 cs_status cs_model_create(const cs_weights *w, const char *device, int threads, cs_model **out) {
+    return cs_model_create_ex(w, device, NULL, threads, out);
+}
+
+cs_status cs_model_create_ex(const cs_weights *w, const char *device, const char *precision,
+                             int threads, cs_model **out) {
     *out = NULL;
     if (!w) return CS_FAIL(CS_E_USAGE, "cs_model_create: no weights");
     cs_model *m = cs_calloc(1, sizeof *m, "model");
     if (!m) return CS_E_NOMEM;
     cs_status st;
-    CS_TRY_GOTO(st, cs_backend_create(device ? device : "cpu", threads, &m->be, m->notice,
-                                      sizeof m->notice), fail);
+    CS_TRY_GOTO(st, cs_backend_create_ex(device ? device : "cpu", precision, threads, &m->be,
+                                         m->notice, sizeof m->notice), fail);
     for (int op = 0; op < CS_OP_COUNT; op++)
         if (!m->be->iface->supports(m->be, (cs_op)op, NULL)) {
             st = CS_FAIL(CS_E_UNSUPPORTED, "device %s: backend %s lacks operation %d of the network",
                          device ? device : "cpu", m->be->iface->name, op);
             goto fail;
         }
+    snprintf(m->precision, sizeof m->precision, "%s", precision ? precision : "fp32");
     CS_TRY_GOTO(st, fold_weights(m, w), fail);
     m->chunk_max = m->be->iface->preferred_batch(m->be);
     if (m->chunk_max < 1) m->chunk_max = 1;
@@ -374,14 +383,29 @@ void cs_model_free(cs_model *m) {
         m->be->iface->buffer_free(m->be, m->arena);
         for (int i = 0; i < CS_MODEL_MAX_WORKERS; i++) m->be->iface->buffer_free(m->be, m->warena[i]);
         m->be->iface->buffer_free(m->be, m->params);
+        m->be->iface->buffer_free(m->be, m->dev_rgb);
         cs_backend_free(m->be);
     }
     free(m->host_x);
     free(m);
 }
 
+cs_status cs_model_host_alloc(cs_model *m, size_t bytes, void **out) {
+    *out = NULL;
+    if (m->be->iface->host_alloc) return m->be->iface->host_alloc(m->be, bytes ? bytes : 1, out);
+    *out = cs_malloc(bytes ? bytes : 1, "host buffer");
+    return *out ? CS_OK : CS_E_NOMEM;
+}
+
+void cs_model_host_free(cs_model *m, void *p) {
+    if (!p) return;
+    if (m->be->iface->host_free) m->be->iface->host_free(m->be, p);
+    else free(p);
+}
+
 const char *cs_model_device_name(const cs_model *m) { return m->be->iface->device_name(m->be); }
 const char *cs_model_backend_name(const cs_model *m) { return m->be->iface->name; }
+const char *cs_model_precision(const cs_model *m) { return m->precision; }
 const char *cs_model_notice(const cs_model *m) { return m->notice; }
 
 /* Per-worker arenas of two regions sized for one image (worker mode). */
@@ -440,16 +464,15 @@ static cs_status forward_workers(cs_model *m, const float *dx, int n, int dims, 
     return CS_OK;
 }
 
-/* One chunk of at most chunk_max images: host x (n, 3, 299, 299) -> host out (n, dims). */
-static cs_status forward_chunk(cs_model *m, const float *x, int n, int dims, float *out) {
-    CS_TRY(ensure_arena(m, n));
+/* One chunk of at most chunk_max images whose input is already in the arena (dx, after
+ * ensure_arena(m, n)) -> host out (n, dims). */
+static cs_status forward_chunk_dev(cs_model *m, int n, int dims, float *out) {
     cs_backend *be = m->be;
     float *dx = m->arena;                                   /* (n, 3, 299, 299) */
     float *dfeat = dx + round16(input_floats(m->chunk_cap)); /* (n, dims) */
     fwd f = {.m = m, .n = n, .plan = 0};
     f.base[0] = dfeat + round16((size_t)m->chunk_cap * 2048); /* region 0 */
     f.base[1] = f.base[0] + m->region_floats[0];            /* region 1 */
-    CS_TRY(be->iface->upload(be, dx, x, input_floats(n) * sizeof(float)));
     if (use_workers(m, n)) {
         CS_TRY(forward_workers(m, dx, n, dims, dfeat));
         CS_TRY(be->iface->download(be, out, dfeat, (size_t)n * dims * sizeof(float)));
@@ -464,13 +487,60 @@ static cs_status forward_chunk(cs_model *m, const float *x, int n, int dims, flo
     return be->iface->synchronize(be);
 }
 
+/* One chunk of at most chunk_max images: host x (n, 3, 299, 299) -> host out (n, dims). */
+static cs_status forward_chunk(cs_model *m, const float *x, int n, int dims, float *out) {
+    CS_TRY(ensure_arena(m, n));
+    CS_TRY(m->be->iface->upload(m->be, m->arena, x, input_floats(n) * sizeof(float)));
+    return forward_chunk_dev(m, n, dims, out);
+}
+
+/* A failed chunk: keep the backend's message (it names the device and op), add the images. */
+static cs_status chunk_failed(cs_status st, int first, int count) {
+    return CS_FAIL(st, "%s (images %d..%d of this forward call)", cs_last_error(), first,
+                   first + count - 1);
+}
+
 cs_status cs_model_forward(cs_model *m, const float *x, int n, int dims, float *out) {
     if (!cs_model_dims_valid(dims))
         return CS_FAIL(CS_E_USAGE, "dims %d not supported (expected 64, 192, 768 or 2048)", dims);
     if (n < 0) return CS_FAIL(CS_E_USAGE, "negative image count %d", n);
     for (int i = 0; i < n; i += m->chunk_max) {
         int k = n - i < m->chunk_max ? n - i : m->chunk_max;
-        CS_TRY(forward_chunk(m, x + input_floats(i), k, dims, out + (size_t)i * dims));
+        cs_status st = forward_chunk(m, x + input_floats(i), k, dims, out + (size_t)i * dims);
+        if (st != CS_OK) return chunk_failed(st, i, k);
+    }
+    return CS_OK;
+}
+
+/* Backends that preprocess: each image's bytes go to the device (one staging buffer, reused:
+ * ops on a backend run in order) and are resized straight into the chunk's input. */
+static cs_status features_rgb_dev(cs_model *m, const cs_image *imgs, int n, int dims, float *out) {
+    cs_backend *be = m->be;
+    for (int i = 0; i < n; i += m->chunk_max) {
+        int k = n - i < m->chunk_max ? n - i : m->chunk_max;
+        cs_status st = ensure_arena(m, k);
+        for (int j = 0; j < k && st == CS_OK; j++) {
+            const cs_image *im = &imgs[i + j];
+            size_t bytes;
+            if (!im->rgb || im->width < 1 || im->height < 1 ||
+                !cs_mul_size((size_t)im->width * 3, (size_t)im->height, &bytes)) {
+                st = CS_FAIL(CS_E_USAGE, "preprocess: bad image %d (%dx%d)", i + j, im->width, im->height);
+                break;
+            }
+            if (bytes > m->dev_rgb_cap) {
+                be->iface->buffer_free(be, m->dev_rgb);
+                m->dev_rgb = NULL;
+                m->dev_rgb_cap = 0;
+                st = be->iface->buffer_alloc(be, bytes, (void **)&m->dev_rgb);
+                if (st != CS_OK) break;
+                m->dev_rgb_cap = bytes;
+            }
+            st = be->iface->upload(be, m->dev_rgb, im->rgb, bytes);
+            if (st == CS_OK)
+                st = be->iface->preprocess_rgb(be, m->dev_rgb, im->width, im->height, m->arena + input_floats(j));
+        }
+        if (st == CS_OK) st = forward_chunk_dev(m, k, dims, out + (size_t)i * dims);
+        if (st != CS_OK) return chunk_failed(st, i, k);
     }
     return CS_OK;
 }
@@ -479,6 +549,7 @@ cs_status cs_model_features_rgb(cs_model *m, const cs_image *imgs, int n, int di
     if (!cs_model_dims_valid(dims))
         return CS_FAIL(CS_E_USAGE, "dims %d not supported (expected 64, 192, 768 or 2048)", dims);
     if (n < 0) return CS_FAIL(CS_E_USAGE, "negative image count %d", n);
+    if (m->be->iface->preprocess_rgb) return features_rgb_dev(m, imgs, n, dims, out);
     if (!m->host_x) {
         m->host_x = cs_malloc(input_floats(m->chunk_max) * sizeof(float), "preprocessed batch");
         if (!m->host_x) return CS_E_NOMEM;

@@ -75,6 +75,7 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON_AddStringToObject(root, "weights_sha256", a->weights_sha256);
     cJSON_AddBoolToObject(root, "comparable_to_published", a->comparable_to_published);
     cJSON_AddStringToObject(root, "fid_method", a->fid_method ? a->fid_method : "");
+    cJSON_AddStringToObject(root, "math_device", a->math_device[0] ? a->math_device : "cpu");
     cJSON_AddNumberToObject(root, "n_reference", (double)a->n_reference);
     const cs_audit_estimate *pe = &a->estimates[a->primary];
     cJSON_AddStringToObject(root, "primary_estimator", cs_estimator_name(pe->a.estimator));

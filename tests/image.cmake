@@ -63,6 +63,7 @@ find_program(CS_VALGRIND valgrind)
 if(CS_VALGRIND)
   add_test(NAME image_hostile_valgrind
            COMMAND ${CS_VALGRIND} --error-exitcode=3 --quiet --leak-check=full
+                   --suppressions=${CMAKE_CURRENT_SOURCE_DIR}/valgrind.supp
                    --errors-for-leak-kinds=definite $<TARGET_FILE:test_image_hostile> 3 150 80
                    ${CS_IMAGE_CORPUS}/png_rgb8.png ${CS_IMAGE_CORPUS}/png_rgba16_adam7.png
                    ${CS_IMAGE_CORPUS}/jpg_rgb420.jpg ${CS_IMAGE_CORPUS}/jpg_progressive.jpg

@@ -16,6 +16,10 @@ PKGS=(
   hdf5-tools bc time
   # a real single-node Slurm for the scale-out test (tests/scaleout.cmake; no service is started)
   slurmctld slurmd slurm-client munge
+  # MPI mode (COPYSCOPE_MPI, --mpi; tests/scaleout_mpi.cmake): Open MPI, and libpmix-dev because
+  # Slurm's mpi/pmix plugin (slurm-wlm-basic-plugins) dlopens the unversioned libpmix.so for
+  # srun --mpi=pmix (Debian's Open MPI speaks PMIx only)
+  openmpi-bin libopenmpi-dev libpmix-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -3,6 +3,7 @@
 
 #include "copyscope/audit.h"
 #include "copyscope/shard.h"
+#include "mpi_mode.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -54,6 +55,8 @@ static void usage(FILE *out) {
             "      --partials DIR   directory of the shards' part files (with --shard)\n"
             "      --from-partials DIR  run the audit from DIR's part files (all N must be present,\n"
             "                       from one extractor, of this manifest) without extracting\n"
+            "      --mpi            MPI mode (mpirun -np K / srun --mpi=pmix): rank r extracts shard r/K\n"
+            "                       of the images, rank 0 gathers the rows and writes the report\n"
             "  -q, --quiet          no progress or summary on stderr\n"
             "  -h, --help           this help\n\n"
             "Options in the manifest's \"options\" object apply unless given on the command line.\n\n"
@@ -77,6 +80,7 @@ enum {
 };
 
 int cs_cmd_audit(int argc, char **argv) {
+    if (cs_mpi_requested(argc, argv)) return cs_mpi_main("audit", cs_cmd_audit, argc, argv);
     static const struct option longopts[] = {
         {"out", required_argument, 0, 'o'},        {"json", no_argument, 0, OPT_JSON},
         {"bootstrap", required_argument, 0, 'B'},  {"seed", required_argument, 0, 's'},
@@ -91,6 +95,7 @@ int cs_cmd_audit(int argc, char **argv) {
         {"cache", required_argument, 0, OPT_CACHE_DIR},
         {"shard", required_argument, 0, OPT_SHARD}, {"partials", required_argument, 0, OPT_PARTIALS},
         {"from-partials", required_argument, 0, OPT_FROM_PARTIALS},
+        CS_MPI_LONGOPT,
         {"kid-subsets", required_argument, 0, OPT_KID_N},
         {"kid-subset-size", required_argument, 0, OPT_KID_M},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
@@ -152,6 +157,7 @@ int cs_cmd_audit(int argc, char **argv) {
         case OPT_SHARD: shard_spec = optarg; break;
         case OPT_PARTIALS: partials = optarg; break;
         case OPT_FROM_PARTIALS: from_partials = optarg; break;
+        case CS_OPT_MPI: break; /* cs_mpi_active() */
         case OPT_KID_N:
             if (!cs_cli_parse_int(cmd, "--kid-subsets", optarg, 1, 1000000, &v)) return 2;
             o.kid.n_subsets = (int)v;
@@ -168,6 +174,8 @@ int cs_cmd_audit(int argc, char **argv) {
     if (shard_spec && !partials) return cs_cli_usage_error(cmd, "--shard needs --partials DIR");
     if (partials && !shard_spec) return cs_cli_usage_error(cmd, "--partials needs --shard I/N");
     if (shard_spec && from_partials) return cs_cli_usage_error(cmd, "--shard and --from-partials exclude each other");
+    if (cs_mpi_active() && (shard_spec || from_partials))
+        return cs_cli_usage_error(cmd, "--mpi excludes --shard and --from-partials");
     cs_shard shard = {0, 0};
     if (shard_spec) {
         cs_status sst = cs_shard_parse(shard_spec, &shard);
@@ -223,6 +231,14 @@ int cs_cmd_audit(int argc, char **argv) {
     }
     cs_features pre;
     memset(&pre, 0, sizeof pre);
+    if (cs_mpi_active()) { /* every rank extracts its slice; rank 0 goes on with all the rows */
+        int mrc = cs_mpi_audit_rows(cmd, m, &o, quiet, &pre);
+        if (mrc >= 0) {
+            cs_audit_manifest_free(m);
+            return mrc;
+        }
+        if (pre.n) o.precomputed = &pre;
+    }
     if (from_partials) {
         st = cs_audit_partials_read(m, from_partials, &pre);
         if (st != CS_OK) {
@@ -263,7 +279,7 @@ int cs_cmd_audit(int argc, char **argv) {
                    cs_estimator_name(pe->a.estimator));
     }
     if (st == CS_OK && !quiet) {
-        if (!a->comparable_to_published)
+        if (!a->comparable_to_published && !cs_metric_is_pixel(a->metric))
             fprintf(stderr, "copyscope audit: WARNING: features from non-official weights (SHA-256 "
                     "%.16s...): numbers are not comparable to published FIDs\n",
                     a->weights_sha256[0] ? a->weights_sha256 : "unknown");

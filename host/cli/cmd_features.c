@@ -3,6 +3,7 @@
 
 #include "copyscope/features.h"
 #include "copyscope/shard.h"
+#include "mpi_mode.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -26,6 +27,7 @@ static void usage(FILE *out) {
             "  -b, --batch N       images per forward pass (default 50)\n"
             "  -t, --threads N     threads for decoding and compute (default: all cores)\n"
             "      --device DEV    cpu, cuda, cuda:0,1 or auto (default auto: GPU if present, else cpu)\n"
+            "      --precision P   fp32 (default), or on a GPU tf32 / fp16 (tensor cores; see README)\n"
             "      --skip-bad      skip images that cannot be decoded (listed on stderr and in /skipped)\n"
             "      --cache DIR     feature cache directory (default $XDG_CACHE_HOME/copyscope)\n"
             "      --no-cache      neither read nor write the feature cache\n"
@@ -33,6 +35,8 @@ static void usage(FILE *out) {
             "      --shard I/N     only shard I (0-based) of N contiguous slices of the expanded, sorted\n"
             "                      file list ('auto': from the Slurm array task); the shards' rows in\n"
             "                      shard order are the unsharded rows; an empty shard writes 0 rows\n"
+            "      --mpi           MPI mode (mpirun -np K / srun --mpi=pmix): rank r extracts shard r/K,\n"
+            "                      rank 0 gathers the rows and writes FILE.h5\n"
             "  -q, --quiet         no summary line on stderr\n"
             "  -h, --help          this help\n\n" CS_HELP_EXIT_CODES
             "A truncated or corrupt image stops the run with exit 2 and names the file (features\n"
@@ -40,12 +44,13 @@ static void usage(FILE *out) {
 }
 
 int cs_cmd_features(int argc, char **argv) {
+    if (cs_mpi_requested(argc, argv)) return cs_mpi_main("features", cs_cmd_features, argc, argv);
     const char *cmd = "features";
     cs_features_opts o;
     cs_features_opts_default(&o);
     const char *out_path = NULL;
     int json = 0;
-    enum { OPT_DEVICE = 256, OPT_SKIP_BAD, OPT_CACHE, OPT_NO_CACHE, OPT_JSON, OPT_SHARD };
+    enum { OPT_DEVICE = 256, OPT_SKIP_BAD, OPT_CACHE, OPT_NO_CACHE, OPT_JSON, OPT_SHARD, OPT_PRECISION };
     const char *shard_spec = NULL;
     static const struct option longopts[] = {
         {"out", required_argument, 0, 'o'},       {"weights", required_argument, 0, 'w'},
@@ -54,7 +59,8 @@ int cs_cmd_features(int argc, char **argv) {
         {"skip-bad", no_argument, 0, OPT_SKIP_BAD}, {"cache", required_argument, 0, OPT_CACHE},
         {"no-cache", no_argument, 0, OPT_NO_CACHE}, {"json", no_argument, 0, OPT_JSON},
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
-        {"shard", required_argument, 0, OPT_SHARD},
+        {"shard", required_argument, 0, OPT_SHARD}, CS_MPI_LONGOPT,
+        {"precision", required_argument, 0, OPT_PRECISION},
         {0, 0, 0, 0}};
     long v;
     int c;
@@ -76,11 +82,17 @@ int cs_cmd_features(int argc, char **argv) {
             o.threads = (int)v;
             break;
         case OPT_DEVICE: o.device = optarg; break;
+        case OPT_PRECISION:
+            if (strcmp(optarg, "fp32") != 0 && strcmp(optarg, "tf32") != 0 && strcmp(optarg, "fp16") != 0)
+                return cs_cli_usage_error(cmd, "--precision must be fp32, tf32 or fp16 (got '%s')", optarg);
+            o.precision = optarg;
+            break;
         case OPT_SKIP_BAD: o.skip_bad = 1; break;
         case OPT_CACHE: o.cache_dir = optarg; break;
         case OPT_NO_CACHE: o.use_cache = 0; break;
         case OPT_JSON: json = 1; break;
         case OPT_SHARD: shard_spec = optarg; break;
+        case CS_OPT_MPI: break; /* cs_mpi_active() */
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return CS_EXIT_OK;
         default: return cs_cli_usage_error(cmd, "bad option");
@@ -88,6 +100,7 @@ int cs_cmd_features(int argc, char **argv) {
     }
     if (optind >= argc) return cs_cli_usage_error(cmd, "no input PATH given");
     if (!out_path) return cs_cli_usage_error(cmd, "--out FILE.h5 is required");
+    if (cs_mpi_active() && shard_spec) return cs_cli_usage_error(cmd, "--mpi and --shard exclude each other");
     o.progress = cs_cli_stderr_is_tty() && !o.quiet;
 
     cs_pathlist files;
@@ -103,7 +116,14 @@ int cs_cmd_features(int argc, char **argv) {
         files = mine;
     }
     cs_features f;
-    if (files.n == 0) /* an empty shard */
+    if (cs_mpi_active()) { /* every rank extracts its slice; rank 0 goes on with all the rows */
+        int mrc = cs_mpi_features(cmd, &files, &o, o.quiet, &f);
+        if (mrc >= 0) {
+            cs_pathlist_free(&files);
+            return mrc;
+        }
+        st = CS_OK;
+    } else if (files.n == 0) /* an empty shard */
         cs_features_init_empty(&f, o.dims), st = CS_OK;
     else
         st = cs_features_extract(&files, &o, &f);

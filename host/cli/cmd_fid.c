@@ -5,6 +5,7 @@
  *   copyscope fid --save-stats A OUT.npz|OUT.h5
  *
  * Inputs go through cs_fid_load_input (also used by `stats` and `merge`). */
+#include "gpu_math.h"
 #include "cli.h"
 #include "common.h"
 #include "fid_input.h"
@@ -41,6 +42,13 @@ int cs_fid_cli_common_opt(const char *cmd, int c, const char *arg, cs_fid_cli_op
         o->feat.batch = (int)v;
         return 1;
     case CS_OPT_DEVICE: o->feat.device = arg; return 1;
+    case CS_OPT_PRECISION:
+        if (strcmp(arg, "fp32") != 0 && strcmp(arg, "tf32") != 0 && strcmp(arg, "fp16") != 0) {
+            cs_cli_usage_error(cmd, "--precision must be fp32, tf32 or fp16 (got '%s')", arg);
+            return -1;
+        }
+        o->feat.precision = arg;
+        return 1;
     case CS_OPT_THREADS:
     case CS_OPT_NUM_WORKERS:
         if (!cs_cli_parse_int(cmd, "--threads", arg, 0, 1024, &v)) return -1;
@@ -231,8 +239,10 @@ static void usage(FILE *out) {
             "                      auto uses lowrank when both sets have rows (image dirs or\n"
             "                      features files) and n1 + n2 <= dims, lowrank-ref when one\n"
             "                      set has fewer rows than dims, else the eigenvalue method\n"
-            "      --json          print {\"fid\", \"n1\", \"n2\", \"dims\", \"method\", \"warnings\"}\n"
+            "      --json          print {\"fid\", \"n1\", \"n2\", \"dims\", \"method\", \"warnings\", \"math_device\"}\n"
             "      --save-stats    write the statistics of A to OUT (pytorch-fid's option)\n"
+            "The FID math runs on the --device too: on a GPU (cuSOLVER/cuBLAS, float64) for the\n"
+            "methods auto, lowrank and eig-ref; eig, svd and reference run on the CPU.\n"
             "  -h, --help          this help\n" CS_FID_CLI_HELP "\n" CS_HELP_EXIT_CODES
             "Warnings (singular covariance when n < dims, ...) go to stderr.\n");
 }
@@ -288,8 +298,21 @@ int cs_cmd_fid(int argc, char **argv) {
     if (np < 2) return cs_cli_usage_error(cmd, "needs two inputs A B (or REF A B ...)");
 
     int want_rows = method == CS_FID_LOWRANK ? 2 : method == CS_FID_AUTO ? 1 : 0;
+    /* the FID math runs where --device says (GPU: cuSOLVER/cuBLAS, gpu_math.h) for the methods the
+     * GPU has (auto, lowrank, eig-ref); eig, svd and reference always run on the CPU */
+    cs_gpu *g = NULL;
+    cs_gpu_fid_ref *gref = NULL;
+    if (method == CS_FID_AUTO || method == CS_FID_LOWRANK || method == CS_FID_EIG_REF) {
+        int gpu = -1;
+        cs_status gs = cs_gpu_math_select(o.feat.device, &gpu);
+        if (gs == CS_OK && gpu >= 0) gs = cs_gpu_open(gpu, &g);
+        if (gs != CS_OK) return cs_cli_fail(cmd, gs);
+    }
     cs_fid_input *in = calloc((size_t)np, sizeof *in);
-    if (!in) return cs_cli_fail(cmd, CS_FAIL(CS_E_NOMEM, "out of memory"));
+    if (!in) {
+        if (g) cs_gpu_close(g);
+        return cs_cli_fail(cmd, CS_FAIL(CS_E_NOMEM, "out of memory"));
+    }
     cs_status st = CS_OK;
     cs_fid_ref *ref = NULL;
     cs_fid_result *res = calloc((size_t)np, sizeof *res); /* res[i] for set i >= 1 */
@@ -309,6 +332,8 @@ int cs_cmd_fid(int argc, char **argv) {
             if (!x1 || !x2)
                 st = CS_FAIL(CS_E_USAGE, "the lowrank method needs the feature rows of both sets "
                                          "(features files, not statistics files)");
+            else if (g)
+                st = cs_gpu_fid_lowrank(g, x1, in[0].n, x2, in[i].n, in[0].d, &res[i]);
             else
                 st = cs_fid_lowrank(x1, in[0].n, x2, in[i].n, in[0].d, &res[i]);
             if (st == CS_OK && in[0].id.weights_sha256[0] && in[i].id.weights_sha256[0] &&
@@ -316,14 +341,26 @@ int cs_cmd_fid(int argc, char **argv) {
                 res[i].warnings |= CS_FID_WARN_EXTRACTOR;
         } else if (method == CS_FID_AUTO && np > 2 && x2 && (st = cs_fid_input_stats(&in[0], &s1)) == CS_OK) {
             /* several sets, this one with rows: factor the reference once, compare from the rows */
-            if (!ref) st = cs_fid_ref_init(&ref, s1, method);
-            if (st == CS_OK) st = cs_fid_ref_compare_features(ref, x2, in[i].n, in[i].d, &in[i].id, &res[i]);
+            if (g) {
+                if (!gref) st = cs_gpu_fid_ref_init(g, s1, &gref);
+                if (st == CS_OK) st = cs_gpu_fid_ref_compare_features(gref, x2, in[i].n, in[i].d, &in[i].id, &res[i]);
+            } else {
+                if (!ref) st = cs_fid_ref_init(&ref, s1, method);
+                if (st == CS_OK) st = cs_fid_ref_compare_features(ref, x2, in[i].n, in[i].d, &in[i].id, &res[i]);
+            }
         } else if (st == CS_OK && (st = cs_fid_input_stats(&in[0], &s1)) == CS_OK &&
                    (st = cs_fid_input_stats(&in[i], &s2)) == CS_OK) {
             /* with AUTO, rows of a set with fewer samples than dims select the exact one-sided
              * low-rank form (lowrank-ref) instead of a (d, d) eigenvalue problem */
             const float *r1 = method == CS_FID_AUTO ? x1 : NULL, *r2 = method == CS_FID_AUTO ? x2 : NULL;
-            if (method == CS_FID_REFERENCE || np == 2) {
+            if (g && np == 2) {
+                st = cs_gpu_fid_compute(g, s1, r1, s2, r2, &res[i]);
+            } else if (g) { /* several sets: factor the reference once, on the GPU */
+                if (!gref) st = cs_gpu_fid_ref_init(g, s1, &gref);
+                if (st == CS_OK)
+                    st = r2 ? cs_gpu_fid_ref_compare_features(gref, r2, in[i].n, in[i].d, &in[i].id, &res[i])
+                            : cs_gpu_fid_ref_compare(gref, s2, &res[i]);
+            } else if (method == CS_FID_REFERENCE || np == 2) {
                 st = cs_fid_compute(s1, r1, s2, r2, method, &res[i]);
             } else { /* several sets: factor the reference once */
                 if (!ref) st = cs_fid_ref_init(&ref, s1, method);
@@ -341,6 +378,7 @@ int cs_cmd_fid(int argc, char **argv) {
             cs_print_warnings(np > 2 ? paths[i] : NULL, res[i].warnings);
             if (json) {
                 cJSON *obj = cs_result_json(&res[i], &in[0], &in[i]);
+                cJSON_AddStringToObject(obj, "math_device", g ? cs_gpu_name(g) : "cpu");
                 if (np > 2) {
                     cJSON_AddStringToObject(obj, "path", paths[i]);
                     cJSON_AddItemToArray(arr, obj);
@@ -364,6 +402,8 @@ int cs_cmd_fid(int argc, char **argv) {
         }
     }
     cs_fid_ref_free(ref);
+    if (gref) cs_gpu_fid_ref_free(gref); /* weak: NULL in builds without CUDA */
+    if (g) cs_gpu_close(g);
     for (int i = 0; i < np; i++) cs_fid_input_free(&in[i]);
     free(in);
     free(res);

@@ -3,6 +3,7 @@
 #include "fid_input.h"
 
 #include "copyscope/shard.h"
+#include "mpi_mode.h"
 #include "copyscope/statsfile.h"
 
 #include <sys/stat.h>
@@ -22,6 +23,9 @@ static void usage(FILE *out) {
             "                      image list (inputs must be image directories/files); 'auto' reads\n"
             "                      the Slurm array task. Write FILE.h5 and finish with 'copyscope\n"
             "                      merge'; an empty shard writes n = 0 statistics\n"
+            "      --mpi           MPI mode (mpirun -np K / srun --mpi=pmix; image inputs): rank r\n"
+            "                      extracts shard r/K, the statistics are merged exactly (Chan) on\n"
+            "                      rank 0, which writes FILE\n"
             "  -h, --help          this help\n" CS_FID_CLI_HELP "\n" CS_HELP_EXIT_CODES);
 }
 
@@ -89,6 +93,7 @@ static int cs_stats_shard_run(const char *cmd, int n, char **paths, const char *
 }
 
 int cs_cmd_stats(int argc, char **argv) {
+    if (cs_mpi_requested(argc, argv)) return cs_mpi_main("stats", cs_cmd_stats, argc, argv);
     const char *cmd = "stats";
     cs_fid_cli_opts o;
     cs_fid_cli_opts_default(&o);
@@ -98,6 +103,7 @@ int cs_cmd_stats(int argc, char **argv) {
     const char *shard_spec = NULL;
     static const struct option longopts[] = {{"out", required_argument, 0, 'o'},
                                              {"shard", required_argument, 0, OPT_SHARD},
+                                             CS_MPI_LONGOPT,
                                              {"help", no_argument, 0, 'h'},
                                              CS_FID_CLI_LONGOPTS,
                                              {0, 0, 0, 0}};
@@ -111,12 +117,17 @@ int cs_cmd_stats(int argc, char **argv) {
         switch (c) {
         case 'o': out_path = optarg; break;
         case OPT_SHARD: shard_spec = optarg; break;
+        case CS_OPT_MPI: break; /* cs_mpi_active() */
         case 'h': usage(stdout); return CS_EXIT_OK;
         default: return cs_cli_usage_error(cmd, "bad option");
         }
     }
     if (optind >= argc) return cs_cli_usage_error(cmd, "no INPUT given");
     if (!out_path) return cs_cli_usage_error(cmd, "--out FILE.npz|FILE.h5 is required");
+    if (cs_mpi_active()) {
+        if (shard_spec) return cs_cli_usage_error(cmd, "--mpi and --shard exclude each other");
+        return cs_mpi_stats(cmd, argc - optind, argv + optind, out_path, &o);
+    }
     if (shard_spec) {
         cs_status sst = cs_shard_parse(shard_spec, &sh);
         if (sst != CS_OK) return cs_cli_fail(cmd, sst);

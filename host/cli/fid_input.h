@@ -10,7 +10,7 @@
 
 /* Options that matter only when an input is a directory of images (extraction), plus --dims. */
 typedef struct cs_fid_cli_opts {
-    cs_features_opts feat; /* --weights --batch --device --threads --cache --no-cache --dims */
+    cs_features_opts feat; /* --weights --batch --device --precision --threads --cache --no-cache --dims */
     int dims_given;        /* --dims was given: inputs must have that dimension */
 } cs_fid_cli_opts;
 
@@ -27,7 +27,8 @@ enum {
     CS_OPT_NO_CACHE,
     CS_OPT_NUM_WORKERS,
     CS_OPT_SKIP_BAD,
-    CS_OPT_QUIET
+    CS_OPT_QUIET,
+    CS_OPT_PRECISION
 };
 #define CS_FID_CLI_LONGOPTS                                                                        \
     {"weights", required_argument, 0, CS_OPT_WEIGHTS}, {"dims", required_argument, 0, CS_OPT_DIMS}, \
@@ -37,7 +38,8 @@ enum {
         {"threads", required_argument, 0, CS_OPT_THREADS},                                         \
         {"num-workers", required_argument, 0, CS_OPT_NUM_WORKERS},                                 \
         {"cache", required_argument, 0, CS_OPT_CACHE}, {"no-cache", no_argument, 0, CS_OPT_NO_CACHE}, \
-        {"skip-bad", no_argument, 0, CS_OPT_SKIP_BAD}, {"quiet", no_argument, 0, CS_OPT_QUIET}
+        {"skip-bad", no_argument, 0, CS_OPT_SKIP_BAD}, {"quiet", no_argument, 0, CS_OPT_QUIET}, \
+        {"precision", required_argument, 0, CS_OPT_PRECISION}
 #define CS_FID_CLI_HELP                                                                            \
     "Options for image directories (features are extracted like pytorch-fid):\n"                 \
     "      --dims D        feature dimension 64, 192, 768 or 2048 (default 2048); with\n"         \
@@ -45,6 +47,8 @@ enum {
     "      --weights FILE  Inception weights (default: $COPYSCOPE_WEIGHTS, torch hub cache)\n"   \
     "      --batch N       images per forward pass (default 50; --batch-size is an alias)\n"     \
     "      --device DEV    cpu, cuda, cuda:0,1 or auto (default auto)\n"                         \
+    "      --precision P   fp32 (default), or on a GPU tf32 / fp16 (tensor cores; faster, less\n" \
+    "                      exact: see README)\n"                                                  \
     "      --threads N     threads (default: all cores; --num-workers is an alias)\n"            \
     "      --cache DIR     feature cache directory; --no-cache to disable it\n"                  \
     "      --skip-bad      skip images that cannot be decoded (listed on stderr)\n"             \

@@ -149,6 +149,7 @@ typedef struct cs_audit {
     char weights_sha256[65];    /* of the extractor ("" if unknown) */
     int comparable_to_published; /* weights are the official pytorch-fid file */
     const char *fid_method;     /* summary of the methods used ("lowrank", "chol", ...) */
+    char math_device[128];      /* where the FID math ran: "cpu" or "cuda:0 (NVIDIA ...)" */
     cs_utility_spec utility;
     cs_metric metric;           /* the utility's metric */
     size_t n_coalitions;

@@ -39,6 +39,7 @@ void cs_pathlist_free(cs_pathlist *pl);
 typedef struct cs_features_opts {
     const char *weights_path; /* NULL: discovery (cs_weights_find) */
     const char *device;       /* "cpu", "cuda", "cuda:0,1", "auto"; NULL = "auto" */
+    const char *precision;    /* "fp32" (NULL), "tf32", "fp16" (GPU only); part of the cache key */
     int dims;                 /* 64, 192, 768, 2048 */
     int batch;                /* images per forward pass (default 50 like pytorch-fid) */
     int threads;              /* decode + compute threads; 0 = all cores */

@@ -30,6 +30,11 @@ typedef struct cs_model cs_model;
  * threads <= 0: all cores. Errors: CS_E_USAGE (bad device name), CS_E_UNSUPPORTED ("cuda"
  * without a CUDA build or GPU), CS_E_MISMATCH (a tensor has an unexpected shape), CS_E_NOMEM. */
 cs_status cs_model_create(const cs_weights *w, const char *device, int threads, cs_model **out);
+/* The same with a precision: NULL or "fp32" (default; on a GPU without TF32), "tf32" or "fp16"
+ * (GPU only: tensor cores; see README for their deviation from fp32). device may also be
+ * "cuda:N". Another precision than fp32 on the CPU: CS_E_USAGE. */
+cs_status cs_model_create_ex(const cs_weights *w, const char *device, const char *precision,
+                             int threads, cs_model **out);
 void cs_model_free(cs_model *m); /* NULL is fine */
 
 /* x: (n, 3, 299, 299) float32 preprocessed input; out: (n, dims) float32, the global average
@@ -42,8 +47,15 @@ cs_status cs_model_forward(cs_model *m, const float *x, int n, int dims, float *
 /* Preprocess n images (any sizes) as pytorch-fid does and run the network: out (n, dims). */
 cs_status cs_model_features_rgb(cs_model *m, const cs_image *imgs, int n, int dims, float *out);
 
+/* Host memory for inputs of cs_model_forward: page-locked on a GPU backend (uploads at full bus
+ * speed), plain malloc on the CPU. Free with cs_model_host_free on the same model before
+ * cs_model_free (NULL is fine). */
+cs_status cs_model_host_alloc(cs_model *m, size_t bytes, void **out);
+void cs_model_host_free(cs_model *m, void *p);
+
 const char *cs_model_device_name(const cs_model *m); /* "CPU (2 threads, OpenBLAS sgemm)", ... */
 const char *cs_model_backend_name(const cs_model *m); /* "cpu" or "cuda" */
+const char *cs_model_precision(const cs_model *m);    /* "fp32", "tf32" or "fp16" */
 /* Non-empty when device "auto" fell back to the CPU (a line suitable for stderr). */
 const char *cs_model_notice(const cs_model *m);
 /* 1 if dims is one of 64, 192, 768, 2048. */

@@ -1,0 +1,43 @@
+# The multi-device scheduler of the feature pipeline (host/scheduler.c, host/features.c).
+#
+#  scheduler_devices        --device lists: syntax, meaning on machines with 0/1/4 GPUs, with and
+#                           without a CUDA build, usage errors (exit 2), the testing list
+#  scheduler_pipeline       COPYSCOPE_TEST_DEVICES=cpu,cpu[,cpu]: several CPU workers give
+#                           features bit-identical to the single-CPU pipeline, in input order
+#                           (cold cache, warm cache, --skip-bad); COPYSCOPE_TEST_FAIL_BATCH: a
+#                           failing device stops the run (exit 1, device + image range named),
+#                           completed batches are cached and a rerun computes only the rest
+#  scheduler_cli_usage      `copyscope features --device cuda:0,0` and friends: exit 2, one line
+#  scheduler_cli_failure    a failing worker through the CLI: exit 1, device and images named,
+#                           no output file
+cs_add_c_test(test_scheduler ${CMAKE_CURRENT_SOURCE_DIR}/test_scheduler.c)
+add_test(NAME scheduler_devices COMMAND test_scheduler)
+set_tests_properties(scheduler_devices PROPERTIES TIMEOUT 60)
+
+cs_add_c_test(test_scheduler_pipeline ${CMAKE_CURRENT_SOURCE_DIR}/test_scheduler_pipeline.c)
+add_test(NAME scheduler_pipeline
+         COMMAND test_scheduler_pipeline ${CS_TESTDATA}/test-weights-seed1.pth ${CS_TESTDATA}/scheduler)
+set_tests_properties(scheduler_pipeline PROPERTIES FIXTURES_REQUIRED test_weights TIMEOUT 900)
+
+# The device spec is checked before weights or images are read: any existing file will do.
+add_test(NAME scheduler_cli_usage
+         COMMAND sh -c "for d in cuda: cuda:-1 cuda:0,0 cuda:0, gpu; do \
+                          out=$($0 features $1 --out $2 --no-cache --device $d 2>&1); rc=$?; \
+                          echo \"--device $d -> exit $rc: $out\"; \
+                          [ $rc -eq 2 ] || exit 1; [ $(printf '%s\\n' \"$out\" | wc -l) -eq 1 ] || exit 1; \
+                          case \"$out\" in *\"device '$d'\"*) ;; *) exit 1;; esac; \
+                        done; [ ! -e $2 ]"
+                 ${CS_CLI} ${PROJECT_SOURCE_DIR}/tests/data/paper_fids.csv ${CS_TESTDATA}/scheduler-cli-usage.h5)
+set_tests_properties(scheduler_cli_usage PROPERTIES TIMEOUT 120)
+
+add_test(NAME scheduler_cli_failure
+         COMMAND sh -c "rm -rf $1 && mkdir -p $1/img && for i in 0 1 2 3 4 5 6 7 8 9; do \
+                          { printf 'P6\\n40 40\\n255\\n'; head -c 4800 /dev/urandom; } > $1/img/im$i.ppm; done; \
+                        out=$(COPYSCOPE_TEST_DEVICES=cpu,cpu COPYSCOPE_TEST_FAIL_BATCH=1 \
+                          $0 features $1/img --out $1/x.h5 --weights $2 --no-cache --batch 4 --dims 64 \
+                          --threads 2 2>&1); rc=$?; \
+                        echo \"exit $rc: $out\"; [ $rc -eq 1 ] || exit 1; \
+                        case \"$out\" in *'device cpu#'*'failed on batch 1 (input images 4..7'*) ;; *) exit 1;; esac; \
+                        [ ! -e $1/x.h5 ]"
+                 ${CS_CLI} ${CS_TESTDATA}/scheduler-cli-failure ${CS_TESTDATA}/test-weights-seed1.pth)
+set_tests_properties(scheduler_cli_failure PROPERTIES FIXTURES_REQUIRED test_weights TIMEOUT 300)

@@ -1,0 +1,85 @@
+/* Shared by tests/test_gpu_stats*.c: skip logic, a seeded RNG and comparison helpers.
+ *
+ * Skip (exit 77, never "passed"): a build without the CUDA math (cs_gpu_math_available() == 0)
+ * or a machine without a CUDA device (cs_cuda_device_count() == 0). With a device present, failing
+ * to open it is a failure, not a skip. */
+#ifndef CS_TEST_GPU_STATS_H
+#define CS_TEST_GPU_STATS_H
+
+#include "backend.h"
+#include "gpu_math.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "check.h"
+
+/* weak: a build without CUDA has no definition (see host/backend.c) */
+int cs_cuda_device_count(void) __attribute__((weak));
+
+static cs_gpu *gpu_open_or_skip(const char *prog) {
+    if (!cs_gpu_math_available()) {
+        printf("%s: SKIP: this build has no CUDA GPU math (no nvcc at configure time)\n", prog);
+        exit(77);
+    }
+    int n = cs_cuda_device_count ? cs_cuda_device_count() : 0;
+    if (n <= 0) {
+        printf("%s: SKIP: no CUDA device on this machine\n", prog);
+        exit(77);
+    }
+    cs_gpu *g = NULL;
+    if (cs_gpu_open(0, &g) != CS_OK) {
+        fprintf(stderr, "%s: FAIL: cannot open cuda:0: %s\n", prog, cs_last_error());
+        exit(1);
+    }
+    printf("%s: on %s\n", prog, cs_gpu_name(g));
+    return g;
+}
+
+static uint64_t rng_state = 88172645463325252ull;
+static double urand(void) { /* xorshift64*, uniform in [0, 1) */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (double)((rng_state * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0);
+}
+static double nrand(void) { return sqrt(-2.0 * log(1.0 - urand())) * cos(6.283185307179586 * urand()); }
+
+/* Rows x (n, d) float32 = z W + shift, z ~ N(0, diag(scale^(k/d))), W a random mixing (d, d):
+ * correlated features with a spread of eigenvalues, like Inception features. */
+static float *gen_rows(int n, int d, double shift, double scale, uint64_t seed) {
+    rng_state = seed;
+    double *w = malloc((size_t)d * d * sizeof(double)); /* (d, d) */
+    double *z = malloc((size_t)d * sizeof(double));     /* (d) */
+    float *x = malloc((size_t)n * d * sizeof(float));   /* (n, d) */
+    if (!w || !z || !x) abort();
+    for (size_t i = 0; i < (size_t)d * d; i++) w[i] = nrand() / sqrt((double)d);
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < d; k++) z[k] = nrand() * pow(scale, (double)k / d);
+        for (int j = 0; j < d; j++) {
+            double s = shift + 0.1 * (j % 5);
+            for (int k = 0; k < d; k++) s += z[k] * w[(size_t)k * d + j];
+            x[(size_t)i * d + j] = (float)s;
+        }
+    }
+    free(w);
+    free(z);
+    return x;
+}
+
+/* max |a - b| / max |b| (norm-wise relative difference of two arrays) */
+static inline double rel_diff(const double *a, const double *b, size_t n) {
+    double md = 0, mb = 0;
+    for (size_t i = 0; i < n; i++) {
+        md = fmax(md, fabs(a[i] - b[i]));
+        mb = fmax(mb, fabs(b[i]));
+    }
+    return mb > 0 ? md / mb : md;
+}
+
+/* |a - b| / |b| (|a - b| when b == 0) */
+static inline double rel1(double a, double b) { return b != 0 ? fabs(a - b) / fabs(b) : fabs(a - b); }
+
+#endif

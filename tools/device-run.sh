@@ -1,0 +1,446 @@
+#!/usr/bin/env bash
+# Build here, run on a lent GPU machine: copyscope's cuda backend tests and GPU benches in one call.
+#
+# Usage
+#   1. On the development machine (no GPU needed: nvcc, cuDNN headers and libraries, the Debian
+#      build dependencies of tools/install-deps.sh):
+#
+#        tools/device-run.sh pack
+#
+#      configures build-gpu/ (Release, sm_90 SASS + compute_90 PTX, COPYSCOPE_CUDA=ON), builds
+#      the CLI, bench_features and every executable a ctest labelled `gpu` runs, strips them,
+#      deletes the object files (the device runs no compiler), and packs the non-CUDA shared
+#      libraries they load (Debian's HDF5, OpenBLAS, libpng, libjpeg, libzip, ...) into
+#      .devlibs/libs.tar.xz (~15 MB; OpenBLAS alone is 35 MB unpacked). Both folders are
+#      git-ignored (build-*/, .devlibs/). It prints what travels: the device tool carries the
+#      working tree plus these two folders, 64 MiB in all (about 21 MiB today).
+#      The CUDA libraries (cudart, cuBLAS, cuSOLVER, cuDNN: hundreds of MB) are NOT carried:
+#      the run step finds the device's own.
+#
+#   2. With the session's device tool, two calls (the build is for CUDA 13 / cuDNN 9, i.e. a
+#      driver >= 580, which the lent H100/H200 images have; pack again after any source change):
+#
+#        run(command="bash tools/device-run.sh run gpu", carry=["build-gpu", ".devlibs"],
+#            timeout_s=600)
+#        run(command="bash tools/device-run.sh run bench", carry=["build-gpu", ".devlibs"],
+#            timeout_s=600)
+#
+#      (`run all` does both in one call when 10 minutes suffice: the sanitizer test and the CPU
+#      side of the end-to-end bench are the slow parts; the machine stays warm ~30 s between calls.)
+#
+#      Modes: `run probe` (environment report only), `run gpu` (probe + ctest -L gpu),
+#      `run bench` (probe + benches), `run all` (probe + tests + benches). The files come back
+#      from $OUT (at most 8): device.txt (the probe: GPU, driver, where CUDA/cuDNN live, the
+#      library path used), device-run.log (everything), ctest-gpu.log, LastTest.log,
+#      bench-gpu.txt (forward throughput: copyscope fp32/tf32/fp16, cuDNN heuristics vs find,
+#      PyTorch with cudnn.benchmark on the same network and weights), precision.txt (features
+#      end to end on generated images: images/s, and the feature/FID deviation of each
+#      precision and of the CPU from GPU fp32).
+#      Knobs (environment): CS_BENCH_IMAGES (default 200 per set), CS_BENCH_BATCH (64),
+#      CS_SKIP_SANITIZER=1 (leaves gpu_sanitizer out of ctest), CS_CTEST_ARGS (extra ctest args).
+#
+# How the run step finds libraries: the test commands hold absolute paths of the packing
+# machine (this checkout's root, recorded in build-gpu/.packed_root), so the device checkout is
+# linked there (/work/main -> $PWD) when it lives elsewhere. Each library the binaries (and
+# cuDNN's dlopen'ed sub-libraries) need is looked up in ld.so's cache, the CUDA toolkit folders,
+# Python's nvidia/*/lib wheel folders (the torch cu13 install) and finally by `find /`; the
+# carried .devlibs/ copy of a library is used only when the device has none of that soname.
+# tests' Python (CS_PYTHON) is build-gpu/cs-python: `python3` on the device's PATH (with torch).
+#
+# Debugging a failure there: rerun with COPYSCOPE_CUDA_SYNC=1 (synchronise after every op, so
+# the failing op is named), COPYSCOPE_CUDA_VERBOSE=1 (each cuDNN plan), CUDNN_LOGLEVEL_DBG=3
+# CUDNN_LOGDEST_DBG=stderr (cuDNN's own log), COPYSCOPE_CUDA_CONV_PATH=scratch (bypass cuDNN's
+# strided outputs), e.g.
+#   run(command="bash tools/device-run.sh env COPYSCOPE_CUDA_SYNC=1 build-gpu/tests/test_gpu_features build-gpu/testdata/test-weights-seed1.pth", carry=[...])
+# (`env ARGS...` sets up the paths, then runs ARGS.)
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
+BUILD=$ROOT/build-gpu
+DEVLIBS=$ROOT/.devlibs
+CUDNN_SUBLIBS="libcudnn_graph.so.9 libcudnn_ops.so.9 libcudnn_cnn.so.9 libcudnn_adv.so.9
+  libcudnn_engines_precompiled.so.9 libcudnn_engines_runtime_compiled.so.9 libcudnn_heuristic.so.9"
+
+die() { echo "device-run: $*" >&2; exit 1; }
+
+is_elf() { [ -f "$1" ] && [ "$(head -c 4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; }
+
+# Executables of the build (CLI, tests, benches).
+build_exes() {
+  local f
+  for f in "$BUILD"/copyscope "$BUILD"/tests/*; do
+    [ -x "$f" ] && is_elf "$f" && echo "$f"
+  done
+}
+
+# ---------------------------------------------------------------------------------------- pack
+pack() {
+  cd "$ROOT" || exit 1
+  local nvcc=${CUDACXX:-}
+  [ -n "$nvcc" ] || nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+  [ -x "$nvcc" ] || die "pack: nvcc not found (set CUDACXX)"
+  mkdir -p "$BUILD"
+  # the tests' Python on the device: python3 on its PATH (it holds torch there)
+  cat >"$BUILD/cs-python" <<'EOF'
+#!/bin/sh
+# tools/device-run.sh: the Python of the GPU machine (python3 on its PATH holds torch).
+exec "${CS_DEVICE_PYTHON:-python3}" "$@"
+EOF
+  chmod +x "$BUILD/cs-python"
+  echo "== configure $BUILD"
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCOPYSCOPE_CUDA=ON -DCOPYSCOPE_MPI=OFF \
+    -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES=90 -DCS_PYTHON="$BUILD/cs-python" \
+    >"$BUILD/configure.log" 2>&1 || { tail -30 "$BUILD/configure.log"; die "configure failed"; }
+  grep "copyscope:" "$BUILD/configure.log"
+  grep -q "cuda backend ON" "$BUILD/configure.log" || die "the cuda backend is not configured (cuDNN missing?)"
+
+  # targets: the CLI, bench_features, and every program under build-gpu that a gpu test runs
+  # (read from the generated CTestTestfile.cmake: ctest cannot list commands not built yet)
+  local targets
+  targets=$(/usr/bin/python3 - "$BUILD" <<'PY'
+import os, re, sys
+build = sys.argv[1]
+cmds, gpu = {}, set()
+for line in open(os.path.join(build, "tests", "CTestTestfile.cmake")):
+    m = re.match(r'add_test\(\[=\[(.*?)\]=\]\s+(.*)\)\s*$', line)
+    if m:
+        cmds[m.group(1)] = re.findall(r'"([^"]*)"', m.group(2))
+    m = re.match(r'set_tests_properties\(\[=\[(.*?)\]=\]\s+PROPERTIES\s+(.*)\)\s*$', line)
+    if m and re.search(r'LABELS\s+"([^"]*;)?gpu(;[^"]*)?"', m.group(2)):
+        gpu.add(m.group(1))
+for t in sorted(gpu):
+    for a in cmds.get(t, []):
+        if a.startswith(build + "/"):
+            print(os.path.basename(a))
+PY
+)
+  # keep the names that are targets (test programs are named after theirs; the CLI is copyscope_cli)
+  local known
+  known=$(cmake --build "$BUILD" --target help 2>/dev/null | awk '$1 == "..." {print $2}')
+  targets=$(for t in copyscope_cli bench_features $targets; do echo "$known" | grep -qx "$t" && echo "$t"; done | sort -u)
+  targets=$(echo $targets)
+  echo "== build: $targets"
+  cmake --build "$BUILD" -j"${JOBS:-2}" --target $targets || die "build failed"
+
+  echo "== slim: strip executables, drop objects"
+  local f
+  for f in $(build_exes); do strip --strip-unneeded "$f" 2>/dev/null; done
+  find "$BUILD" \( -name '*.o' -o -name '*.a' -o -name '*.o.d' -o -name '*.ii' -o -name 'a.out' \
+    -o -name '*.cudafe1.*' -o -name 'compiler_depend.*' \) -delete
+  rm -rf "$BUILD/testdata"/* "$BUILD/Testing" "$BUILD"/CMakeFiles/3.* "$BUILD"/CMakeFiles/hdf5
+  echo "$ROOT" >"$BUILD/.packed_root"
+
+  echo "== libraries to carry (.devlibs/libs.tar.xz)"
+  rm -rf "$DEVLIBS"
+  mkdir -p "$DEVLIBS/lib"
+  local so path
+  for f in $(build_exes); do ldd "$f" 2>/dev/null; done | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort -u |
+    while read -r so path; do
+      case "$so" in
+        linux-vdso* | ld-linux* | libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | librt.so.* | \
+          libresolv.so.* | libutil.so.* | libstdc++.so.* | libgcc_s.so.*) continue ;; # the device's own
+        libcuda.so* | libcudart.so* | libcublas* | libcusolver* | libcusparse* | libcudnn* | \
+          libnvJitLink* | libcufft* | libcurand* | libnvrtc*) continue ;; # CUDA: found on the device
+      esac
+      cp -L "$path" "$DEVLIBS/lib/$so" && echo "  $so ($(du -h "$DEVLIBS/lib/$so" | cut -f1), from $path)"
+    done
+  (cd "$DEVLIBS/lib" && ls) >"$DEVLIBS/MANIFEST"
+  # compressed (OpenBLAS alone is 35 MB, 4 MB as xz): the run step unpacks it to /tmp
+  tar -C "$DEVLIBS/lib" -cf - . | xz -T"${JOBS:-2}" -6 >"$DEVLIBS/libs.tar.xz" || die "xz failed"
+  rm -rf "$DEVLIBS/lib"
+
+  local tree b d
+  tree=$(cd "$ROOT" && git ls-files -co --exclude-standard -z | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
+  b=$(du -sb "$BUILD" | cut -f1)
+  d=$(du -sb "$DEVLIBS" | cut -f1)
+  awk -v t="$tree" -v b="$b" -v d="$d" 'BEGIN { m = 1048576;
+    printf "== travels: working tree %.1f MiB + build-gpu %.1f MiB + .devlibs %.1f MiB = %.1f MiB (limit 64)\n",
+           t / m, b / m, d / m, (t + b + d) / m }'
+  [ $((tree + b + d)) -lt $((64 * 1048576)) ] || echo "WARNING: over the device tool's 64 MiB: carry less"
+  echo "== next: run(command=\"bash tools/device-run.sh run gpu\", carry=[\"build-gpu\", \".devlibs\"], timeout_s=600)"
+  echo "   then: run(command=\"bash tools/device-run.sh run bench\", carry=[\"build-gpu\", \".devlibs\"], timeout_s=600)"
+}
+
+# ------------------------------------------------------------------------------- device side
+OUT=${OUT:-$ROOT/out}
+
+probe() {
+  echo "== $(date -u '+%F %T UTC') $(hostname) kernel $(uname -r) $(uname -m)"
+  echo "== checkout $ROOT (packed at $(cat "$BUILD/.packed_root" 2>/dev/null || echo '?'))"
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=index,name,driver_version,memory.total,compute_cap,clocks.max.sm --format=csv
+    nvidia-smi | sed -n '1,12p'
+  else
+    echo "nvidia-smi: not found"
+  fi
+  echo "== CUDA toolkits: $(ls -d /usr/local/cuda* 2>/dev/null | tr '\n' ' ')"
+  [ -x /usr/local/cuda/bin/nvcc ] && /usr/local/cuda/bin/nvcc --version | tail -1
+  echo "compute-sanitizer: $(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || echo none)"
+  echo "== ld.so cache (CUDA, cuDNN, ours)"
+  ldconfig -p 2>/dev/null | grep -E 'libcudnn\.|libcudnn_cnn|libcublas\.|libcudart\.|libcusolver\.|libhdf5|libopenblas|libgomp|libstdc\+\+' | sed 's/^/  /'
+  echo "== python3: $(command -v python3)"
+  python3 - <<'PY' 2>&1
+import sys
+try:
+    import torch
+    print("  torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(),
+          "gpu", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")
+except Exception as e:
+    print("  torch: not importable:", e)
+import site, glob
+for sp in site.getsitepackages():
+    for d in sorted(glob.glob(sp + "/nvidia/*/lib")):
+        print("  wheel libs:", d)
+PY
+}
+
+# Folders that may hold CUDA / cuDNN libraries on the device, most likely first.
+candidate_dirs() {
+  local d
+  for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda/lib \
+    /usr/local/cuda-*/lib64 /usr/local/cuda-*/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu; do
+    [ -d "$d" ] && echo "$d"
+  done
+  python3 -c 'import site, glob
+for sp in site.getsitepackages():
+    for d in sorted(glob.glob(sp + "/nvidia/*/lib")) + sorted(glob.glob(sp + "/nvidia/*/lib64")):
+        print(d)' 2>/dev/null
+}
+
+# The folder of the CUDA folders holding soname $1, or nothing.
+find_lib() {
+  local d
+  for d in $CANDIDATES; do
+    [ -e "$d/$1" ] && { echo "$d"; return; }
+  done
+}
+
+# Last resort: every shared library on the machine, listed once (one walk of the file system).
+find_lib_anywhere() {
+  if [ ! -f /tmp/cs-solist ]; then
+    timeout 120 find / \( -path /proc -o -path /sys -o -path /dev -o -path "$ROOT" -o -path '/tmp/cs-*' \) -prune \
+      -o -name '*.so*' -print 2>/dev/null >/tmp/cs-solist
+  fi
+  grep -m1 "/$1\$" /tmp/cs-solist | xargs -r dirname
+}
+
+add_path() {
+  case ":${LD_LIBRARY_PATH:-}:" in *":$1:"*) ;; *) LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$1 ;; esac
+  export LD_LIBRARY_PATH
+}
+
+setup_paths() {
+  # 1. the packing machine's absolute paths must resolve to this checkout
+  local packed
+  packed=$(cat "$BUILD/.packed_root" 2>/dev/null) || die "no build-gpu/ here: run 'tools/device-run.sh pack' first and carry build-gpu and .devlibs"
+  if [ "$(cd "$packed" 2>/dev/null && pwd -P)" != "$ROOT" ]; then
+    [ -e "$packed" ] && [ ! -L "$packed" ] && die "$packed exists on this machine and is not this checkout"
+    mkdir -p "$(dirname "$packed")" && ln -sfn "$ROOT" "$packed" || die "cannot link $packed -> $ROOT"
+    echo "linked $packed -> $ROOT"
+  fi
+  # 2. libraries: anything ldd cannot resolve, plus cuDNN's dlopen'ed sub-libraries
+  CANDIDATES=$(candidate_dirs)
+  export CS_ORIG_LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
+  rm -rf /tmp/cs-devlibs /tmp/cs-devlibs-all /tmp/cs-solist && mkdir -p /tmp/cs-devlibs /tmp/cs-devlibs-all
+  if [ -f "$DEVLIBS/libs.tar.xz" ]; then
+    if command -v xz >/dev/null; then
+      xz -dc "$DEVLIBS/libs.tar.xz" | tar -C /tmp/cs-devlibs-all -xf -
+    else # no xz there: Python's lzma
+      python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2])' \
+        "$DEVLIBS/libs.tar.xz" /tmp/cs-devlibs-all
+    fi || echo "WARNING: cannot unpack $DEVLIBS/libs.tar.xz"
+  else
+    echo "WARNING: no $DEVLIBS/libs.tar.xz (carry .devlibs)"
+  fi
+  local round so d missing exes
+  exes=$(build_exes)
+  [ -n "$exes" ] || die "no executables in $BUILD"
+  for round in 1 2 3 4; do
+    missing=$(for f in $exes; do ldd "$f" 2>/dev/null; done | awk '/not found/ {print $1}' | sort -u)
+    [ "$round" = 1 ] && missing="$missing libcudnn.so.9"
+    for so in $missing; do
+      d=$(find_lib "$so")
+      if [ -n "$d" ]; then
+        add_path "$d"
+        echo "  $so: $d"
+      elif [ -e "/tmp/cs-devlibs-all/$so" ]; then
+        ln -sf "/tmp/cs-devlibs-all/$so" "/tmp/cs-devlibs/$so"
+        add_path /tmp/cs-devlibs
+        echo "  $so: carried (.devlibs)"
+      elif d=$(find_lib_anywhere "$so") && [ -n "$d" ]; then
+        add_path "$d"
+        echo "  $so: $d (found by walking /)"
+      else
+        echo "  $so: NOT FOUND"
+      fi
+    done
+    [ -z "$missing" ] && break
+  done
+  # cuDNN 9 loads its sub-libraries by name at run time: they must be on the path too
+  local cudnn_dir
+  cudnn_dir=$(ldd "$BUILD/tests/test_gpu_features" 2>/dev/null | awk '$1 == "libcudnn.so.9" {print $3}' | xargs -r dirname)
+  for so in $CUDNN_SUBLIBS; do
+    if [ -n "$cudnn_dir" ] && [ -e "$cudnn_dir/$so" ]; then continue; fi
+    d=$(find_lib "$so")
+    [ -n "$d" ] || d=$(find_lib_anywhere "$so")
+    if [ -n "$d" ]; then add_path "$d"; echo "  $so: $d"; else echo "  $so: NOT FOUND (cuDNN will fail to load it)"; fi
+  done
+  echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+  local bad=0
+  for f in $exes; do
+    if ldd "$f" | grep -q "not found"; then
+      echo "UNRESOLVED in $(basename "$f"): $(ldd "$f" | awk '/not found/ {print $1}' | tr '\n' ' ')"
+      bad=1
+    fi
+  done
+  echo "libraries used by test_gpu_features:"
+  ldd "$BUILD/tests/test_gpu_features" 2>/dev/null | grep -E 'cud|cublas|cusolver|hdf5|openblas|devlibs' | sed 's/^/  /'
+  return $bad
+}
+
+run_ctest() {
+  echo "== ctest -L gpu"
+  local args=(--test-dir "$BUILD" -L gpu --output-on-failure --timeout 900)
+  [ "${CS_SKIP_SANITIZER:-0}" = 1 ] && args+=(-E gpu_sanitizer)
+  # shellcheck disable=SC2206
+  args+=(${CS_CTEST_ARGS:-})
+  ctest "${args[@]}" 2>&1 | tee "$OUT/ctest-gpu.log"
+  local rc=${PIPESTATUS[0]}
+  cp "$BUILD/Testing/Temporary/LastTest.log" "$OUT/LastTest.log" 2>/dev/null
+  echo "ctest exit $rc"
+  return "$rc"
+}
+
+weights() {
+  W=$BUILD/testdata/test-weights-seed1.pth
+  if [ ! -f "$W" ]; then
+    mkdir -p "$BUILD/testdata"
+    python3 "$ROOT/tools/gen_test_weights.py" --seed 1 --out "$W" >/dev/null || die "cannot generate test weights"
+  fi
+}
+
+run_bench() {
+  weights
+  local BATCH=${CS_BENCH_BATCH:-64} B=$BUILD/tests/bench_features
+  {
+    echo "== $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null) $(date -u '+%F')"
+    echo "== copyscope forward (cs_model_forward: host input uploaded each batch), dims 2048, batch $BATCH, test weights"
+    for prec in fp32 tf32 fp16; do
+      COPYSCOPE_CUDA_BATCH=$BATCH "$B" "$W" --device cuda --precision $prec --batch "$BATCH" --iters 10 2>&1
+    done
+    echo "-- cuDNN algorithms benchmarked (COPYSCOPE_CUDNN_FIND=1) instead of heuristics:"
+    for prec in fp32 tf32 fp16; do
+      COPYSCOPE_CUDNN_FIND=1 COPYSCOPE_CUDA_BATCH=$BATCH "$B" "$W" --device cuda --precision $prec --batch "$BATCH" --iters 10 2>&1
+    done
+    echo "== PyTorch $(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null), the same network (tools/fid_inception_torch.py) and weights, cudnn.benchmark=True, GPU-resident input"
+    PYTHONPATH=$ROOT/tools python3 - "$W" "$BATCH" <<'PY' 2>&1
+import sys, time, torch
+import fid_inception_torch as ref
+w, batch = sys.argv[1], int(sys.argv[2])
+net = ref.load_network(w).cuda().eval()
+torch.backends.cudnn.benchmark = True
+x = torch.rand(batch, 3, 299, 299, device="cuda") * 2 - 1
+for name, tf32, half in (("fp32 (TF32 off)", False, False), ("tf32", True, False), ("fp16 autocast", True, True)):
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16, enabled=half):
+        for _ in range(3):
+            net(x)
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        iters = 10
+        for _ in range(iters):
+            net(x)
+        torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+    ips = batch * iters / dt
+    print(f"torch {name} batch {batch}: {ips:.1f} images/s, {1000 / ips:.3f} ms/image, "
+          f"{ips * 11.422336192:.0f} GFLOP/s")
+PY
+  } 2>&1 | tee "$OUT/bench-gpu.txt"
+
+  # end to end (files -> features) and the precisions' deviation, on generated photographs-like images
+  local N=${CS_BENCH_IMAGES:-200} WORK=/tmp/cs-bench CLI=$BUILD/copyscope
+  mkdir -p "$WORK"
+  [ -d "$WORK/A" ] || python3 "$ROOT/tools/make_test_images.py" --set natural --count "$N" --size 256x256 --out "$WORK/A" >/dev/null
+  [ -d "$WORK/B" ] || python3 "$ROOT/tools/make_test_images.py" --set natural --count "$N" --size 320x240 --seed 100000 --format jpg --out "$WORK/B" >/dev/null
+  {
+    echo "== end to end: copyscope features, $N PNGs 256x256 (set A) and $N JPEGs 320x240 (set B), dims 2048, batch $BATCH, no cache"
+    local dev prec s t0 t1
+    for dev in cuda cpu; do
+      for prec in fp32 tf32 fp16; do
+        [ $dev = cpu ] && [ $prec != fp32 ] && continue
+        for s in A B; do
+          t0=$(date +%s.%N)
+          COPYSCOPE_CUDA_BATCH=$BATCH "$CLI" features "$WORK/$s" --out "$WORK/$s-$dev-$prec.h5" --weights "$W" \
+            --device $dev --precision $prec --batch "$BATCH" --no-cache --quiet || {
+            echo "FAILED: features $s $dev $prec"
+            continue
+          }
+          t1=$(date +%s.%N)
+          awk -v n="$N" -v a="$t0" -v b="$t1" -v what="features $s $dev $prec" \
+            'BEGIN { printf "%s: %.1f images/s (%.2f s, incl. loading the weights and starting the device)\n", what, n / (b - a), b - a }'
+        done
+        echo "FID(A, B) $dev $prec: $("$CLI" fid "$WORK/A-$dev-$prec.h5" "$WORK/B-$dev-$prec.h5" 2>&1 | tail -1)"
+      done
+    done
+    python3 - "$WORK" <<'PY'
+import sys, h5py, numpy as np
+work = sys.argv[1]
+def f(s, dev, p):
+    with h5py.File(f"{work}/{s}-{dev}-{p}.h5", "r") as h:
+        return h["features"][()].astype(np.float64)
+for s in ("A", "B"):
+    try:
+        ref = f(s, "cuda", "fp32")
+    except Exception as e:
+        print(f"set {s}: no cuda fp32 features to compare with ({e})")
+        continue
+    scale = np.abs(ref).max()
+    for dev, p in (("cpu", "fp32"), ("cuda", "tf32"), ("cuda", "fp16")):
+        try:
+            x = f(s, dev, p)
+        except Exception as e:
+            print(f"set {s} {dev} {p}: {e}")
+            continue
+        d = np.abs(x - ref)
+        print(f"set {s} {dev} {p} vs cuda fp32: max|d| {d.max():.3g} = {d.max() / scale:.3g} of the scale {scale:.4g}, "
+              f"relative rms {np.sqrt((d ** 2).sum() / (ref ** 2).sum()):.3g}")
+PY
+  } 2>&1 | tee "$OUT/precision.txt"
+}
+
+device_run() {
+  local what=${1:-all}
+  mkdir -p "$OUT"
+  cd "$ROOT" || exit 1
+  exec > >(tee -a "$OUT/device-run.log") 2>&1
+  probe | tee "$OUT/device.txt"
+  echo "== library paths" | tee -a "$OUT/device.txt"
+  # in this shell (not a pipeline's subshell): it exports LD_LIBRARY_PATH
+  setup_paths > >(tee -a "$OUT/device.txt") 2>&1 ||
+    echo "WARNING: unresolved libraries (see above); tests will fail to start"
+  local rc=0
+  case "$what" in
+    probe) ;;
+    gpu) run_ctest || rc=1 ;;
+    bench) run_bench || rc=1 ;;
+    all) run_ctest || rc=1; run_bench || rc=1 ;;
+    *) die "unknown mode '$what' (probe, gpu, bench, all)" ;;
+  esac
+  echo "device-run: done (exit $rc)"
+  return $rc
+}
+
+case "${1:-}" in
+  pack) pack ;;
+  run) shift; device_run "$@" ;;
+  env) # set up the library paths quietly, then run a command: tools/device-run.sh env CMD ARGS...
+    shift
+    cd "$ROOT" || exit 1
+    setup_paths >/dev/null 2>&1 || setup_paths
+    exec "$@" ;;
+  *)
+    sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+    exit 2 ;;
+esac
