@@ -29,7 +29,8 @@
 #      side of the end-to-end bench are the slow parts; the machine stays warm ~30 s between calls.)
 #
 #      Modes: `run probe` (environment report only), `run gpu` (probe + ctest -L gpu),
-#      `run bench` (probe + benches), `run all` (probe + tests + benches). The files come back
+#      `run bench` (probe + benches, including `benchfid`: pytorch-fid side by side, FID per set,
+#      a 32-coalition audit; bench-fid-gpu.txt), `run all` (probe + tests + benches). The files come back
 #      from $OUT (at most 8): device.txt (the probe: GPU, driver, where CUDA/cuDNN live, the
 #      library path used), device-run.log (everything), ctest-gpu.log, LastTest.log,
 #      bench-gpu.txt (forward throughput: copyscope fp32/tf32/fp16, cuDNN heuristics vs find,
@@ -148,6 +149,12 @@ PY
   # compressed (OpenBLAS alone is 35 MB, 4 MB as xz): the run step unpacks it to /tmp
   tar -C "$DEVLIBS/lib" -cf - . | xz -T"${JOBS:-2}" -6 >"$DEVLIBS/libs.tar.xz" || die "xz failed"
   rm -rf "$DEVLIBS/lib"
+  # pytorch-fid itself (pure Python, 15 kB) for the side-by-side bench: the device has torch but
+  # no network; the wheel is a zip the run step unpacks onto PYTHONPATH
+  if ! ls "$DEVLIBS"/pytorch_fid-*.whl >/dev/null 2>&1; then
+    /usr/bin/python3 -m pip download --no-deps pytorch-fid==0.3.0 -d "$DEVLIBS" >/dev/null 2>&1 &&
+      echo "  + $(ls "$DEVLIBS"/pytorch_fid-*.whl)" || echo "  (pytorch-fid wheel not downloaded: the peer bench will be skipped)"
+  fi
 
   local tree b d
   tree=$(cd "$ROOT" && git ls-files -co --exclude-standard -z | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
@@ -410,6 +417,69 @@ PY
   } 2>&1 | tee "$OUT/precision.txt"
 }
 
+# FID math and the peer, on the GPU: pytorch-fid end to end on the same images and weights (its
+# torch is the device's; the wheel travels in .devlibs), FID per set against a full-rank 2048-d
+# reference (target <= 10 ms), and a 32-coalition audit with 1,000 images per set from features.
+run_bench_fid() {
+  weights
+  local N=${CS_BENCH_IMAGES:-200} WORK=/tmp/cs-bench CLI=$BUILD/copyscope t0 t1
+  mkdir -p "$WORK"
+  [ -d "$WORK/A" ] || python3 "$ROOT/tools/make_test_images.py" --set natural --count "$N" --size 256x256 --out "$WORK/A" >/dev/null
+  [ -d "$WORK/B" ] || python3 "$ROOT/tools/make_test_images.py" --set natural --count "$N" --size 320x240 --seed 100000 --format jpg --out "$WORK/B" >/dev/null
+  {
+    echo "== copyscope fid A B (directories of $N images each, dims 2048, no cache) vs python -m pytorch_fid A B, same GPU, same weights"
+    t0=$(date +%s.%N)
+    "$CLI" fid "$WORK/A" "$WORK/B" --weights "$W" --device cuda --no-cache --batch 50 || echo "FAILED: copyscope fid --device cuda"
+    t1=$(date +%s.%N)
+    local tcs
+    tcs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    echo "copyscope: $tcs s"
+    local whl
+    whl=$(ls "$DEVLIBS"/pytorch_fid-*.whl 2>/dev/null | head -1)
+    if [ -n "$whl" ]; then
+      rm -rf /tmp/pfid && mkdir -p /tmp/pfid/hub/checkpoints && python3 -m zipfile -e "$whl" /tmp/pfid/site
+      ln -sf "$W" /tmp/pfid/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth
+      t0=$(date +%s.%N)
+      TORCH_HOME=/tmp/pfid PYTHONPATH=/tmp/pfid/site python3 -m pytorch_fid "$WORK/A" "$WORK/B" --device cuda \
+        --batch-size 50 --num-workers 8 || echo "FAILED: pytorch-fid"
+      t1=$(date +%s.%N)
+      awk -v a="$t0" -v b="$t1" -v c="$tcs" 'BEGIN { printf "pytorch-fid: %.3f s\nspeed-up: %.2fx (target >= 5x)\n", b - a, (b - a) / c }'
+    else
+      echo "pytorch-fid wheel not carried (.devlibs): peer not measured"
+    fi
+    echo
+    echo "== FID per set vs a full-rank 2048-d reference, and a 32-coalition audit (5 players) of 1,000 images per set, features files"
+    python3 "$ROOT/bench/fid_gpu_data.py" "$WORK/fid" || echo "FAILED: bench data"
+    local sets1 sets32 dev
+    sets1=$(ls "$WORK"/fid/set*.h5 | head -1)
+    sets32=$(ls "$WORK"/fid/set*.h5 | head -32)
+    for dev in cuda cpu; do
+      t0=$(date +%s.%N); "$CLI" fid "$WORK/fid/ref.npz" $sets1 --device $dev --method eig-ref >/dev/null || echo "FAILED"; t1=$(date +%s.%N)
+      local one=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+      t0=$(date +%s.%N); "$CLI" fid "$WORK/fid/ref.npz" $sets32 --device $dev --method eig-ref --json >"$WORK/fid-$dev.json" || echo "FAILED"; t1=$(date +%s.%N)
+      awk -v a="$t0" -v b="$t1" -v o="$one" -v d="$dev" 'BEGIN { printf "fid %s: 1 set %.3f s, 32 sets %.3f s -> %.1f ms per additional set (target <= 10 ms on cuda)\n", d, o, b - a, 1000 * (b - a - o) / 31 }'
+    done
+    python3 - "$WORK" <<'PY'
+import json, sys
+w = sys.argv[1]
+try:
+    g = json.load(open(f"{w}/fid-cuda.json")); c = json.load(open(f"{w}/fid-cpu.json"))
+    print("max relative difference GPU vs CPU over 32 sets: %.2e (tests require 1e-9)" %
+          max(abs(a["fid"] - b["fid"]) / abs(b["fid"]) for a, b in zip(g, c)))
+except Exception as e:
+    print("no comparison:", e)
+PY
+    for dev in cuda cpu; do
+      local B=1000
+      [ $dev = cpu ] && B=${CS_BENCH_CPU_BOOT:-20}
+      t0=$(date +%s.%N)
+      "$CLI" audit "$WORK/fid/manifest.json" --device $dev -B $B -q -o "$WORK/fid/report-$dev" >/dev/null || echo "FAILED: audit $dev"
+      t1=$(date +%s.%N)
+      awk -v a="$t0" -v b="$t1" -v d="$dev" -v B="$B" 'BEGIN { printf "audit %s, 32 sets x 1000 features, --bootstrap %d: %.2f s\n", d, B, b - a }'
+    done
+  } 2>&1 | tee "$OUT/bench-fid-gpu.txt"
+}
+
 device_run() {
   local what=${1:-all}
   mkdir -p "$OUT"
@@ -424,9 +494,10 @@ device_run() {
   case "$what" in
     probe) ;;
     gpu) run_ctest || rc=1 ;;
-    bench) run_bench || rc=1 ;;
-    all) run_ctest || rc=1; run_bench || rc=1 ;;
-    *) die "unknown mode '$what' (probe, gpu, bench, all)" ;;
+    bench) run_bench || rc=1; run_bench_fid || rc=1 ;;
+    benchfid) run_bench_fid || rc=1 ;;
+    all) run_ctest || rc=1; run_bench || rc=1; run_bench_fid || rc=1 ;;
+    *) die "unknown mode '$what' (probe, gpu, bench, benchfid, all)" ;;
   esac
   echo "device-run: done (exit $rc)"
   return $rc
