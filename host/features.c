@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -192,7 +193,9 @@ static void cs_extract_fail(cs_extract *x, cs_status st, const char *msg) {
 static cs_status cs_extract_start(cs_extract *x) {
     cs_device_list devs;
     CS_TRY(cs_device_list_get(x->opts->device, x->opts->threads, &devs));
-    if (devs.notice[0] && !x->opts->quiet) fprintf(stderr, "copyscope: %s\n", devs.notice);
+    static atomic_int noticed; /* once per process: an audit extracts many sets */
+    if (devs.notice[0] && !x->opts->quiet && !atomic_exchange(&noticed, 1))
+        fprintf(stderr, "copyscope: %s\n", devs.notice);
     CS_TRY(cs_sched_create(&devs, x->w, x->opts->precision, x->opts->dims, &x->sched));
     x->nslots = cs_sched_inline(x->sched) ? 1 : 2 * cs_sched_devices(x->sched);
     x->slots = cs_calloc((size_t)x->nslots, sizeof *x->slots, "batch slots");

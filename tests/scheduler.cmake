@@ -10,6 +10,14 @@
 #  scheduler_cli_usage      `copyscope features --device cuda:0,0` and friends: exit 2, one line
 #  scheduler_cli_failure    a failing worker through the CLI: exit 1, device and images named,
 #                           no output file
+#  scheduler_queue(_tsan)   threads and queues with a stub model: each batch back once with its
+#                           own results, all devices busy, failure hook, a device that cannot
+#                           start, inline mode, freeing with work queued; also under TSan
+#
+# By hand, the whole pipeline under TSan (see docs/gpu.md): a build with
+# -DCMAKE_C_FLAGS=-fsanitize=thread -DCOPYSCOPE_CUDA=OFF, then
+# test_scheduler_pipeline WEIGHTS WORKDIR --only-multi.
+include(CheckCSourceCompiles)
 cs_add_c_test(test_scheduler ${CMAKE_CURRENT_SOURCE_DIR}/test_scheduler.c)
 add_test(NAME scheduler_devices COMMAND test_scheduler)
 set_tests_properties(scheduler_devices PROPERTIES TIMEOUT 60)
@@ -41,3 +49,33 @@ add_test(NAME scheduler_cli_failure
                         [ ! -e $1/x.h5 ]"
                  ${CS_CLI} ${CS_TESTDATA}/scheduler-cli-failure ${CS_TESTDATA}/test-weights-seed1.pth)
 set_tests_properties(scheduler_cli_failure PROPERTIES FIXTURES_REQUIRED test_weights TIMEOUT 300)
+
+# The scheduler's threads and queues with a stub model (no network: fast), also under
+# ThreadSanitizer (data races, lock order) when the compiler has it.
+set(CS_SCHED_QUEUE_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_scheduler_queue.c
+    ${PROJECT_SOURCE_DIR}/host/scheduler.c ${PROJECT_SOURCE_DIR}/host/error.c ${PROJECT_SOURCE_DIR}/host/util.c)
+add_executable(test_scheduler_queue ${CS_SCHED_QUEUE_SOURCES})
+target_include_directories(test_scheduler_queue PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/host
+                           ${PROJECT_SOURCE_DIR}/tests)
+target_compile_definitions(test_scheduler_queue PRIVATE _GNU_SOURCE)
+target_link_libraries(test_scheduler_queue PRIVATE Threads::Threads m)
+add_test(NAME scheduler_queue COMMAND test_scheduler_queue)
+set_tests_properties(scheduler_queue PROPERTIES TIMEOUT 120)
+
+set(CMAKE_REQUIRED_FLAGS "-fsanitize=thread")
+set(CMAKE_REQUIRED_LINK_OPTIONS "-fsanitize=thread")
+check_c_source_compiles("int main(void){return 0;}" CS_SCHED_HAVE_TSAN)
+unset(CMAKE_REQUIRED_FLAGS)
+unset(CMAKE_REQUIRED_LINK_OPTIONS)
+if(CS_SCHED_HAVE_TSAN AND NOT COPYSCOPE_SANITIZE)
+  add_executable(test_scheduler_queue_tsan ${CS_SCHED_QUEUE_SOURCES})
+  target_include_directories(test_scheduler_queue_tsan PRIVATE ${PROJECT_SOURCE_DIR}/include
+                             ${PROJECT_SOURCE_DIR}/host ${PROJECT_SOURCE_DIR}/tests)
+  target_compile_definitions(test_scheduler_queue_tsan PRIVATE _GNU_SOURCE)
+  target_compile_options(test_scheduler_queue_tsan PRIVATE -fsanitize=thread -O1 -g)
+  target_link_options(test_scheduler_queue_tsan PRIVATE -fsanitize=thread)
+  target_link_libraries(test_scheduler_queue_tsan PRIVATE Threads::Threads m)
+  add_test(NAME scheduler_queue_tsan COMMAND test_scheduler_queue_tsan)
+  set_tests_properties(scheduler_queue_tsan PROPERTIES ENVIRONMENT "TSAN_OPTIONS=halt_on_error=1 exitcode=66"
+                       TIMEOUT 300)
+endif()

@@ -38,7 +38,8 @@ void cs_pathlist_free(cs_pathlist *pl);
 /* ---- extraction ------------------------------------------------------------------------- */
 typedef struct cs_features_opts {
     const char *weights_path; /* NULL: discovery (cs_weights_find) */
-    const char *device;       /* "cpu", "cuda", "cuda:0,1", "auto"; NULL = "auto" */
+    const char *device;       /* "cpu", "cuda" (all GPUs), "cuda:0,2", "auto" (all GPUs, else cpu);
+                               * NULL = "auto"; several devices: one thread each (docs/gpu.md) */
     const char *precision;    /* "fp32" (NULL), "tf32", "fp16" (GPU only); part of the cache key */
     int dims;                 /* 64, 192, 768, 2048 */
     int batch;                /* images per forward pass (default 50 like pytorch-fid) */
@@ -67,8 +68,9 @@ typedef struct cs_features {
 } cs_features;
 
 /* Extract features of the expanded inputs. A bad image fails the whole call unless
- * opts->skip_bad. Features computed before a failure or an interruption are already in
- * the cache. */
+ * opts->skip_bad. A failing device fails it too (CS_E_DEVICE, naming the device and the batch's
+ * images; no fallback to another device). Features computed before a failure or an
+ * interruption are already in the cache. */
 cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *opts, cs_features *out);
 void cs_features_free(cs_features *f);
 
