@@ -862,6 +862,18 @@ cs_status cs_fid_boot_eval(const cs_fid_boot *b, const int64_t *idx1, int64_t m1
 
 /* ---- 5. dispatcher --------------------------------------------------------------------------- */
 
+void cs_fid_result_swap_sides(cs_fid_result *res) {
+    double t = res->trace1;
+    res->trace1 = res->trace2;
+    res->trace2 = t;
+    unsigned w = res->warnings;
+    res->warnings = (w & ~(CS_FID_WARN_SINGULAR1 | CS_FID_WARN_SINGULAR2 | CS_FID_WARN_NOT_PSD1 | CS_FID_WARN_NOT_PSD2)) |
+                    ((w & CS_FID_WARN_SINGULAR1) ? CS_FID_WARN_SINGULAR2 : 0) |
+                    ((w & CS_FID_WARN_SINGULAR2) ? CS_FID_WARN_SINGULAR1 : 0) |
+                    ((w & CS_FID_WARN_NOT_PSD1) ? CS_FID_WARN_NOT_PSD2 : 0) |
+                    ((w & CS_FID_WARN_NOT_PSD2) ? CS_FID_WARN_NOT_PSD1 : 0);
+}
+
 cs_status cs_fid_compute(const cs_stats *s1, const float *x1, const cs_stats *s2, const float *x2,
                          cs_fid_method method, cs_fid_result *res) {
     memset(res, 0, sizeof *res);
@@ -903,18 +915,7 @@ cs_status cs_fid_compute(const cs_stats *s1, const float *x1, const cs_stats *s2
         CS_TRY(cs_fid_ref_init(&r, sa, method));
         st = cs_fid_ref_compare_rows(r, sb, xb, res);
         cs_fid_ref_free(r);
-        if (st == CS_OK && sa != s1) { /* report in the caller's order */
-            double t = res->trace1;
-            res->trace1 = res->trace2;
-            res->trace2 = t;
-            unsigned w = res->warnings;
-            res->warnings = (w & ~(CS_FID_WARN_SINGULAR1 | CS_FID_WARN_SINGULAR2 | CS_FID_WARN_NOT_PSD1 |
-                                   CS_FID_WARN_NOT_PSD2)) |
-                            ((w & CS_FID_WARN_SINGULAR1) ? CS_FID_WARN_SINGULAR2 : 0) |
-                            ((w & CS_FID_WARN_SINGULAR2) ? CS_FID_WARN_SINGULAR1 : 0) |
-                            ((w & CS_FID_WARN_NOT_PSD1) ? CS_FID_WARN_NOT_PSD2 : 0) |
-                            ((w & CS_FID_WARN_NOT_PSD2) ? CS_FID_WARN_NOT_PSD1 : 0);
-        }
+        if (st == CS_OK && sa != s1) cs_fid_result_swap_sides(res); /* report in the caller's order */
     }
     if (st == CS_OK && s1->id.weights_sha256[0] && s2->id.weights_sha256[0] &&
         !cs_extractor_id_equal(&s1->id, &s2->id))

@@ -382,14 +382,18 @@ cs_status cs_rgb_ssim_same_size(const cs_image *x, const cs_image *y, double *ou
         int64_t a = x->rgb[i], b = y->rgb[i];
         sx += a, sy += b, sxx += a * a, syy += b * b, sxy += a * b;
     }
+    *out = cs_rgb_ssim_from_sums((int64_t)n, sx, sy, sxx, syy, sxy);
+    return CS_OK;
+}
+
+double cs_rgb_ssim_from_sums(int64_t n, int64_t sx, int64_t sy, int64_t sxx, int64_t syy, int64_t sxy) {
     double N = (double)n, mx = sx / N, my = sy / N;
     /* sample (co)variances from exact integer sums: (N sxx - sx^2) / (N (N - 1)) */
     double vx = (double)((__int128)n * sxx - (__int128)sx * sx) / (N * (N - 1));
     double vy = (double)((__int128)n * syy - (__int128)sy * sy) / (N * (N - 1));
     double cxy = (double)((__int128)n * sxy - (__int128)sx * sy) / (N * (N - 1));
     const double c1 = (0.01 * 255) * (0.01 * 255), c2 = (0.03 * 255) * (0.03 * 255);
-    *out = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
-    return CS_OK;
+    return ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
 }
 
 /* ---- pairs and sets ----------------------------------------------------------------------------- */

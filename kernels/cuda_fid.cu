@@ -551,18 +551,7 @@ extern "C" cs_status cs_gpu_fid_compute(cs_gpu *g, const cs_stats *s1, const flo
         g->op = "GPU FID";
         st = gf_ref_compare_rows(r, sb, xb, res);
         cs_gpu_fid_ref_free(r);
-        if (st == CS_OK && sa != s1) { // report in the caller's order
-            double t = res->trace1;
-            res->trace1 = res->trace2;
-            res->trace2 = t;
-            unsigned w = res->warnings;
-            res->warnings = (w & ~(CS_FID_WARN_SINGULAR1 | CS_FID_WARN_SINGULAR2 | CS_FID_WARN_NOT_PSD1 |
-                                   CS_FID_WARN_NOT_PSD2)) |
-                            ((w & CS_FID_WARN_SINGULAR1) ? CS_FID_WARN_SINGULAR2 : 0) |
-                            ((w & CS_FID_WARN_SINGULAR2) ? CS_FID_WARN_SINGULAR1 : 0) |
-                            ((w & CS_FID_WARN_NOT_PSD1) ? CS_FID_WARN_NOT_PSD2 : 0) |
-                            ((w & CS_FID_WARN_NOT_PSD2) ? CS_FID_WARN_NOT_PSD1 : 0);
-        }
+        if (st == CS_OK && sa != s1) cs_fid_result_swap_sides(res); // report in the caller's order
     }
     if (st == CS_OK && s1->id.weights_sha256[0] && s2->id.weights_sha256[0] &&
         !cs_extractor_id_equal(&s1->id, &s2->id))

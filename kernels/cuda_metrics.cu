@@ -306,15 +306,9 @@ static cs_status gk_ssim_pair(cs_gpu *g, const cs_image *a, const cs_image *b, c
         gk_rgb_sums<<<cs_grid(n, 256) < 1024 ? cs_grid(n, 256) : 1024, 256, 0, g->stream>>>(da, db, n, sums_d);
         CS_LAUNCHED(g, gk_rgb_sums);
         CS_DOWNLOAD(g, hs, sums_d, 5);
-        // as metrics_pixel.c cs_rgb_ssim_same_size, from the same exact integer sums
-        int64_t sx = (int64_t)hs[0], sy = (int64_t)hs[1], sxx = (int64_t)hs[2], syy = (int64_t)hs[3],
-                sxy = (int64_t)hs[4];
-        double N = (double)n, mx = sx / N, my = sy / N;
-        double vx = (double)((__int128)n * sxx - (__int128)sx * sx) / (N * (N - 1));
-        double vy = (double)((__int128)n * syy - (__int128)sy * sy) / (N * (N - 1));
-        double cxy = (double)((__int128)n * sxy - (__int128)sx * sy) / (N * (N - 1));
-        const double c1 = (0.01 * 255) * (0.01 * 255), c2 = (0.03 * 255) * (0.03 * 255);
-        *rgb = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
+        // the CPU's formula (metrics_pixel.c) from the same exact integer sums
+        *rgb = cs_rgb_ssim_from_sums((int64_t)n, (int64_t)hs[0], (int64_t)hs[1], (int64_t)hs[2], (int64_t)hs[3],
+                                     (int64_t)hs[4]);
     }
     return CS_OK;
 }

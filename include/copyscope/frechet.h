@@ -92,6 +92,10 @@ const char *cs_fid_warning_text(unsigned bit);
 
 /* ---- one pair ----------------------------------------------------------------------------- */
 
+/* Swap the sides of a result computed with the two sets exchanged (traces, singular/not-PSD
+ * warnings), so that it reads in the caller's order. */
+void cs_fid_result_swap_sides(cs_fid_result *res);
+
 /* FID between two statistics; x1/x2 are the optional feature rows that produced them
  * ((s1->n, d) and (s2->n, d) float32, or NULL), needed only by the lowrank method. */
 cs_status cs_fid_compute(const cs_stats *s1, const float *x1, const cs_stats *s2, const float *x2,

@@ -110,6 +110,8 @@ double cs_hist_correl(const int32_t *h1, const int32_t *h2, int bins);
 /* SSIM and RGB-SSIM of two images OF THE SAME SIZE (sides >= 7 for ssim). */
 cs_status cs_ssim_same_size(const cs_image *ref, const cs_image *gen, double *ssim);
 cs_status cs_rgb_ssim_same_size(const cs_image *ref, const cs_image *gen, double *rgb_ssim);
+/* RGB-SSIM from the exact integer sums over the n = 3 H W values: sx, sy, sxx, syy, sxy. */
+double cs_rgb_ssim_from_sums(int64_t n, int64_t sx, int64_t sy, int64_t sxx, int64_t syy, int64_t sxy);
 
 /* All pixel metrics of one pair; gen is LANCZOS-resized to ref's size for ssim/rgb-ssim when the
  * sizes differ. Descriptors may be NULL (computed here). out: (CS_METRIC_N_PIXEL) indexed by
