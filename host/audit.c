@@ -584,16 +584,10 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
         }
         a->seconds_bootstrap = cs_now() - t0;
     }
-    cs_game_free(g);
-    free(rep_fid);
-    free(buf);
-    free(fid);
-    cs_audit_pairs_free(pairs, ns);
-    cs_audit_rows_free(&rows, ns);
-    if (gpu) cs_gpu_close(gpu); /* weak: NULL in builds without CUDA */
     *out = a;
-    return CS_OK;
-fail:
+    a = NULL;
+    st = CS_OK;
+fail: /* and success: a is NULL then */
     cs_game_free(g);
     free(rep_fid);
     free(buf);

@@ -64,14 +64,31 @@ void cs_ci_compute(double *x, size_t n, cs_audit_ci *ci) {
     ci->hi = cs_percentile_sorted(x, n, 0.975);
 }
 
+/* Replicate r's draws for set k: the reference resample, then skip to set k's draws (offset =
+ * n_ref + the sizes of sets 0..k-1), as cs_bootstrap_fids. */
+static void cs_boot_draw(uint64_t seed, long r, int64_t n_ref, uint64_t offset, int64_t n_k,
+                         int64_t *idx_ref, int64_t *idx_set) {
+    cs_rng rng;
+    cs_rng_init(&rng, seed, (uint64_t)r);
+    cs_rng_resample(&rng, n_ref, idx_ref, n_ref);
+    cs_rng_skip(&rng, offset - (uint64_t)n_ref);
+    cs_rng_resample(&rng, n_k, idx_set, n_k);
+}
+
+static cs_status cs_boot_check(int B, int64_t n_ref, const int64_t *n_set, size_t n_sets, int64_t *n_max) {
+    if (B < 1 || B > CS_AUDIT_MAX_BOOTSTRAP)
+        return CS_FAIL(CS_E_USAGE, "bootstrap replicates must be 1..%d (got %d)", CS_AUDIT_MAX_BOOTSTRAP, B);
+    if (n_ref < 2) return CS_FAIL(CS_E_USAGE, "the bootstrap needs at least 2 reference images");
+    *n_max = n_ref;
+    for (size_t k = 0; k < n_sets; k++) *n_max = n_set[k] > *n_max ? n_set[k] : *n_max;
+    return CS_OK;
+}
+
 cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const *sets,
                             const int64_t *n_set, size_t n_sets, int d, int B, uint64_t seed,
                             int threads, int progress, double *rep_fid) {
-    if (B < 1 || B > CS_AUDIT_MAX_BOOTSTRAP)
-        return CS_FAIL(CS_E_USAGE, "bootstrap replicates must be 1..%d (got %d)", CS_AUDIT_MAX_BOOTSTRAP, B);
-    if (n_ref < 2) return CS_FAIL(CS_E_USAGE, "the bootstrap needs at least 2 reference rows");
-    int64_t n_max = n_ref;
-    for (size_t k = 0; k < n_sets; k++) n_max = n_set[k] > n_max ? n_set[k] : n_max;
+    int64_t n_max;
+    CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
     if (threads <= 0) threads = omp_get_num_procs();
     const int blas_threads = openblas_get_num_threads();
     cs_status st = CS_OK;
@@ -109,11 +126,7 @@ cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const 
 #pragma omp for schedule(dynamic, 4)
             for (long r = 0; r < (long)B; r++) {
                 if (failed) continue;
-                cs_rng rng;
-                cs_rng_init(&rng, seed, (uint64_t)r);
-                cs_rng_resample(&rng, n_ref, idx_ref, n_ref);
-                cs_rng_skip(&rng, offset - (uint64_t)n_ref);
-                cs_rng_resample(&rng, n_set[k], idx_set, n_set[k]);
+                cs_boot_draw(seed, r, n_ref, offset, n_set[k], idx_ref, idx_set);
                 cs_fid_result res;
                 cs_status s = cs_fid_boot_eval(boot, idx_ref, n_ref, idx_set, n_set[k], &res);
                 /* a numerical failure of one resample: NaN, the replicate is excluded later */
@@ -147,26 +160,6 @@ cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const 
     openblas_set_num_threads(blas_threads);
     if (st == CS_OK && failed) st = CS_FAIL(first_st, "bootstrap: %s", first_error);
     return st;
-}
-
-/* Replicate r's draws for set k: the reference resample, then skip to set k's draws (offset =
- * n_ref + the sizes of sets 0..k-1), as cs_bootstrap_fids. */
-static void cs_boot_draw(uint64_t seed, long r, int64_t n_ref, uint64_t offset, int64_t n_k,
-                         int64_t *idx_ref, int64_t *idx_set) {
-    cs_rng rng;
-    cs_rng_init(&rng, seed, (uint64_t)r);
-    cs_rng_resample(&rng, n_ref, idx_ref, n_ref);
-    cs_rng_skip(&rng, offset - (uint64_t)n_ref);
-    cs_rng_resample(&rng, n_k, idx_set, n_k);
-}
-
-static cs_status cs_boot_check(int B, int64_t n_ref, const int64_t *n_set, size_t n_sets, int64_t *n_max) {
-    if (B < 1 || B > CS_AUDIT_MAX_BOOTSTRAP)
-        return CS_FAIL(CS_E_USAGE, "bootstrap replicates must be 1..%d (got %d)", CS_AUDIT_MAX_BOOTSTRAP, B);
-    if (n_ref < 2) return CS_FAIL(CS_E_USAGE, "the bootstrap needs at least 2 reference images");
-    *n_max = n_ref;
-    for (size_t k = 0; k < n_sets; k++) *n_max = n_set[k] > *n_max ? n_set[k] : *n_max;
-    return CS_OK;
 }
 
 cs_status cs_bootstrap_pair_means(const double *const *pairs, int64_t n_ref, const int64_t *n_set,
@@ -237,7 +230,10 @@ cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const 
 #pragma omp parallel num_threads(threads)
         {
             int64_t *idx = malloc((size_t)(n_ref + nk) * sizeof(int64_t)); /* (n_ref) then (nk) */
-            if (!idx) failed = 1, first_st = CS_E_NOMEM;
+            if (!idx) {
+#pragma omp critical(cs_boot_kid_err)
+                failed = 1;
+            }
 #pragma omp for schedule(dynamic, 4)
             for (long r = 0; r < (long)B; r++) {
                 if (failed) continue;
@@ -259,7 +255,7 @@ cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const 
             free(idx);
         }
         free(gram);
-        if (failed) return CS_FAIL(first_st ? first_st : CS_E_NOMEM, "bootstrap of KID: %s",
+        if (failed) return CS_FAIL(first_st != CS_OK ? first_st : CS_E_NOMEM, "bootstrap of KID: %s",
                                    first_error[0] ? first_error : "out of memory");
         offset += (uint64_t)nk;
     }

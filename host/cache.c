@@ -211,18 +211,7 @@ static cs_status cs_cache_write_part(cs_cache *c, size_t n, const uint8_t (*sha)
     CS_TRY_GOTO(st, cs_h5_write_attr_str(f, "extractor", c->id, tmp), fail);
     CS_TRY_GOTO(st, cs_h5_write_2d(f, "sha256", H5T_NATIVE_UCHAR, H5T_STD_U8LE, n, 32, sha, tmp), fail);
     CS_TRY_GOTO(st, cs_h5_write_2d(f, "features", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, n, (size_t)c->dims, feat, tmp), fail);
-    if (H5Fclose(f) < 0) {
-        f = -1;
-        st = CS_FAIL(CS_E_IO, "%s: cannot close cache part", tmp);
-        goto fail;
-    }
-    f = -1;
-    CS_TRY_GOTO(st, cs_fsync_path(tmp), fail);
-    if (rename(tmp, path) != 0) {
-        st = CS_FAIL(CS_E_IO, "%s: cannot rename cache part: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    cs_fsync_dir_of(path);
+    CS_TRY_GOTO(st, cs_h5_commit(&f, tmp, path), fail);
     if (name_out) snprintf(name_out, name_size, "%s", name);
     return CS_OK;
 fail:

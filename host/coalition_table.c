@@ -188,6 +188,19 @@ static cs_status cs_parse_coalition(const char *name, int line, char *text, cons
     return CS_OK;
 }
 
+/* Skip blank lines and '#' comment lines; 1 when a record starts at *p, 0 at the end. */
+static int cs_next_record(const char **p, const char *end, int *line) {
+    while (*p < end) {
+        const char *q = *p;
+        while (q < end && (*q == ' ' || *q == '\t')) q++;
+        if (q == end) return 0;
+        if (!cs_is_eol(*q) && *q != '#') return 1;
+        while (q < end && !cs_is_eol(*q)) q++;
+        *p = q < end ? cs_skip_eol(q, end, line) : q;
+    }
+    return 0;
+}
+
 /* A value column's name: utility or a metric name (fid, kid, cosine, ...). */
 static int cs_table_value_column(const char *h) {
     cs_metric m;
@@ -297,18 +310,9 @@ cs_status cs_coalition_table_parse(const char *name, const char *text, size_t le
     int line = 1, header_line = 0;
     long col_coal = -1, col_val = -1, col_util = -1;
     size_t min_fields = 0;
-    while (p < end) {
-        const char *q = p;
-        while (q < end && (*q == ' ' || *q == '\t')) q++;
-        if (q == end) break;
-        if (cs_is_eol(*q) || *q == '#') {
-            while (q < end && !cs_is_eol(*q)) q++;
-            p = q < end ? cs_skip_eol(q, end, &line) : q;
-            continue;
-        }
+    if (cs_next_record(&p, end, &line)) {
         header_line = line;
         CS_TRY_GOTO(st, cs_record_read(name, &p, end, &line, &rec), fail);
-        break;
     }
     if (!header_line) {
         st = CS_FAIL(CS_E_FORMAT, "%s: empty file (expected a header line 'coalition,fid' or 'coalition,utility')",
@@ -347,9 +351,10 @@ cs_status cs_coalition_table_parse(const char *name, const char *text, size_t le
         snprintf(t->column, sizeof t->column, "utility");
     }
     if (col_val >= 0) {
-        t->is_fid = !strcmp(t->column, "fid");
-        t->is_metric = strcmp(t->column, "utility") != 0;
-        t->is_distance = t->is_fid || !strcmp(t->column, "kid");
+        cs_metric mt;
+        t->is_metric = cs_metric_name_valid(t->column, &mt);
+        t->is_fid = t->is_metric && mt == CS_METRIC_FID;
+        t->is_distance = t->is_metric && cs_metric_is_distance(mt);
     }
     if (col_coal < 0 || col_val < 0) {
         st = CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: expected columns 'coalition' and 'fid' (or 'utility'), got '%.100s'",
@@ -365,15 +370,7 @@ cs_status cs_coalition_table_parse(const char *name, const char *text, size_t le
     size_t hcap = 0;
     uint64_t *hkeys = NULL; /* (hcap,) mask+1, 0 = empty */
     size_t *hrows = NULL;   /* (hcap,) */
-    while (p < end) {
-        const char *q = p;
-        while (q < end && (*q == ' ' || *q == '\t')) q++;
-        if (q == end) break;
-        if (cs_is_eol(*q) || *q == '#') {
-            while (q < end && !cs_is_eol(*q)) q++;
-            p = q < end ? cs_skip_eol(q, end, &line) : q;
-            continue;
-        }
+    while (cs_next_record(&p, end, &line)) {
         int row_line = line;
         CS_TRY_GOTO(st, cs_record_read(name, &p, end, &line, &rec), fail_rows);
         if (rec.nf < min_fields) {

@@ -529,18 +529,7 @@ cs_status cs_features_write_h5(const cs_features *f, const char *path) {
     CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "kind", "features", path), fail);
     free(hex);
     hex = NULL;
-    if (H5Fclose(file) < 0) {
-        file = -1;
-        st = CS_FAIL(CS_E_IO, "%s: cannot close HDF5 file", path);
-        goto fail;
-    }
-    file = -1;
-    CS_TRY_GOTO(st, cs_fsync_path(tmp), fail);
-    if (rename(tmp, path) != 0) {
-        st = CS_FAIL(CS_E_IO, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
-    cs_fsync_dir_of(path);
+    CS_TRY_GOTO(st, cs_h5_commit(&file, tmp, path), fail);
     return CS_OK;
 fail:
     free(hex);

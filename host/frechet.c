@@ -12,6 +12,7 @@
 #include "copyscope/frechet.h"
 
 #include "common.h"
+#include "frechet_common.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -49,7 +50,7 @@ const char *cs_fid_warning_text(unsigned bit) {
     return "unknown warning";
 }
 
-static cs_status cs_check_finite(const double *x, size_t n, const char *what) {
+cs_status cs_fid_check_finite(const double *x, size_t n, const char *what) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i]))
             return CS_FAIL(CS_E_NUMERIC, "%s contains a non-finite value (%g at index %zu)", what,
@@ -71,7 +72,7 @@ static double cs_trace(const double *m, int d) {
     return t;
 }
 
-static double cs_mean_term(const double *mu1, const double *mu2, int d) {
+double cs_fid_mean_term(const double *mu1, const double *mu2, int d) {
     double s = 0.0;
     for (int i = 0; i < d; i++) {
         double t = mu1[i] - mu2[i];
@@ -84,7 +85,7 @@ static double cs_mean_term(const double *mu1, const double *mu2, int d) {
  * d * eps * max|w| are rounding noise (exact zeros), and a covariance of n samples has rank at most
  * n - 1, so only its largest min(n - 1, d) eigenvalues can be non-zero. Dropping the noise matters:
  * a square root turns an eigenvalue of 1e-16 into 1e-8. */
-static int cs_eig_rank(const double *w, int d, int64_t n) {
+int cs_fid_eig_rank(const double *w, int d, int64_t n) {
     double mx = 0.0;
     for (int i = 0; i < d; i++) mx = fmax(mx, fabs(w[i]));
     double tol = CS_FID_EIG_RTOL * (double)d * mx;
@@ -95,7 +96,7 @@ static int cs_eig_rank(const double *w, int d, int64_t n) {
 }
 
 /* Assemble the result from its terms and apply the documented clamp around 0. */
-static cs_status cs_fid_finish(cs_fid_result *res) {
+cs_status cs_fid_finish(cs_fid_result *res) {
     double scale = res->trace1 + res->trace2 + res->mean_term;
     double fid = res->mean_term + res->trace1 + res->trace2 - 2.0 * res->trace_sqrt;
     if (!isfinite(fid)) return CS_FAIL(CS_E_NUMERIC, "the FID is not finite (%g)", fid);
@@ -109,7 +110,6 @@ static cs_status cs_fid_finish(cs_fid_result *res) {
     return CS_OK;
 }
 
-static unsigned cs_singular_flag(int64_t n, int d, unsigned bit) { return (n > 0 && n <= d) ? bit : 0; }
 
 static cs_status cs_nuclear_norm(double *k, int64_t m, int64_t n, double *out);
 
@@ -228,7 +228,7 @@ static cs_status cs_fid_reference_cov(int d, const double *mu1, const double *co
     for (int i = 0; i < d; i++) res->trace_sqrt += w[i];
     res->trace1 = cs_trace(cov1, d);
     res->trace2 = cs_trace(cov2, d);
-    res->mean_term = cs_mean_term(mu1, mu2, d);
+    res->mean_term = cs_fid_mean_term(mu1, mu2, d);
     res->method = "reference";
     free(work);
     free(w);
@@ -274,7 +274,7 @@ static cs_status cs_cov_factor_init(cs_cov_factor *fa, const double *cov, int d,
     fa->d = d;
     fa->f = cs_malloc((size_t)d * d * sizeof(double), "covariance factor"); /* (d, d) */
     if (!fa->f) return CS_E_NOMEM;
-    if (allow_chol && !cs_singular_flag(n, d, 1) && cs_try_cholesky(fa->f, cov, d)) {
+    if (allow_chol && !cs_fid_singular_flag(n, d, 1) && cs_try_cholesky(fa->f, cov, d)) {
         fa->r = d;
         fa->chol = 1;
         return CS_OK;
@@ -290,7 +290,7 @@ static cs_status cs_cov_factor_init(cs_cov_factor *fa, const double *cov, int d,
                        (int)info);
     }
     if (w[0] < -1e-6 * fabs(w[d - 1])) *warn |= not_psd_bit;
-    int r = cs_eig_rank(w, d, n);
+    int r = cs_fid_eig_rank(w, d, n);
     if (r < d) *warn |= singular_bit;
     /* F[i][k] = V[i][d - r + k] sqrt(w[d - r + k]); every write lands at or below its read, and
      * all later reads lie above, so the compaction is safe in place */
@@ -305,7 +305,7 @@ static cs_status cs_cov_factor_init(cs_cov_factor *fa, const double *cov, int d,
 /* Sum of sqrt of the top r eigenvalues w (m, ascending) of F1^T S2 F1, and a bound on its rounding
  * error: a symmetric eigensolver returns each eigenvalue with an absolute error of about
  * delta = sqrt(m) * eps * max(w), which a square root turns into min(delta / (2 sqrt(l)), sqrt(delta)). */
-static double cs_sum_sqrt_top(const double *w, int m, int r, double *err) {
+double cs_fid_sum_sqrt_top(const double *w, int m, int r, double *err) {
     double mx = fmax(w[m - 1], 0.0), delta = sqrt((double)m) * DBL_EPSILON * mx, s = 0.0, e = 0.0;
     for (int i = m - 1; i >= m - r; i--) {
         double l = w[i] > 0.0 ? w[i] : 0.0;
@@ -354,7 +354,7 @@ static cs_status cs_eig_trace_sqrt(const cs_cov_factor *a, const double *cov, in
     }
     int r = (n2 > 0 && n2 - 1 < r1) ? (int)(n2 - 1) : r1;
     double err;
-    *out = cs_sum_sqrt_top(w, r1, r, &err);
+    *out = cs_fid_sum_sqrt_top(w, r1, r, &err);
     *ok = err <= tol;
 done:
     free(t);
@@ -407,8 +407,8 @@ static cs_status cs_fid_ref_init_cov(cs_fid_ref **out, int d, const double *mu, 
                                      int64_t n, cs_fid_method method) {
     *out = NULL;
     size_t dd = (size_t)d * d;
-    CS_TRY(cs_check_finite(mu, (size_t)d, "set 1 mean"));
-    CS_TRY(cs_check_finite(cov, dd, "set 1 covariance"));
+    CS_TRY(cs_fid_check_finite(mu, (size_t)d, "set 1 mean"));
+    CS_TRY(cs_fid_check_finite(cov, dd, "set 1 covariance"));
     cs_fid_ref *r = cs_calloc(1, sizeof *r, "FID reference");
     if (!r) return CS_E_NOMEM;
     cs_status st = CS_OK;
@@ -422,7 +422,7 @@ static cs_status cs_fid_ref_init_cov(cs_fid_ref **out, int d, const double *mu, 
     }
     memcpy(r->mu, mu, (size_t)d * sizeof(double));
     r->trace = cs_trace(cov, d);
-    r->warn = cs_singular_flag(n, d, CS_FID_WARN_SINGULAR1);
+    r->warn = cs_fid_singular_flag(n, d, CS_FID_WARN_SINGULAR1);
     CS_TRY_GOTO(st, cs_cov_factor_init(&r->fa, cov, d, n, r->allow_chol, &r->warn,
                                        CS_FID_WARN_SINGULAR1, CS_FID_WARN_NOT_PSD1), fail);
     *out = r;
@@ -454,12 +454,12 @@ static cs_status cs_fid_ref_compare_cov(const cs_fid_ref *r, const double *mu, c
                                         int64_t n, cs_fid_result *res) {
     const int d = r->d;
     memset(res, 0, sizeof *res);
-    CS_TRY(cs_check_finite(mu, (size_t)d, "set 2 mean"));
-    CS_TRY(cs_check_finite(cov, (size_t)d * d, "set 2 covariance"));
-    res->warnings = r->warn | cs_singular_flag(n, d, CS_FID_WARN_SINGULAR2);
+    CS_TRY(cs_fid_check_finite(mu, (size_t)d, "set 2 mean"));
+    CS_TRY(cs_fid_check_finite(cov, (size_t)d * d, "set 2 covariance"));
+    res->warnings = r->warn | cs_fid_singular_flag(n, d, CS_FID_WARN_SINGULAR2);
     res->trace1 = r->trace;
     res->trace2 = cs_trace(cov, d);
-    res->mean_term = cs_mean_term(r->mu, mu, d);
+    res->mean_term = cs_fid_mean_term(r->mu, mu, d);
     /* the eigenvalue shortcut must be accurate to 1e-11 of the scale of the result */
     double tol = 0.5e-11 * (res->trace1 + res->trace2 + res->mean_term);
     int svd = r->accurate, ok = 0;
@@ -502,13 +502,13 @@ cs_status cs_fid_from_cov(int d, const double *mu1, const double *cov1, int64_t 
         return CS_FAIL(CS_E_USAGE, "feature dimension %d is outside 1..%d", d, CS_STATS_MAX_DIMS);
     if (method == CS_FID_REFERENCE) {
         size_t dd = (size_t)d * d;
-        CS_TRY(cs_check_finite(mu1, (size_t)d, "set 1 mean"));
-        CS_TRY(cs_check_finite(cov1, dd, "set 1 covariance"));
-        CS_TRY(cs_check_finite(mu2, (size_t)d, "set 2 mean"));
-        CS_TRY(cs_check_finite(cov2, dd, "set 2 covariance"));
+        CS_TRY(cs_fid_check_finite(mu1, (size_t)d, "set 1 mean"));
+        CS_TRY(cs_fid_check_finite(cov1, dd, "set 1 covariance"));
+        CS_TRY(cs_fid_check_finite(mu2, (size_t)d, "set 2 mean"));
+        CS_TRY(cs_fid_check_finite(cov2, dd, "set 2 covariance"));
         CS_TRY(cs_fid_reference_cov(d, mu1, cov1, mu2, cov2, res));
-        res->warnings = cs_singular_flag(n1, d, CS_FID_WARN_SINGULAR1) |
-                        cs_singular_flag(n2, d, CS_FID_WARN_SINGULAR2);
+        res->warnings = cs_fid_singular_flag(n1, d, CS_FID_WARN_SINGULAR1) |
+                        cs_fid_singular_flag(n2, d, CS_FID_WARN_SINGULAR2);
         return CS_OK;
     }
     if (method == CS_FID_LOWRANK)
@@ -523,9 +523,6 @@ cs_status cs_fid_from_cov(int d, const double *mu1, const double *cov1, int64_t 
 /* ---- 3. low-rank path ---------------------------------------------------------------------------
  * C1 (n1, d), C2 (n2, d): rows minus their set mean, in float64. S_i = C_i^T C_i / (n_i - 1) and
  * tr((S1 S2)^(1/2)) = ||C1 C2^T||_* / sqrt((n1 - 1)(n2 - 1)). */
-
-/* Largest n1 * n2 for the low-rank matrix (2 GiB of doubles). */
-#define CS_FID_LOWRANK_MAX_ELEMS ((int64_t)1 << 28)
 
 /* x (n, d) float32 -> c (n, d) float64 centred, mean (d); returns sum of squares of c. */
 static double cs_center_rows(const float *x, int64_t n, int d, double *c, double *mean) {
@@ -544,7 +541,7 @@ static double cs_center_rows(const float *x, int64_t n, int d, double *c, double
     return ss;
 }
 
-static cs_status cs_lowrank_check(int64_t n1, int64_t n2, int d) {
+cs_status cs_fid_lowrank_check(int64_t n1, int64_t n2, int d) {
     if (d < 1 || d > CS_STATS_MAX_DIMS)
         return CS_FAIL(CS_E_USAGE, "feature dimension %d is outside 1..%d", d, CS_STATS_MAX_DIMS);
     if (n1 < 2 || n2 < 2)
@@ -580,7 +577,7 @@ static cs_status cs_nuclear_norm(double *k, int64_t m, int64_t n, double *out) {
 cs_status cs_fid_lowrank(const float *x1, int64_t n1, const float *x2, int64_t n2, int d,
                          cs_fid_result *res) {
     memset(res, 0, sizeof *res);
-    CS_TRY(cs_lowrank_check(n1, n2, d));
+    CS_TRY(cs_fid_lowrank_check(n1, n2, d));
     CS_TRY(cs_check_finite_f32(x1, (size_t)n1 * d, "set 1 features"));
     CS_TRY(cs_check_finite_f32(x2, (size_t)n2 * d, "set 2 features"));
     cs_status st = CS_OK;
@@ -601,10 +598,10 @@ cs_status cs_fid_lowrank(const float *x1, int64_t n1, const float *x2, int64_t n
     res->trace_sqrt = nuc / sqrt((double)(n1 - 1) * (double)(n2 - 1));
     res->trace1 = ss1 / (double)(n1 - 1);
     res->trace2 = ss2 / (double)(n2 - 1);
-    res->mean_term = cs_mean_term(mu, mu + d, d);
+    res->mean_term = cs_fid_mean_term(mu, mu + d, d);
     res->method = "lowrank";
-    res->warnings = cs_singular_flag(n1, d, CS_FID_WARN_SINGULAR1) |
-                    cs_singular_flag(n2, d, CS_FID_WARN_SINGULAR2);
+    res->warnings = cs_fid_singular_flag(n1, d, CS_FID_WARN_SINGULAR1) |
+                    cs_fid_singular_flag(n2, d, CS_FID_WARN_SINGULAR2);
     st = cs_fid_finish(res);
 done:
     free(c1);
@@ -678,10 +675,10 @@ cs_status cs_fid_ref_compare_features(const cs_fid_ref *r, const float *x, int64
             double v = (double)x[(size_t)i * d + j] - mean[j];
             ss += v * v;
         }
-    res->warnings = r->warn | cs_singular_flag(n, d, CS_FID_WARN_SINGULAR2);
+    res->warnings = r->warn | cs_fid_singular_flag(n, d, CS_FID_WARN_SINGULAR2);
     res->trace1 = r->trace;
     res->trace2 = ss / (double)(n - 1);
-    res->mean_term = cs_mean_term(r->mu, mean, d);
+    res->mean_term = cs_fid_mean_term(r->mu, mean, d);
     cs_status st = cs_fid_ref_rows_trace_sqrt(r, mean, x, n, &res->trace_sqrt);
     free(mean);
     CS_TRY(st);
@@ -697,14 +694,14 @@ cs_status cs_fid_ref_compare_rows(const cs_fid_ref *r, const cs_stats *s, const 
         return cs_fid_ref_compare(r, s, res);
     memset(res, 0, sizeof *res);
     const int d = r->d;
-    CS_TRY(cs_check_finite(s->mean, (size_t)d, "set 2 mean"));
+    CS_TRY(cs_fid_check_finite(s->mean, (size_t)d, "set 2 mean"));
     CS_TRY(cs_check_finite_f32(x, (size_t)s->n * d, "set 2 features"));
-    res->warnings = r->warn | cs_singular_flag(s->n, d, CS_FID_WARN_SINGULAR2);
+    res->warnings = r->warn | cs_fid_singular_flag(s->n, d, CS_FID_WARN_SINGULAR2);
     res->trace1 = r->trace;
     double t2 = 0.0;
     for (int j = 0; j < d; j++) t2 += s->m2[(size_t)j * d + j];
     res->trace2 = t2 / (double)(s->n - 1);
-    res->mean_term = cs_mean_term(r->mu, s->mean, d);
+    res->mean_term = cs_fid_mean_term(r->mu, s->mean, d);
     CS_TRY(cs_fid_ref_rows_trace_sqrt(r, s->mean, x, s->n, &res->trace_sqrt));
     res->method = "lowrank-ref";
     if (r->has_id && s->id.weights_sha256[0] && !cs_extractor_id_equal(&r->id, &s->id))
@@ -791,7 +788,7 @@ static void cs_gram_sums(const cs_fid_boot *b, int64_t o, const int64_t *idx, in
 cs_status cs_fid_boot_eval(const cs_fid_boot *b, const int64_t *idx1, int64_t m1,
                            const int64_t *idx2, int64_t m2, cs_fid_result *res) {
     memset(res, 0, sizeof *res);
-    CS_TRY(cs_lowrank_check(m1, m2, b->d));
+    CS_TRY(cs_fid_lowrank_check(m1, m2, b->d));
     for (int64_t a = 0; a < m1; a++)
         if (idx1[a] < 0 || idx1[a] >= b->n1)
             return CS_FAIL(CS_E_USAGE, "set 1 row index %lld is outside 0..%lld", (long long)idx1[a],
@@ -855,8 +852,8 @@ cs_status cs_fid_boot_eval(const cs_fid_boot *b, const int64_t *idx1, int64_t m1
     res->trace2 = (d22 - s22 / (double)m2) / (double)(m2 - 1);
     res->trace_sqrt = nuc / sqrt((double)(m1 - 1) * (double)(m2 - 1));
     res->method = "lowrank";
-    res->warnings = cs_singular_flag(m1, b->d, CS_FID_WARN_SINGULAR1) |
-                    cs_singular_flag(m2, b->d, CS_FID_WARN_SINGULAR2);
+    res->warnings = cs_fid_singular_flag(m1, b->d, CS_FID_WARN_SINGULAR1) |
+                    cs_fid_singular_flag(m2, b->d, CS_FID_WARN_SINGULAR2);
     return cs_fid_finish(res);
 }
 

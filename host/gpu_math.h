@@ -74,10 +74,11 @@ static inline int cs_gpu_math_available(void) { return 1; }
 static inline int cs_gpu_math_available(void) { return cs_gpu_open != 0; }
 #endif
 
-/* The GPU that runs a command's math for its --device (host/gpu_select.c, every build):
- * *gpu = -1 for the CPU ("cpu", or "auto" without a usable GPU), else the index of "cuda"
- * (0), "cuda:N" or the first of "cuda:N,M,..."; CS_E_UNSUPPORTED when cuda is asked for and this
- * build or machine has none, CS_E_USAGE for a malformed name. */
+/* The GPU that runs a command's math for its --device (host/gpu_select.c, every build): the
+ * first device of the --device list as the feature pipeline resolves it (scheduler.h): *gpu = -1
+ * for the CPU ("cpu", or "auto" without a GPU), else its CUDA ordinal; the list's errors otherwise
+ * (CS_E_USAGE for bad syntax or an absent GPU number, CS_E_UNSUPPORTED when cuda is asked for and
+ * this build or machine has none). */
 cs_status cs_gpu_math_select(const char *device, int *gpu);
 
 /* The audit bootstrap's FIDs (cs_bootstrap_fids, audit.h) on a GPU: the same streams and draws

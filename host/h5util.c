@@ -31,38 +31,42 @@ done:
 
 cs_status cs_h5_read_attr_str(hid_t obj, const char *name, char *out, size_t out_size, const char *path) {
     cs_status st = CS_OK;
-    hid_t attr = -1, type = -1, mtype = -1;
+    hid_t attr = -1, type = -1, mtype = -1, sp = -1;
     char *buf = NULL;
+    out[0] = 0;
     if (H5Aexists(obj, name) <= 0)
         return CS_FAIL(CS_E_FORMAT, "%s: HDF5 attribute '%s' is missing", path, name);
     attr = H5Aopen(obj, name, H5P_DEFAULT);
     if (attr < 0) goto fail;
     type = H5Aget_type(attr);
-    if (type < 0 || H5Tget_class(type) != H5T_STRING) goto fail;
+    sp = H5Aget_space(attr);
+    if (type < 0 || sp < 0 || H5Tget_class(type) != H5T_STRING || H5Sget_simple_extent_npoints(sp) != 1)
+        goto fail;
+    mtype = H5Tcopy(H5T_C_S1);
+    H5Tset_cset(mtype, H5Tget_cset(type)); /* HDF5 does not convert between charsets */
     if (H5Tis_variable_str(type) > 0) {
-        mtype = H5Tcopy(H5T_C_S1);
         H5Tset_size(mtype, H5T_VARIABLE);
-        H5Tset_cset(mtype, H5Tget_cset(type)); /* HDF5 does not convert between charsets */
         char *vs = NULL;
-        if (H5Aread(attr, mtype, &vs) < 0 || !vs) goto fail;
-        snprintf(out, out_size, "%s", vs);
+        if (H5Aread(attr, mtype, &vs) < 0) goto fail;
+        snprintf(out, out_size, "%s", vs ? vs : "");
         H5free_memory(vs);
     } else {
         size_t sz = H5Tget_size(type);
-        if (sz == 0 || sz > (1u << 20)) goto fail;
+        if (sz == 0 || sz > 65536) goto fail;
         buf = calloc(sz + 1, 1);
-        mtype = H5Tcopy(H5T_C_S1);
         H5Tset_size(mtype, sz + 1);
-        H5Tset_cset(mtype, H5Tget_cset(type));
         if (!buf || H5Aread(attr, mtype, buf) < 0) goto fail;
         snprintf(out, out_size, "%s", buf);
     }
+    for (char *q = out; *q; q++) /* attribute text can end up in messages: printable ASCII only */
+        if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e) *q = '?';
     goto done;
 fail:
     st = CS_FAIL(CS_E_FORMAT, "%s: HDF5 attribute '%s' is not a readable string", path, name);
 done:
     free(buf);
     if (mtype >= 0) H5Tclose(mtype);
+    if (sp >= 0) H5Sclose(sp);
     if (type >= 0) H5Tclose(type);
     if (attr >= 0) H5Aclose(attr);
     return st;
@@ -152,5 +156,16 @@ cs_status cs_fsync_dir_of(const char *path) {
     if (fd < 0) return CS_OK; /* best effort: some filesystems refuse directory fds */
     fsync(fd);
     close(fd);
+    return CS_OK;
+}
+
+cs_status cs_h5_commit(hid_t *file, const char *tmp, const char *path) {
+    herr_t e = H5Fclose(*file);
+    *file = -1;
+    if (e < 0) return CS_FAIL(CS_E_IO, "%s: cannot finish the HDF5 file %s", path, tmp);
+    CS_TRY(cs_fsync_path(tmp));
+    if (rename(tmp, path) != 0)
+        return CS_FAIL(CS_E_IO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+    cs_fsync_dir_of(path);
     return CS_OK;
 }

@@ -11,7 +11,8 @@ void cs_h5_quiet(void);
 
 /* Write a string attribute on an object. */
 cs_status cs_h5_write_attr_str(hid_t obj, const char *name, const char *value, const char *path);
-/* Read a string attribute into out (truncated to out_size-1); CS_E_FORMAT if missing. */
+/* Read a scalar string attribute (fixed or variable length, ASCII or UTF-8) into out (truncated to
+ * out_size-1; bytes outside printable ASCII become '?'); CS_E_FORMAT if missing or not a string. */
 cs_status cs_h5_read_attr_str(hid_t obj, const char *name, char *out, size_t out_size, const char *path);
 cs_status cs_h5_write_attr_int(hid_t obj, const char *name, long long value, const char *path);
 cs_status cs_h5_read_attr_int(hid_t obj, const char *name, long long *value, const char *path);
@@ -29,5 +30,9 @@ cs_status cs_h5_dims(hid_t file, const char *name, int *rank, hsize_t dims[2], c
 /* fsync a file by path, and the directory that holds it (after a rename). */
 cs_status cs_fsync_path(const char *path);
 cs_status cs_fsync_dir_of(const char *path);
+/* Finish an HDF5 file written under the temporary name tmp and publish it atomically as path:
+ * close it (*file = -1 afterwards, whatever happens), fsync it, rename it, fsync the directory.
+ * On failure the caller removes tmp. */
+cs_status cs_h5_commit(hid_t *file, const char *tmp, const char *path);
 
 #endif

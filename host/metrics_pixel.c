@@ -585,8 +585,11 @@ cs_status cs_metric_set_pairs(const int *want_in, const cs_image *ref, size_t nr
         st = CS_FAIL(CS_E_NOMEM, "metrics: out of memory for %zu pairs", npairs);
         goto done;
     }
-    CS_TRY_GOTO(st, cs_threadpool_for(pool, nref + ngen, desc_job, &c), done);
-    CS_TRY_GOTO(st, first_failure(&c, nref + ngen), done);
+    /* descriptors only for the metrics that read them (an ssim-only run needs none) */
+    if (want[CS_METRIC_COSINE] || want[CS_METRIC_HIST] || want[CS_METRIC_DHASH] || want[CS_METRIC_FUSION]) {
+        CS_TRY_GOTO(st, cs_threadpool_for(pool, nref + ngen, desc_job, &c), done);
+        CS_TRY_GOTO(st, first_failure(&c, nref + ngen), done);
+    }
     CS_TRY_GOTO(st, resize_cache(&c, pool), done);
     CS_TRY_GOTO(st, cs_threadpool_for(pool, npairs, pair_job, &c), done);
     CS_TRY_GOTO(st, first_failure(&c, npairs), done);

@@ -83,7 +83,7 @@ static void cs_stats_add_chunk(cs_stats *s, double *c, int64_t nb) {
     s->n = n;
 }
 
-static cs_status cs_stats_check_add(const cs_stats *s, int64_t n) {
+cs_status cs_stats_check_add(const cs_stats *s, int64_t n) {
     if (s->cov_only)
         return CS_FAIL(CS_E_UNSUPPORTED,
                        "cannot add rows to statistics with an unknown sample count (from .npz)");
@@ -91,22 +91,27 @@ static cs_status cs_stats_check_add(const cs_stats *s, int64_t n) {
     return CS_OK;
 }
 
-cs_status cs_stats_add_f32(cs_stats *s, const float *x, int64_t n) {
+/* Rows of x32 (float32) or x64 (float64), exactly one non-NULL, converted to float64 chunk by
+ * chunk. */
+static cs_status cs_stats_add_rows(cs_stats *s, const float *x32, const double *x64, int64_t n) {
     CS_TRY(cs_stats_check_add(s, n));
     if (n == 0) return CS_OK;
     const int d = s->d;
-    for (int64_t i = 0; i < n; i++)
-        for (int j = 0; j < d; j++)
-            if (!isfinite(x[(size_t)i * d + j]))
-                return CS_FAIL(CS_E_NUMERIC, "feature row %lld column %d is not finite (%g)",
-                               (long long)i, j, (double)x[(size_t)i * d + j]);
+    for (size_t k = 0; k < (size_t)n * d; k++) {
+        double v = x32 ? (double)x32[k] : x64[k];
+        if (!isfinite(v))
+            return CS_FAIL(CS_E_NUMERIC, "feature row %lld column %d is not finite (%g)",
+                           (long long)(k / (size_t)d), (int)(k % (size_t)d), v);
+    }
     int64_t rows = n < CS_STATS_CHUNK_ROWS ? n : CS_STATS_CHUNK_ROWS;
     double *c = cs_malloc(((size_t)rows + 1) * d * sizeof(double), "feature batch"); /* (rows+1, d) */
     if (!c) return CS_E_NOMEM;
     for (int64_t i0 = 0; i0 < n; i0 += rows) {
         int64_t nb = n - i0 < rows ? n - i0 : rows;
-        const float *src = x + (size_t)i0 * d;
-        for (size_t k = 0; k < (size_t)nb * d; k++) c[k] = (double)src[k];
+        if (x32)
+            for (size_t k = 0; k < (size_t)nb * d; k++) c[k] = (double)x32[(size_t)i0 * d + k];
+        else
+            memcpy(c, x64 + (size_t)i0 * d, (size_t)nb * d * sizeof(double));
         cs_stats_add_chunk(s, c, nb);
     }
     free(c);
@@ -114,27 +119,9 @@ cs_status cs_stats_add_f32(cs_stats *s, const float *x, int64_t n) {
     return CS_OK;
 }
 
-cs_status cs_stats_add_f64(cs_stats *s, const double *x, int64_t n) {
-    CS_TRY(cs_stats_check_add(s, n));
-    if (n == 0) return CS_OK;
-    const int d = s->d;
-    for (int64_t i = 0; i < n; i++)
-        for (int j = 0; j < d; j++)
-            if (!isfinite(x[(size_t)i * d + j]))
-                return CS_FAIL(CS_E_NUMERIC, "feature row %lld column %d is not finite (%g)",
-                               (long long)i, j, x[(size_t)i * d + j]);
-    int64_t rows = n < CS_STATS_CHUNK_ROWS ? n : CS_STATS_CHUNK_ROWS;
-    double *c = cs_malloc(((size_t)rows + 1) * d * sizeof(double), "feature batch"); /* (rows+1, d) */
-    if (!c) return CS_E_NOMEM;
-    for (int64_t i0 = 0; i0 < n; i0 += rows) {
-        int64_t nb = n - i0 < rows ? n - i0 : rows;
-        memcpy(c, x + (size_t)i0 * d, (size_t)nb * d * sizeof(double));
-        cs_stats_add_chunk(s, c, nb);
-    }
-    free(c);
-    cs_sym_fill_lower(s->m2, d);
-    return CS_OK;
-}
+cs_status cs_stats_add_f32(cs_stats *s, const float *x, int64_t n) { return cs_stats_add_rows(s, x, NULL, n); }
+
+cs_status cs_stats_add_f64(cs_stats *s, const double *x, int64_t n) { return cs_stats_add_rows(s, NULL, x, n); }
 
 cs_status cs_stats_merge(cs_stats *a, const cs_stats *b) {
     if (a->d != b->d)

@@ -55,55 +55,13 @@ cs_status cs_file_kind_detect(const char *path, cs_file_kind *kind) {
                    path);
 }
 
-/* A string attribute (fixed or variable length, ASCII or UTF-8) into out (truncated). The memory
- * type takes the file type's character set: HDF5 does not convert between ASCII and UTF-8. */
-static cs_status cs_attr_str(hid_t obj, const char *name, char *out, size_t cap, const char *path) {
-    cs_status st = CS_OK;
-    hid_t attr = H5Aopen(obj, name, H5P_DEFAULT), type = -1, mt = -1, sp = -1;
-    char *buf = NULL;
-    out[0] = 0;
-    if (attr < 0) goto fail;
-    type = H5Aget_type(attr);
-    sp = H5Aget_space(attr);
-    if (type < 0 || sp < 0 || H5Tget_class(type) != H5T_STRING || H5Sget_simple_extent_npoints(sp) != 1)
-        goto fail;
-    mt = H5Tcopy(H5T_C_S1);
-    H5Tset_cset(mt, H5Tget_cset(type));
-    if (H5Tis_variable_str(type) > 0) {
-        char *vs = NULL;
-        H5Tset_size(mt, H5T_VARIABLE);
-        if (H5Aread(attr, mt, &vs) < 0) goto fail;
-        snprintf(out, cap, "%s", vs ? vs : "");
-        H5free_memory(vs);
-    } else {
-        size_t sz = H5Tget_size(type);
-        if (sz == 0 || sz > 65536) goto fail;
-        buf = calloc(sz + 1, 1);
-        H5Tset_size(mt, sz + 1);
-        if (!buf || H5Aread(attr, mt, buf) < 0) goto fail;
-        snprintf(out, cap, "%s", buf);
-    }
-    for (char *q = out; *q; q++) /* the identity can end up in messages: printable ASCII only */
-        if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e) *q = '?';
-    goto done;
-fail:
-    st = CS_FAIL(CS_E_FORMAT, "%s: HDF5 attribute '%s' is not a readable string", path, name);
-done:
-    free(buf);
-    if (mt >= 0) H5Tclose(mt);
-    if (sp >= 0) H5Sclose(sp);
-    if (type >= 0) H5Tclose(type);
-    if (attr >= 0) H5Aclose(attr);
-    return st;
-}
-
 /* Read the identity attributes; missing ones stay "". */
 static cs_status cs_h5_read_identity(hid_t file, const char *path, cs_extractor_id *id, long long *dims) {
     memset(id, 0, sizeof *id);
     if (H5Aexists(file, "weights_sha256") > 0)
-        CS_TRY(cs_attr_str(file, "weights_sha256", id->weights_sha256, sizeof id->weights_sha256, path));
+        CS_TRY(cs_h5_read_attr_str(file, "weights_sha256", id->weights_sha256, sizeof id->weights_sha256, path));
     if (H5Aexists(file, "preprocessing") > 0)
-        CS_TRY(cs_attr_str(file, "preprocessing", id->preprocessing, sizeof id->preprocessing, path));
+        CS_TRY(cs_h5_read_attr_str(file, "preprocessing", id->preprocessing, sizeof id->preprocessing, path));
     *dims = -1;
     if (H5Aexists(file, "dims") > 0) CS_TRY(cs_h5_read_attr_int(file, "dims", dims, path));
     return CS_OK;
@@ -223,16 +181,7 @@ cs_status cs_h5_write_stats(const char *path, const cs_stats *s) {
     CS_TRY_GOTO(st, cs_h5_write_2d(file, s->cov_only ? "covariance" : "comoment", H5T_NATIVE_DOUBLE,
                                    H5T_IEEE_F64LE, (size_t)s->d, (size_t)s->d, s->m2, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_identity(file, path, &s->id, s->d, "stats"), fail);
-    if (H5Fclose(file) < 0) {
-        file = -1;
-        st = CS_FAIL(CS_E_IO, "%s: cannot finish the HDF5 file", path);
-        goto fail;
-    }
-    file = -1;
-    if (rename(tmp, path) != 0) {
-        st = CS_FAIL(CS_E_IO, "%s: cannot rename the finished file into place: %s", path, strerror(errno));
-        goto fail;
-    }
+    CS_TRY_GOTO(st, cs_h5_commit(&file, tmp, path), fail);
     return CS_OK;
 fail:
     if (file >= 0) H5Fclose(file);

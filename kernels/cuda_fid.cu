@@ -8,85 +8,12 @@
 //
 // What runs where: the O(d^3) / O(m^3) work (syevd, symm, gemm, gesvd, Gram matrices) on the
 // device; the decisions (rank, rounding bound, eig-ref vs eig-svd, clamp around 0) on the host
-// with the CPU's own formulas, duplicated below from frechet.c (they are static there) and marked
-// "as frechet.c": keep them identical.
+// with the CPU's own functions (host/frechet_common.h).
 #include "cuda_math.cuh"
+#include "frechet_common.h"
 
 #include <float.h>
 #include <new>
-
-// ---- host helpers, as frechet.c ---------------------------------------------------------------
-
-static cs_status gf_check_finite(const double *x, size_t n, const char *what) { // as frechet.c
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return CS_FAIL(CS_E_NUMERIC, "%s contains a non-finite value (%g at index %zu)", what,
-                           x[i], i);
-    return CS_OK;
-}
-
-static double gf_mean_term(const double *mu1, const double *mu2, int d) { // as frechet.c
-    double s = 0.0;
-    for (int i = 0; i < d; i++) {
-        double t = mu1[i] - mu2[i];
-        s += t * t;
-    }
-    return s;
-}
-
-static int gf_eig_rank(const double *w, int d, int64_t n) { // as frechet.c cs_eig_rank
-    double mx = 0.0;
-    for (int i = 0; i < d; i++) mx = fmax(mx, fabs(w[i]));
-    double tol = CS_FID_EIG_RTOL * (double)d * mx;
-    int r = 0;
-    for (int i = d - 1; i >= 0 && w[i] > tol; i--) r++;
-    if (n > 0 && n - 1 < r) r = (int)(n - 1);
-    return r;
-}
-
-static cs_status gf_finish(cs_fid_result *res) { // as frechet.c cs_fid_finish
-    double scale = res->trace1 + res->trace2 + res->mean_term;
-    double fid = res->mean_term + res->trace1 + res->trace2 - 2.0 * res->trace_sqrt;
-    if (!isfinite(fid)) return CS_FAIL(CS_E_NUMERIC, "the FID is not finite (%g)", fid);
-    if (fabs(fid) <= CS_FID_ZERO_RTOL * scale) fid = 0.0;
-    if (fid < 0.0)
-        return CS_FAIL(CS_E_NUMERIC,
-                       "the FID came out negative (%.17g, scale %.6g) beyond rounding: the "
-                       "covariances are not valid (not positive semidefinite)",
-                       fid, scale);
-    res->fid = fid;
-    return CS_OK;
-}
-
-static unsigned gf_singular_flag(int64_t n, int d, unsigned bit) { return (n > 0 && n <= d) ? bit : 0; }
-
-// as frechet.c cs_sum_sqrt_top: sum of sqrt of the top r of the m ascending eigenvalues w, and the
-// rounding bound of that sum.
-static double gf_sum_sqrt_top(const double *w, int m, int r, double *err) {
-    double mx = fmax(w[m - 1], 0.0), delta = sqrt((double)m) * DBL_EPSILON * mx, s = 0.0, e = 0.0;
-    for (int i = m - 1; i >= m - r; i--) {
-        double l = w[i] > 0.0 ? w[i] : 0.0;
-        s += sqrt(l);
-        e += l > delta ? delta / (2.0 * sqrt(l)) : sqrt(delta);
-    }
-    *err = e;
-    return s;
-}
-
-#define GF_LOWRANK_MAX_ELEMS ((int64_t)1 << 28) // as frechet.c CS_FID_LOWRANK_MAX_ELEMS
-
-static cs_status gf_lowrank_check(int64_t n1, int64_t n2, int d) { // as frechet.c cs_lowrank_check
-    if (d < 1 || d > CS_STATS_MAX_DIMS)
-        return CS_FAIL(CS_E_USAGE, "feature dimension %d is outside 1..%d", d, CS_STATS_MAX_DIMS);
-    if (n1 < 2 || n2 < 2)
-        return CS_FAIL(CS_E_USAGE, "the FID needs at least 2 samples per set (got %lld and %lld)",
-                       (long long)n1, (long long)n2);
-    if (n1 > GF_LOWRANK_MAX_ELEMS / n2)
-        return CS_FAIL(CS_E_UNSUPPORTED,
-                       "the lowrank method needs a %lld x %lld matrix; too large, use --method eig",
-                       (long long)n1, (long long)n2);
-    return CS_OK;
-}
 
 // ---- kernels ------------------------------------------------------------------------------
 
@@ -155,7 +82,7 @@ static cs_status gf_factor(cs_gpu *g, double *v, int d, int64_t n, unsigned *war
     CS_HALLOC(sqh, d, "square roots");
     CS_DOWNLOAD(g, wh.p, w.p, d);
     if (wh[0] < -1e-6 * fabs(wh[d - 1])) *warn |= not_psd_bit;
-    int r = gf_eig_rank(wh.p, d, n);
+    int r = cs_fid_eig_rank(wh.p, d, n);
     if (r < d) *warn |= singular_bit;
     if (r > 0) {
         for (int k = 0; k < r; k++) sqh[k] = sqrt(wh[d - r + k]);
@@ -250,11 +177,11 @@ static cs_status gf_ref_init(cs_gpu *g, const cs_stats *ref, cs_gpu_fid_ref *r) 
     if (!ref->cov_only && ref->n < 2)
         return CS_FAIL(CS_E_USAGE, "the covariance needs at least 2 samples, the set has %lld",
                        (long long)ref->n);
-    CS_TRY(gf_check_finite(ref->mean, (size_t)d, "set 1 mean"));
+    CS_TRY(cs_fid_check_finite(ref->mean, (size_t)d, "set 1 mean"));
     CS_TRY(gf_upload_cov(g, ref, r->v.p, r->bad.p, "set 1 covariance"));
     memcpy(r->mu.p, ref->mean, (size_t)d * sizeof(double));
     r->trace = gf_trace(ref);
-    r->warn = gf_singular_flag(n, d, CS_FID_WARN_SINGULAR1);
+    r->warn = cs_fid_singular_flag(n, d, CS_FID_WARN_SINGULAR1);
     CS_TRY(gf_factor(g, r->v.p, d, n, &r->warn, CS_FID_WARN_SINGULAR1, CS_FID_WARN_NOT_PSD1, &r->r));
     const int rk = r->r > 0 ? r->r : 1;
     CS_DALLOC(g, r->t, (size_t)d * rk, "S2 F workspace");
@@ -304,7 +231,7 @@ static cs_status gf_eig_trace_sqrt(cs_gpu_fid_ref *r, int64_t n2, double tol, do
     CS_DOWNLOAD(g, r->wh.p, r->w.p, r1);
     int rr = (n2 > 0 && n2 - 1 < r1) ? (int)(n2 - 1) : r1;
     double err;
-    *out = gf_sum_sqrt_top(r->wh.p, r1, rr, &err);
+    *out = cs_fid_sum_sqrt_top(r->wh.p, r1, rr, &err);
     *ok = err <= tol;
     return CS_OK;
 }
@@ -340,12 +267,12 @@ static cs_status gf_ref_compare_stats(cs_gpu_fid_ref *r, const cs_stats *s, cs_f
     if (!s->cov_only && s->n < 2)
         return CS_FAIL(CS_E_USAGE, "the covariance needs at least 2 samples, the set has %lld",
                        (long long)s->n);
-    CS_TRY(gf_check_finite(s->mean, (size_t)d, "set 2 mean"));
+    CS_TRY(cs_fid_check_finite(s->mean, (size_t)d, "set 2 mean"));
     CS_TRY(gf_upload_cov(r->g, s, r->cov.p, r->bad.p, "set 2 covariance"));
-    res->warnings = r->warn | gf_singular_flag(n, d, CS_FID_WARN_SINGULAR2);
+    res->warnings = r->warn | cs_fid_singular_flag(n, d, CS_FID_WARN_SINGULAR2);
     res->trace1 = r->trace;
     res->trace2 = gf_trace(s);
-    res->mean_term = gf_mean_term(r->mu.p, s->mean, d);
+    res->mean_term = cs_fid_mean_term(r->mu.p, s->mean, d);
     // the eigenvalue shortcut must be accurate to 1e-11 of the scale of the result (as frechet.c)
     double tol = 0.5e-11 * (res->trace1 + res->trace2 + res->mean_term);
     int ok = 0;
@@ -353,7 +280,7 @@ static cs_status gf_ref_compare_stats(cs_gpu_fid_ref *r, const cs_stats *s, cs_f
     int svd = !ok;
     if (svd) CS_TRY(gf_svd_trace_sqrt(r, n, &res->warnings, &res->trace_sqrt));
     res->method = svd ? "eig-svd" : "eig-ref";
-    CS_TRY(gf_finish(res));
+    CS_TRY(cs_fid_finish(res));
     if (r->has_id && s->id.weights_sha256[0] && !cs_extractor_id_equal(&r->id, &s->id))
         res->warnings |= CS_FID_WARN_EXTRACTOR;
     return CS_OK;
@@ -433,20 +360,20 @@ static cs_status gf_ref_compare_rows(cs_gpu_fid_ref *r, const cs_stats *s, const
         return CS_FAIL(CS_E_MISMATCH, "cannot compare features of %d and %d dimensions", r->d, s->d);
     if (!x || s->cov_only || s->n < 2 || s->n - 1 >= r->r) return gf_ref_compare_stats(r, s, res);
     const int d = r->d;
-    CS_TRY(gf_check_finite(s->mean, (size_t)d, "set 2 mean"));
+    CS_TRY(cs_fid_check_finite(s->mean, (size_t)d, "set 2 mean"));
     cs_dev<double> c, mean, colss;
     CS_TRY(gf_rows_centred(r->g, x, s->n, d, "set 2 features", s->mean, c, mean, colss));
-    res->warnings = r->warn | gf_singular_flag(s->n, d, CS_FID_WARN_SINGULAR2);
+    res->warnings = r->warn | cs_fid_singular_flag(s->n, d, CS_FID_WARN_SINGULAR2);
     res->trace1 = r->trace;
     double t2 = 0.0;
     for (int j = 0; j < d; j++) t2 += s->m2[(size_t)j * d + j];
     res->trace2 = t2 / (double)(s->n - 1);
-    res->mean_term = gf_mean_term(r->mu.p, s->mean, d);
+    res->mean_term = cs_fid_mean_term(r->mu.p, s->mean, d);
     CS_TRY(gf_rows_trace_sqrt(r, c.p, s->n, &res->trace_sqrt));
     res->method = "lowrank-ref";
     if (r->has_id && s->id.weights_sha256[0] && !cs_extractor_id_equal(&r->id, &s->id))
         res->warnings |= CS_FID_WARN_EXTRACTOR;
-    return gf_finish(res);
+    return cs_fid_finish(res);
 }
 
 extern "C" cs_status cs_gpu_fid_ref_compare_features(cs_gpu_fid_ref *r, const float *x, int64_t n, int d,
@@ -474,15 +401,15 @@ extern "C" cs_status cs_gpu_fid_ref_compare_features(cs_gpu_fid_ref *r, const fl
     CS_HALLOC(ssh, d, "column sums of squares");
     CS_DOWNLOAD(g, mh.p, mean.p, d);
     CS_DOWNLOAD(g, ssh.p, colss.p, d);
-    res->warnings = r->warn | gf_singular_flag(n, d, CS_FID_WARN_SINGULAR2);
+    res->warnings = r->warn | cs_fid_singular_flag(n, d, CS_FID_WARN_SINGULAR2);
     res->trace1 = r->trace;
     res->trace2 = gf_sum(ssh.p, d) / (double)(n - 1);
-    res->mean_term = gf_mean_term(r->mu.p, mh.p, d);
+    res->mean_term = cs_fid_mean_term(r->mu.p, mh.p, d);
     CS_TRY(gf_rows_trace_sqrt(r, c.p, n, &res->trace_sqrt));
     res->method = "lowrank-ref";
     if (r->has_id && id && id->weights_sha256[0] && !cs_extractor_id_equal(&r->id, id))
         res->warnings |= CS_FID_WARN_EXTRACTOR;
-    return gf_finish(res);
+    return cs_fid_finish(res);
 }
 
 // ---- low-rank from both sets' rows (frechet.c cs_fid_lowrank) ------------------------------------
@@ -491,7 +418,7 @@ extern "C" cs_status cs_gpu_fid_lowrank(cs_gpu *g, const float *x1, int64_t n1, 
                                         int64_t n2, int d, cs_fid_result *res) {
     memset(res, 0, sizeof *res);
     CS_GPU_ENTER(g, "GPU FID (lowrank)");
-    CS_TRY(gf_lowrank_check(n1, n2, d));
+    CS_TRY(cs_fid_lowrank_check(n1, n2, d));
     cs_dev<double> c1, mu1, ss1, c2, mu2, ss2, k;
     CS_TRY(gf_rows_centred(g, x1, n1, d, "set 1 features", nullptr, c1, mu1, ss1));
     CS_TRY(gf_rows_centred(g, x2, n2, d, "set 2 features", nullptr, c2, mu2, ss2));
@@ -515,11 +442,11 @@ extern "C" cs_status cs_gpu_fid_lowrank(cs_gpu *g, const float *x1, int64_t n1, 
     res->trace_sqrt = nuc / sqrt((double)(n1 - 1) * (double)(n2 - 1));
     res->trace1 = gf_sum(h.p + 2 * (size_t)d, d) / (double)(n1 - 1);
     res->trace2 = gf_sum(h.p + 3 * (size_t)d, d) / (double)(n2 - 1);
-    res->mean_term = gf_mean_term(h.p, h.p + d, d);
+    res->mean_term = cs_fid_mean_term(h.p, h.p + d, d);
     res->method = "lowrank";
-    res->warnings = gf_singular_flag(n1, d, CS_FID_WARN_SINGULAR1) |
-                    gf_singular_flag(n2, d, CS_FID_WARN_SINGULAR2);
-    return gf_finish(res);
+    res->warnings = cs_fid_singular_flag(n1, d, CS_FID_WARN_SINGULAR1) |
+                    cs_fid_singular_flag(n2, d, CS_FID_WARN_SINGULAR2);
+    return cs_fid_finish(res);
 }
 
 // ---- dispatcher (frechet.c cs_fid_compute with CS_FID_AUTO) ----------------------------------------
@@ -945,9 +872,9 @@ static cs_status gf_boot_batch(cs_gpu_fid_boot *bt, int B, const int64_t *idx1, 
         rk->trace2 = (d22 - s22 / (double)m2) / (double)(m2 - 1);
         rk->trace_sqrt = nuc / sqrt((double)(m1 - 1) * (double)(m2 - 1));
         rk->method = "lowrank";
-        rk->warnings = gf_singular_flag(m1, bt->d, CS_FID_WARN_SINGULAR1) |
-                       gf_singular_flag(m2, bt->d, CS_FID_WARN_SINGULAR2);
-        CS_TRY(gf_finish(rk));
+        rk->warnings = cs_fid_singular_flag(m1, bt->d, CS_FID_WARN_SINGULAR1) |
+                       cs_fid_singular_flag(m2, bt->d, CS_FID_WARN_SINGULAR2);
+        CS_TRY(cs_fid_finish(rk));
     }
     return CS_OK;
 }
@@ -959,7 +886,7 @@ extern "C" cs_status cs_gpu_fid_boot_eval_batch(cs_gpu_fid_boot *b, int R, const
     if (R < 0) return CS_FAIL(CS_E_USAGE, "negative resample count %d", R);
     if (R == 0) return CS_OK;
     memset(res, 0, (size_t)R * sizeof *res);
-    CS_TRY(gf_lowrank_check(m1, m2, b->d));
+    CS_TRY(cs_fid_lowrank_check(m1, m2, b->d));
     for (size_t a = 0; a < (size_t)R * m1; a++)
         if (idx1[a] < 0 || idx1[a] >= b->n1)
             return CS_FAIL(CS_E_USAGE, "set 1 row index %lld is outside 0..%lld", (long long)idx1[a],

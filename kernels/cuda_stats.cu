@@ -267,17 +267,9 @@ static cs_status cs_gpu_shard_finish(cs_gpu *g, cs_gpu_shard *sh, cs_stats *s, c
     return st;
 }
 
-static cs_status cs_gpu_stats_check(const cs_stats *s, int64_t n) {
-    if (s->cov_only)
-        return CS_FAIL(CS_E_UNSUPPORTED,
-                       "cannot add rows to statistics with an unknown sample count (from .npz)");
-    if (n < 0) return CS_FAIL(CS_E_USAGE, "negative row count %lld", (long long)n);
-    return CS_OK;
-}
-
 extern "C" cs_status cs_gpu_stats_add_f32(cs_gpu *g, cs_stats *s, const float *x_host, int64_t n) {
     CS_GPU_ENTER(g, "GPU statistics");
-    CS_TRY(cs_gpu_stats_check(s, n));
+    CS_TRY(cs_stats_check_add(s, n));
     if (n == 0) return CS_OK;
     const int d = s->d;
     cs_gpu_shard sh;
@@ -292,7 +284,7 @@ extern "C" cs_status cs_gpu_stats_add_f32(cs_gpu *g, cs_stats *s, const float *x
 
 extern "C" cs_status cs_gpu_stats_add_f32_device(cs_gpu *g, cs_stats *s, const float *x_dev, int64_t n) {
     CS_GPU_ENTER(g, "GPU statistics");
-    CS_TRY(cs_gpu_stats_check(s, n));
+    CS_TRY(cs_stats_check_add(s, n));
     if (n == 0) return CS_OK;
     const int d = s->d;
     cs_gpu_shard sh;

@@ -62,6 +62,9 @@ cs_status cs_stats_add_f32(cs_stats *s, const float *x, int64_t n);
 
 /* Same for float64 rows (n, d). */
 cs_status cs_stats_add_f64(cs_stats *s, const double *x, int64_t n);
+/* Whether n rows may be added to s (the check every add function, CPU or GPU, starts with):
+ * CS_E_UNSUPPORTED for covariance-only statistics (.npz), CS_E_USAGE for n < 0. */
+cs_status cs_stats_check_add(const cs_stats *s, int64_t n);
 
 /* a <- statistics of the union of a's and b's rows (exact pairwise merge). Fails with
  * CS_E_MISMATCH on different dims or extractor identities, CS_E_UNSUPPORTED for cov_only. */
