@@ -88,7 +88,36 @@ typedef struct cs_backend_i {
      * copies run at full bus speed; portable to every device of the process). */
     cs_status (*host_alloc)(cs_backend *be, size_t bytes, void **out);
     void (*host_free)(cs_backend *be, void *p); /* NULL p is fine */
+
+    /* Optional asynchronous transfers (all five NULL: upload/download complete before they
+     * return and the model pipelines nothing; the CPU). A backend offering them has two
+     * queues: CS_QUEUE_COMPUTE, where ops and download_async run in order, and CS_QUEUE_COPY,
+     * where upload_async runs, so that the next batch's copy overlaps this batch's compute.
+     * Fences 0 .. CS_BACKEND_FENCES-1 mark points in a queue (ggml's events):
+     *   upload_async   enqueue host src -> device dst on the copy queue and return; src must be
+     *                  host_alloc memory and stay unchanged until a fence recorded on the copy
+     *                  queue after it has been waited for;
+     *   download_async enqueue device src -> host dst on the compute queue; dst (host_alloc
+     *                  memory) holds the data once a fence recorded after it has been waited for;
+     *   fence_record   fence marks everything enqueued on queue so far (recording again moves it);
+     *   queue_wait     what is enqueued on queue from now on starts after fence (a fence never
+     *                  recorded is passed at once);
+     *   fence_wait     the host waits for fence; a failure of anything enqueued before it that
+     *                  only shows asynchronously (a kernel fault) is returned here. */
+    cs_status (*upload_async)(cs_backend *be, void *dst, const void *src, size_t bytes);
+    cs_status (*download_async)(cs_backend *be, void *dst, const void *src, size_t bytes);
+    cs_status (*fence_record)(cs_backend *be, int fence, int queue);
+    cs_status (*queue_wait)(cs_backend *be, int queue, int fence);
+    cs_status (*fence_wait)(cs_backend *be, int fence);
 } cs_backend_i;
+
+enum { CS_QUEUE_COMPUTE = 0, CS_QUEUE_COPY = 1 };
+#define CS_BACKEND_FENCES 8
+
+/* 1 if be offers the five asynchronous members above. */
+static inline int cs_backend_async(const cs_backend_i *i) {
+    return i->upload_async && i->download_async && i->fence_record && i->queue_wait && i->fence_wait;
+}
 
 struct cs_backend {
     const cs_backend_i *iface;

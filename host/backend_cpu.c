@@ -11,6 +11,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ======================= reference implementations (naive loops) ======================= */
@@ -93,12 +94,27 @@ typedef struct cpu_ws {
     size_t row_cap;
 } cpu_ws;
 
+/* The testing aid COPYSCOPE_TEST_CPU_ASYNC=1 (see cpu_iface_async): uploads on the "copy
+ * queue" are deferred until the contract of backend.h forces them. */
+typedef struct cpu_pending_copy {
+    void *dst;
+    const void *src;
+    size_t bytes;
+} cpu_pending_copy;
+
 typedef struct cpu_ctx {
     int threads;
     int blas_threads; /* current openblas_set_num_threads value */
     int worker_mode;
     cpu_ws ws[CPU_MAX_THREADS];
-    char name[96];
+    char name[160];
+    /* deferred copy queue (testing aid): copies [done, n) not yet made */
+    cpu_pending_copy *copies;
+    size_t n_copies, cap_copies, copies_done;
+    struct {
+        int queue;  /* CS_QUEUE_COMPUTE or CS_QUEUE_COPY */
+        size_t seq; /* copy queue: copies before the fence */
+    } fence[CS_BACKEND_FENCES];
 } cpu_ctx;
 
 /* Grow a per-thread buffer to `need` floats; NULL (with CS_E_NOMEM recorded) on failure. */
@@ -115,11 +131,13 @@ static float *ws_grow(float **buf, size_t *cap, size_t need, const char *what) {
 static void cpu_free(cs_backend *be) {
     if (!be) return;
     cpu_ctx *c = be->ctx;
-    if (c)
+    if (c) {
         for (int i = 0; i < CPU_MAX_THREADS; i++) {
             free(c->ws[i].col);
             free(c->ws[i].row);
         }
+        free(c->copies);
+    }
     free(c);
     free(be);
 }
@@ -150,8 +168,17 @@ static cs_status cpu_buffer_alloc(cs_backend *be, size_t bytes, void **out) {
     return CS_OK;
 }
 
+/* Make the deferred copies up to sequence number seq (testing aid). */
+static void cpu_run_copies(cpu_ctx *c, size_t seq) {
+    for (; c->copies_done < seq && c->copies_done < c->n_copies; c->copies_done++) {
+        const cpu_pending_copy *p = &c->copies[c->copies_done];
+        memcpy(p->dst, p->src, p->bytes);
+    }
+    if (c->copies_done == c->n_copies) c->n_copies = c->copies_done = 0; /* queue empty: reuse */
+}
+
 static void cpu_buffer_free(cs_backend *be, void *buf) {
-    (void)be;
+    cpu_run_copies(be->ctx, (size_t)-1); /* like a GPU: waits for copies in flight */
     free(buf);
 }
 
@@ -163,6 +190,57 @@ static cs_status cpu_copy(cs_backend *be, void *dst, const void *src, size_t byt
 
 static cs_status cpu_synchronize(cs_backend *be) {
     (void)be;
+    return CS_OK;
+}
+
+/* ---- COPYSCOPE_TEST_CPU_ASYNC=1: the asynchronous members, emulated lazily -------------------
+ * The compute queue is this thread (ops and download_async happen at once, in order). The copy
+ * queue is a list of deferred memcpys made only when the contract of backend.h forces them: the
+ * compute queue waiting for a fence recorded on the copy queue, the host waiting for one, or a
+ * buffer being freed. So a model that reads uploaded data without waiting for its fence reads
+ * stale data, and one that rewrites a source buffer before the copy's fence was passed uploads
+ * the wrong data: the tests of the GPU pipeline's bookkeeping fail on the CPU. */
+
+static cs_status cpu_upload_async(cs_backend *be, void *dst, const void *src, size_t bytes) {
+    cpu_ctx *c = be->ctx;
+    if (!bytes) return CS_OK;
+    if (c->n_copies == c->cap_copies) {
+        size_t nc = c->cap_copies ? 2 * c->cap_copies : 16;
+        cpu_pending_copy *np = realloc(c->copies, nc * sizeof *np);
+        if (!np) return CS_FAIL(CS_E_NOMEM, "out of memory queueing a copy");
+        c->copies = np;
+        c->cap_copies = nc;
+    }
+    c->copies[c->n_copies++] = (cpu_pending_copy){dst, src, bytes};
+    return CS_OK;
+}
+
+static cs_status cpu_fence_check(int fence) {
+    if (fence < 0 || fence >= CS_BACKEND_FENCES) return CS_FAIL(CS_E_INTERNAL, "cpu: fence %d out of range", fence);
+    return CS_OK;
+}
+
+static cs_status cpu_fence_record(cs_backend *be, int fence, int queue) {
+    cpu_ctx *c = be->ctx;
+    CS_TRY(cpu_fence_check(fence));
+    c->fence[fence].queue = queue;
+    c->fence[fence].seq = queue == CS_QUEUE_COPY ? c->n_copies : 0;
+    return CS_OK;
+}
+
+static cs_status cpu_queue_wait(cs_backend *be, int queue, int fence) {
+    cpu_ctx *c = be->ctx;
+    CS_TRY(cpu_fence_check(fence));
+    /* the compute queue waiting for the copy queue: the copies before the fence happen now; the
+     * copy queue waiting for the compute queue: compute is always done */
+    if (queue == CS_QUEUE_COMPUTE && c->fence[fence].queue == CS_QUEUE_COPY) cpu_run_copies(c, c->fence[fence].seq);
+    return CS_OK;
+}
+
+static cs_status cpu_fence_wait(cs_backend *be, int fence) {
+    cpu_ctx *c = be->ctx;
+    CS_TRY(cpu_fence_check(fence));
+    if (c->fence[fence].queue == CS_QUEUE_COPY) cpu_run_copies(c, c->fence[fence].seq);
     return CS_OK;
 }
 
@@ -412,6 +490,33 @@ static const cs_backend_i cpu_iface = {
     .preprocess_rgb = cpu_preprocess_rgb,
 };
 
+/* The same with the asynchronous members (testing aid COPYSCOPE_TEST_CPU_ASYNC=1). */
+static const cs_backend_i cpu_iface_async = {
+    .name = "cpu",
+    .free = cpu_free,
+    .device_name = cpu_device_name,
+    .supports = cpu_supports,
+    .preferred_batch = cpu_preferred_batch,
+    .max_workers = cpu_max_workers,
+    .workers_begin = cpu_workers_begin,
+    .workers_end = cpu_workers_end,
+    .buffer_alloc = cpu_buffer_alloc,
+    .buffer_free = cpu_buffer_free,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .synchronize = cpu_synchronize,
+    .conv2d = cpu_conv2d,
+    .maxpool3 = cpu_maxpool3,
+    .avgpool3 = cpu_avgpool3,
+    .global_avgpool = cpu_global_avgpool,
+    .preprocess_rgb = cpu_preprocess_rgb,
+    .upload_async = cpu_upload_async,
+    .download_async = cpu_copy, /* the compute queue runs in order, at once */
+    .fence_record = cpu_fence_record,
+    .queue_wait = cpu_queue_wait,
+    .fence_wait = cpu_fence_wait,
+};
+
 cs_status cs_backend_cpu_create(int threads, cs_backend **out) {
     *out = NULL;
     cs_backend *be = cs_calloc(1, sizeof *be, "CPU backend");
@@ -428,9 +533,11 @@ cs_status cs_backend_cpu_create(int threads, cs_backend **out) {
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
     c->blas_threads = threads;
-    snprintf(c->name, sizeof c->name, "CPU (%d thread%s, OpenBLAS sgemm)", threads,
-             threads == 1 ? "" : "s");
-    be->iface = &cpu_iface;
+    const char *ta = getenv("COPYSCOPE_TEST_CPU_ASYNC");
+    const int async = ta && !strcmp(ta, "1");
+    snprintf(c->name, sizeof c->name, "CPU (%d thread%s, OpenBLAS sgemm%s)", threads, threads == 1 ? "" : "s",
+             async ? "; COPYSCOPE_TEST_CPU_ASYNC=1: lazy copy queue, a testing aid" : "");
+    be->iface = async ? &cpu_iface_async : &cpu_iface;
     be->ctx = c;
     *out = be;
     return CS_OK;

@@ -19,6 +19,9 @@
 
 #define CS_IMAGE_FILE_MAX_BYTES ((size_t)1 << 30) /* 1 GiB: no real image file is larger */
 #define CS_INPUT_ELEMS ((size_t)3 * 299 * 299)
+/* A batch whose decoded pixels exceed this goes to a preprocessing device as floats anyway
+ * (preprocessed by the decode pool): bounds the pinned memory of huge images. */
+#define CS_RGB_BATCH_MAX_BYTES ((size_t)256 << 20)
 
 /* ---- path lists -------------------------------------------------------------------------- */
 
@@ -121,6 +124,10 @@ typedef struct cs_batch_ctx {
     char **msg;               /* (k) */
     const size_t *todo;       /* (m) indices of cache misses */
     float *input;             /* (m, 3, 299, 299) float32 */
+    int keep_rgb;             /* 1: decode only, into imgs (the device preprocesses) */
+    cs_image *imgs;           /* (B) decoded images of the misses (keep_rgb) */
+    uint8_t *packed;          /* cs_job_pack: the batch's images, packed at items[j].offset */
+    const cs_rgb_item *items; /* (m) */
 } cs_batch_ctx;
 
 static void cs_set_item_error(cs_batch_ctx *b, size_t i, cs_status st) {
@@ -149,17 +156,42 @@ static void cs_job_decode(void *ctx, size_t j, int worker) {
         cs_set_item_error(b, i, st);
         return;
     }
+    if (b->keep_rgb) {
+        b->imgs[j] = img;
+        return;
+    }
     st = cs_preprocess_rgb(img.rgb, img.width, img.height, b->input + j * CS_INPUT_ELEMS);
     cs_image_free(&img);
     if (st != CS_OK) cs_set_item_error(b, i, st);
 }
 
+/* Host preprocessing of images decoded with keep_rgb (a batch too large to pack). */
+static void cs_job_preprocess(void *ctx, size_t j, int worker) {
+    cs_batch_ctx *b = ctx;
+    size_t i = b->todo[j];
+    if (b->st[i] != CS_OK) return;
+    cs_status st = cs_preprocess_rgb(b->imgs[j].rgb, b->imgs[j].width, b->imgs[j].height, b->input + j * CS_INPUT_ELEMS);
+    cs_image_free(&b->imgs[j]);
+    if (st != CS_OK) cs_set_item_error(b, i, st);
+}
+
+/* Copy decoded image j (already compacted: every one is good) to its place in the packed buffer. */
+static void cs_job_pack(void *ctx, size_t j, int worker) {
+    cs_batch_ctx *b = ctx;
+    memcpy(b->packed + b->items[j].offset, b->imgs[j].rgb, (size_t)b->imgs[j].width * b->imgs[j].height * 3);
+    cs_image_free(&b->imgs[j]);
+}
+
 /* One batch slot: the cache misses of one input chunk on their way through a device. The
  * producer fills it, a device worker reads input and writes feat, the producer takes it back. */
 typedef struct cs_slot {
-    cs_sched_batch b;   /* b.input = input, b.feat = feat, b.user = this slot */
-    float *input;       /* (B, 3, 299, 299) float32, scheduler host memory (pinned on a GPU) */
-    float *feat;        /* (B, d) float32 */
+    cs_sched_batch b;   /* b.input = input or b.rgb = rgb, b.feat = feat, b.user = this slot */
+    float *input;       /* (B, 3, 299, 299) float32, scheduler host memory (pinned on a GPU);
+                         * allocated when first needed if the devices preprocess */
+    uint8_t *rgb;       /* packed decoded images, scheduler host memory, grown as needed */
+    size_t rgb_cap;     /* bytes */
+    cs_rgb_item *items; /* (B) */
+    float *feat;        /* (B, d) float32, scheduler host memory */
     uint8_t (*sha)[32]; /* (B, 32) digests of the batch's images, for the cache */
     size_t *row;        /* (B) output row of each image */
     int busy;
@@ -174,6 +206,8 @@ typedef struct cs_extract {
     cs_sched *sched;
     cs_slot *slots;
     int nslots;
+    int device_preprocess; /* the devices take decoded RGB (cs_sched_preprocesses) */
+    size_t rgb_budget;     /* packed bytes per batch at most (CS_RGB_BATCH_MAX_BYTES) */
     size_t n_settled;   /* images whose row is final (or skipped), for the progress line */
     cs_status err;      /* the first failure; the run stops at it */
     char errmsg[1200];
@@ -188,8 +222,9 @@ static void cs_extract_fail(cs_extract *x, cs_status st, const char *msg) {
 }
 
 /* The devices and their models, at the first batch that needs them (a run served from the cache
- * never touches a GPU), and the batch slots: one inline, two per device otherwise (a device
- * finishing a batch finds the next one ready while the producer decodes a third). */
+ * never touches a GPU), and the batch slots: one inline, three per device otherwise (a device
+ * keeps two in flight, the next upload overlapping the current compute, while the producer
+ * decodes a third). */
 static cs_status cs_extract_start(cs_extract *x) {
     cs_device_list devs;
     CS_TRY(cs_device_list_get(x->opts->device, x->opts->threads, &devs));
@@ -197,16 +232,28 @@ static cs_status cs_extract_start(cs_extract *x) {
     if (devs.notice[0] && !x->opts->quiet && !atomic_exchange(&noticed, 1))
         fprintf(stderr, "copyscope: %s\n", devs.notice);
     CS_TRY(cs_sched_create(&devs, x->w, x->opts->precision, x->opts->dims, &x->sched));
-    x->nslots = cs_sched_inline(x->sched) ? 1 : 2 * cs_sched_devices(x->sched);
+    x->nslots = cs_sched_inline(x->sched) ? 1 : 3 * cs_sched_devices(x->sched);
+    x->device_preprocess = cs_sched_preprocesses(x->sched);
+    x->rgb_budget = CS_RGB_BATCH_MAX_BYTES;
+    const char *rb = getenv("COPYSCOPE_TEST_RGB_BATCH_BYTES"); /* testing aid: a smaller budget */
+    if (rb && *rb) {
+        char *end;
+        unsigned long long v = strtoull(rb, &end, 10);
+        if (*end || v == 0 || v > CS_RGB_BATCH_MAX_BYTES)
+            return CS_FAIL(CS_E_USAGE, "COPYSCOPE_TEST_RGB_BATCH_BYTES=%s: expected 1..%zu", rb, CS_RGB_BATCH_MAX_BYTES);
+        x->rgb_budget = (size_t)v;
+    }
     x->slots = cs_calloc((size_t)x->nslots, sizeof *x->slots, "batch slots");
     if (!x->slots) return CS_E_NOMEM;
     for (int i = 0; i < x->nslots; i++) {
         cs_slot *sl = &x->slots[i];
-        CS_TRY(cs_sched_host_alloc(x->sched, x->B * CS_INPUT_ELEMS * sizeof(float), (void **)&sl->input));
-        sl->feat = cs_malloc(x->B * x->d * sizeof(float), "batch features");
+        if (!x->device_preprocess)
+            CS_TRY(cs_sched_host_alloc(x->sched, x->B * CS_INPUT_ELEMS * sizeof(float), (void **)&sl->input));
+        CS_TRY(cs_sched_host_alloc(x->sched, x->B * x->d * sizeof(float), (void **)&sl->feat));
+        sl->items = cs_malloc(x->B * sizeof *sl->items, "batch images");
         sl->sha = cs_malloc(x->B * 32, "batch digests");
         sl->row = cs_malloc(x->B * sizeof *sl->row, "batch rows");
-        if (!sl->feat || !sl->sha || !sl->row) return CS_E_NOMEM;
+        if (!sl->items || !sl->sha || !sl->row) return CS_E_NOMEM;
     }
     return CS_OK;
 }
@@ -236,6 +283,7 @@ static void cs_extract_complete(cs_extract *x, cs_sched_batch *b) {
         }
     }
     x->out->n_computed += m;
+    if (b->rgb) x->out->n_device_preprocessed += m;
     x->n_settled += m;
 }
 
@@ -252,6 +300,76 @@ static cs_slot *cs_extract_slot(cs_extract *x) {
         }
         cs_extract_complete(x, b);
     }
+}
+
+/* Decode the m cache misses of a batch (todo) into slot sl, dropping those that fail (their
+ * st/msg are set) so that the batch stays dense; *m becomes the count left. Devices that
+ * preprocess get the decoded pixels packed in sl->rgb; otherwise, or when the batch's pixels
+ * exceed the budget (CS_RGB_BATCH_MAX_BYTES), the pool preprocesses into sl->input. */
+static cs_status cs_extract_decode(cs_extract *x, cs_threadpool *pool, cs_batch_ctx *b, cs_slot *sl, size_t *todo,
+                                   size_t *m) {
+    const size_t n = *m;
+    sl->b.input = NULL;
+    sl->b.rgb = NULL;
+    sl->b.items = NULL;
+    sl->b.rgb_bytes = 0;
+    b->keep_rgb = x->device_preprocess;
+    b->input = sl->input;
+    CS_TRY(cs_threadpool_for(pool, n, cs_job_decode, b));
+    size_t total = 0;
+    int pack = b->keep_rgb;
+    for (size_t j = 0; j < n && pack; j++) {
+        if (b->st[todo[j]] != CS_OK) continue;
+        size_t bytes = (size_t)b->imgs[j].width * b->imgs[j].height * 3; /* bounded by the decoder */
+        if (bytes > x->rgb_budget - total) pack = 0;
+        else total += bytes;
+    }
+    if (b->keep_rgb && !pack) { /* too large to pack: preprocess here after all */
+        if (!sl->input)
+            CS_TRY(cs_sched_host_alloc(x->sched, x->B * CS_INPUT_ELEMS * sizeof(float), (void **)&sl->input));
+        b->input = sl->input;
+        CS_TRY(cs_threadpool_for(pool, n, cs_job_preprocess, b));
+    }
+    /* drop the images that failed, keeping the batch dense */
+    size_t mm = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (b->st[todo[j]] != CS_OK) continue;
+        if (mm != j) {
+            if (pack) {
+                b->imgs[mm] = b->imgs[j];
+                b->imgs[j] = (cs_image){0};
+            } else {
+                memmove(sl->input + mm * CS_INPUT_ELEMS, sl->input + j * CS_INPUT_ELEMS, CS_INPUT_ELEMS * sizeof(float));
+            }
+        }
+        todo[mm++] = todo[j];
+    }
+    *m = mm;
+    if (!pack) {
+        sl->b.input = sl->input;
+        return CS_OK;
+    }
+    if (total > sl->rgb_cap) {
+        size_t cap = total + total / 4;
+        if (cap > x->rgb_budget) cap = x->rgb_budget;
+        cs_sched_host_free(x->sched, sl->rgb);
+        sl->rgb = NULL;
+        sl->rgb_cap = 0;
+        CS_TRY(cs_sched_host_alloc(x->sched, cap, (void **)&sl->rgb));
+        sl->rgb_cap = cap;
+    }
+    size_t off = 0;
+    for (size_t j = 0; j < mm; j++) {
+        sl->items[j] = (cs_rgb_item){.offset = off, .width = b->imgs[j].width, .height = b->imgs[j].height};
+        off += (size_t)b->imgs[j].width * b->imgs[j].height * 3;
+    }
+    b->packed = sl->rgb;
+    b->items = sl->items;
+    CS_TRY(cs_threadpool_for(pool, mm, cs_job_pack, b));
+    sl->b.rgb = sl->rgb;
+    sl->b.rgb_bytes = total;
+    sl->b.items = sl->items;
+    return CS_OK;
 }
 
 cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *opts, cs_features *out) {
@@ -309,10 +427,12 @@ cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *
     b.len = cs_calloc(B, sizeof *b.len, "file sizes");
     b.st = cs_calloc(B, sizeof *b.st, "statuses");
     b.msg = cs_calloc(B, sizeof *b.msg, "messages");
+    b.imgs = cs_calloc(B, sizeof *b.imgs, "decoded images");
     todo = cs_malloc(B * sizeof *todo, "batch indices");
     hit = cs_malloc(B, "cache hits");
     feat = cs_malloc(B * d * sizeof(float), "cached features"); /* (B, d) float32 */
-    if (!out->data || !out->sha256 || !b.sha || !b.bytes || !b.len || !b.st || !b.msg || !todo || !hit || !feat) {
+    if (!out->data || !out->sha256 || !b.sha || !b.bytes || !b.len || !b.st || !b.msg || !b.imgs || !todo || !hit ||
+        !feat) {
         st = CS_E_NOMEM;
         goto done;
     }
@@ -364,20 +484,11 @@ cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *
             }
             sl = cs_extract_slot(&x);
             if (!sl) break;
-            b.input = sl->input;
-            st = cs_threadpool_for(pool, m, cs_job_decode, &b);
+            st = cs_extract_decode(&x, pool, &b, sl, todo, &m);
             if (st != CS_OK) {
                 cs_extract_fail(&x, st, cs_last_error());
                 break;
             }
-            /* drop inputs that failed to decode, keeping the batch dense */
-            size_t mm = 0;
-            for (size_t j = 0; j < m; j++) {
-                if (b.st[todo[j]] != CS_OK) continue;
-                if (mm != j) memmove(b.input + mm * CS_INPUT_ELEMS, b.input + j * CS_INPUT_ELEMS, CS_INPUT_ELEMS * sizeof(float));
-                todo[mm++] = todo[j];
-            }
-            m = mm;
         }
         /* a bad file stops the run (after saving what was computed) unless --skip-bad */
         size_t first_bad = k;
@@ -438,7 +549,6 @@ cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *
             sl->b.id = bi;
             sl->b.first = start;
             sl->b.count = k;
-            sl->b.input = sl->input;
             sl->b.m = (int)m;
             sl->b.feat = sl->feat;
             sl->b.user = sl;
@@ -465,15 +575,16 @@ cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *
 
 done:
     cs_sched_free(x.sched); /* joins the device threads before their slots go */
-    for (int i = 0; x.slots && i < x.nslots; i++) {
-        free(x.slots[i].feat);
+    for (int i = 0; x.slots && i < x.nslots; i++) { /* host memory went with the scheduler */
+        free(x.slots[i].items);
         free(x.slots[i].sha);
         free(x.slots[i].row);
     }
     free(x.slots);
     for (size_t i = 0; i < B && b.bytes; i++) free(b.bytes[i]);
     for (size_t i = 0; i < B && b.msg; i++) free(b.msg[i]);
-    free(b.sha), free(b.bytes), free(b.len), free(b.st), free(b.msg);
+    for (size_t i = 0; i < B && b.imgs; i++) cs_image_free(&b.imgs[i]);
+    free(b.sha), free(b.bytes), free(b.len), free(b.st), free(b.msg), free(b.imgs);
     free(todo), free(hit), free(feat);
     cs_threadpool_free(pool);
     cs_cache_close(x.cache);

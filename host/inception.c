@@ -18,6 +18,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,19 @@ typedef struct conv_layer {
     const float *w; /* (cout, cin, kh, kw) float32 folded, device */
     const float *b; /* (cout) float32 folded bias, device */
 } conv_layer;
+
+/* One of the two batches a model can have in flight (cs_model_submit). Fences: FENCE_IN(s) on
+ * the copy queue after the slot's upload, FENCE_DONE(s) on the compute queue after its features'
+ * download; din is free for the next upload into the slot once FENCE_DONE(s) is passed. */
+typedef struct pipe_slot {
+    void *din;          /* device: the slot's upload (float input, or packed uint8 RGB) */
+    size_t din_cap;     /* bytes */
+    int pending;        /* submitted and not yet collected */
+    int in_flight;      /* pending on an asynchronous backend: collect waits for FENCE_DONE */
+    int fenced;         /* FENCE_DONE was recorded at least once */
+} pipe_slot;
+#define FENCE_IN(s) (s)
+#define FENCE_DONE(s) (2 + (s))
 
 struct cs_model {
     cs_backend *be;
@@ -40,6 +54,9 @@ struct cs_model {
     float *host_x;              /* (chunk_max, 3, 299, 299) float32 host staging for features_rgb */
     uint8_t *dev_rgb;           /* device: one image's (h, w, 3) uint8 for preprocess_rgb */
     size_t dev_rgb_cap;         /* bytes */
+    pipe_slot pipe[2];          /* cs_model_submit / cs_model_collect */
+    int async;                  /* the backend has asynchronous transfers (backend.h) */
+    int device_preprocess;      /* cs_model_preprocesses */
     int workers;                /* > 1: images run in parallel workers (see backend.h) */
     float *warena[CS_MODEL_MAX_WORKERS]; /* per worker: regions for one image */
     size_t wregion_floats[2];
@@ -369,6 +386,15 @@ cs_status cs_model_create_ex(const cs_weights *w, const char *device, const char
     if (m->chunk_max < 1) m->chunk_max = 1;
     const cs_backend_i *bi = m->be->iface;
     m->workers = bi->max_workers && bi->workers_begin && bi->workers_end ? bi->max_workers(m->be) : 1;
+    m->async = cs_backend_async(bi);
+    /* Preprocessing on the device pays off where it takes work off the host and shrinks the
+     * upload (a GPU: uint8 pixels instead of 299x299x3 floats); the CPU backend's op is the
+     * host code itself, so the pipeline keeps it in its decode pool (parallel), except with the
+     * testing aid COPYSCOPE_TEST_DEVICE_PREPROCESS=1, which sends even CPU batches this way. */
+    {
+        const char *t = getenv("COPYSCOPE_TEST_DEVICE_PREPROCESS");
+        m->device_preprocess = bi->preprocess_rgb && (m->async || (t && !strcmp(t, "1")));
+    }
     if (m->workers > CS_MODEL_MAX_WORKERS) m->workers = CS_MODEL_MAX_WORKERS;
     *out = m;
     return CS_OK;
@@ -384,6 +410,7 @@ void cs_model_free(cs_model *m) {
         for (int i = 0; i < CS_MODEL_MAX_WORKERS; i++) m->be->iface->buffer_free(m->be, m->warena[i]);
         m->be->iface->buffer_free(m->be, m->params);
         m->be->iface->buffer_free(m->be, m->dev_rgb);
+        for (int i = 0; i < 2; i++) m->be->iface->buffer_free(m->be, m->pipe[i].din);
         cs_backend_free(m->be);
     }
     free(m->host_x);
@@ -464,34 +491,39 @@ static cs_status forward_workers(cs_model *m, const float *dx, int n, int dims, 
     return CS_OK;
 }
 
-/* One chunk of at most chunk_max images whose input is already in the arena (dx, after
- * ensure_arena(m, n)) -> host out (n, dims). */
-static cs_status forward_chunk_dev(cs_model *m, int n, int dims, float *out) {
+/* The network on a chunk of n (<= chunk_cap, after ensure_arena) images whose input is at
+ * device dx, features into the arena's (n, dims) block and then to host out: downloaded before
+ * returning (done_fence < 0), or on an asynchronous backend enqueued with download_async and
+ * done_fence recorded after it. */
+static cs_status run_chunk(cs_model *m, const float *dx, int n, int dims, float *out, int done_fence) {
     cs_backend *be = m->be;
-    float *dx = m->arena;                                   /* (n, 3, 299, 299) */
-    float *dfeat = dx + round16(input_floats(m->chunk_cap)); /* (n, dims) */
-    fwd f = {.m = m, .n = n, .plan = 0};
-    f.base[0] = dfeat + round16((size_t)m->chunk_cap * 2048); /* region 0 */
-    f.base[1] = f.base[0] + m->region_floats[0];            /* region 1 */
+    float *dfeat = m->arena + round16(input_floats(m->chunk_cap)); /* (n, dims) */
     if (use_workers(m, n)) {
         CS_TRY(forward_workers(m, dx, n, dims, dfeat));
-        CS_TRY(be->iface->download(be, out, dfeat, (size_t)n * dims * sizeof(float)));
+    } else {
+        fwd f = {.m = m, .n = n, .plan = 0};
+        f.base[0] = dfeat + round16((size_t)m->chunk_cap * 2048); /* region 0 */
+        f.base[1] = f.base[0] + m->region_floats[0];            /* region 1 */
+        tensor t = {(float *)dx, 3, CS_MODEL_INPUT_SIZE, CS_MODEL_INPUT_SIZE};
+        t = forward_blocks(&f, t, dims);
+        CS_TRY(f.st);
+        CS_ASSERT(t.c == dims && f.need[0] <= m->region_floats[0] && f.need[1] <= m->region_floats[1]);
+        CS_TRY(be->iface->global_avgpool(be, n, t.c, t.h, t.w, t.d, dfeat));
+    }
+    const size_t bytes = (size_t)n * dims * sizeof(float);
+    if (done_fence < 0) {
+        CS_TRY(be->iface->download(be, out, dfeat, bytes));
         return be->iface->synchronize(be);
     }
-    tensor t = {dx, 3, CS_MODEL_INPUT_SIZE, CS_MODEL_INPUT_SIZE};
-    t = forward_blocks(&f, t, dims);
-    CS_TRY(f.st);
-    CS_ASSERT(t.c == dims && f.need[0] <= m->region_floats[0] && f.need[1] <= m->region_floats[1]);
-    CS_TRY(be->iface->global_avgpool(be, n, t.c, t.h, t.w, t.d, dfeat));
-    CS_TRY(be->iface->download(be, out, dfeat, (size_t)n * dims * sizeof(float)));
-    return be->iface->synchronize(be);
+    CS_TRY(be->iface->download_async(be, out, dfeat, bytes));
+    return be->iface->fence_record(be, done_fence, CS_QUEUE_COMPUTE);
 }
 
 /* One chunk of at most chunk_max images: host x (n, 3, 299, 299) -> host out (n, dims). */
 static cs_status forward_chunk(cs_model *m, const float *x, int n, int dims, float *out) {
     CS_TRY(ensure_arena(m, n));
     CS_TRY(m->be->iface->upload(m->be, m->arena, x, input_floats(n) * sizeof(float)));
-    return forward_chunk_dev(m, n, dims, out);
+    return run_chunk(m, m->arena, n, dims, out, -1);
 }
 
 /* A failed chunk: keep the backend's message (it names the device and op), add the images. */
@@ -539,7 +571,7 @@ static cs_status features_rgb_dev(cs_model *m, const cs_image *imgs, int n, int 
             if (st == CS_OK)
                 st = be->iface->preprocess_rgb(be, m->dev_rgb, im->width, im->height, m->arena + input_floats(j));
         }
-        if (st == CS_OK) st = forward_chunk_dev(m, k, dims, out + (size_t)i * dims);
+        if (st == CS_OK) st = run_chunk(m, m->arena, k, dims, out + (size_t)i * dims, -1);
         if (st != CS_OK) return chunk_failed(st, i, k);
     }
     return CS_OK;
@@ -562,4 +594,115 @@ cs_status cs_model_features_rgb(cs_model *m, const cs_image *imgs, int n, int di
         CS_TRY(forward_chunk(m, m->host_x, k, dims, out + (size_t)i * dims));
     }
     return CS_OK;
+}
+
+/* ---- the two-batch pipeline (cs_model_submit / cs_model_collect) --------------------------- */
+
+int cs_model_preprocesses(const cs_model *m) { return m->device_preprocess; }
+int cs_model_async(const cs_model *m) { return m->async; }
+
+/* Bytes of one packed item, 0 if its geometry is bad. */
+static size_t item_bytes(const cs_rgb_item *it) {
+    size_t b;
+    if (it->width < 1 || it->height < 1 || !cs_mul_size((size_t)it->width * 3, (size_t)it->height, &b)) return 0;
+    return b;
+}
+
+/* Upload `bytes` from host src into the slot's device buffer: at once (sync), or on the copy
+ * queue once the slot's previous batch is done, with the compute queue waiting for it. */
+static cs_status pipe_stage(cs_model *m, int slot, const void *src, size_t bytes, int async) {
+    cs_backend *be = m->be;
+    pipe_slot *p = &m->pipe[slot];
+    if (bytes > p->din_cap || !p->din) {
+        size_t cap = bytes + bytes / 4; /* room for somewhat larger images next time */
+        be->iface->buffer_free(be, p->din); /* waits for what is in flight */
+        p->din = NULL;
+        p->din_cap = 0;
+        CS_TRY(be->iface->buffer_alloc(be, cap ? cap : 1, &p->din));
+        p->din_cap = cap;
+    }
+    if (!async) return be->iface->upload(be, p->din, src, bytes);
+    if (p->fenced) CS_TRY(be->iface->queue_wait(be, CS_QUEUE_COPY, FENCE_DONE(slot)));
+    CS_TRY(be->iface->upload_async(be, p->din, src, bytes));
+    CS_TRY(be->iface->fence_record(be, FENCE_IN(slot), CS_QUEUE_COPY));
+    return be->iface->queue_wait(be, CS_QUEUE_COMPUTE, FENCE_IN(slot));
+}
+
+/* One chunk of k (<= chunk_max) images through slot: from preprocessed floats x, or from packed
+ * RGB items (offsets relative to rgb) preprocessed on the device. async: leave it in flight. */
+static cs_status submit_chunk(cs_model *m, int slot, const float *x, const uint8_t *rgb,
+                              const cs_rgb_item *items, int k, int dims, float *out, int async) {
+    cs_backend *be = m->be;
+    pipe_slot *p = &m->pipe[slot];
+    const int fence = async ? FENCE_DONE(slot) : -1;
+    CS_TRY(ensure_arena(m, k));
+    if (x && !async) {
+        CS_TRY(forward_chunk(m, x, k, dims, out)); /* straight into the arena, as cs_model_forward */
+    } else if (x) {
+        CS_TRY(pipe_stage(m, slot, x, input_floats(k) * sizeof(float), async));
+        CS_TRY(run_chunk(m, p->din, k, dims, out, fence));
+    } else {
+        const size_t lo = items[0].offset, hi = items[k - 1].offset + item_bytes(&items[k - 1]);
+        CS_TRY(pipe_stage(m, slot, rgb + lo, hi - lo, async));
+        for (int j = 0; j < k; j++)
+            CS_TRY(be->iface->preprocess_rgb(be, (const uint8_t *)p->din + (items[j].offset - lo), items[j].width,
+                                             items[j].height, m->arena + input_floats(j)));
+        CS_TRY(run_chunk(m, m->arena, k, dims, out, fence));
+    }
+    if (async) p->fenced = 1;
+    return CS_OK;
+}
+
+static cs_status submit(cs_model *m, int slot, const float *x, const uint8_t *rgb, size_t rgb_bytes,
+                        const cs_rgb_item *items, int n, int dims, float *out) {
+    if (slot < 0 || slot > 1) return CS_FAIL(CS_E_USAGE, "pipeline slot %d (expected 0 or 1)", slot);
+    if (m->pipe[slot].pending) return CS_FAIL(CS_E_USAGE, "pipeline slot %d is still in flight", slot);
+    if (!cs_model_dims_valid(dims))
+        return CS_FAIL(CS_E_USAGE, "dims %d not supported (expected 64, 192, 768 or 2048)", dims);
+    if (n < 1) return CS_FAIL(CS_E_USAGE, "a batch needs at least one image (got %d)", n);
+    if (!x) {
+        if (!m->be->iface->preprocess_rgb)
+            return CS_FAIL(CS_E_UNSUPPORTED, "backend %s does not preprocess", m->be->iface->name);
+        size_t prev_end = 0; /* items must lie in order, inside the buffer */
+        for (int j = 0; j < n; j++) {
+            size_t b = item_bytes(&items[j]);
+            if (!b || items[j].offset < prev_end || items[j].offset > rgb_bytes || b > rgb_bytes - items[j].offset)
+                return CS_FAIL(CS_E_USAGE, "packed image %d (%dx%d at offset %zu) outside its %zu-byte buffer or "
+                                           "out of order", j, items[j].width, items[j].height, items[j].offset, rgb_bytes);
+            prev_end = items[j].offset + b;
+        }
+    }
+    /* A batch that fits one chunk is left in flight on an asynchronous backend; anything else
+     * runs to completion now, chunk by chunk (collect then only reports it). */
+    const int async = m->async && n <= m->chunk_max;
+    for (int i = 0; i < n; i += m->chunk_max) {
+        int k = n - i < m->chunk_max ? n - i : m->chunk_max;
+        cs_status st = submit_chunk(m, slot, x ? x + input_floats(i) : NULL, rgb, items ? items + i : NULL, k, dims,
+                                    out + (size_t)i * dims, async);
+        if (st != CS_OK) return chunk_failed(st, i, k);
+    }
+    m->pipe[slot].pending = 1;
+    m->pipe[slot].in_flight = async;
+    return CS_OK;
+}
+
+cs_status cs_model_submit(cs_model *m, int slot, const float *x, int n, int dims, float *out) {
+    if (!x) return CS_FAIL(CS_E_USAGE, "cs_model_submit: no input");
+    return submit(m, slot, x, NULL, 0, NULL, n, dims, out);
+}
+
+cs_status cs_model_submit_rgb(cs_model *m, int slot, const uint8_t *rgb, size_t rgb_bytes,
+                              const cs_rgb_item *items, int n, int dims, float *out) {
+    if (!rgb || !items) return CS_FAIL(CS_E_USAGE, "cs_model_submit_rgb: no input");
+    return submit(m, slot, NULL, rgb, rgb_bytes, items, n, dims, out);
+}
+
+cs_status cs_model_collect(cs_model *m, int slot) {
+    if (slot < 0 || slot > 1 || !m->pipe[slot].pending)
+        return CS_FAIL(CS_E_USAGE, "pipeline slot %d has no batch in flight", slot);
+    pipe_slot *p = &m->pipe[slot];
+    p->pending = 0;
+    if (!p->in_flight) return CS_OK;
+    p->in_flight = 0;
+    return m->be->iface->fence_wait(m->be, FENCE_DONE(slot));
 }

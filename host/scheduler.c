@@ -241,20 +241,56 @@ static cs_status create_model(cs_sched *s, cs_worker *wk) {
     return CS_OK;
 }
 
-/* Run one batch on a worker's model; the message (thread-local in the worker) goes into b. */
-static void run_batch(cs_sched *s, cs_worker *wk, cs_sched_batch *b) {
-    cs_status st;
-    if (s->fail_batch >= 0 && b->id == (size_t)s->fail_batch)
-        st = CS_FAIL(CS_E_DEVICE, "injected failure (COPYSCOPE_TEST_FAIL_BATCH=%ld)", s->fail_batch);
-    else
-        st = cs_model_forward(wk->model, b->input, b->m, s->dims, b->feat);
-    b->st = st;
-    b->device = wk->index;
-    if (st != CS_OK)
-        snprintf(b->msg, sizeof b->msg, "device %s failed on batch %zu (input images %zu..%zu, %d to compute): %s",
-                 wk->desc, b->id, b->first, b->first + b->count - 1, b->m, cs_last_error());
+static void batch_message(cs_worker *wk, cs_sched_batch *b) {
+    snprintf(b->msg, sizeof b->msg, "device %s failed on batch %zu (input images %zu..%zu, %d to compute): %s",
+             wk->desc, b->id, b->first, b->first + b->count - 1, b->m, cs_last_error());
 }
 
+/* Start batch b in the model's pipeline slot; on failure b is finished (st, msg) and 0 returned. */
+static int start_batch(cs_sched *s, cs_worker *wk, cs_sched_batch *b, int slot) {
+    cs_status st;
+    b->device = wk->index;
+    if (s->fail_batch >= 0 && b->id == (size_t)s->fail_batch)
+        st = CS_FAIL(CS_E_DEVICE, "injected failure (COPYSCOPE_TEST_FAIL_BATCH=%ld)", s->fail_batch);
+    else if (b->input)
+        st = cs_model_submit(wk->model, slot, b->input, b->m, s->dims, b->feat);
+    else
+        st = cs_model_submit_rgb(wk->model, slot, b->rgb, b->rgb_bytes, b->items, b->m, s->dims, b->feat);
+    b->st = st;
+    if (st != CS_OK) batch_message(wk, b);
+    return st == CS_OK;
+}
+
+/* Finish a started batch: wait for its slot (the message, thread-local in the worker, goes into b). */
+static void finish_batch(cs_worker *wk, cs_sched_batch *b, int slot) {
+    b->st = cs_model_collect(wk->model, slot);
+    if (b->st != CS_OK) batch_message(wk, b);
+}
+
+/* Run one batch to completion (the inline scheduler). */
+static void run_batch(cs_sched *s, cs_worker *wk, cs_sched_batch *b) {
+    if (start_batch(s, wk, b, 0)) finish_batch(wk, b, 0);
+}
+
+static void cancel_batch(cs_sched_batch *b) {
+    b->st = CS_E_INTERRUPTED;
+    b->device = -1;
+    snprintf(b->msg, sizeof b->msg, "batch %zu cancelled", b->id);
+}
+
+static void deliver(cs_sched *s, cs_sched_batch *b) {
+    pthread_mutex_lock(&s->mu);
+    push(&s->d_head, &s->d_tail, b);
+    pthread_cond_broadcast(&s->cv_done);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* A device thread: up to two batches in flight on a model with asynchronous transfers (one
+ * elsewhere: there submit already ran the batch, and holding it would only hold its slot). It
+ * takes a queued batch whenever a pipeline slot is free (waiting for one only when nothing is
+ * in flight), and otherwise finishes the oldest in flight, so that batch t+1 is uploaded while
+ * batch t computes whenever the producer is ahead. Each device returns its batches in the order
+ * it started them. */
 static void *worker_main(void *arg) {
     cs_worker *wk = arg;
     cs_sched *s = wk->s;
@@ -265,27 +301,39 @@ static void *worker_main(void *arg) {
     pthread_cond_broadcast(&s->cv_done);
     pthread_mutex_unlock(&s->mu);
     if (cst != CS_OK) return NULL;
+    cs_sched_batch *fly[2] = {NULL, NULL}; /* in flight, by model slot */
+    int oldest = 0;                        /* slot of the older batch in flight */
+    const int depth = cs_model_async(wk->model) ? 2 : 1;
     for (;;) {
+        const int n_fly = (fly[0] != NULL) + (fly[1] != NULL);
         pthread_mutex_lock(&s->mu);
-        while (!s->q_head && !s->shutdown) pthread_cond_wait(&s->cv_work, &s->mu);
-        cs_sched_batch *b = pop(&s->q_head, &s->q_tail);
-        if (!b) { /* shutdown and nothing queued */
-            pthread_mutex_unlock(&s->mu);
-            return NULL;
-        }
-        int cancelled = s->cancel;
+        if (n_fly == 0)
+            while (!s->q_head && !s->shutdown) pthread_cond_wait(&s->cv_work, &s->mu);
+        cs_sched_batch *b = n_fly < depth ? pop(&s->q_head, &s->q_tail) : NULL;
+        const int cancelled = s->cancel;
         pthread_mutex_unlock(&s->mu);
-        if (cancelled) {
-            b->st = CS_E_INTERRUPTED;
-            b->device = -1;
-            snprintf(b->msg, sizeof b->msg, "batch %zu cancelled", b->id);
-        } else {
-            run_batch(s, wk, b);
+        if (b) {
+            if (cancelled) {
+                cancel_batch(b);
+                deliver(s, b);
+                continue;
+            }
+            const int slot = fly[0] ? 1 : 0;
+            if (!start_batch(s, wk, b, slot)) {
+                deliver(s, b);
+                continue;
+            }
+            if (n_fly == 0) oldest = slot;
+            fly[slot] = b;
+            if (n_fly + 1 < depth) continue; /* room for one more: take it if it is already queued */
         }
-        pthread_mutex_lock(&s->mu);
-        push(&s->d_head, &s->d_tail, b);
-        pthread_cond_broadcast(&s->cv_done);
-        pthread_mutex_unlock(&s->mu);
+        if (n_fly == 0 && !b) return NULL; /* shutdown, nothing queued or in flight */
+        if (!fly[oldest]) oldest ^= 1;
+        cs_sched_batch *done = fly[oldest];
+        fly[oldest] = NULL;
+        finish_batch(wk, done, oldest);
+        oldest ^= 1;
+        deliver(s, done);
     }
 }
 
@@ -392,12 +440,8 @@ void cs_sched_submit(cs_sched *s, cs_sched_batch *b) {
     if (s->inline_run) {
         int cancelled = s->cancel;
         pthread_mutex_unlock(&s->mu);
-        if (cancelled) {
-            b->st = CS_E_INTERRUPTED;
-            snprintf(b->msg, sizeof b->msg, "batch %zu cancelled", b->id);
-        } else {
-            run_batch(s, &s->wk[0], b);
-        }
+        if (cancelled) cancel_batch(b);
+        else run_batch(s, &s->wk[0], b);
         pthread_mutex_lock(&s->mu);
         push(&s->d_head, &s->d_tail, b);
     } else {
@@ -423,6 +467,7 @@ void cs_sched_cancel(cs_sched *s) {
 }
 
 int cs_sched_inline(const cs_sched *s) { return s->inline_run; }
+int cs_sched_preprocesses(const cs_sched *s) { return cs_model_preprocesses(s->wk[0].model); }
 int cs_sched_devices(const cs_sched *s) { return s->nw; }
 const char *cs_sched_device_desc(const cs_sched *s, int i) {
     return i >= 0 && i < s->nw ? s->wk[i].desc : "";
@@ -440,4 +485,14 @@ cs_status cs_sched_host_alloc(cs_sched *s, size_t bytes, void **out) {
     CS_TRY(cs_model_host_alloc(s->wk[0].model, bytes, out));
     s->host[s->n_host++] = *out;
     return CS_OK;
+}
+
+void cs_sched_host_free(cs_sched *s, void *p) {
+    if (!p) return;
+    for (size_t i = 0; i < s->n_host; i++)
+        if (s->host[i] == p) {
+            cs_model_host_free(s->wk[0].model, p);
+            s->host[i] = s->host[--s->n_host];
+            return;
+        }
 }

@@ -21,7 +21,9 @@
  * The scheduler: one host thread per device, each creating and owning its own cs_model (the
  * cs_weights are shared read-only; each device holds its own folded copy), taking submitted
  * batches from one FIFO queue (so faster devices take more batches) and handing finished ones
- * back on a done queue. The caller (the producer) is the only thread that touches its cache and
+ * back on a done queue. A device thread keeps up to two batches on its model (cs_model_submit:
+ * on a GPU the next batch's upload overlaps this one's compute), so the caller should have three
+ * batch slots per device to keep it fed. The caller (the producer) is the only thread that touches its cache and
  * output; workers only read a batch's input and write its feat. A single CPU device runs
  * "inline": no thread, the batch runs inside cs_sched_submit (the producer's pool and the CPU
  * model would only compete for the same cores), which keeps the single-CPU pipeline exactly
@@ -29,10 +31,12 @@
 #ifndef CS_SCHEDULER_H
 #define CS_SCHEDULER_H
 
+#include "copyscope/model.h"
 #include "copyscope/status.h"
 #include "copyscope/weights.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CS_DEVICES_MAX 64
 
@@ -87,7 +91,10 @@ typedef struct cs_sched_batch {
      * touched until the batch comes back from cs_sched_next_done */
     size_t id;            /* batch number (input order), for messages and the failure hook */
     size_t first, count;  /* the input images [first, first + count) it was taken from */
-    const float *input;   /* (m, 3, 299, 299) float32 */
+    const float *input;   /* (m, 3, 299, 299) float32, preprocessed; or NULL, then: */
+    const uint8_t *rgb;   /* m decoded images packed (cs_rgb_item), preprocessed by the device */
+    size_t rgb_bytes;
+    const cs_rgb_item *items; /* (m) */
     int m;                /* images to compute, >= 1 */
     float *feat;          /* (m, dims) float32, written by the device */
     void *user;
@@ -116,12 +123,16 @@ cs_sched_batch *cs_sched_next_done(cs_sched *s, int block);
 void cs_sched_cancel(cs_sched *s);
 
 int cs_sched_inline(const cs_sched *s);     /* 1: no worker threads (a single CPU device) */
+/* 1 if the devices preprocess (cs_model_preprocesses): submit rgb batches rather than input. */
+int cs_sched_preprocesses(const cs_sched *s);
 int cs_sched_devices(const cs_sched *s);
 /* "cuda:1 (NVIDIA H100 80GB HBM3 (cuda:1, ...))": the list label and the backend's device_name */
 const char *cs_sched_device_desc(const cs_sched *s, int i);
 
-/* Host memory for batch inputs: pinned (page-locked, portable to every GPU) when the first device
- * is a GPU, else plain. Owned by the scheduler: cs_sched_free releases it. */
+/* Host memory for batch inputs and outputs: pinned (page-locked, portable to every GPU) when the
+ * first device is a GPU, else plain. Owned by the scheduler: cs_sched_free releases what
+ * cs_sched_host_free has not (NULL is fine there). */
 cs_status cs_sched_host_alloc(cs_sched *s, size_t bytes, void **out);
+void cs_sched_host_free(cs_sched *s, void *p);
 
 #endif

@@ -5,9 +5,11 @@
 // host/backend.c answers "cuda" with "this build has no CUDA backend".
 //
 // Design
-//  - One CUDA stream and one cuDNN handle per backend (one backend per device and host thread).
-//    Ops are enqueued asynchronously; upload/download return once the host buffer may be reused
-//    / has been filled (they synchronise the stream).
+//  - One compute stream and one cuDNN handle per backend (one backend per device and host
+//    thread). Ops are enqueued asynchronously; upload/download return once the host buffer may
+//    be reused / has been filled (they synchronise the stream). A second stream is the copy
+//    queue of upload_async, and events are the fences of backend.h, with which the model keeps
+//    two batches in flight: the next batch's upload overlaps this batch's compute.
 //  - conv2d = cuDNN convolution of the BN-folded weights, bias, ReLU, output written straight
 //    into its channel slice of the concatenated tensor. Three execution paths, tried in order
 //    per layer geometry, the first that cuDNN accepts being kept:
@@ -87,7 +89,7 @@ static const char *const kPathCalls[] = {"cudnnConvolutionBiasActivationForward 
                                          "cudnnConvolutionForward (scratch output)"};
 
 enum op_kind { OP_NONE = 0, OP_ALLOC, OP_UPLOAD, OP_DOWNLOAD, OP_SYNC, OP_CONV, OP_MAXPOOL, OP_AVGPOOL,
-               OP_GAP, OP_PREPROCESS, OP_CREATE };
+               OP_GAP, OP_PREPROCESS, OP_CREATE, OP_FENCE };
 
 struct conv_plan {
     cs_conv2d_params key; // the whole geometry (ints only: compared with memcmp)
@@ -104,7 +106,9 @@ struct cuda_ctx {
     int device;
     int precision;
     int cc_major, cc_minor;
-    cudaStream_t stream;
+    cudaStream_t stream;         // compute queue: ops, download_async
+    cudaStream_t copy;           // copy queue: upload_async
+    cudaEvent_t fence[CS_BACKEND_FENCES];
     cudnnHandle_t dnn;
     cudnnActivationDescriptor_t relu;
 
@@ -164,6 +168,7 @@ void describe(int kind, const cs_conv2d_params *cp, const cs_pool_params *pp, co
     case OP_UPLOAD: snprintf(buf, size, "upload of %zu bytes", bytes); break;
     case OP_DOWNLOAD: snprintf(buf, size, "download of %zu bytes", bytes); break;
     case OP_SYNC: snprintf(buf, size, "synchronize"); break;
+    case OP_FENCE: snprintf(buf, size, "fence %d", dims[0]); break;
     case OP_CREATE: snprintf(buf, size, "backend creation"); break;
     default: snprintf(buf, size, "(no op)"); break;
     }
@@ -172,7 +177,7 @@ void describe(int kind, const cs_conv2d_params *cp, const cs_pool_params *pp, co
 cs_status fail_common(cuda_ctx *c, const char *what, const char *stmt, const char *file, int line) {
     char op[256], last[320] = "";
     describe(c->cur_kind, &c->cur_conv, &c->cur_pool, c->cur_dims, c->cur_bytes, op, sizeof op);
-    if (c->cur_kind == OP_SYNC || c->cur_kind == OP_DOWNLOAD) {
+    if (c->cur_kind == OP_SYNC || c->cur_kind == OP_DOWNLOAD || c->cur_kind == OP_FENCE) {
         // a fault inside an earlier kernel surfaces here: name the last op enqueued
         char d[200];
         describe(c->last_kind, &c->last_conv, &c->last_pool, c->last_dims, 0, d, sizeof d);
@@ -274,6 +279,7 @@ void cuda_free(cs_backend *be) {
     if (c) {
         cudaSetDevice(c->device);
         if (c->stream) cudaStreamSynchronize(c->stream);
+        if (c->copy) cudaStreamSynchronize(c->copy);
         for (int i = 0; i < c->nplans; i++) {
             conv_plan *pl = &c->plans[i];
             if (pl->xd) cudnnDestroyTensorDescriptor(pl->xd);
@@ -289,6 +295,9 @@ void cuda_free(cs_backend *be) {
         cudaFree(c->wh);
         if (c->relu) cudnnDestroyActivationDescriptor(c->relu);
         if (c->dnn) cudnnDestroy(c->dnn);
+        for (int i = 0; i < CS_BACKEND_FENCES; i++)
+            if (c->fence[i]) cudaEventDestroy(c->fence[i]);
+        if (c->copy) cudaStreamDestroy(c->copy);
         if (c->stream) cudaStreamDestroy(c->stream);
         (void)cudaGetLastError();
         free(c);
@@ -335,7 +344,8 @@ void cuda_buffer_free(cs_backend *be, void *buf) {
     if (!buf) return;
     cuda_ctx *c = ctx_of(be);
     cudaSetDevice(c->device);
-    cudaStreamSynchronize(c->stream); // ops in flight may still use it
+    cudaStreamSynchronize(c->copy); // copies and ops in flight may still use it
+    cudaStreamSynchronize(c->stream);
     cudaFree(buf); // an error here has nobody to report to: it shows at the next checked call
 }
 
@@ -356,6 +366,56 @@ cs_status cuda_download(cs_backend *be, void *dst, const void *src, size_t bytes
     c->cur_bytes = bytes;
     CU_CHECK(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream));
     CU_CHECK(c, cudaStreamSynchronize(c->stream)); // dst is filled on return
+    return CS_OK;
+}
+
+// ---- asynchronous transfers and fences (the model's two-batch pipeline, backend.h) -----------
+
+cs_status cuda_upload_async(cs_backend *be, void *dst, const void *src, size_t bytes) {
+    cuda_ctx *c = ctx_of(be);
+    if (!bytes) return CS_OK;
+    TRY(enter(c, OP_UPLOAD));
+    c->cur_bytes = bytes;
+    CU_CHECK(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->copy));
+    return CS_OK;
+}
+
+cs_status cuda_download_async(cs_backend *be, void *dst, const void *src, size_t bytes) {
+    cuda_ctx *c = ctx_of(be);
+    if (!bytes) return CS_OK;
+    TRY(enter(c, OP_DOWNLOAD));
+    c->cur_bytes = bytes;
+    CU_CHECK(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream));
+    return leave(c);
+}
+
+cs_status cuda_fence_check(cuda_ctx *c, int fence) {
+    c->cur_dims[0] = fence;
+    TRY(enter(c, OP_FENCE));
+    if (fence < 0 || fence >= CS_BACKEND_FENCES)
+        return cs_error_set(CS_E_INTERNAL, __FILE__, __LINE__, "cuda:%d: fence %d out of range", c->device, fence);
+    return CS_OK;
+}
+
+cs_status cuda_fence_record(cs_backend *be, int fence, int queue) {
+    cuda_ctx *c = ctx_of(be);
+    TRY(cuda_fence_check(c, fence));
+    CU_CHECK(c, cudaEventRecord(c->fence[fence], queue == CS_QUEUE_COPY ? c->copy : c->stream));
+    return CS_OK;
+}
+
+cs_status cuda_queue_wait(cs_backend *be, int queue, int fence) {
+    cuda_ctx *c = ctx_of(be);
+    TRY(cuda_fence_check(c, fence));
+    CU_CHECK(c, cudaStreamWaitEvent(queue == CS_QUEUE_COPY ? c->copy : c->stream, c->fence[fence], 0));
+    return CS_OK;
+}
+
+cs_status cuda_fence_wait(cs_backend *be, int fence) {
+    cuda_ctx *c = ctx_of(be);
+    TRY(cuda_fence_check(c, fence));
+    CU_CHECK(c, cudaEventSynchronize(c->fence[fence]));
+    CU_CHECK(c, cudaGetLastError());
     return CS_OK;
 }
 
@@ -711,6 +771,11 @@ const cs_backend_i cuda_iface = {
     /* preprocess_rgb */ cuda_preprocess_rgb,
     /* host_alloc */ cuda_host_alloc,
     /* host_free */ cuda_host_free,
+    /* upload_async */ cuda_upload_async,
+    /* download_async */ cuda_download_async,
+    /* fence_record */ cuda_fence_record,
+    /* queue_wait */ cuda_queue_wait,
+    /* fence_wait */ cuda_fence_wait,
 };
 
 int parse_precision(const char *s) {
@@ -784,8 +849,11 @@ extern "C" cs_status cs_backend_cuda_create_ex(int device, const char *precision
         goto fail;
     }
     e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
+    if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&c->copy, cudaStreamNonBlocking);
+    for (int i = 0; i < CS_BACKEND_FENCES && e == cudaSuccess; i++)
+        e = cudaEventCreateWithFlags(&c->fence[i], cudaEventDisableTiming);
     if (e != cudaSuccess) {
-        st = cuda_fail(c, e, "cudaStreamCreateWithFlags", __FILE__, __LINE__);
+        st = cuda_fail(c, e, "cudaStreamCreateWithFlags/cudaEventCreateWithFlags", __FILE__, __LINE__);
         goto fail;
     }
     {

@@ -8,6 +8,9 @@
 #                               1e-4 of the scale), device preprocessing, chunking, tf32/fp16
 #                               deviation, NaN-poisoned buffers
 #  gpu_sanitizer                compute-sanitizer memcheck of one batch (fp32 and fp16)
+#  gpu_pipeline                 the feature pipeline on the GPU(s) (packed pixels resized on the
+#                               device, two batches in flight, every GPU) vs the single-CPU
+#                               rows within 1e-4; a forced failing batch and the rerun
 add_test(NAME gpu_backend_ops COMMAND test_backend_ops --gpu-only) # target from network.cmake
 set_tests_properties(gpu_backend_ops PROPERTIES SKIP_RETURN_CODE 77 LABELS gpu TIMEOUT 300)
 
@@ -25,3 +28,8 @@ add_test(NAME gpu_sanitizer
          COMMAND test_gpu_features --sanitizer ${CS_COMPUTE_SANITIZER} ${CS_TESTDATA}/test-weights-seed1.pth)
 set_tests_properties(gpu_sanitizer PROPERTIES FIXTURES_REQUIRED test_weights SKIP_RETURN_CODE 77
                      LABELS gpu TIMEOUT 900)
+
+add_test(NAME gpu_pipeline
+         COMMAND test_scheduler_pipeline ${CS_TESTDATA}/test-weights-seed1.pth ${CS_TESTDATA}/gpu-pipeline --gpu)
+set_tests_properties(gpu_pipeline PROPERTIES FIXTURES_REQUIRED test_weights SKIP_RETURN_CODE 77
+                     LABELS gpu TIMEOUT 600)

@@ -20,6 +20,9 @@
  *         operations in its order with explicit roundings, so the expected difference is 0;
  *         1.2e-7 (one ulp at 1.0, values lie in [-1, 1]) only tolerates a contracted final
  *         2v - 1, while a wrong tap or weight is >= 1/255 * 2 * min weight ~ 1e-5.
+ *       async transfers (the optional upload_async/download_async/fence members): an op on
+ *         data uploaded on the copy queue, downloaded asynchronously, three rounds with the
+ *         host buffer rewritten: |d| <= 1e-6 against the reference; fence edge cases.
  * Backends: "cpu" always; "cuda" when the build and machine have one (else reported as skipped).
  * Exit 0 when all pass, 1 on any failure. --gpu-only: the cuda configurations alone, exit 77
  * when none could run (ctest gpu_backend_ops, tests/gpu.cmake). */
@@ -30,6 +33,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define GUARD 1024
@@ -309,6 +313,8 @@ out:
     free(ref);
 }
 
+static void test_async(cs_backend *be);
+
 static void run_all(cs_backend *be, int conv_only) {
     /* conv: every geometry of the network (1x1, 3x3 s1/s2 p0/p1, 5x5 p2, 1x7, 7x1, 1x3, 3x1),
      * odd spatial sizes, batch 1..3, slices at non-zero offsets, relu on and off. */
@@ -353,6 +359,86 @@ static void run_all(cs_backend *be, int conv_only) {
     } else {
         printf("skip %s preprocess_rgb: not provided by this backend\n", be->iface->name);
     }
+    test_async(be);
+}
+
+/* The asynchronous members (backend.h), where a backend offers them: an upload on the copy
+ * queue, the compute queue waiting for its fence, an op reading the uploaded data, its result
+ * downloaded asynchronously and waited for through another fence; repeated with the host
+ * buffer rewritten between rounds (each round must see its own data). Also: waiting for a
+ * fence never recorded passes at once; a fence number out of range is an error. */
+static cs_status host_alloc(cs_backend *be, size_t bytes, void **out) {
+    if (be->iface->host_alloc) return be->iface->host_alloc(be, bytes, out);
+    *out = malloc(bytes);
+    return *out ? CS_OK : CS_E_NOMEM;
+}
+
+static void host_free(cs_backend *be, void *p) {
+    if (be->iface->host_free) be->iface->host_free(be, p);
+    else free(p);
+}
+
+static void test_async(cs_backend *be) {
+    const cs_backend_i *bi = be->iface;
+    if (!cs_backend_async(bi)) {
+        printf("skip %s async transfers: not provided by this backend\n", bi->name);
+        return;
+    }
+    const int c = 96, h = 35, w = 35;
+    const size_t nx = (size_t)c * h * w;
+    float *hx = NULL, *hy = NULL, *dx = NULL, *dy = NULL;
+    float ref[96];
+    char what[96];
+    snprintf(what, sizeof what, "%s async upload -> global_avgpool -> async download", bi->name);
+    if (host_alloc(be, nx * sizeof(float), (void **)&hx) != CS_OK ||
+        host_alloc(be, (size_t)c * sizeof(float), (void **)&hy) != CS_OK ||
+        bi->buffer_alloc(be, nx * sizeof(float), (void **)&dx) != CS_OK ||
+        bi->buffer_alloc(be, (size_t)c * sizeof(float), (void **)&dy) != CS_OK) {
+        printf("FAIL %s: buffers: %s\n", what, cs_last_error());
+        g_fail++;
+        goto done;
+    }
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < nx; i++) hx[i] = (float)((i * 7919 + (size_t)round * 104729) % 1000) / 500.0f - 1.0f;
+        cs_ref_global_avgpool(1, c, h, w, hx, ref);
+        memset(hy, 0xFF, (size_t)c * sizeof(float));
+        cs_status st = bi->queue_wait(be, CS_QUEUE_COPY, 3); /* never recorded (round 0): passes */
+        if (st == CS_OK) st = bi->upload_async(be, dx, hx, nx * sizeof(float));
+        if (st == CS_OK) st = bi->fence_record(be, 0, CS_QUEUE_COPY);
+        if (st == CS_OK) st = bi->queue_wait(be, CS_QUEUE_COMPUTE, 0);
+        if (st == CS_OK) st = bi->global_avgpool(be, 1, c, h, w, dx, dy);
+        if (st == CS_OK) st = bi->download_async(be, hy, dy, (size_t)c * sizeof(float));
+        if (st == CS_OK) st = bi->fence_record(be, 3, CS_QUEUE_COMPUTE);
+        if (st == CS_OK) st = bi->fence_wait(be, 3);
+        if (st != CS_OK) {
+            printf("FAIL %s round %d: %s\n", what, round, cs_last_error());
+            g_fail++;
+            goto done;
+        }
+        double dmax = 0;
+        for (int k = 0; k < c; k++) {
+            double d = fabs((double)hy[k] - ref[k]);
+            if (!(d <= dmax)) dmax = isnan(d) ? INFINITY : d;
+        }
+        const int ok = dmax <= 1e-6;
+        printf("%s %s round %d: max|d| %.3g\n", ok ? "ok  " : "FAIL", what, round, dmax);
+        g_fail += !ok;
+    }
+    {
+        cs_status st = bi->fence_wait(be, 6); /* never recorded */
+        printf("%s %s: waiting for a fence never recorded: %s\n", st == CS_OK ? "ok  " : "FAIL", bi->name,
+               cs_status_name(st));
+        g_fail += st != CS_OK;
+        st = bi->fence_record(be, CS_BACKEND_FENCES, CS_QUEUE_COMPUTE);
+        printf("%s %s: fence %d refused: %s\n", st != CS_OK ? "ok  " : "FAIL", bi->name, CS_BACKEND_FENCES,
+               cs_status_name(st));
+        g_fail += st == CS_OK;
+    }
+done:
+    bi->buffer_free(be, dx);
+    bi->buffer_free(be, dy);
+    host_free(be, hx);
+    host_free(be, hy);
 }
 
 int main(int argc, char **argv) {
@@ -368,13 +454,16 @@ int main(int argc, char **argv) {
         const char *device, *precision;
         double conv_nmse_max;
         int conv_only;
-    } configs[] = {{"cpu", NULL, 1e-10, 0}, {"cuda", NULL, 1e-10, 0}, {"cuda", "tf32", 1e-5, 1},
-                   {"cuda", "fp16", 1e-5, 1}};
+        int cpu_async; /* COPYSCOPE_TEST_CPU_ASYNC=1: the CPU with the lazily emulated copy queue */
+    } configs[] = {{"cpu", NULL, 1e-10, 0, 0}, {"cpu", NULL, 1e-10, 1, 1}, {"cuda", NULL, 1e-10, 0, 0},
+                   {"cuda", "tf32", 1e-5, 1, 0}, {"cuda", "fp16", 1e-5, 1, 0}};
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
         cs_backend *be = NULL;
         const char *dev = configs[i].device, *prec = configs[i].precision;
         if (gpu_only && !strcmp(dev, "cpu")) continue;
+        if (configs[i].cpu_async) setenv("COPYSCOPE_TEST_CPU_ASYNC", "1", 1);
         cs_status st = cs_backend_create_ex(dev, prec, 2, &be, NULL, 0);
+        unsetenv("COPYSCOPE_TEST_CPU_ASYNC");
         if (st == CS_E_UNSUPPORTED) {
             printf("skip %s backend%s%s: %s\n", dev, prec ? " " : "", prec ? prec : "", cs_last_error());
             continue;
@@ -388,7 +477,8 @@ int main(int argc, char **argv) {
         printf("backend %s%s%s: %s\n", dev, prec ? " " : "", prec ? prec : "", be->iface->device_name(be));
         g_conv_nmse_max = configs[i].conv_nmse_max;
         ran_gpu += strcmp(dev, "cpu") != 0;
-        run_all(be, configs[i].conv_only);
+        if (configs[i].cpu_async) test_async(be); /* the other ops are the plain CPU's */
+        else run_all(be, configs[i].conv_only);
         cs_backend_free(be);
     }
     if (gpu_only && !ran_gpu && !g_fail) {

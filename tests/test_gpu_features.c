@@ -30,12 +30,17 @@
  *      mantissa gives ~1e-3 relative per layer, ~1e-2 after the network; a broken conversion
  *      or layout gives O(scale).
  *   5. API: precision "bogus" -> CS_E_USAGE; device cuda:N past the last GPU -> CS_E_UNSUPPORTED.
+ *   6. the two-batch pipeline (tests/model_pipeline_check.h: uploads on the copy queue during
+ *      the other slot's compute, fences, packed RGB, buffers scribbled after collect) vs
+ *      cs_model_features_rgb of the same image pairs on the same model: max |d| <= 1e-6 * scale
+ *      (same batch shape, same plans: equal but for a cuDNN algorithm choice).
  */
 #include "backend.h"
 #include "copyscope/image.h"
 #include "copyscope/model.h"
 #include "copyscope/status.h"
 #include "copyscope/weights.h"
+#include "model_pipeline_check.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -323,6 +328,22 @@ int main(int argc, char **argv) {
                   precs[k], dd, dd / scale2048, sqrt(num / den), cs_model_device_name(mp));
         }
         cs_model_free(mp);
+    }
+
+    /* 6. the two-batch pipeline: copies on the copy queue overlapping compute, fences, packed
+     * RGB preprocessed on the device; vs cs_model_features_rgb of the same pairs on this model */
+    {
+        static float ref_pairs[MPC_BATCHES * MPC_PER * 2048];
+        int ok = 1;
+        for (int t = 0; ok && t < MPC_BATCHES; t++)
+            ok = cs_model_features_rgb(gpu, imgs + t * MPC_PER, MPC_PER, 2048, ref_pairs + (size_t)t * MPC_PER * 2048) ==
+                 CS_OK;
+        if (!ok) {
+            printf("FAIL pipeline reference: %s\n", cs_last_error());
+            g_fail++;
+        } else {
+            g_fail += check_model_pipeline(gpu, imgs, ref_pairs, 2048, 1e-6, "cuda model pipeline");
+        }
     }
 
     /* 5. API */

@@ -2,7 +2,7 @@
  * runs the multi-device scheduler (one thread per CPU backend, batch slots, done queue) exactly
  * as it runs GPUs, and COPYSCOPE_TEST_FAIL_BATCH=k makes the device running batch k fail.
  *
- *   usage: test_scheduler_pipeline WEIGHTS WORKDIR [--only-multi]
+ *   usage: test_scheduler_pipeline WEIGHTS WORKDIR [--only-multi | --gpu]
  *
  * Checks
  *  - 2 and 3 CPU workers give features bit-identical to the single-CPU (inline) pipeline with
@@ -17,11 +17,27 @@
  *    failing one is not; a rerun computes only what is missing and gives the reference rows.
  *    When the last batch fails the split is exact: all others cached.
  *  - the same on the inline single-CPU path (exact: the batches before k are cached).
+ *  - the model's two-slot pipeline (tests/model_pipeline_check.h) on the CPU, plain and with
+ *    the emulated asynchronous copy queue: bit-identical to cs_model_features_rgb of the same
+ *    image pairs; misuse refused.
+ *  - the GPU's whole route on the CPU (COPYSCOPE_TEST_CPU_ASYNC=1: lazily emulated copy queue,
+ *    two batches in flight per device, packed pixels): bit-identical rows, inline, 2 and 3
+ *    workers.
+ *  - devices that preprocess (COPYSCOPE_TEST_DEVICE_PREPROCESS=1, the GPU's route on the CPU):
+ *    decoded pixels packed per batch, resized by the backend op: bit-identical rows, also with
+ *    a corrupt file skipped inside a packed batch.
+ * --gpu: the same pipeline on the machine's GPUs against the CPU rows instead (gpu_mode below;
+ * ctest gpu_pipeline, label gpu, 77 = skipped without a GPU).
  * --only-multi skips the 2-thread single-CPU run (for ThreadSanitizer, which does not understand
  * the OpenMP teams of a multi-threaded CPU model; every other run has one thread per CPU model). */
 #include "check.h"
 #include "copyscope/features.h"
+#include "copyscope/image.h"
+#include "copyscope/model.h"
 #include "copyscope/status.h"
+#include "copyscope/weights.h"
+#include "model_pipeline_check.h"
+#include "scheduler.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -34,6 +50,7 @@
 #define BATCH 3
 
 static const char *g_weights;
+static double g_worst_rel; /* worst row difference / row scale seen by expect_rows_tol */
 static char g_imgdir[4200], g_work[4096];
 
 static int write_ppm(const char *path, int w, int h, unsigned seed) {
@@ -75,9 +92,10 @@ static cs_status extract(const cs_pathlist *files, const cs_features_opts *o, co
     return st;
 }
 
-/* f == ref row for row (bit for bit), same paths and digests; skip lists rows of ref that f
- * must not have (NULL: none). */
-static void expect_rows(const char *what, const cs_features *f, const cs_features *ref, const int *skip) {
+/* f == ref row for row, same paths and digests; skip lists rows of ref that f must not have
+ * (NULL: none). tol 0: bit for bit; else max |d| <= tol * max |ref row|. */
+static void expect_rows_tol(const char *what, const cs_features *f, const cs_features *ref, const int *skip,
+                            double tol) {
     size_t j = 0;
     CHECK(f->dims == ref->dims, "%s: dims %d vs %d", what, f->dims, ref->dims);
     for (size_t i = 0; i < ref->n; i++) {
@@ -90,7 +108,17 @@ static void expect_rows(const char *what, const cs_features *f, const cs_feature
               f->paths.paths[j], ref->paths.paths[i]);
         CHECK(!strcmp(f->sha256[j], ref->sha256[i]), "%s: row %zu digest differs", what, j);
         const float *a = f->data + j * (size_t)f->dims, *b = ref->data + i * (size_t)ref->dims;
-        if (memcmp(a, b, (size_t)f->dims * sizeof(float)) != 0) {
+        if (tol > 0) {
+            double dmax = 0, amax = 0;
+            for (int k = 0; k < f->dims; k++) {
+                double d = fabs((double)a[k] - b[k]);
+                if (!(d <= dmax)) dmax = isnan(d) ? INFINITY : d;
+                if (fabs(b[k]) > amax) amax = fabs(b[k]);
+            }
+            CHECK(dmax <= tol * amax, "%s: row %zu (%s) differs from the CPU reference by %.3g (%.3g of its scale)",
+                  what, j, f->paths.paths[j], dmax, dmax / amax);
+            if (dmax > g_worst_rel * amax) g_worst_rel = dmax / amax;
+        } else if (memcmp(a, b, (size_t)f->dims * sizeof(float)) != 0) {
             size_t k = 0;
             while (a[k] == b[k]) k++;
             CHECK(0, "%s: row %zu (%s) differs from the single-CPU reference at %zu: %.9g vs %.9g", what, j,
@@ -99,6 +127,10 @@ static void expect_rows(const char *what, const cs_features *f, const cs_feature
         j++;
     }
     CHECK(j == f->n, "%s: %zu rows, want %zu", what, f->n, j);
+}
+
+static void expect_rows(const char *what, const cs_features *f, const cs_features *ref, const int *skip) {
+    expect_rows_tol(what, f, ref, skip, 0.0);
 }
 
 static void fresh_cache(char *out, size_t size, const char *name) {
@@ -148,13 +180,73 @@ static void failure_case(const cs_pathlist *files, const cs_features *ref, const
     cs_features_free(&f);
 }
 
+/* --gpu (ctest gpu_pipeline): the whole feature pipeline on the GPU(s) of this machine (packed
+ * pixels, device preprocessing, two batches in flight per GPU, every GPU with --device cuda)
+ * against the single-CPU reference rows: within 1e-4 of each row's scale (float32 with other
+ * summation orders, the bound of gpu_features), rows in input order; then a pixel budget that
+ * sends some batches as floats, and a failing batch (named with its GPU; the rerun computes
+ * only what the cache lacks). Exit 77 when the build or the machine has no CUDA GPU. */
+static int gpu_mode(const cs_pathlist *files, const cs_features *ref) {
+    const double tol = 1e-4;
+    cs_features_opts o;
+    cs_features f;
+    opts_for(&o, 2048, NULL, 0);
+    o.device = "cuda";
+    cs_status st = extract(files, &o, NULL, NULL, &f);
+    CHECK(st == CS_OK, "gpu pipeline: %s", cs_last_error());
+    if (st == CS_OK) {
+        CHECK(f.n_computed == N_IMG && f.n_device_preprocessed == N_IMG, "gpu: %zu computed, %zu preprocessed on the GPU",
+              f.n_computed, f.n_device_preprocessed);
+        expect_rows_tol("gpu pipeline", &f, ref, NULL, tol);
+        cs_features_free(&f);
+    }
+    setenv("COPYSCOPE_TEST_RGB_BATCH_BYTES", "150000", 1);
+    st = extract(files, &o, NULL, NULL, &f);
+    unsetenv("COPYSCOPE_TEST_RGB_BATCH_BYTES");
+    CHECK(st == CS_OK, "gpu pipeline, small pixel budget: %s", cs_last_error());
+    if (st == CS_OK) {
+        CHECK(f.n_device_preprocessed > 0 && f.n_device_preprocessed < N_IMG, "gpu, small budget: %zu on the GPU",
+              f.n_device_preprocessed);
+        expect_rows_tol("gpu pipeline, small pixel budget", &f, ref, NULL, tol);
+        cs_features_free(&f);
+    }
+    char cache[4200];
+    fresh_cache(cache, sizeof cache, "gpu-fail");
+    opts_for(&o, 2048, cache, 0);
+    o.device = "cuda";
+    st = extract(files, &o, NULL, "2", &f);
+    const char *msg = cs_last_error();
+    CHECK(st == CS_E_DEVICE && strstr(msg, "device cuda:") && strstr(msg, "failed on batch 2 (input images 6..8") &&
+              !strchr(msg, '\n'),
+          "gpu failure: %s: %s", cs_status_name(st), msg);
+    st = extract(files, &o, NULL, NULL, &f);
+    CHECK(st == CS_OK, "gpu rerun: %s", cs_last_error());
+    if (st == CS_OK) {
+        CHECK(f.n_from_cache >= 2 * BATCH && f.n_from_cache + f.n_computed == N_IMG && f.n_computed >= BATCH,
+              "gpu rerun: %zu from the cache, %zu computed", f.n_from_cache, f.n_computed);
+        expect_rows_tol("gpu rerun", &f, ref, NULL, tol);
+        cs_features_free(&f);
+    }
+    printf("gpu pipeline vs cpu: worst row difference %.3g of the row's scale (tolerance %.0e)\n", g_worst_rel, tol);
+    return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s WEIGHTS WORKDIR [--only-multi]\n", argv[0]);
+        fprintf(stderr, "usage: %s WEIGHTS WORKDIR [--only-multi | --gpu]\n", argv[0]);
         return 2;
     }
     g_weights = argv[1];
     const int only_multi = argc > 3 && !strcmp(argv[3], "--only-multi");
+    const int gpu = argc > 3 && !strcmp(argv[3], "--gpu");
+    if (gpu) { /* skip before any CPU work */
+        cs_device_list dl;
+        if (cs_device_list_get("cuda", 0, &dl) != CS_OK) {
+            printf("skipped: %s\n", cs_last_error());
+            return 77;
+        }
+        printf("GPUs: %d\n", dl.n);
+    }
     snprintf(g_work, sizeof g_work, "%s", argv[2]);
     snprintf(g_imgdir, sizeof g_imgdir, "%s/img", g_work);
     mkdir(g_work, 0755);
@@ -189,6 +281,14 @@ int main(int argc, char **argv) {
         return 1;
     }
     CHECK(ref.n == N_IMG && ref.n_computed == N_IMG, "reference: %zu rows, %zu computed", ref.n, ref.n_computed);
+    if (gpu) {
+        int rc = gpu_mode(&files, &ref);
+        cs_features_free(&ref);
+        cs_features_free(&ref64);
+        cs_pathlist_free(&files);
+        if (rc != 77) printf("%s\n", failures ? "gpu pipeline: FAILED" : "gpu pipeline: all checks passed");
+        return rc;
+    }
 
     /* The default single-CPU run with 2 threads. A batch of several images is computed image by
      * image, each in one OpenMP worker with single-threaded GEMMs (backend_cpu.c): bit-identical
@@ -231,7 +331,8 @@ int main(int argc, char **argv) {
         cs_status st = extract(&files, &o, lists[li], NULL, &f);
         CHECK(st == CS_OK, "%s: %s", lists[li], cs_last_error());
         if (st != CS_OK) continue;
-        CHECK(f.n_computed == N_IMG && f.n_from_cache == 0, "%s: %zu computed", lists[li], f.n_computed);
+        CHECK(f.n_computed == N_IMG && f.n_from_cache == 0 && f.n_device_preprocessed == 0,
+              "%s: %zu computed, %zu preprocessed by the device", lists[li], f.n_computed, f.n_device_preprocessed);
         expect_rows(lists[li], &f, &ref, NULL);
         cs_features_free(&f);
     }
@@ -292,7 +393,113 @@ int main(int argc, char **argv) {
         cs_pathlist_free(&mixed);
     }
 
-    /* failing devices */
+    /* Devices that preprocess (COPYSCOPE_TEST_DEVICE_PREPROCESS=1: the CPU backend takes the
+     * GPU's route): the decoded pixels of each batch, of 13 different sizes, packed into one
+     * buffer and resized by the backend's preprocess_rgb op (on the CPU: cs_preprocess_rgb
+     * itself), so the rows must be bit-identical; inline and with 2 workers, and with a corrupt
+     * file among them (--skip-bad: the packed batch is compacted) */
+    setenv("COPYSCOPE_TEST_DEVICE_PREPROCESS", "1", 1);
+    {
+        const char *dev[] = {NULL, "cpu,cpu"};
+        for (int di = 0; di < 2; di++) {
+            opts_for(&o, 2048, NULL, di ? 2 : 1);
+            cs_status st = extract(&files, &o, dev[di], NULL, &f);
+            CHECK(st == CS_OK, "device preprocessing, %s: %s", dev[di] ? dev[di] : "inline", cs_last_error());
+            if (st != CS_OK) continue;
+            CHECK(f.n_device_preprocessed == N_IMG, "device preprocessing: %zu of %d images went to the device",
+                  f.n_device_preprocessed, N_IMG);
+            expect_rows(di ? "device preprocessing, 2 workers" : "device preprocessing, inline", &f, &ref, NULL);
+            cs_features_free(&f);
+        }
+        char bad[4200];
+        snprintf(bad, sizeof bad, "%s/bad2.ppm", g_work);
+        FILE *fb = fopen(bad, "wb");
+        if (fb) {
+            fputs("P6\n40 40\n255\nshort", fb);
+            fclose(fb);
+        }
+        cs_pathlist mixed = {0};
+        for (size_t i = 0; i < files.n; i++) {
+            if (i == 4) cs_pathlist_push(&mixed, bad);
+            cs_pathlist_push(&mixed, files.paths[i]);
+        }
+        opts_for(&o, 64, NULL, 2);
+        o.skip_bad = 1;
+        cs_status st = extract(&mixed, &o, "cpu,cpu", NULL, &f);
+        CHECK(st == CS_OK, "device preprocessing, skip-bad: %s", cs_last_error());
+        if (st == CS_OK) {
+            CHECK(f.skipped.n == 1 && f.n_device_preprocessed == N_IMG, "device preprocessing, skip-bad: %zu skipped, "
+                  "%zu preprocessed by the device", f.skipped.n, f.n_device_preprocessed);
+            expect_rows("device preprocessing, skip-bad, 2 workers", &f, &ref64, NULL);
+            cs_features_free(&f);
+        }
+        cs_pathlist_free(&mixed);
+    }
+    unsetenv("COPYSCOPE_TEST_DEVICE_PREPROCESS");
+
+    /* The GPU's asynchronous route on the CPU (COPYSCOPE_TEST_CPU_ASYNC=1: uploads on a lazily
+     * emulated copy queue, made only when a fence forces them; two batches in flight per
+     * device; packed pixels preprocessed by the backend): bit-identical rows, inline and with
+     * 2 and 3 workers */
+    setenv("COPYSCOPE_TEST_CPU_ASYNC", "1", 1);
+    {
+        const char *dev[] = {NULL, "cpu,cpu", "cpu,cpu,cpu"};
+        for (int di = 0; di < 3; di++) {
+            opts_for(&o, 2048, NULL, di ? 2 : 1);
+            cs_status st = extract(&files, &o, dev[di], NULL, &f);
+            CHECK(st == CS_OK, "emulated async, %s: %s", dev[di] ? dev[di] : "inline", cs_last_error());
+            if (st != CS_OK) continue;
+            CHECK(f.n_device_preprocessed == N_IMG, "emulated async: %zu of %d images went to the device",
+                  f.n_device_preprocessed, N_IMG);
+            expect_rows(dev[di] ? dev[di] : "emulated async, inline", &f, &ref, NULL);
+            cs_features_free(&f);
+        }
+        /* a pixel budget of 150 kB per batch (COPYSCOPE_TEST_RGB_BATCH_BYTES): batches over it
+         * are preprocessed by the decode pool and sent as floats, the others packed, mixed
+         * within one run on the same slots */
+        setenv("COPYSCOPE_TEST_RGB_BATCH_BYTES", "150000", 1);
+        opts_for(&o, 2048, NULL, 2);
+        cs_status st = extract(&files, &o, "cpu,cpu", NULL, &f);
+        unsetenv("COPYSCOPE_TEST_RGB_BATCH_BYTES");
+        CHECK(st == CS_OK, "emulated async, small pixel budget: %s", cs_last_error());
+        if (st == CS_OK) {
+            printf("pixel budget 150 kB: %zu of %d images preprocessed by the device\n", f.n_device_preprocessed, N_IMG);
+            CHECK(f.n_device_preprocessed > 0 && f.n_device_preprocessed < N_IMG,
+                  "small pixel budget: %zu of %d images went to the device (want some, not all)", f.n_device_preprocessed,
+                  N_IMG);
+            expect_rows("emulated async, small pixel budget", &f, &ref, NULL);
+            cs_features_free(&f);
+        }
+    }
+    unsetenv("COPYSCOPE_TEST_CPU_ASYNC");
+
+    /* the model's two-batch pipeline on the CPU, synchronous and with the emulated asynchronous
+     * copy queue (the bookkeeping, packed batches, misuse), against cs_model_features_rgb of
+     * the same pairs: bit-identical */
+    for (int emu = 0; emu < 2; emu++) {
+        if (emu) setenv("COPYSCOPE_TEST_CPU_ASYNC", "1", 1);
+        cs_weights *w = NULL;
+        cs_model *m = NULL;
+        cs_image imgs[MPC_BATCHES * MPC_PER];
+        static float ref_pairs[MPC_BATCHES * MPC_PER * 2048];
+        memset(imgs, 0, sizeof imgs);
+        int ok = cs_weights_load(g_weights, &w) == CS_OK && cs_model_create(w, "cpu", 1, &m) == CS_OK;
+        unsetenv("COPYSCOPE_TEST_CPU_ASYNC");
+        CHECK(!ok || cs_model_async(m) == emu, "cpu model async %d, want %d", cs_model_async(m), emu);
+        for (int i = 0; ok && i < MPC_BATCHES * MPC_PER; i++) ok = cs_image_load(files.paths[i], &imgs[i]) == CS_OK;
+        for (int t = 0; ok && t < MPC_BATCHES; t++)
+            ok = cs_model_features_rgb(m, imgs + t * MPC_PER, MPC_PER, 2048, ref_pairs + (size_t)t * MPC_PER * 2048) == CS_OK;
+        CHECK(ok, "model pipeline setup: %s", cs_last_error());
+        if (ok) {
+            int nf = check_model_pipeline(m, imgs, ref_pairs, 2048, 0.0,
+                                          emu ? "cpu model pipeline (emulated async)" : "cpu model pipeline");
+            CHECK(nf == 0, "cpu model pipeline: %d check(s) failed", nf);
+        }
+        for (int i = 0; i < MPC_BATCHES * MPC_PER; i++) cs_image_free(&imgs[i]);
+        cs_model_free(m);
+        cs_weights_free(w);
+    }
+
     /* failing devices; the number cached is exact when the last batch fails (all others were
      * taken before it and are saved) and on the inline path (the batches before k) */
     failure_case(&files, &ref64, "cpu,cpu", 2, -1, "fail-middle-2dev");

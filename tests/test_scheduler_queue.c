@@ -29,7 +29,18 @@
 struct cs_model {
     int id;
     int calls;
+    int async;        /* g_async at creation: batches stay "in flight" until collect */
+    struct {          /* what submit was given, computed by collect (async) */
+        const float *x;
+        const uint8_t *rgb;
+        const cs_rgb_item *items;
+        int n, dims, pending;
+        float *out;
+    } pipe[2];
+    int in_flight, max_in_flight;
 };
+
+static atomic_int g_async = 1, g_max_in_flight;
 
 static atomic_int g_models_created, g_models_live, g_fail_create_at = -1, g_host_live;
 static pthread_mutex_t g_bar_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -47,6 +58,7 @@ cs_status cs_model_create_ex(const cs_weights *w, const char *device, const char
     cs_model *m = calloc(1, sizeof *m);
     if (!m) return CS_E_NOMEM;
     m->id = id;
+    m->async = atomic_load(&g_async);
     atomic_fetch_add(&g_models_live, 1);
     *out = m;
     return CS_OK;
@@ -54,6 +66,8 @@ cs_status cs_model_create_ex(const cs_weights *w, const char *device, const char
 
 void cs_model_free(cs_model *m) {
     if (!m) return;
+    CHECK(!m->pipe[0].pending && !m->pipe[1].pending, "model %d freed with a batch in flight", m->id);
+    if (m->max_in_flight > atomic_load(&g_max_in_flight)) atomic_store(&g_max_in_flight, m->max_in_flight);
     atomic_fetch_sub(&g_models_live, 1);
     free(m);
 }
@@ -78,20 +92,68 @@ void cs_model_host_free(cs_model *m, void *p) {
     free(p);
 }
 
-cs_status cs_model_forward(cs_model *m, const float *x, int n, int dims, float *out) {
-    if (m->calls++ == 0 && g_bar_need > 0) {
-        pthread_mutex_lock(&g_bar_mu);
-        g_bar_in++;
-        pthread_cond_broadcast(&g_bar_cv);
-        while (g_bar_in < g_bar_need) pthread_cond_wait(&g_bar_cv, &g_bar_mu);
-        pthread_mutex_unlock(&g_bar_mu);
-    }
+/* The barrier: g_bar_need parties (every device's first submit, and the producer once every
+ * slot is queued), so that all devices run at once and each finds a second batch queued. */
+static void bar_enter(void) {
+    if (g_bar_need <= 0) return;
+    pthread_mutex_lock(&g_bar_mu);
+    g_bar_in++;
+    pthread_cond_broadcast(&g_bar_cv);
+    while (g_bar_in < g_bar_need) pthread_cond_wait(&g_bar_cv, &g_bar_mu);
+    pthread_mutex_unlock(&g_bar_mu);
+}
+
+int cs_model_async(const cs_model *m) { return m->async; }
+int cs_model_preprocesses(const cs_model *m) { (void)m; return 0; }
+
+/* The batch's values: out[j][k] = (first input value of image j) * (k + 1). */
+static void stub_compute(cs_model *m, int slot) {
     atomic_fetch_add(&g_calls_by_model[m->id % CS_DEVICES_MAX], 1);
-    unsigned r = (unsigned)(x[0] * 7919.0f) % 5; /* 0..4 x 100 us: shuffle completion order */
+    const float v0 = m->pipe[slot].x ? m->pipe[slot].x[0] : (float)m->pipe[slot].rgb[m->pipe[slot].items[0].offset];
+    unsigned r = (unsigned)(v0 * 7919.0f) % 5; /* 0..4 x 100 us: shuffle completion order */
     struct timespec ts = {0, (long)r * 100000L};
     nanosleep(&ts, NULL);
-    for (int j = 0; j < n; j++)
-        for (int k = 0; k < dims; k++) out[(size_t)j * dims + k] = x[(size_t)j * ELEMS] * (float)(k + 1);
+    for (int j = 0; j < m->pipe[slot].n; j++) {
+        float v = m->pipe[slot].x ? m->pipe[slot].x[(size_t)j * ELEMS]
+                                  : (float)m->pipe[slot].rgb[m->pipe[slot].items[j].offset];
+        for (int k = 0; k < m->pipe[slot].dims; k++) m->pipe[slot].out[(size_t)j * m->pipe[slot].dims + k] = v * (float)(k + 1);
+    }
+}
+
+static cs_status stub_submit(cs_model *m, int slot, const float *x, const uint8_t *rgb, const cs_rgb_item *items,
+                             int n, int dims, float *out) {
+    CHECK(slot == 0 || slot == 1, "slot %d", slot);
+    CHECK(!m->pipe[slot].pending, "model %d: submit into slot %d, which is in flight", m->id, slot);
+    if (m->calls++ == 0) bar_enter(); /* every device's first batch meets the others */
+    m->pipe[slot].x = x;
+    m->pipe[slot].rgb = rgb;
+    m->pipe[slot].items = items;
+    m->pipe[slot].n = n;
+    m->pipe[slot].dims = dims;
+    m->pipe[slot].out = out;
+    m->pipe[slot].pending = 1;
+    if (++m->in_flight > m->max_in_flight) m->max_in_flight = m->in_flight;
+    CHECK(m->in_flight <= (m->async ? 2 : 1), "model %d: %d batches in flight", m->id, m->in_flight);
+    if (!m->async) stub_compute(m, slot); /* a synchronous device: done at submit */
+    return CS_OK;
+}
+
+cs_status cs_model_submit(cs_model *m, int slot, const float *x, int n, int dims, float *out) {
+    return stub_submit(m, slot, x, NULL, NULL, n, dims, out);
+}
+
+cs_status cs_model_submit_rgb(cs_model *m, int slot, const uint8_t *rgb, size_t rgb_bytes,
+                              const cs_rgb_item *items, int n, int dims, float *out) {
+    (void)rgb_bytes;
+    return stub_submit(m, slot, NULL, rgb, items, n, dims, out);
+}
+
+cs_status cs_model_collect(cs_model *m, int slot) {
+    CHECK(slot == 0 || slot == 1, "slot %d", slot);
+    CHECK(m->pipe[slot].pending, "model %d: collect of slot %d, which has nothing in flight", m->id, slot);
+    if (m->async) stub_compute(m, slot); /* inputs must still be intact now */
+    m->pipe[slot].pending = 0;
+    m->in_flight--;
     return CS_OK;
 }
 
@@ -122,7 +184,7 @@ typedef struct slot {
 /* Push n_batches batches of up to 8 images through nslots slots; value of image j of batch t:
  * t * 8 + j + 1. Returns the number that came back done; seen[t] counts returns of batch t. */
 static int run_batches(cs_sched *s, slot *slots, int nslots, int n_batches, int *seen, int *first_fail) {
-    int done = 0, next = 0, outstanding = 0;
+    int done = 0, next = 0, outstanding = 0, filled = 0;
     *first_fail = -1;
     for (;;) {
         slot *free_slot = NULL;
@@ -144,6 +206,7 @@ static int run_batches(cs_sched *s, slot *slots, int nslots, int n_batches, int 
             outstanding++;
             continue;
         }
+        if (!filled++) bar_enter(); /* every slot queued: the producer's turn at the barrier */
         if (!outstanding) break;
         cs_sched_batch *b = cs_sched_next_done(s, 1);
         CHECK(b != NULL, "next_done returned NULL with %d outstanding", outstanding);
@@ -187,33 +250,43 @@ int main(void) {
     const int D = 3, NB = 300;
     int seen[NB];
 
-    /* 1. three devices, six slots, 300 batches: each back once, correct, all devices busy */
-    {
+    /* 1. three devices, nine slots, 300 batches: each back once, correct, all devices busy;
+     * asynchronous devices keep two batches in flight (never more), synchronous ones one */
+    for (int async = 1; async >= 0; async--) {
         cs_device_list l = cpu_list(D);
         cs_sched *s = NULL;
-        g_bar_need = D;
+        atomic_store(&g_async, async);
+        atomic_store(&g_max_in_flight, 0);
+        for (int i = 0; i < CS_DEVICES_MAX; i++) atomic_store(&g_calls_by_model[i], 0);
+        atomic_store(&g_models_created, 0);
+        g_bar_in = 0;
+        g_bar_need = D + 1;
         CHECK(cs_sched_create(&l, NULL, NULL, DIMS, &s) == CS_OK, "create: %s", cs_last_error());
         CHECK(s && !cs_sched_inline(s) && cs_sched_devices(s) == D, "3 worker threads");
         CHECK(atomic_load(&g_models_live) == D, "%d models", atomic_load(&g_models_live));
-        slot *slots = s ? make_slots(s, 2 * D) : NULL;
+        slot *slots = s ? make_slots(s, 3 * D) : NULL;
         if (slots) {
             memset(seen, 0, sizeof seen);
             int fail;
-            int done = run_batches(s, slots, 2 * D, NB, seen, &fail);
+            int done = run_batches(s, slots, 3 * D, NB, seen, &fail);
             CHECK(done == NB && fail < 0, "%d of %d batches done", done, NB);
             for (int t = 0; t < NB; t++) CHECK(seen[t] == 1, "batch %d came back %d times", t, seen[t]);
             for (int i = 0; i < D; i++)
                 CHECK(atomic_load(&g_calls_by_model[i]) > 0, "device %d ran no batch", i);
-            printf("3 devices, 300 batches: %d / %d / %d\n", atomic_load(&g_calls_by_model[0]),
-                   atomic_load(&g_calls_by_model[1]), atomic_load(&g_calls_by_model[2]));
+            printf("3 %s devices, 300 batches: %d / %d / %d\n", async ? "asynchronous" : "synchronous",
+                   atomic_load(&g_calls_by_model[0]), atomic_load(&g_calls_by_model[1]),
+                   atomic_load(&g_calls_by_model[2]));
             CHECK(cs_sched_next_done(s, 1) == NULL, "nothing outstanding at the end");
         }
         cs_sched_free(s);
         free(slots);
+        CHECK(atomic_load(&g_max_in_flight) == (async ? 2 : 1), "%s devices: at most %d batches in flight, want %d",
+              async ? "asynchronous" : "synchronous", atomic_load(&g_max_in_flight), async ? 2 : 1);
         CHECK(atomic_load(&g_models_live) == 0 && atomic_load(&g_host_live) == 0, "models %d, host buffers %d left",
               atomic_load(&g_models_live), atomic_load(&g_host_live));
         g_bar_need = 0;
     }
+    atomic_store(&g_async, 1);
 
     /* 2. the failure hook: batch 40 fails; all before it done, none after it done twice */
     {

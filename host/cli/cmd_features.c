@@ -145,6 +145,7 @@ int cs_cmd_features(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "dims", f.dims);
         cJSON_AddNumberToObject(j, "from_cache", (double)f.n_from_cache);
         cJSON_AddNumberToObject(j, "computed", (double)f.n_computed);
+        cJSON_AddNumberToObject(j, "device_preprocessed", (double)f.n_device_preprocessed);
         cJSON_AddStringToObject(j, "weights_sha256", f.weights_sha256);
         cJSON_AddNumberToObject(j, "seconds", f.seconds);
         cJSON *sk = cJSON_AddArrayToObject(j, "skipped");

@@ -64,6 +64,8 @@ typedef struct cs_features {
     char weights_sha256[65];
     /* counters for the log line and tests */
     size_t n_from_cache, n_computed;
+    size_t n_device_preprocessed; /* computed images whose decoded pixels the device resized
+                                   * (GPU; the rest were preprocessed by the host decode pool) */
     double seconds;
 } cs_features;
 

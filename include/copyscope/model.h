@@ -53,6 +53,37 @@ cs_status cs_model_features_rgb(cs_model *m, const cs_image *imgs, int n, int di
 cs_status cs_model_host_alloc(cs_model *m, size_t bytes, void **out);
 void cs_model_host_free(cs_model *m, void *p);
 
+/* ---- the two-batch pipeline (the feature scheduler's device threads) -------------------------
+ * cs_model_submit starts a batch in pipeline slot 0 or 1 and cs_model_collect(m, slot) finishes
+ * it: out holds its features once collect returns CS_OK. On a backend with asynchronous
+ * transfers (a GPU) a batch of at most the model's chunk size is left in flight: its upload runs
+ * on a copy queue while the other slot's batch computes, so that copies overlap compute; x (or
+ * rgb) and out must then be memory from cs_model_host_alloc and stay untouched until collect.
+ * Elsewhere (the CPU) submit runs the batch to completion and collect only reports. A submit
+ * error means nothing is in flight in that slot; a collect error is the batch's asynchronous
+ * failure (the device names the op). One thread per model, as for every call. */
+cs_status cs_model_submit(cs_model *m, int slot, const float *x, int n, int dims, float *out);
+
+/* One image of a packed batch: (height, width, 3) uint8 at rgb + offset. */
+typedef struct cs_rgb_item {
+    size_t offset;
+    int width, height;
+} cs_rgb_item;
+
+/* The same from decoded 8-bit RGB images packed in one buffer of rgb_bytes (items in increasing
+ * offset order, not overlapping), preprocessed on the device (see cs_model_preprocesses):
+ * features equal to cs_model_submit of their cs_preprocess_rgb. */
+cs_status cs_model_submit_rgb(cs_model *m, int slot, const uint8_t *rgb, size_t rgb_bytes,
+                              const cs_rgb_item *items, int n, int dims, float *out);
+cs_status cs_model_collect(cs_model *m, int slot);
+/* 1 if the pipeline should hand this model decoded RGB at its own size (cs_model_submit_rgb) rather than
+ * preprocessed floats: the device preprocesses (a GPU; the CPU only with the testing aid
+ * COPYSCOPE_TEST_DEVICE_PREPROCESS=1, since there the decode pool's parallel preprocessing is
+ * faster). */
+int cs_model_preprocesses(const cs_model *m);
+/* 1 if the backend has asynchronous transfers (batches stay in flight between submit and collect). */
+int cs_model_async(const cs_model *m);
+
 const char *cs_model_device_name(const cs_model *m); /* "CPU (2 threads, OpenBLAS sgemm)", ... */
 const char *cs_model_backend_name(const cs_model *m); /* "cpu" or "cuda" */
 const char *cs_model_precision(const cs_model *m);    /* "fp32", "tf32" or "fp16" */
