@@ -469,47 +469,21 @@ static cs_status cpu_preprocess_rgb(cs_backend *be, const uint8_t *rgb, int widt
     return cs_preprocess_rgb(rgb, width, height, out);
 }
 
-static const cs_backend_i cpu_iface = {
-    .name = "cpu",
-    .free = cpu_free,
-    .device_name = cpu_device_name,
-    .supports = cpu_supports,
-    .preferred_batch = cpu_preferred_batch,
-    .max_workers = cpu_max_workers,
-    .workers_begin = cpu_workers_begin,
-    .workers_end = cpu_workers_end,
-    .buffer_alloc = cpu_buffer_alloc,
-    .buffer_free = cpu_buffer_free,
-    .upload = cpu_copy,
-    .download = cpu_copy,
-    .synchronize = cpu_synchronize,
-    .conv2d = cpu_conv2d,
-    .maxpool3 = cpu_maxpool3,
-    .avgpool3 = cpu_avgpool3,
-    .global_avgpool = cpu_global_avgpool,
-    .preprocess_rgb = cpu_preprocess_rgb,
-};
+/* The members of both CPU interfaces. */
+#define CPU_IFACE_OPS                                                                              \
+    .name = "cpu", .free = cpu_free, .device_name = cpu_device_name, .supports = cpu_supports,    \
+    .preferred_batch = cpu_preferred_batch, .max_workers = cpu_max_workers,                       \
+    .workers_begin = cpu_workers_begin, .workers_end = cpu_workers_end,                           \
+    .buffer_alloc = cpu_buffer_alloc, .buffer_free = cpu_buffer_free, .upload = cpu_copy,         \
+    .download = cpu_copy, .synchronize = cpu_synchronize, .conv2d = cpu_conv2d,                   \
+    .maxpool3 = cpu_maxpool3, .avgpool3 = cpu_avgpool3, .global_avgpool = cpu_global_avgpool,     \
+    .preprocess_rgb = cpu_preprocess_rgb
+
+static const cs_backend_i cpu_iface = {CPU_IFACE_OPS};
 
 /* The same with the asynchronous members (testing aid COPYSCOPE_TEST_CPU_ASYNC=1). */
 static const cs_backend_i cpu_iface_async = {
-    .name = "cpu",
-    .free = cpu_free,
-    .device_name = cpu_device_name,
-    .supports = cpu_supports,
-    .preferred_batch = cpu_preferred_batch,
-    .max_workers = cpu_max_workers,
-    .workers_begin = cpu_workers_begin,
-    .workers_end = cpu_workers_end,
-    .buffer_alloc = cpu_buffer_alloc,
-    .buffer_free = cpu_buffer_free,
-    .upload = cpu_copy,
-    .download = cpu_copy,
-    .synchronize = cpu_synchronize,
-    .conv2d = cpu_conv2d,
-    .maxpool3 = cpu_maxpool3,
-    .avgpool3 = cpu_avgpool3,
-    .global_avgpool = cpu_global_avgpool,
-    .preprocess_rgb = cpu_preprocess_rgb,
+    CPU_IFACE_OPS,
     .upload_async = cpu_upload_async,
     .download_async = cpu_copy, /* the compute queue runs in order, at once */
     .fence_record = cpu_fence_record,
