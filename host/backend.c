@@ -1,19 +1,27 @@
 /* Backend registry: "cpu", "cuda", "cuda:N", "auto"; precision fp32 / tf32 / fp16.
  *
- * The CUDA pieces are weak references, resolved only when the CUDA translation units
- * (kernels/ *.cu, built when nvcc is present) define them, so this file has no #ifdef:
- * a build without them answers "cuda" with CS_E_UNSUPPORTED and "auto" with the CPU. */
+ * The CUDA pieces live in the CUDA module, loaded at run time (cuda_api.h), so this file has no
+ * #ifdef: without the module (no CUDA build, no GPU, CUDA libraries missing) "cuda" is
+ * CS_E_UNSUPPORTED with the reason and "auto" the CPU with a notice. */
 #include "backend.h"
 #include "common.h"
+#include "cuda_api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int cs_cuda_device_count(void) __attribute__((weak));
-cs_status cs_backend_cuda_create(int device, cs_backend **out) __attribute__((weak));
-cs_status cs_backend_cuda_create_ex(int device, const char *precision, cs_backend **out)
-    __attribute__((weak));
+cs_status cs_backend_cuda_create(int device, cs_backend **out) {
+    return cs_backend_cuda_create_ex(device, "fp32", out);
+}
+
+const char *cs_backend_cuda_why(void) {
+    const char *why;
+    const cs_cuda_api *a = cs_cuda_api_get(&why);
+    if (a && !a->has_backend)
+        return "this build's CUDA module has no cuda backend (cuDNN was not found when it was built)";
+    return why;
+}
 
 static void set_notice(char *notice, size_t size, const char *msg) {
     if (notice && size) snprintf(notice, size, "%s", msg);
@@ -65,16 +73,16 @@ cs_status cs_backend_create_ex(const char *device, const char *precision, int th
     if (gpu < 0)
         return CS_FAIL(CS_E_USAGE, "unknown device '%s' (expected cpu, cuda, cuda:N or auto)", device);
 
-    int ngpu = cs_cuda_device_count ? cs_cuda_device_count() : 0;
-    if (!cs_cuda_device_count || !cs_backend_cuda_create_ex) {
+    int have = 0, ngpu = 0;
+    cs_backend_cuda_probe(&have, &ngpu);
+    if (!have) {
         if (is_auto) {
-            set_notice(notice, notice_size,
-                       "device auto: this build has no CUDA backend; using the CPU");
+            char msg[900];
+            snprintf(msg, sizeof msg, "device auto: %s; using the CPU", cs_backend_cuda_why());
+            set_notice(notice, notice_size, msg);
             return cpu_with_precision("auto", precision, threads, out);
         }
-        return CS_FAIL(CS_E_UNSUPPORTED,
-                       "device %s: this build has no CUDA backend (rebuild with nvcc and cuDNN "
-                       "present and -DCOPYSCOPE_CUDA=ON), use --device cpu", device);
+        return CS_FAIL(CS_E_UNSUPPORTED, "device %s: %s; use --device cpu", device, cs_backend_cuda_why());
     }
     if (ngpu <= 0) {
         if (is_auto) {
@@ -100,8 +108,9 @@ cs_status cs_backend_create(const char *device, int threads, cs_backend **out, c
 }
 
 void cs_backend_cuda_probe(int *have_backend, int *ngpu) {
-    *have_backend = cs_cuda_device_count && cs_backend_cuda_create_ex;
-    *ngpu = *have_backend ? cs_cuda_device_count() : 0;
+    const cs_cuda_api *a = cs_cuda_api_get(NULL);
+    *have_backend = a && a->has_backend;
+    *ngpu = *have_backend ? a->cs_cuda_device_count() : 0;
     if (*ngpu < 0) *ngpu = 0;
 }
 

@@ -138,16 +138,19 @@ cs_status cs_backend_create_ex(const char *device, const char *precision, int th
                                cs_backend **out, char *notice, size_t notice_size);
 void cs_backend_free(cs_backend *be); /* NULL is fine */
 
-/* Individual constructors. The CUDA functions are defined by kernels/ *.cu in CUDA builds
- * only (the constructors only where cuDNN was found); backend.c references them weakly, so
- * no caller needs an #ifdef. */
+/* Individual constructors. The CUDA ones forward to the CUDA module (host/cuda_api.h: kernels/
+ * built into libcopyscope_cuda.so when nvcc is present, loaded at run time) and answer
+ * CS_E_UNSUPPORTED without it, so no caller needs an #ifdef. */
 cs_status cs_backend_cpu_create(int threads, cs_backend **out);
 int cs_cuda_device_count(void);
 cs_status cs_backend_cuda_create(int device, cs_backend **out);
 cs_status cs_backend_cuda_create_ex(int device, const char *precision, cs_backend **out);
-/* What "cuda" can mean here: *have_backend = 1 when this build has the cuda backend, *ngpu the
- * CUDA GPUs present (0 without the backend). */
+/* What "cuda" can mean here: *have_backend = 1 when the CUDA module (host/cuda_api.h) loaded and
+ * has the cuda backend, *ngpu the CUDA GPUs present (0 without the backend). Without it,
+ * cs_backend_cuda_why() says why in one line (no CUDA build, no GPU device node, the loader's
+ * error, a module without cuDNN). */
 void cs_backend_cuda_probe(int *have_backend, int *ngpu);
+const char *cs_backend_cuda_why(void);
 
 /* Output size of a conv/pool window along one axis. */
 static inline int cs_out_size(int in, int k, int stride, int pad) {

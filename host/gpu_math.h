@@ -12,16 +12,12 @@
  *   cs_gpu_metric_desc_pairs      cs_metric_cosine / _hist / _dhash over all pairs
  *
  * The definitions live in kernels/cuda_stats.cu (context + statistics), kernels/cuda_fid.cu and
- * kernels/cuda_metrics.cu, compiled only when nvcc is present. Callers include this header and
- * test for the functions at run time, with no #ifdef:
+ * kernels/cuda_metrics.cu, compiled only when nvcc is present, into the CUDA module
+ * libcopyscope_cuda.so (host/cuda_api.h). In every build the library defines functions of these
+ * names that forward to the module, loaded at run time (host/cuda_module.c), or return
+ * CS_E_UNSUPPORTED with the reason when there is none; callers need no #ifdef:
  *
- *   if (!cs_gpu_math_available()) -> CS_E_UNSUPPORTED ("this build has no CUDA")
- *
- * because every declaration below is WEAK outside those files (a build without CUDA leaves them
- * NULL). Static-archive caveat: the linker does not extract an archive member for a weak
- * reference, so a program linking libcopyscope.a must force the CUDA objects in, e.g. with
- * -Wl,--undefined=<one symbol per .cu file> (see CS_GPU_LINK_ANCHORS in tests/gpu_stats.cmake)
- * or --whole-archive; otherwise these stay NULL even in a CUDA build.
+ *   if (!cs_gpu_math_available()) -> CS_E_UNSUPPORTED (no CUDA build, module or GPU node)
  *
  * A cs_gpu is one device with one CUDA stream, one cuBLAS and one cuSOLVER handle bound to it:
  * NOT thread-safe (one host thread per cs_gpu; open one per GPU/thread). Objects made from a
@@ -45,34 +41,26 @@
 extern "C" {
 #endif
 
-#if defined(CS_GPU_MATH_IMPL)
-#define CS_GPU_WEAK
-#else
-#define CS_GPU_WEAK __attribute__((weak))
-#endif
 
 typedef struct cs_gpu cs_gpu;
 
 /* ---- device context ----------------------------------------------------------------------- */
 
 /* Open device `device` (0-based): stream + cuBLAS + cuSOLVER handles. */
-CS_GPU_WEAK cs_status cs_gpu_open(int device, cs_gpu **out);
-CS_GPU_WEAK void cs_gpu_close(cs_gpu *g); /* NULL is fine */
+cs_status cs_gpu_open(int device, cs_gpu **out);
+void cs_gpu_close(cs_gpu *g); /* NULL is fine */
 /* "cuda:0 (NVIDIA H100 80GB HBM3)" */
-CS_GPU_WEAK const char *cs_gpu_name(const cs_gpu *g);
+const char *cs_gpu_name(const cs_gpu *g);
 
 /* Device buffers for callers that keep data on the GPU (e.g. features for
  * cs_gpu_stats_add_f32_device): a copy of `bytes` of host memory on g's device, and its release
  * (NULL is fine). */
-CS_GPU_WEAK cs_status cs_gpu_buffer_upload(cs_gpu *g, const void *host, size_t bytes, void **dev);
-CS_GPU_WEAK void cs_gpu_buffer_free(cs_gpu *g, void *dev);
+cs_status cs_gpu_buffer_upload(cs_gpu *g, const void *host, size_t bytes, void **dev);
+void cs_gpu_buffer_free(cs_gpu *g, void *dev);
 
-/* 1 when this build has the GPU math routines (they may still fail: no device). */
-#if defined(CS_GPU_MATH_IMPL)
-static inline int cs_gpu_math_available(void) { return 1; }
-#else
-static inline int cs_gpu_math_available(void) { return cs_gpu_open != 0; }
-#endif
+/* 1 when the GPU math routines can run here: a CUDA build whose module loaded (they may still
+ * fail: no free device). host/cuda_module.c. */
+int cs_gpu_math_available(void);
 
 /* The GPU that runs a command's math for its --device (host/gpu_select.c, every build): the
  * first device of the --device list as the feature pipeline resolves it (scheduler.h): *gpu = -1
@@ -97,12 +85,12 @@ cs_status cs_bootstrap_fids_gpu(cs_gpu *g, const float *ref, int64_t n_ref, cons
  * form one shard that is then merged into s on the host with cs_stats_merge (so s may already
  * hold rows from anywhere). NaN/inf: CS_E_NUMERIC naming the first bad row and column, s
  * unchanged. x_host is host memory; x_dev (the _device variant) device memory of g's device. */
-CS_GPU_WEAK cs_status cs_gpu_stats_add_f32(cs_gpu *g, cs_stats *s, const float *x_host, int64_t n);
-CS_GPU_WEAK cs_status cs_gpu_stats_add_f32_device(cs_gpu *g, cs_stats *s, const float *x_dev,
+cs_status cs_gpu_stats_add_f32(cs_gpu *g, cs_stats *s, const float *x_host, int64_t n);
+cs_status cs_gpu_stats_add_f32_device(cs_gpu *g, cs_stats *s, const float *x_dev,
                                                   int64_t n);
 /* One-call form: open `device`, add n rows of feat_host (n, d) to out (cs_stats_init'ed with
  * dimension d, possibly holding rows already), close. */
-CS_GPU_WEAK cs_status cs_gpu_stats_from_features(int device, const float *feat_host, size_t n, int d,
+cs_status cs_gpu_stats_from_features(int device, const float *feat_host, size_t n, int d,
                                                  cs_stats *out);
 
 /* ---- FID against one reference (frechet.h, method "eig-ref") --------------------------------
@@ -115,26 +103,26 @@ CS_GPU_WEAK cs_status cs_gpu_stats_from_features(int device, const float *feat_h
  * Results (method names, warnings, clamp around 0) are those of the CPU with CS_FID_EIG_REF. */
 typedef struct cs_gpu_fid_ref cs_gpu_fid_ref;
 
-CS_GPU_WEAK cs_status cs_gpu_fid_ref_init(cs_gpu *g, const cs_stats *ref, cs_gpu_fid_ref **out);
-CS_GPU_WEAK void cs_gpu_fid_ref_free(cs_gpu_fid_ref *r); /* NULL is fine */
-CS_GPU_WEAK int cs_gpu_fid_ref_rank(const cs_gpu_fid_ref *r);
-CS_GPU_WEAK cs_status cs_gpu_fid_ref_compare(cs_gpu_fid_ref *r, const cs_stats *s,
+cs_status cs_gpu_fid_ref_init(cs_gpu *g, const cs_stats *ref, cs_gpu_fid_ref **out);
+void cs_gpu_fid_ref_free(cs_gpu_fid_ref *r); /* NULL is fine */
+int cs_gpu_fid_ref_rank(const cs_gpu_fid_ref *r);
+cs_status cs_gpu_fid_ref_compare(cs_gpu_fid_ref *r, const cs_stats *s,
                                              cs_fid_result *res);
 /* From the rows x_host (n, d) float32 of set 2 (id may be NULL): when n - 1 < rank, the exact
  * one-sided low-rank form ||C F||_* / sqrt(n - 1) ("lowrank-ref", as
  * cs_fid_ref_compare_features); else the statistics are accumulated on the GPU and compared. */
-CS_GPU_WEAK cs_status cs_gpu_fid_ref_compare_features(cs_gpu_fid_ref *r, const float *x_host,
+cs_status cs_gpu_fid_ref_compare_features(cs_gpu_fid_ref *r, const float *x_host,
                                                       int64_t n, int d, const cs_extractor_id *id,
                                                       cs_fid_result *res);
 
 /* Low-rank exact FID from rows x1 (n1, d), x2 (n2, d) float32 host (cs_fid_lowrank). */
-CS_GPU_WEAK cs_status cs_gpu_fid_lowrank(cs_gpu *g, const float *x1, int64_t n1, const float *x2,
+cs_status cs_gpu_fid_lowrank(cs_gpu *g, const float *x1, int64_t n1, const float *x2,
                                          int64_t n2, int d, cs_fid_result *res);
 
 /* The FID of two sets like cs_fid_compute(s1, x1, s2, x2, CS_FID_AUTO) but on the GPU: lowrank
  * when both row blocks are given and n1 + n2 <= d, else a reference from s1 and one compare
  * (lowrank-ref when x2 is given and s2 has fewer rows than the reference's rank). */
-CS_GPU_WEAK cs_status cs_gpu_fid_compute(cs_gpu *g, const cs_stats *s1, const float *x1,
+cs_status cs_gpu_fid_compute(cs_gpu *g, const cs_stats *s1, const float *x1,
                                          const cs_stats *s2, const float *x2, cs_fid_result *res);
 
 /* ---- resampled low-rank FIDs (cs_fid_boot) ---------------------------------------------------
@@ -148,10 +136,10 @@ CS_GPU_WEAK cs_status cs_gpu_fid_compute(cs_gpu *g, const cs_stats *s1, const fl
  * returned (all results before it are valid). */
 typedef struct cs_gpu_fid_boot cs_gpu_fid_boot;
 
-CS_GPU_WEAK cs_status cs_gpu_fid_boot_init(cs_gpu *g, const float *x1, int64_t n1, const float *x2,
+cs_status cs_gpu_fid_boot_init(cs_gpu *g, const float *x1, int64_t n1, const float *x2,
                                            int64_t n2, int d, cs_gpu_fid_boot **out);
-CS_GPU_WEAK void cs_gpu_fid_boot_free(cs_gpu_fid_boot *b); /* NULL is fine */
-CS_GPU_WEAK cs_status cs_gpu_fid_boot_eval_batch(cs_gpu_fid_boot *b, int R, const int64_t *idx1,
+void cs_gpu_fid_boot_free(cs_gpu_fid_boot *b); /* NULL is fine */
+cs_status cs_gpu_fid_boot_eval_batch(cs_gpu_fid_boot *b, int R, const int64_t *idx1,
                                                  int64_t m1, const int64_t *idx2, int64_t m2,
                                                  cs_fid_result *res);
 
@@ -159,7 +147,7 @@ CS_GPU_WEAK cs_status cs_gpu_fid_boot_eval_batch(cs_gpu_fid_boot *b, int R, cons
  * cs_kid_compute on the GPU: the same subsets (cs_kid_subset, same seed), the same kernel
  * (x.y / d + 1)^3 in float64 from a cuBLAS Dsyrk/Dgemm Gram matrix (the full (n1 + n2)^2 one when
  * n1 + n2 <= opts->max_gram_rows, else per subset), the same unbiased MMD^2, mean and std. */
-CS_GPU_WEAK cs_status cs_gpu_kid_compute(cs_gpu *g, const float *x, int64_t n1, const float *y,
+cs_status cs_gpu_kid_compute(cs_gpu *g, const float *x, int64_t n1, const float *y,
                                          int64_t n2, int d, const cs_kid_opts *opts,
                                          cs_kid_result *res, double *per_subset);
 
@@ -168,14 +156,14 @@ CS_GPU_WEAK cs_status cs_gpu_kid_compute(cs_gpu *g, const float *x, int64_t n1, 
  * ssim), as cs_ssim_same_size / cs_rgb_ssim_same_size: exact integer window sums, the same
  * float64 formula per window (no FMA contraction), rgb-ssim's sums exact in int64. ssim and/or
  * rgb_ssim (npairs) may be NULL. Resize first (cs_image_resize, LANCZOS) as cs_metric_pair does. */
-CS_GPU_WEAK cs_status cs_gpu_ssim_pairs(cs_gpu *g, const cs_image *a, const cs_image *b,
+cs_status cs_gpu_ssim_pairs(cs_gpu *g, const cs_image *a, const cs_image *b,
                                         size_t npairs, double *ssim, double *rgb_ssim);
 
 /* cosine, hist and dhash of every (generated, reference) pair from descriptors computed on the
  * host (cs_metric_desc_compute). want: (CS_METRIC_N_PIXEL) flags, only COSINE/HIST/DHASH are
  * read (NULL: all three). out: (ngen, nref, 3) float64, [..][..][0] cosine, [1] hist, [2] dhash
  * (NaN where not wanted). hist and dhash are bit-identical to the CPU; cosine agrees to ~1e-15. */
-CS_GPU_WEAK cs_status cs_gpu_metric_desc_pairs(cs_gpu *g, const cs_metric_desc *dref, size_t nref,
+cs_status cs_gpu_metric_desc_pairs(cs_gpu *g, const cs_metric_desc *dref, size_t nref,
                                                const cs_metric_desc *dgen, size_t ngen,
                                                const int *want, double *out);
 

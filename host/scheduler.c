@@ -171,7 +171,15 @@ cs_status cs_device_list_get(const char *text, int threads, cs_device_list *out)
     int have_cuda = 0, ngpu = 0;
     if (spec.kind != CS_DEVSPEC_CPU) cs_backend_cuda_probe(&have_cuda, &ngpu);
     long nc = sysconf(_SC_NPROCESSORS_ONLN);
-    return cs_device_list_resolve(&spec, have_cuda, ngpu, threads, nc > 0 ? (int)nc : 1, out);
+    cs_status st = cs_device_list_resolve(&spec, have_cuda, ngpu, threads, nc > 0 ? (int)nc : 1, out);
+    if (!have_cuda && spec.kind != CS_DEVSPEC_CPU) { /* say why there is no cuda here */
+        const char *why = cs_backend_cuda_why();
+        if (st == CS_E_UNSUPPORTED && why[0])
+            return CS_FAIL(st, "device %s: %s; use --device cpu", spec.text, why);
+        if (st == CS_OK && out->notice[0] && why[0])
+            snprintf(out->notice, sizeof out->notice, "device auto: %s; using the CPU", why);
+    }
+    return st;
 }
 
 /* ---- the scheduler ------------------------------------------------------------------------ */

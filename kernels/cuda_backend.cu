@@ -53,6 +53,8 @@
 //   COPYSCOPE_CUDA_VERBOSE=1       print each new plan (path, algorithm, math, workspace)
 #include <cuda_runtime.h>
 
+#include "backend.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -886,8 +888,13 @@ fail:
     return st;
 }
 
-extern "C" cs_status cs_backend_cuda_create(int device, cs_backend **out) {
-    return cs_backend_cuda_create_ex(device, "fp32", out);
+#else // !COPYSCOPE_HAVE_CUDNN: the module exists (GPU math) but has no cuda backend
+
+extern "C" cs_status cs_backend_cuda_create_ex(int device, const char *precision, cs_backend **out) {
+    (void)precision;
+    *out = NULL;
+    return cs_error_set(CS_E_UNSUPPORTED, __FILE__, __LINE__,
+                        "device cuda:%d: this CUDA module was built without cuDNN (no cuda backend)", device);
 }
 
 #endif // COPYSCOPE_HAVE_CUDNN

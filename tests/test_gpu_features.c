@@ -51,9 +51,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Defined by the CUDA translation units in CUDA builds only (declared in backend.h). */
-#pragma weak cs_cuda_device_count
-#pragma weak cs_backend_cuda_create_ex
 
 #define N_IMAGES 8
 
@@ -110,16 +107,14 @@ static int make_images(cs_image *imgs, int n) {
 }
 
 static int gpu_present(const char **why) {
-    if (!cs_cuda_device_count) {
-        *why = "this build has no CUDA code";
+    int have = 0, n = 0;
+    cs_backend_cuda_probe(&have, &n);
+    if (!have) {
+        *why = cs_backend_cuda_why();
         return 0;
     }
-    if (cs_cuda_device_count() <= 0) {
+    if (n <= 0) {
         *why = "no CUDA GPU on this machine";
-        return 0;
-    }
-    if (!cs_backend_cuda_create_ex) {
-        *why = "this build has no cuda backend (cuDNN was not found at configure time)";
         return 0;
     }
     return 1;

@@ -1,7 +1,7 @@
 /* Shared by tests/test_gpu_stats*.c: skip logic, a seeded RNG and comparison helpers.
  *
- * Skip (exit 77, never "passed"): a build without the CUDA math (cs_gpu_math_available() == 0)
- * or a machine without a CUDA device (cs_cuda_device_count() == 0). With a device present, failing
+ * Skip (exit 77, never "passed"): no CUDA module here (cs_gpu_math_available() == 0: no CUDA
+ * build, no GPU device node, CUDA libraries missing) or no CUDA device (cs_cuda_device_count() == 0). With a device present, failing
  * to open it is a failure, not a skip. */
 #ifndef CS_TEST_GPU_STATS_H
 #define CS_TEST_GPU_STATS_H
@@ -16,15 +16,12 @@
 
 #include "check.h"
 
-/* weak: a build without CUDA has no definition (see host/backend.c) */
-int cs_cuda_device_count(void) __attribute__((weak));
-
 static cs_gpu *gpu_open_or_skip(const char *prog) {
     if (!cs_gpu_math_available()) {
-        printf("%s: SKIP: this build has no CUDA GPU math (no nvcc at configure time)\n", prog);
+        printf("%s: SKIP: no GPU math here: %s\n", prog, cs_backend_cuda_why());
         exit(77);
     }
-    int n = cs_cuda_device_count ? cs_cuda_device_count() : 0;
+    int n = cs_cuda_device_count();
     if (n <= 0) {
         printf("%s: SKIP: no CUDA device on this machine\n", prog);
         exit(77);

@@ -157,6 +157,8 @@ cs_status cs_model_collect(cs_model *m, int slot) {
     return CS_OK;
 }
 
+const char *cs_backend_cuda_why(void) { return "stub: no CUDA"; }
+
 void cs_backend_cuda_probe(int *have_backend, int *ngpu) {
     *have_backend = 0;
     *ngpu = 0;

@@ -66,10 +66,11 @@ die() { echo "device-run: $*" >&2; exit 1; }
 
 is_elf() { [ -f "$1" ] && [ "$(head -c 4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; }
 
-# Executables of the build (CLI, tests, benches).
+# Executables of the build (CLI, tests, benches) and the CUDA module, which alone links the CUDA
+# libraries (host/cuda_api.h).
 build_exes() {
   local f
-  for f in "$BUILD"/copyscope "$BUILD"/tests/*; do
+  for f in "$BUILD"/copyscope "$BUILD"/libcopyscope_cuda.so "$BUILD"/tests/*; do
     [ -x "$f" ] && is_elf "$f" && echo "$f"
   done
 }
@@ -118,7 +119,7 @@ PY
   # keep the names that are targets (test programs are named after theirs; the CLI is copyscope_cli)
   local known
   known=$(cmake --build "$BUILD" --target help 2>/dev/null | awk '$1 == "..." {print $2}')
-  targets=$(for t in copyscope_cli bench_features $targets; do echo "$known" | grep -qx "$t" && echo "$t"; done | sort -u)
+  targets=$(for t in copyscope_cli copyscope_cuda bench_features $targets; do echo "$known" | grep -qx "$t" && echo "$t"; done | sort -u)
   targets=$(echo $targets)
   echo "== build: $targets"
   cmake --build "$BUILD" -j"${JOBS:-2}" --target $targets || die "build failed"
@@ -285,7 +286,7 @@ setup_paths() {
   done
   # cuDNN 9 loads its sub-libraries by name at run time: they must be on the path too
   local cudnn_dir
-  cudnn_dir=$(ldd "$BUILD/tests/test_gpu_features" 2>/dev/null | awk '$1 == "libcudnn.so.9" {print $3}' | xargs -r dirname)
+  cudnn_dir=$(ldd "$BUILD/libcopyscope_cuda.so" 2>/dev/null | awk '$1 == "libcudnn.so.9" {print $3}' | xargs -r dirname)
   for so in $CUDNN_SUBLIBS; do
     if [ -n "$cudnn_dir" ] && [ -e "$cudnn_dir/$so" ]; then continue; fi
     d=$(find_lib "$so")
@@ -301,7 +302,7 @@ setup_paths() {
     fi
   done
   echo "libraries used by test_gpu_features:"
-  ldd "$BUILD/tests/test_gpu_features" 2>/dev/null | grep -E 'cud|cublas|cusolver|hdf5|openblas|devlibs' | sed 's/^/  /'
+  ldd "$BUILD/libcopyscope_cuda.so" "$BUILD/tests/test_gpu_features" 2>/dev/null | grep -E 'cud|cublas|cusolver|hdf5|openblas|devlibs|:$' | sed 's/^/  /'
   return $bad
 }
 
