@@ -75,6 +75,24 @@ static void cs_boot_draw(uint64_t seed, long r, int64_t n_ref, uint64_t offset, 
     cs_rng_resample(&rng, n_k, idx_set, n_k);
 }
 
+/* The first failure inside an OpenMP team of replicates: the others stop taking replicates. */
+typedef struct cs_boot_fail {
+    volatile int failed;
+    cs_status st;
+    char msg[512];
+} cs_boot_fail;
+
+static void cs_boot_fail_note(cs_boot_fail *f, cs_status st, const char *msg) {
+#pragma omp critical(cs_boot_fail)
+    {
+        if (!f->failed) {
+            f->st = st;
+            snprintf(f->msg, sizeof f->msg, "%s", msg);
+        }
+        f->failed = 1;
+    }
+}
+
 static cs_status cs_boot_check(int B, int64_t n_ref, const int64_t *n_set, size_t n_sets, int64_t *n_max) {
     if (B < 1 || B > CS_AUDIT_MAX_BOOTSTRAP)
         return CS_FAIL(CS_E_USAGE, "bootstrap replicates must be 1..%d (got %d)", CS_AUDIT_MAX_BOOTSTRAP, B);
@@ -92,15 +110,13 @@ cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const 
     if (threads <= 0) threads = omp_get_num_procs();
     const int blas_threads = openblas_get_num_threads();
     cs_status st = CS_OK;
-    volatile int failed = 0;
-    char first_error[512] = "";
-    cs_status first_st = CS_OK;
+    cs_boot_fail fail = {0};
     double t0 = cs_now(), last = t0;
     /* Sets one at a time: only one Gram matrix ((n_ref + n_k)^2 doubles) is alive. Replicate r's
      * draws for set k are found again by jumping over the draws of the reference and of sets
      * 0..k-1 in its stream (cs_rng_skip), so the numbers are those of drawing everything in order. */
     uint64_t offset = (uint64_t)n_ref;
-    for (size_t k = 0; k < n_sets && !failed; k++) {
+    for (size_t k = 0; k < n_sets && !fail.failed; k++) {
         cs_fid_boot *boot = NULL;
         openblas_set_num_threads(threads); /* the Gram matrix: one BLAS call, all cores */
         st = cs_fid_boot_init(&boot, ref, n_ref, sets[k], n_set[k], d);
@@ -113,34 +129,16 @@ cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const 
         {
             int64_t *idx_ref = malloc((size_t)n_ref * sizeof(int64_t)); /* (n_ref) */
             int64_t *idx_set = malloc((size_t)n_max * sizeof(int64_t)); /* (n_max) */
-            if (!idx_ref || !idx_set) {
-#pragma omp critical(cs_boot_err)
-                {
-                    if (!failed) {
-                        first_st = CS_E_NOMEM;
-                        snprintf(first_error, sizeof first_error, "out of memory for resampled indices");
-                    }
-                    failed = 1;
-                }
-            }
+            if (!idx_ref || !idx_set) cs_boot_fail_note(&fail, CS_E_NOMEM, "out of memory for resampled indices");
 #pragma omp for schedule(dynamic, 4)
             for (long r = 0; r < (long)B; r++) {
-                if (failed) continue;
+                if (fail.failed) continue;
                 cs_boot_draw(seed, r, n_ref, offset, n_set[k], idx_ref, idx_set);
                 cs_fid_result res;
                 cs_status s = cs_fid_boot_eval(boot, idx_ref, n_ref, idx_set, n_set[k], &res);
                 /* a numerical failure of one resample: NaN, the replicate is excluded later */
                 rep_fid[(size_t)r * n_sets + k] = s == CS_OK ? res.fid : NAN;
-                if (s == CS_E_NOMEM) {
-#pragma omp critical(cs_boot_err)
-                    {
-                        if (!failed) {
-                            first_st = s;
-                            snprintf(first_error, sizeof first_error, "%s", cs_last_error());
-                        }
-                        failed = 1;
-                    }
-                }
+                if (s == CS_E_NOMEM) cs_boot_fail_note(&fail, s, cs_last_error());
             }
             free(idx_ref);
             free(idx_set);
@@ -158,7 +156,7 @@ cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const 
         }
     }
     openblas_set_num_threads(blas_threads);
-    if (st == CS_OK && failed) st = CS_FAIL(first_st, "bootstrap: %s", first_error);
+    if (st == CS_OK && fail.failed) st = CS_FAIL(fail.st, "bootstrap: %s", fail.msg);
     return st;
 }
 
@@ -167,15 +165,15 @@ cs_status cs_bootstrap_pair_means(const double *const *pairs, int64_t n_ref, con
     int64_t n_max;
     CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
     if (threads <= 0) threads = omp_get_num_procs();
-    volatile int failed = 0;
+    cs_boot_fail fail = {0};
 #pragma omp parallel num_threads(threads)
     {
         /* (n_ref) + (n_max) indices, then (n_ref) + (n_max) counts */
         int64_t *buf = malloc((size_t)(n_ref + n_max) * 2 * sizeof(int64_t));
-        if (!buf) failed = 1;
+        if (!buf) cs_boot_fail_note(&fail, CS_E_NOMEM, "out of memory for resampled indices");
 #pragma omp for schedule(dynamic, 8)
         for (long r = 0; r < (long)B; r++) {
-            if (failed) continue;
+            if (fail.failed) continue;
             int64_t *idx_ref = buf, *idx_set = buf + n_ref;
             int64_t *c_ref = idx_set + n_max, *c_set = c_ref + n_ref;
             uint64_t offset = (uint64_t)n_ref;
@@ -200,7 +198,7 @@ cs_status cs_bootstrap_pair_means(const double *const *pairs, int64_t n_ref, con
         }
         free(buf);
     }
-    if (failed) return CS_FAIL(CS_E_NOMEM, "bootstrap: out of memory for resampled indices");
+    if (fail.failed) return CS_FAIL(fail.st, "bootstrap: %s", fail.msg);
     return CS_OK;
 }
 
@@ -224,39 +222,24 @@ cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const 
         int64_t m = o.subset_size < n_ref ? o.subset_size : n_ref;
         if (m > nk) m = nk;
         if (m == n_ref && m == nk) o.n_subsets = 1; /* every subset is the whole resample */
-        volatile int failed = 0;
-        char first_error[512] = "";
-        cs_status first_st = CS_OK;
+        cs_boot_fail fail = {0};
 #pragma omp parallel num_threads(threads)
         {
             int64_t *idx = malloc((size_t)(n_ref + nk) * sizeof(int64_t)); /* (n_ref) then (nk) */
-            if (!idx) {
-#pragma omp critical(cs_boot_kid_err)
-                failed = 1;
-            }
+            if (!idx) cs_boot_fail_note(&fail, CS_E_NOMEM, "out of memory for resampled indices");
 #pragma omp for schedule(dynamic, 4)
             for (long r = 0; r < (long)B; r++) {
-                if (failed) continue;
+                if (fail.failed) continue;
                 cs_boot_draw(seed, r, n_ref, offset, nk, idx, idx + n_ref);
                 cs_kid_result res;
                 cs_status s = cs_kid_gram(gram, nt, n_ref, idx, n_ref, idx + n_ref, nk, d, &o, &res, NULL);
                 rep_score[(size_t)r * n_sets + k] = s == CS_OK ? res.kid : NAN;
-                if (s == CS_E_NOMEM || s == CS_E_USAGE) {
-#pragma omp critical(cs_boot_kid_err)
-                    {
-                        if (!failed) {
-                            first_st = s;
-                            snprintf(first_error, sizeof first_error, "%s", cs_last_error());
-                        }
-                        failed = 1;
-                    }
-                }
+                if (s == CS_E_NOMEM || s == CS_E_USAGE) cs_boot_fail_note(&fail, s, cs_last_error());
             }
             free(idx);
         }
         free(gram);
-        if (failed) return CS_FAIL(first_st != CS_OK ? first_st : CS_E_NOMEM, "bootstrap of KID: %s",
-                                   first_error[0] ? first_error : "out of memory");
+        if (fail.failed) return CS_FAIL(fail.st, "bootstrap of KID: %s", fail.msg);
         offset += (uint64_t)nk;
     }
     return CS_OK;

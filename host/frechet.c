@@ -871,19 +871,27 @@ void cs_fid_result_swap_sides(cs_fid_result *res) {
                     ((w & CS_FID_WARN_NOT_PSD2) ? CS_FID_WARN_NOT_PSD1 : 0);
 }
 
-cs_status cs_fid_compute(const cs_stats *s1, const float *x1, const cs_stats *s2, const float *x2,
-                         cs_fid_method method, cs_fid_result *res) {
-    memset(res, 0, sizeof *res);
+cs_status cs_fid_check_pair(const cs_stats *s1, const float *x1, const cs_stats *s2, const float *x2,
+                            int *have_rows) {
+    *have_rows = 0;
     if (s1->d != s2->d)
         return CS_FAIL(CS_E_MISMATCH, "cannot compare features of %d and %d dimensions", s1->d, s2->d);
-    const int d = s1->d;
     for (int i = 0; i < 2; i++) {
         const cs_stats *s = i ? s2 : s1;
         if (!s->cov_only && s->n < 2)
             return CS_FAIL(CS_E_USAGE, "set %d has %lld samples; the FID needs at least 2", i + 1,
                            (long long)s->n);
     }
-    int have_rows = x1 && x2 && !s1->cov_only && !s2->cov_only;
+    *have_rows = x1 && x2 && !s1->cov_only && !s2->cov_only;
+    return CS_OK;
+}
+
+cs_status cs_fid_compute(const cs_stats *s1, const float *x1, const cs_stats *s2, const float *x2,
+                         cs_fid_method method, cs_fid_result *res) {
+    memset(res, 0, sizeof *res);
+    int have_rows;
+    CS_TRY(cs_fid_check_pair(s1, x1, s2, x2, &have_rows));
+    const int d = s1->d;
     if (method == CS_FID_AUTO && have_rows && s1->n + s2->n <= d) method = CS_FID_LOWRANK;
     cs_status st;
     if (method == CS_FID_LOWRANK) {

@@ -30,6 +30,10 @@ double cs_fid_sum_sqrt_top(const double *w, int m, int r, double *err);
 /* res->fid from its terms, with the documented clamp around 0; NaN or a negative FID beyond
  * rounding: CS_E_NUMERIC. */
 cs_status cs_fid_finish(cs_fid_result *res);
+/* Two statistics the FID can compare: equal dimensions (CS_E_MISMATCH), >= 2 samples in each
+ * set that has rows (CS_E_USAGE); *have_rows = x1 and x2 given and both sets with rows. */
+cs_status cs_fid_check_pair(const cs_stats *s1, const float *x1, const cs_stats *s2, const float *x2,
+                            int *have_rows);
 /* Sizes the low-rank method accepts (CS_E_USAGE / CS_E_UNSUPPORTED otherwise). */
 cs_status cs_fid_lowrank_check(int64_t n1, int64_t n2, int d);
 /* `bit` when a covariance of n samples in d dimensions is singular (n <= d), else 0. */

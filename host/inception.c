@@ -52,8 +52,9 @@ struct cs_model {
     float *arena;               /* device: input (chunk, 3, 299, 299) | feats (chunk, 2048) | regions */
     size_t region_floats[2];    /* per-region capacity for chunk_cap images */
     float *host_x;              /* (chunk_max, 3, 299, 299) float32 host staging for features_rgb */
-    uint8_t *dev_rgb;           /* device: one image's (h, w, 3) uint8 for preprocess_rgb */
-    size_t dev_rgb_cap;         /* bytes */
+    uint8_t *host_rgb;          /* features_rgb: a chunk's images packed (host) */
+    size_t host_rgb_cap;        /* bytes */
+    cs_rgb_item *host_items;    /* (chunk_max) */
     pipe_slot pipe[2];          /* cs_model_submit / cs_model_collect */
     int async;                  /* the backend has asynchronous transfers (backend.h) */
     int device_preprocess;      /* cs_model_preprocesses */
@@ -409,11 +410,12 @@ void cs_model_free(cs_model *m) {
         m->be->iface->buffer_free(m->be, m->arena);
         for (int i = 0; i < CS_MODEL_MAX_WORKERS; i++) m->be->iface->buffer_free(m->be, m->warena[i]);
         m->be->iface->buffer_free(m->be, m->params);
-        m->be->iface->buffer_free(m->be, m->dev_rgb);
         for (int i = 0; i < 2; i++) m->be->iface->buffer_free(m->be, m->pipe[i].din);
         cs_backend_free(m->be);
     }
     free(m->host_x);
+    free(m->host_rgb);
+    free(m->host_items);
     free(m);
 }
 
@@ -544,58 +546,6 @@ cs_status cs_model_forward(cs_model *m, const float *x, int n, int dims, float *
     return CS_OK;
 }
 
-/* Backends that preprocess: each image's bytes go to the device (one staging buffer, reused:
- * ops on a backend run in order) and are resized straight into the chunk's input. */
-static cs_status features_rgb_dev(cs_model *m, const cs_image *imgs, int n, int dims, float *out) {
-    cs_backend *be = m->be;
-    for (int i = 0; i < n; i += m->chunk_max) {
-        int k = n - i < m->chunk_max ? n - i : m->chunk_max;
-        cs_status st = ensure_arena(m, k);
-        for (int j = 0; j < k && st == CS_OK; j++) {
-            const cs_image *im = &imgs[i + j];
-            size_t bytes;
-            if (!im->rgb || im->width < 1 || im->height < 1 ||
-                !cs_mul_size((size_t)im->width * 3, (size_t)im->height, &bytes)) {
-                st = CS_FAIL(CS_E_USAGE, "preprocess: bad image %d (%dx%d)", i + j, im->width, im->height);
-                break;
-            }
-            if (bytes > m->dev_rgb_cap) {
-                be->iface->buffer_free(be, m->dev_rgb);
-                m->dev_rgb = NULL;
-                m->dev_rgb_cap = 0;
-                st = be->iface->buffer_alloc(be, bytes, (void **)&m->dev_rgb);
-                if (st != CS_OK) break;
-                m->dev_rgb_cap = bytes;
-            }
-            st = be->iface->upload(be, m->dev_rgb, im->rgb, bytes);
-            if (st == CS_OK)
-                st = be->iface->preprocess_rgb(be, m->dev_rgb, im->width, im->height, m->arena + input_floats(j));
-        }
-        if (st == CS_OK) st = run_chunk(m, m->arena, k, dims, out + (size_t)i * dims, -1);
-        if (st != CS_OK) return chunk_failed(st, i, k);
-    }
-    return CS_OK;
-}
-
-cs_status cs_model_features_rgb(cs_model *m, const cs_image *imgs, int n, int dims, float *out) {
-    if (!cs_model_dims_valid(dims))
-        return CS_FAIL(CS_E_USAGE, "dims %d not supported (expected 64, 192, 768 or 2048)", dims);
-    if (n < 0) return CS_FAIL(CS_E_USAGE, "negative image count %d", n);
-    if (m->be->iface->preprocess_rgb) return features_rgb_dev(m, imgs, n, dims, out);
-    if (!m->host_x) {
-        m->host_x = cs_malloc(input_floats(m->chunk_max) * sizeof(float), "preprocessed batch");
-        if (!m->host_x) return CS_E_NOMEM;
-    }
-    for (int i = 0; i < n; i += m->chunk_max) {
-        int k = n - i < m->chunk_max ? n - i : m->chunk_max;
-        for (int j = 0; j < k; j++)
-            CS_TRY(cs_preprocess_rgb(imgs[i + j].rgb, imgs[i + j].width, imgs[i + j].height,
-                                      m->host_x + input_floats(j)));
-        CS_TRY(forward_chunk(m, m->host_x, k, dims, out + (size_t)i * dims));
-    }
-    return CS_OK;
-}
-
 /* ---- the two-batch pipeline (cs_model_submit / cs_model_collect) --------------------------- */
 
 int cs_model_preprocesses(const cs_model *m) { return m->device_preprocess; }
@@ -705,4 +655,58 @@ cs_status cs_model_collect(cs_model *m, int slot) {
     if (!p->in_flight) return CS_OK;
     p->in_flight = 0;
     return m->be->iface->fence_wait(m->be, FENCE_DONE(slot));
+}
+
+/* Backends that preprocess: each chunk's images are packed into one host buffer and go through
+ * pipeline slot 0 (one upload, resized on the device straight into the chunk's input). */
+static cs_status features_rgb_dev(cs_model *m, const cs_image *imgs, int n, int dims, float *out) {
+    if (!m->host_items) {
+        m->host_items = cs_malloc((size_t)m->chunk_max * sizeof *m->host_items, "packed image list");
+        if (!m->host_items) return CS_E_NOMEM;
+    }
+    for (int i = 0; i < n; i += m->chunk_max) {
+        int k = n - i < m->chunk_max ? n - i : m->chunk_max;
+        size_t total = 0;
+        for (int j = 0; j < k; j++) {
+            const cs_image *im = &imgs[i + j];
+            size_t bytes;
+            if (!im->rgb || im->width < 1 || im->height < 1 ||
+                !cs_mul_size((size_t)im->width * 3, (size_t)im->height, &bytes) || bytes > SIZE_MAX - total)
+                return CS_FAIL(CS_E_USAGE, "preprocess: bad image %d (%dx%d)", i + j, im->width, im->height);
+            m->host_items[j] = (cs_rgb_item){.offset = total, .width = im->width, .height = im->height};
+            total += bytes;
+        }
+        if (total > m->host_rgb_cap) {
+            free(m->host_rgb);
+            m->host_rgb_cap = 0;
+            m->host_rgb = cs_malloc(total, "packed images");
+            if (!m->host_rgb) return CS_E_NOMEM;
+            m->host_rgb_cap = total;
+        }
+        for (int j = 0; j < k; j++)
+            memcpy(m->host_rgb + m->host_items[j].offset, imgs[i + j].rgb, item_bytes(&m->host_items[j]));
+        cs_status st = submit(m, 0, NULL, m->host_rgb, total, m->host_items, k, dims, out + (size_t)i * dims);
+        if (st == CS_OK) st = cs_model_collect(m, 0);
+        if (st != CS_OK) return CS_FAIL(st, "%s (from image %d of this call)", cs_last_error(), i);
+    }
+    return CS_OK;
+}
+
+cs_status cs_model_features_rgb(cs_model *m, const cs_image *imgs, int n, int dims, float *out) {
+    if (!cs_model_dims_valid(dims))
+        return CS_FAIL(CS_E_USAGE, "dims %d not supported (expected 64, 192, 768 or 2048)", dims);
+    if (n < 0) return CS_FAIL(CS_E_USAGE, "negative image count %d", n);
+    if (m->be->iface->preprocess_rgb) return features_rgb_dev(m, imgs, n, dims, out);
+    if (!m->host_x) {
+        m->host_x = cs_malloc(input_floats(m->chunk_max) * sizeof(float), "preprocessed batch");
+        if (!m->host_x) return CS_E_NOMEM;
+    }
+    for (int i = 0; i < n; i += m->chunk_max) {
+        int k = n - i < m->chunk_max ? n - i : m->chunk_max;
+        for (int j = 0; j < k; j++)
+            CS_TRY(cs_preprocess_rgb(imgs[i + j].rgb, imgs[i + j].width, imgs[i + j].height,
+                                      m->host_x + input_floats(j)));
+        CS_TRY(forward_chunk(m, m->host_x, k, dims, out + (size_t)i * dims));
+    }
+    return CS_OK;
 }

@@ -351,44 +351,35 @@ void cuda_buffer_free(cs_backend *be, void *buf) {
     cudaFree(buf); // an error here has nobody to report to: it shows at the next checked call
 }
 
-cs_status cuda_upload(cs_backend *be, void *dst, const void *src, size_t bytes) {
+// One copy on a stream; sync: wait for it (the host buffer may then be reused / is filled).
+cs_status cuda_copy(cs_backend *be, void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, int copy_queue,
+                    int sync) {
     cuda_ctx *c = ctx_of(be);
     if (!bytes) return CS_OK;
-    TRY(enter(c, OP_UPLOAD));
+    TRY(enter(c, kind == cudaMemcpyHostToDevice ? OP_UPLOAD : OP_DOWNLOAD));
     c->cur_bytes = bytes;
-    CU_CHECK(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream));
-    CU_CHECK(c, cudaStreamSynchronize(c->stream)); // src may be reused (also when pinned)
+    cudaStream_t stream = copy_queue ? c->copy : c->stream;
+    CU_CHECK(c, cudaMemcpyAsync(dst, src, bytes, kind, stream));
+    if (sync) CU_CHECK(c, cudaStreamSynchronize(stream));
     return CS_OK;
 }
 
+cs_status cuda_upload(cs_backend *be, void *dst, const void *src, size_t bytes) {
+    return cuda_copy(be, dst, src, bytes, cudaMemcpyHostToDevice, 0, 1);
+}
+
 cs_status cuda_download(cs_backend *be, void *dst, const void *src, size_t bytes) {
-    cuda_ctx *c = ctx_of(be);
-    if (!bytes) return CS_OK;
-    TRY(enter(c, OP_DOWNLOAD));
-    c->cur_bytes = bytes;
-    CU_CHECK(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream));
-    CU_CHECK(c, cudaStreamSynchronize(c->stream)); // dst is filled on return
-    return CS_OK;
+    return cuda_copy(be, dst, src, bytes, cudaMemcpyDeviceToHost, 0, 1);
 }
 
 // ---- asynchronous transfers and fences (the model's two-batch pipeline, backend.h) -----------
 
 cs_status cuda_upload_async(cs_backend *be, void *dst, const void *src, size_t bytes) {
-    cuda_ctx *c = ctx_of(be);
-    if (!bytes) return CS_OK;
-    TRY(enter(c, OP_UPLOAD));
-    c->cur_bytes = bytes;
-    CU_CHECK(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->copy));
-    return CS_OK;
+    return cuda_copy(be, dst, src, bytes, cudaMemcpyHostToDevice, 1, 0);
 }
 
 cs_status cuda_download_async(cs_backend *be, void *dst, const void *src, size_t bytes) {
-    cuda_ctx *c = ctx_of(be);
-    if (!bytes) return CS_OK;
-    TRY(enter(c, OP_DOWNLOAD));
-    c->cur_bytes = bytes;
-    CU_CHECK(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream));
-    return leave(c);
+    return cuda_copy(be, dst, src, bytes, cudaMemcpyDeviceToHost, 0, 0);
 }
 
 cs_status cuda_fence_check(cuda_ctx *c, int fence) {

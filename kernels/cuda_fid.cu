@@ -454,16 +454,9 @@ extern "C" cs_status cs_gpu_fid_lowrank(cs_gpu *g, const float *x1, int64_t n1, 
 extern "C" cs_status cs_gpu_fid_compute(cs_gpu *g, const cs_stats *s1, const float *x1, const cs_stats *s2,
                                         const float *x2, cs_fid_result *res) {
     memset(res, 0, sizeof *res);
-    if (s1->d != s2->d)
-        return CS_FAIL(CS_E_MISMATCH, "cannot compare features of %d and %d dimensions", s1->d, s2->d);
+    int have_rows;
+    CS_TRY(cs_fid_check_pair(s1, x1, s2, x2, &have_rows));
     const int d = s1->d;
-    for (int i = 0; i < 2; i++) {
-        const cs_stats *s = i ? s2 : s1;
-        if (!s->cov_only && s->n < 2)
-            return CS_FAIL(CS_E_USAGE, "set %d has %lld samples; the FID needs at least 2", i + 1,
-                           (long long)s->n);
-    }
-    int have_rows = x1 && x2 && !s1->cov_only && !s2->cov_only;
     cs_status st;
     if (have_rows && s1->n + s2->n <= d) {
         st = cs_gpu_fid_lowrank(g, x1, s1->n, x2, s2->n, d, res);

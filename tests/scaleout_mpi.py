@@ -20,7 +20,6 @@ Exit 77 = skipped: the build has no MPI mode (COPYSCOPE_MPI), mpirun/srun or Slu
 """
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -99,6 +98,11 @@ def image_list(root):
     return out, files(m["reference"])
 
 
+def skip_no_mpi():
+    print("SKIP: this build has no MPI mode (configure with -DCOPYSCOPE_MPI=ON and libopenmpi-dev)")
+    return 77
+
+
 def have_mpi_mode(cli):
     p = subprocess.run([cli, "features", "--mpi", "x", "-o", "/nonexistent/x.h5"], capture_output=True, text=True)
     return "built without MPI" not in p.stderr, p
@@ -142,8 +146,7 @@ def test_cli(cli, work, weights, have_mpi):
 
 def test_mpirun(cli, work, weights, have_mpi):
     if have_mpi != "ON":
-        print("SKIP: this build has no MPI mode (configure with -DCOPYSCOPE_MPI=ON and libopenmpi-dev)")
-        return 77
+        return skip_no_mpi()
     if not shutil.which("mpirun"):
         print("SKIP: mpirun absent (tools/install-deps.sh installs openmpi-bin)")
         return 77
@@ -242,15 +245,11 @@ def test_mpirun(cli, work, weights, have_mpi):
 
 def test_srun(cli, work, weights, have_mpi):
     if have_mpi != "ON":
-        print("SKIP: this build has no MPI mode (configure with -DCOPYSCOPE_MPI=ON and libopenmpi-dev)")
-        return 77
-    from slurm_local import Cluster, find
-    if os.geteuid() != 0:
-        print("SKIP: the Slurm test starts slurmctld/slurmd as root (not root here)")
-        return 77
-    missing = [b for b in ("slurmctld", "slurmd", "srun", "sinfo", "munged", "mungekey", "runuser") if not find(b)]
-    if missing:
-        print(f"SKIP: Slurm binaries absent ({', '.join(missing)}); tools/install-deps.sh installs them")
+        return skip_no_mpi()
+    from slurm_local import Cluster, fail_on_sigterm, find, skip_reason
+    why = skip_reason(("slurmctld", "slurmd", "srun", "sinfo", "munged", "mungekey", "runuser"))
+    if why:
+        print(f"SKIP: {why}")
         return 77
     root = make_audit(work, 2, 3, "audit-small")
     manifest = os.path.join(root, "manifest.json")
@@ -258,10 +257,7 @@ def test_srun(cli, work, weights, have_mpi):
     full = os.path.join(work, "report-full")
     run([cli, "audit", manifest, *o, "-q", "-o", full])
     cluster = Cluster(os.path.join(work, "cluster"))
-
-    def on_term(sig, frame):
-        raise SystemExit(f"FAIL: signal {sig}")
-    signal.signal(signal.SIGTERM, on_term)
+    fail_on_sigterm()
     try:
         cluster.start()
         srun = [find("srun"), "--mpi=pmix", "-n", "2", "--time=10"]

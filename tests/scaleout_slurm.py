@@ -9,30 +9,22 @@ file at the end, pass or fail (also on SIGTERM from ctest's timeout).
 import json
 import os
 import shutil
-import signal
 import sys
 import time
 
-from slurm_local import Cluster, find  # tests/slurm_local.py: daemons started and stopped by PID
+from slurm_local import Cluster, fail_on_sigterm, skip_reason  # tests/slurm_local.py: daemons started and stopped by PID
 
 WAIT_S = 300  # bound for each batch of jobs (about 5-20 s here)
 
 
 def main(cli, work, weights, make_audit, compare_reports, run):
-    if os.geteuid() != 0:
-        print("SKIP: the Slurm test starts slurmctld/slurmd as root (not root here)")
-        return 77
-    missing = [b for b in ("slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "munged", "mungekey", "runuser")
-               if not find(b)]
-    if missing:
-        print(f"SKIP: Slurm binaries absent ({', '.join(missing)}); tools/install-deps.sh installs them")
+    why = skip_reason(("slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "munged", "mungekey", "runuser"))
+    if why:
+        print(f"SKIP: {why}")
         return 77
     os.makedirs(work, exist_ok=True)
     cluster = Cluster(os.path.join(work, "cluster"))
-
-    def on_term(sig, frame):
-        raise SystemExit(f"FAIL: signal {sig}")
-    signal.signal(signal.SIGTERM, on_term)
+    fail_on_sigterm()
     try:
         cluster.start()
         return scenario(cli, work, weights, make_audit, compare_reports, run, cluster)
@@ -88,7 +80,7 @@ def scenario(cli, work, weights, make_audit, compare_reports, run, cluster):
     keep = {f: os.stat(os.path.join(parts, f)).st_mtime_ns for f in os.listdir(parts)}
     st = run([cli, "slurm", "status", job], expect=1, env=env)
     log2 = os.path.join(job, "logs", "shard-2.out")
-    if f"shard 2: missing" not in st.stdout or log2 not in st.stdout:
+    if "shard 2: missing" not in st.stdout or log2 not in st.stdout:
         sys.exit(f"FAIL: status does not name the missing shard and its log: {st.stdout}")
     print(st.stdout.strip())
     os.remove(log2)

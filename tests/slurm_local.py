@@ -25,6 +25,24 @@ def find(name):
     return shutil.which(name)
 
 
+def skip_reason(binaries):
+    """Why a local-Slurm test cannot run here (None when it can): not root, or binaries absent."""
+    if os.geteuid() != 0:
+        return "the Slurm test starts slurmctld/slurmd as root (not root here)"
+    missing = [b for b in binaries if not find(b)]
+    if missing:
+        return f"Slurm binaries absent ({', '.join(missing)}); tools/install-deps.sh installs them"
+    return None
+
+
+def fail_on_sigterm():
+    """ctest's timeout sends SIGTERM: turn it into SystemExit so that the caller's finally stops
+    the daemons."""
+    def on_term(sig, frame):
+        raise SystemExit(f"FAIL: signal {sig}")
+    signal.signal(signal.SIGTERM, on_term)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -16,14 +16,8 @@
 
 #include "check.h"
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static double urand(void) {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (double)((rng_state * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0);
-}
-static double nrand(void) { return sqrt(-2.0 * log(1.0 - urand())) * cos(6.283185307179586 * urand()); }
+#define CS_TEST_RNG_SEED 0x9E3779B97F4A7C15ull
+#include "test_rng.h"
 
 /* Rows x (n, d) = z W + shift with a random mixing W (d, d) scaled per column by scale^(j/d). */
 static float *make_rows(int n, int d, double shift, double scale) {

@@ -35,14 +35,7 @@ static cs_gpu *gpu_open_or_skip(const char *prog) {
     return g;
 }
 
-static uint64_t rng_state = 88172645463325252ull;
-static double urand(void) { /* xorshift64*, uniform in [0, 1) */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (double)((rng_state * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0);
-}
-static double nrand(void) { return sqrt(-2.0 * log(1.0 - urand())) * cos(6.283185307179586 * urand()); }
+#include "test_rng.h"
 
 /* Rows x (n, d) float32 = z W + shift, z ~ N(0, diag(scale^(k/d))), W a random mixing (d, d):
  * correlated features with a spread of eigenvalues, like Inception features. */

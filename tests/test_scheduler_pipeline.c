@@ -133,6 +133,43 @@ static void expect_rows(const char *what, const cs_features *f, const cs_feature
     expect_rows_tol(what, f, ref, skip, 0.0);
 }
 
+/* Every image through the devices' own preprocessing (the route the caller's testing aids
+ * select), inline (devices NULL: 1 thread) or on a testing list (2 threads): all images went to
+ * the device and the rows are bit-identical to the single-CPU reference. */
+static void expect_device_route(const char *route, const cs_pathlist *files, const char *devices,
+                                const cs_features *ref) {
+    char what[128];
+    snprintf(what, sizeof what, "%s, %s", route, devices ? devices : "inline");
+    cs_features_opts o;
+    cs_features f;
+    opts_for(&o, 2048, NULL, devices ? 2 : 1);
+    cs_status st = extract(files, &o, devices, NULL, &f);
+    CHECK(st == CS_OK, "%s: %s", what, cs_last_error());
+    if (st != CS_OK) return;
+    CHECK(f.n_device_preprocessed == N_IMG, "%s: %zu of %d images went to the device", what, f.n_device_preprocessed,
+          N_IMG);
+    expect_rows(what, &f, ref, NULL);
+    cs_features_free(&f);
+}
+
+/* The inputs with a corrupt file (written to bad) before input 4 and a missing one (gone)
+ * before input 9; bad and gone hold 4200 bytes. */
+static void mixed_inputs(const cs_pathlist *files, char *bad, char *gone, cs_pathlist *mixed) {
+    snprintf(bad, 4200, "%s/bad.ppm", g_work);
+    snprintf(gone, 4200, "%s/missing.ppm", g_work);
+    FILE *fb = fopen(bad, "wb");
+    if (fb) {
+        fputs("P6\n40 40\n255\nshort", fb);
+        fclose(fb);
+    }
+    memset(mixed, 0, sizeof *mixed);
+    for (size_t i = 0; i < files->n; i++) {
+        if (i == 4) cs_pathlist_push(mixed, bad);
+        if (i == 9) cs_pathlist_push(mixed, gone);
+        cs_pathlist_push(mixed, files->paths[i]);
+    }
+}
+
 static void fresh_cache(char *out, size_t size, const char *name) {
     snprintf(out, size, "%s/%s", g_work, name);
     char cmd[8300];
@@ -362,19 +399,8 @@ int main(int argc, char **argv) {
     /* --skip-bad with 2 workers: a corrupt file and a missing one among the inputs */
     {
         char bad[4200], gone[4200];
-        snprintf(bad, sizeof bad, "%s/bad.ppm", g_work);
-        snprintf(gone, sizeof gone, "%s/missing.ppm", g_work);
-        FILE *fb = fopen(bad, "wb");
-        if (fb) {
-            fputs("P6\n40 40\n255\nshort", fb);
-            fclose(fb);
-        }
-        cs_pathlist mixed = {0};
-        for (size_t i = 0; i < files.n; i++) {
-            if (i == 4) cs_pathlist_push(&mixed, bad);
-            if (i == 9) cs_pathlist_push(&mixed, gone);
-            cs_pathlist_push(&mixed, files.paths[i]);
-        }
+        cs_pathlist mixed;
+        mixed_inputs(&files, bad, gone, &mixed);
         opts_for(&o, 64, NULL, 2);
         o.skip_bad = 1;
         cs_status st = extract(&mixed, &o, "cpu,cpu", NULL, &f);
@@ -397,38 +423,20 @@ int main(int argc, char **argv) {
      * GPU's route): the decoded pixels of each batch, of 13 different sizes, packed into one
      * buffer and resized by the backend's preprocess_rgb op (on the CPU: cs_preprocess_rgb
      * itself), so the rows must be bit-identical; inline and with 2 workers, and with a corrupt
-     * file among them (--skip-bad: the packed batch is compacted) */
+     * and a missing file among them (--skip-bad: the packed batch is compacted) */
     setenv("COPYSCOPE_TEST_DEVICE_PREPROCESS", "1", 1);
     {
-        const char *dev[] = {NULL, "cpu,cpu"};
-        for (int di = 0; di < 2; di++) {
-            opts_for(&o, 2048, NULL, di ? 2 : 1);
-            cs_status st = extract(&files, &o, dev[di], NULL, &f);
-            CHECK(st == CS_OK, "device preprocessing, %s: %s", dev[di] ? dev[di] : "inline", cs_last_error());
-            if (st != CS_OK) continue;
-            CHECK(f.n_device_preprocessed == N_IMG, "device preprocessing: %zu of %d images went to the device",
-                  f.n_device_preprocessed, N_IMG);
-            expect_rows(di ? "device preprocessing, 2 workers" : "device preprocessing, inline", &f, &ref, NULL);
-            cs_features_free(&f);
-        }
-        char bad[4200];
-        snprintf(bad, sizeof bad, "%s/bad2.ppm", g_work);
-        FILE *fb = fopen(bad, "wb");
-        if (fb) {
-            fputs("P6\n40 40\n255\nshort", fb);
-            fclose(fb);
-        }
-        cs_pathlist mixed = {0};
-        for (size_t i = 0; i < files.n; i++) {
-            if (i == 4) cs_pathlist_push(&mixed, bad);
-            cs_pathlist_push(&mixed, files.paths[i]);
-        }
+        expect_device_route("device preprocessing", &files, NULL, &ref);
+        expect_device_route("device preprocessing", &files, "cpu,cpu", &ref);
+        char bad[4200], gone[4200];
+        cs_pathlist mixed;
+        mixed_inputs(&files, bad, gone, &mixed);
         opts_for(&o, 64, NULL, 2);
         o.skip_bad = 1;
         cs_status st = extract(&mixed, &o, "cpu,cpu", NULL, &f);
         CHECK(st == CS_OK, "device preprocessing, skip-bad: %s", cs_last_error());
         if (st == CS_OK) {
-            CHECK(f.skipped.n == 1 && f.n_device_preprocessed == N_IMG, "device preprocessing, skip-bad: %zu skipped, "
+            CHECK(f.skipped.n == 2 && f.n_device_preprocessed == N_IMG, "device preprocessing, skip-bad: %zu skipped, "
                   "%zu preprocessed by the device", f.skipped.n, f.n_device_preprocessed);
             expect_rows("device preprocessing, skip-bad, 2 workers", &f, &ref64, NULL);
             cs_features_free(&f);
@@ -443,17 +451,9 @@ int main(int argc, char **argv) {
      * 2 and 3 workers */
     setenv("COPYSCOPE_TEST_CPU_ASYNC", "1", 1);
     {
-        const char *dev[] = {NULL, "cpu,cpu", "cpu,cpu,cpu"};
-        for (int di = 0; di < 3; di++) {
-            opts_for(&o, 2048, NULL, di ? 2 : 1);
-            cs_status st = extract(&files, &o, dev[di], NULL, &f);
-            CHECK(st == CS_OK, "emulated async, %s: %s", dev[di] ? dev[di] : "inline", cs_last_error());
-            if (st != CS_OK) continue;
-            CHECK(f.n_device_preprocessed == N_IMG, "emulated async: %zu of %d images went to the device",
-                  f.n_device_preprocessed, N_IMG);
-            expect_rows(dev[di] ? dev[di] : "emulated async, inline", &f, &ref, NULL);
-            cs_features_free(&f);
-        }
+        expect_device_route("emulated async", &files, NULL, &ref);
+        expect_device_route("emulated async", &files, "cpu,cpu", &ref);
+        expect_device_route("emulated async", &files, "cpu,cpu,cpu", &ref);
         /* a pixel budget of 150 kB per batch (COPYSCOPE_TEST_RGB_BATCH_BYTES): batches over it
          * are preprocessed by the decode pool and sent as floats, the others packed, mixed
          * within one run on the same slots */

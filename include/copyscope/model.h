@@ -44,7 +44,8 @@ void cs_model_free(cs_model *m); /* NULL is fine */
  * once per chunk size and reused by later calls. */
 cs_status cs_model_forward(cs_model *m, const float *x, int n, int dims, float *out);
 
-/* Preprocess n images (any sizes) as pytorch-fid does and run the network: out (n, dims). */
+/* Preprocess n images (any sizes) as pytorch-fid does and run the network: out (n, dims). On a
+ * backend that preprocesses it goes through pipeline slot 0 (below), which must then be free. */
 cs_status cs_model_features_rgb(cs_model *m, const cs_image *imgs, int n, int dims, float *out);
 
 /* Host memory for inputs of cs_model_forward: page-locked on a GPU backend (uploads at full bus
