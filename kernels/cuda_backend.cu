@@ -1,8 +1,8 @@
-// copyscope's CUDA backend (cs_backend_i of host/backend.h) for the FID Inception forward pass.
+// copyscope's CUDA backend (cs_backend_i of host/net/backend.h) for the FID Inception forward pass.
 //
 // Compiled whenever nvcc is present; the backend proper needs cuDNN (COPYSCOPE_HAVE_CUDNN, set by
 // CMake when it finds cudnn.h and libcudnn), otherwise only the device probe is built and
-// host/backend.c answers "cuda" with "this build has no CUDA backend".
+// host/net/backend.c answers "cuda" with "this build has no CUDA backend".
 //
 // Design
 //  - One compute stream and one cuDNN handle per backend (one backend per device and host
@@ -53,7 +53,7 @@
 //   COPYSCOPE_CUDA_VERBOSE=1       print each new plan (path, algorithm, math, workspace)
 #include <cuda_runtime.h>
 
-#include "backend.h"
+#include "net/backend.h"
 
 #include <stdarg.h>
 #include <stdio.h>

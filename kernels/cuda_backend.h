@@ -6,7 +6,7 @@
 #ifndef CS_CUDA_BACKEND_H
 #define CS_CUDA_BACKEND_H
 
-#include "backend.h"
+#include "net/backend.h"
 
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -37,7 +37,7 @@ cudaError_t cs_cuda_bias_act_scatter_f16(cudaStream_t stream, const cs_conv2d_pa
 cudaError_t cs_cuda_f32_to_f16(cudaStream_t stream, const float *src, __half *dst, size_t count);
 
 // pytorch-fid preprocessing of one image on the device: rgb (height, width, 3) uint8 ->
-// out (3, 299, 299) float32, the arithmetic of host/preprocess.c operation for operation
+// out (3, 299, 299) float32, the arithmetic of host/net/preprocess.c operation for operation
 // (explicitly rounded intrinsics, so no contraction can change a value).
 cudaError_t cs_cuda_preprocess_rgb(cudaStream_t stream, const uint8_t *rgb, int width, int height,
                                    float *out);

@@ -1,6 +1,6 @@
-// Fréchet distances on the GPU: the twins of host/frechet.c's "eig-ref" / "eig-svd" factor path
+// Fréchet distances on the GPU: the twins of host/fid/frechet.c's "eig-ref" / "eig-svd" factor path
 // (cs_fid_ref_*), the low-rank paths ("lowrank", "lowrank-ref") and the resampled low-rank FIDs
-// of the bootstrap (cs_fid_boot_*). See host/gpu_math.h for the API and frechet.h for the math.
+// of the bootstrap (cs_fid_boot_*). See host/fid/gpu_math.h for the API and frechet.h for the math.
 //
 // Layout: every device matrix is COLUMN-major (cuBLAS / cuSOLVER). A row-major (n, d) block of
 // feature rows is therefore the column-major (d, n) matrix C^T with leading dimension d, and a
@@ -8,9 +8,9 @@
 //
 // What runs where: the O(d^3) / O(m^3) work (syevd, symm, gemm, gesvd, Gram matrices) on the
 // device; the decisions (rank, rounding bound, eig-ref vs eig-svd, clamp around 0) on the host
-// with the CPU's own functions (host/frechet_common.h).
+// with the CPU's own functions (host/fid/frechet.common.h).
 #include "cuda_math.cuh"
-#include "frechet_common.h"
+#include "fid/frechet_common.h"
 
 #include <float.h>
 #include <new>

@@ -10,10 +10,10 @@
 #define CS_CUDA_MATH_CUH
 
 #define CS_GPU_MATH_IMPL 1
-#include "gpu_math.h"
+#include "fid/gpu_math.h"
 
 extern "C" {
-#include "common.h"
+#include "core/common.h"
 }
 
 #include <cublas_v2.h>

@@ -1,5 +1,5 @@
-// Similarity metrics on the GPU: KID (twin of host/metrics_kid.c) and the pixel metrics SSIM,
-// RGB-SSIM, cosine, hist, dhash (twins of host/metrics_pixel.c). See host/gpu_math.h.
+// Similarity metrics on the GPU: KID (twin of host/fid/metrics_kid.c) and the pixel metrics SSIM,
+// RGB-SSIM, cosine, hist, dhash (twins of host/fid/metrics_pixel.c). See host/fid/gpu_math.h.
 //
 // Exactness: the per-element formulas use explicitly rounded double operations (no FMA
 // contraction), so every kernel value, every SSIM window value, every histogram correlation and

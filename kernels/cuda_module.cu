@@ -1,8 +1,8 @@
-// The CUDA module's one exported symbol: the table of its entry points (host/cuda_api.h), which
-// host/cuda_module.c finds with dlsym after loading libcopyscope_cuda.so. Everything else in the
+// The CUDA module's one exported symbol: the table of its entry points (host/net/cuda_api.h), which
+// host/net/cuda_module.c finds with dlsym after loading libcopyscope_cuda.so. Everything else in the
 // module has hidden visibility and binds internally (-Bsymbolic), so the program's forwarding
 // functions of the same names are never called from here.
-#include "cuda_api.h"
+#include "net/cuda_api.h"
 
 #include <cuda_runtime.h>
 #if defined(COPYSCOPE_HAVE_CUDNN)

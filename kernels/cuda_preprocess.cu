@@ -1,7 +1,7 @@
 // pytorch-fid preprocessing on the GPU: rgb (height, width, 3) uint8 -> (3, 299, 299) float32
 // = 2 * bilinear_resize_299(rgb / 255, align_corners=False) - 1.
 //
-// The arithmetic is host/preprocess.c's (torch 1.13's CPU float32 kernel) operation for
+// The arithmetic is host/net/preprocess.c's (torch 1.13's CPU float32 kernel) operation for
 // operation; every floating-point step is an explicitly rounded intrinsic, so nvcc cannot
 // contract or reorder anything and the result equals cs_preprocess_rgb bit for bit:
 //   scale = (float)in / 299.0f                                      float division

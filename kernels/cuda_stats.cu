@@ -1,5 +1,5 @@
 // GPU context (cs_gpu) and per-set statistics on the GPU: count, mean and co-moment in float64,
-// the twin of cs_stats_add_f32 (host/stats.c). See host/gpu_math.h.
+// the twin of cs_stats_add_f32 (host/fid/stats.c). See host/fid/gpu_math.h.
 //
 //   CPU (stats.c)                                  GPU (here)
 //   chunk of 1024 rows -> float64                  chunk of CS_GPU_STATS_CHUNK rows -> float64 (kernel)

@@ -33,7 +33,7 @@ def sm64(s):
 
 
 class Stream:
-    """The per-replicate stream of host/bootstrap.c, written from its documented definition."""
+    """The per-replicate stream of host/fid/bootstrap.c, written from its documented definition."""
 
     def __init__(self, seed, r):
         s = seed ^ ((GOLDEN * (r + 1)) & M64)

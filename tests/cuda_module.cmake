@@ -1,4 +1,4 @@
-# The CUDA module (host/cuda_api.h, host/cuda_module.c): loaded at run time, never linked.
+# The CUDA module (host/net/cuda_api.h, host/net/cuda_module.c): loaded at run time, never linked.
 #
 #  cuda_module_missing      COPYSCOPE_CUDA_MODULE=/nonexistent: "cuda" is exit-2 class with the
 #                           loader's reason, "auto" the CPU with a notice, GPU math refused cleanly

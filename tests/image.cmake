@@ -1,4 +1,4 @@
-# Image decoding and the decode thread pool (host/image.c, host/threadpool.c).
+# Image decoding and the decode thread pool (host/io/image.c, host/core/threadpool.c).
 #
 #  image_corpus      fixture: tools/make_test_images.py writes the corpus + manifest
 #  image_ref         every corpus image decoded (serially and on a 3-thread pool) and compared
@@ -43,8 +43,8 @@ set(CMAKE_REQUIRED_LINK_OPTIONS "-fsanitize=address,undefined")
 check_c_source_compiles("int main(void){return 0;}" CS_HAVE_ASAN)
 unset(CMAKE_REQUIRED_FLAGS)
 unset(CMAKE_REQUIRED_LINK_OPTIONS)
-set(CS_IMAGE_DECODER_SOURCES ${PROJECT_SOURCE_DIR}/host/image.c ${PROJECT_SOURCE_DIR}/host/threadpool.c
-    ${PROJECT_SOURCE_DIR}/host/util.c ${PROJECT_SOURCE_DIR}/host/error.c)
+set(CS_IMAGE_DECODER_SOURCES ${PROJECT_SOURCE_DIR}/host/io/image.c ${PROJECT_SOURCE_DIR}/host/core/threadpool.c
+    ${PROJECT_SOURCE_DIR}/host/core/util.c ${PROJECT_SOURCE_DIR}/host/core/error.c)
 if(CS_HAVE_ASAN AND NOT COPYSCOPE_SANITIZE)
   add_executable(test_image_hostile_asan ${CMAKE_CURRENT_SOURCE_DIR}/test_image_hostile.c
                  ${CS_IMAGE_DECODER_SOURCES})

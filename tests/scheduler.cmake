@@ -1,4 +1,4 @@
-# The multi-device scheduler of the feature pipeline (host/scheduler.c, host/features.c).
+# The multi-device scheduler of the feature pipeline (host/features/scheduler.c, host/features/features.c).
 #
 #  scheduler_devices        --device lists: syntax, meaning on machines with 0/1/4 GPUs, with and
 #                           without a CUDA build, usage errors (exit 2), the testing list
@@ -53,7 +53,7 @@ set_tests_properties(scheduler_cli_failure PROPERTIES FIXTURES_REQUIRED test_wei
 # The scheduler's threads and queues with a stub model (no network: fast), also under
 # ThreadSanitizer (data races, lock order) when the compiler has it.
 set(CS_SCHED_QUEUE_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_scheduler_queue.c
-    ${PROJECT_SOURCE_DIR}/host/scheduler.c ${PROJECT_SOURCE_DIR}/host/error.c ${PROJECT_SOURCE_DIR}/host/util.c)
+    ${PROJECT_SOURCE_DIR}/host/features/scheduler.c ${PROJECT_SOURCE_DIR}/host/core/error.c ${PROJECT_SOURCE_DIR}/host/core/util.c)
 add_executable(test_scheduler_queue ${CS_SCHED_QUEUE_SOURCES})
 target_include_directories(test_scheduler_queue PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/host
                            ${PROJECT_SOURCE_DIR}/tests)

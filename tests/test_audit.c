@@ -1,4 +1,4 @@
-/* Unit tests of the audit bootstrap machinery (host/bootstrap.c):
+/* Unit tests of the audit bootstrap machinery (host/fid/bootstrap.c):
  *  1. the per-replicate streams are reproducible, distinct and uniform enough;
  *  2. percentiles follow numpy's default ('linear') definition (values computed by hand);
  *  3. cs_bootstrap_fids equals, replicate by replicate, the FID of the explicitly gathered

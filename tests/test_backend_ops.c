@@ -26,8 +26,8 @@
  * Backends: "cpu" always; "cuda" when the build and machine have one (else reported as skipped).
  * Exit 0 when all pass, 1 on any failure. --gpu-only: the cuda configurations alone, exit 77
  * when none could run (ctest gpu_backend_ops, tests/gpu.cmake). */
-#include "backend.h"
-#include "common.h"
+#include "net/backend.h"
+#include "core/common.h"
 #include "copyscope/model.h"
 
 #include <math.h>

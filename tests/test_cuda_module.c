@@ -1,4 +1,4 @@
-/* The CUDA module (host/cuda_api.h) on any machine: loading, the forwarding functions, errors.
+/* The CUDA module (host/net/cuda_api.h) on any machine: loading, the forwarding functions, errors.
  *
  *   test_cuda_module load MODULE     COPYSCOPE_CUDA_MODULE=MODULE forces the load: the table is
  *                                    found, of this version, and every forwarding function reaches
@@ -14,10 +14,10 @@
  *                                    (the reason says so; a build without CUDA says that); with
  *                                    one the module loads
  * Exit 0 pass, 1 fail. */
-#include "backend.h"
+#include "net/backend.h"
 #include "check.h"
-#include "cuda_api.h"
-#include "gpu_math.h"
+#include "net/cuda_api.h"
+#include "fid/gpu_math.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* Fréchet distance: every fast method (chol, eig-ref, lowrank, resampled lowrank) against the
- * readable Jacobi reference in host/frechet.c, identical sets, warnings and errors.
+ * readable Jacobi reference in host/fid/frechet.c, identical sets, warnings and errors.
  * (The comparison with scipy/pytorch-fid and mpmath is in tests/fid_ref.py.)
  *
  * Tolerances: all methods compute the same exact quantity in float64 by backward-stable

@@ -35,7 +35,7 @@
  *      cs_model_features_rgb of the same image pairs on the same model: max |d| <= 1e-6 * scale
  *      (same batch shape, same plans: equal but for a cuDNN algorithm choice).
  */
-#include "backend.h"
+#include "net/backend.h"
 #include "copyscope/image.h"
 #include "copyscope/model.h"
 #include "copyscope/status.h"

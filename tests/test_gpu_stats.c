@@ -1,4 +1,4 @@
-/* GPU statistics (kernels/cuda_stats.cu) against the CPU's cs_stats_add_f32 (host/stats.c).
+/* GPU statistics (kernels/cuda_stats.cu) against the CPU's cs_stats_add_f32 (host/fid/stats.c).
  *
  * Tolerance 1e-10, norm-wise relative (max abs difference over max abs value) for the mean and
  * the co-moment: both sides accumulate in float64 from the same float32 inputs, with different

@@ -6,8 +6,8 @@
 #ifndef CS_TEST_GPU_STATS_H
 #define CS_TEST_GPU_STATS_H
 
-#include "backend.h"
-#include "gpu_math.h"
+#include "net/backend.h"
+#include "fid/gpu_math.h"
 
 #include <math.h>
 #include <stdint.h>

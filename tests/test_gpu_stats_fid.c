@@ -1,4 +1,4 @@
-/* GPU Fréchet distances (kernels/cuda_fid.cu) against the CPU (host/frechet.c).
+/* GPU Fréchet distances (kernels/cuda_fid.cu) against the CPU (host/fid/frechet.c).
  *
  * Tolerance 1e-9 relative on the FID and on each of its terms (mean term, traces, trace of the
  * square root), the bound the issue sets: both sides compute in float64 with the same formulas and

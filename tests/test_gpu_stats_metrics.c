@@ -1,5 +1,5 @@
-/* GPU KID and pixel metrics (kernels/cuda_metrics.cu) against the CPU (host/metrics_kid.c,
- * host/metrics_pixel.c).
+/* GPU KID and pixel metrics (kernels/cuda_metrics.cu) against the CPU (host/fid/metrics_kid.c,
+ * host/fid/metrics_pixel.c).
  *
  * Tolerances and why:
  *  - KID, per subset and mean/std: 1e-9 relative. Same subsets (same RNG), same float64 kernel

@@ -6,7 +6,7 @@
  *
  *   test_image_decode OUTDIR FILE... */
 #include "copyscope/image.h"
-#include "threadpool.h"
+#include "core/threadpool.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  *
  *   test_image_hostile SEED FLIPS_PER_FILE MAX_CUTS_PER_FILE FILE... */
 #include "copyscope/image.h"
-#include "common.h"
+#include "core/common.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * minimal 1x1 PNG / PPM with known pixels, error statuses and messages, and
  * cs_image_load_many without a pool and without per-file messages. */
 #include "copyscope/image.h"
-#include "threadpool.h"
+#include "core/threadpool.h"
 
 #include <stdio.h>
 #include <stdlib.h>

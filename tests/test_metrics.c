@@ -3,7 +3,7 @@
  * numpy are in tests/metrics_ref.py. */
 #include "copyscope/metrics.h"
 
-#include "threadpool.h"
+#include "core/threadpool.h"
 
 #include <math.h>
 #include <stdio.h>

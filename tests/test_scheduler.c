@@ -1,9 +1,9 @@
-/* Device lists (host/scheduler.c): --device syntax and its meaning on machines with 0, 1 and 4
+/* Device lists (host/features/scheduler.c): --device syntax and its meaning on machines with 0, 1 and 4
  * GPUs, with and without a CUDA build, and the COPYSCOPE_TEST_DEVICES testing list. Pure
  * functions of (spec, machine): no GPU needed. */
 #include "check.h"
 #include "copyscope/status.h"
-#include "scheduler.h"
+#include "features/scheduler.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -37,7 +37,7 @@
 #include "copyscope/status.h"
 #include "copyscope/weights.h"
 #include "model_pipeline_check.h"
-#include "scheduler.h"
+#include "features/scheduler.h"
 
 #include <math.h>
 #include <stdint.h>

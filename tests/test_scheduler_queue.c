@@ -1,4 +1,4 @@
-/* The scheduler's threads and queues alone (host/scheduler.c), with a stub model instead of the
+/* The scheduler's threads and queues alone (host/features/scheduler.c), with a stub model instead of the
  * network: fast enough to run under ThreadSanitizer in every build (scheduler_queue_tsan).
  *
  * The stub "forward" writes out[j][k] = input[j][0] * (k + 1) + device, after a short pseudo-
@@ -6,13 +6,13 @@
  * every device has entered it (a barrier, no timing), which proves the devices run concurrently.
  *
  * Checks: every submitted batch comes back exactly once with its own results, through slots
- * reused as in host/features.c; all devices took part; the failure hook fails exactly its batch
+ * reused as in host/features/features.c; all devices took part; the failure hook fails exactly its batch
  * with a one-line message naming the device and images, batches before it come back done and
  * queued ones cancelled; a device that cannot create its model fails cs_sched_create (naming it)
  * with every thread joined; a single CPU runs inline; freeing with batches queued does not hang. */
 #include "check.h"
 #include "copyscope/model.h"
-#include "scheduler.h"
+#include "features/scheduler.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

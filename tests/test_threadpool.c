@@ -2,7 +2,7 @@
  * far more items than threads, uneven item costs), worker ids stay in range, results
  * (sums) match the serial ones exactly (integers), and async jobs can be waited in any
  * order. Pool sizes 0 (CPU count), 1 (inline), 2, 4, 7. */
-#include "threadpool.h"
+#include "core/threadpool.h"
 
 #include <stdatomic.h>
 #include <stdio.h>

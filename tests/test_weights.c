@@ -1,4 +1,4 @@
-/* Tests of the FID Inception weights loader (host/weights.c, host/pickle.c).
+/* Tests of the FID Inception weights loader (host/io/weights.c, host/io/pickle.c).
  *
  *   test_weights fixture FILE        genuine truncated official file: header listing (printed for
  *                                    tests/weights_ref.py to compare), expected table, truncation

@@ -81,9 +81,9 @@ set_tests_properties(weights_torch_files weights_shared_storage weights_small_an
 # (e) libFuzzer target (clang): cmake -DCOPYSCOPE_FUZZ=ON -DCMAKE_C_COMPILER=clang
 if(COPYSCOPE_FUZZ)
   add_executable(fuzz_weights ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_weights.c
-                 ${PROJECT_SOURCE_DIR}/host/weights.c ${PROJECT_SOURCE_DIR}/host/pickle.c
-                 ${PROJECT_SOURCE_DIR}/host/sha256.c ${PROJECT_SOURCE_DIR}/host/error.c
-                 ${PROJECT_SOURCE_DIR}/host/util.c ${PROJECT_SOURCE_DIR}/host/inception_arch.c)
+                 ${PROJECT_SOURCE_DIR}/host/io/weights.c ${PROJECT_SOURCE_DIR}/host/io/pickle.c
+                 ${PROJECT_SOURCE_DIR}/host/core/sha256.c ${PROJECT_SOURCE_DIR}/host/core/error.c
+                 ${PROJECT_SOURCE_DIR}/host/core/util.c ${PROJECT_SOURCE_DIR}/host/net/inception_arch.c)
   target_include_directories(fuzz_weights PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/host)
   target_compile_definitions(fuzz_weights PRIVATE _GNU_SOURCE)
   target_compile_options(fuzz_weights PRIVATE -fsanitize=fuzzer,address,undefined -g)

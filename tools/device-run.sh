@@ -67,7 +67,7 @@ die() { echo "device-run: $*" >&2; exit 1; }
 is_elf() { [ -f "$1" ] && [ "$(head -c 4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; }
 
 # Executables of the build (CLI, tests, benches) and the CUDA module, which alone links the CUDA
-# libraries (host/cuda_api.h).
+# libraries (host/net/cuda_api.h).
 build_exes() {
   local f
   for f in "$BUILD"/copyscope "$BUILD"/libcopyscope_cuda.so "$BUILD"/tests/*; do

@@ -5,9 +5,9 @@
  *   copyscope fid --save-stats A OUT.npz|OUT.h5
  *
  * Inputs go through cs_fid_load_input (also used by `stats` and `merge`). */
-#include "gpu_math.h"
+#include "fid/gpu_math.h"
 #include "cli.h"
-#include "common.h"
+#include "core/common.h"
 #include "fid_input.h"
 
 #include "copyscope/frechet.h"

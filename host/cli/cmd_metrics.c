@@ -1,14 +1,14 @@
 /* copyscope metrics REF GEN: the paper's similarity metrics (pixel metrics per image pair, KID and
  * FID per set). Definitions in include/copyscope/metrics.h and docs/metrics.md. */
 #include "cli.h"
-#include "common.h"
+#include "core/common.h"
 
 #include "copyscope/features.h"
 #include "copyscope/frechet.h"
 #include "copyscope/image.h"
 #include "copyscope/metrics.h"
 #include "copyscope/stats.h"
-#include "threadpool.h"
+#include "core/threadpool.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>

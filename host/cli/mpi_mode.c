@@ -50,7 +50,7 @@ int cs_mpi_stats(const char *cmd, int n, char **paths, const char *out_path, con
 #include "copyscope/stats.h"
 #include "copyscope/statsfile.h"
 
-#include "common.h"
+#include "core/common.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -171,7 +171,7 @@ typedef struct cs_audit {
 cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit **out);
 void cs_audit_free(cs_audit *a);
 
-/* ---- bootstrap (host/bootstrap.c), exposed for tests ---------------------------------------- */
+/* ---- bootstrap (host/fid/bootstrap.c), exposed for tests ---------------------------------------- */
 
 /* splitmix64 stream for replicate r: state = seed ^ (0x9E3779B97F4A7C15 * (r + 1)), advanced by
  * splitmix64; an index in [0, n) is next() % n (n << 2^64: the modulo bias is below 2^-40). */
@@ -213,7 +213,7 @@ cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const 
                             const int64_t *n_set, size_t n_sets, int d, const cs_kid_opts *kid,
                             int B, uint64_t seed, int threads, double *rep_score);
 
-/* ---- reports (host/report.c) ---------------------------------------------------------------- */
+/* ---- reports (host/attribution/report.c) ---------------------------------------------------------------- */
 
 /* report.json as a NUL-terminated string (malloc'd; free()). */
 cs_status cs_audit_report_json(const cs_audit *a, char **json);

@@ -86,7 +86,7 @@ cs_status cs_weights_tensor(const cs_weights *w, const char *name, cs_tensor_vie
 cs_status cs_weights_find(const char *explicit_path, char *out, size_t out_size);
 
 /* The 566 expected (name, shape) pairs of the official file, in its key order (strcmp order),
- * derived from host/inception_arch.c. */
+ * derived from host/net/inception_arch.c. */
 size_t cs_weights_expected_count(void);
 const char *cs_weights_expected_name(size_t i);
 int cs_weights_expected_shape(size_t i, int64_t shape[CS_WEIGHTS_MAX_NDIM]); /* returns ndim */

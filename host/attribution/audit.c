@@ -1,0 +1,600 @@
+/* The audit engine: features per set -> FID of every set vs the reference -> utilities ->
+ * estimators -> (optional) bootstrap of all of it. See include/copyscope/audit.h. */
+#include "copyscope/audit.h"
+#include "copyscope/frechet.h"
+#include "copyscope/stats.h"
+#include "copyscope/statsfile.h"
+#include "copyscope/weights.h"
+
+#include "core/common.h"
+#include "fid/gpu_math.h"
+#include "core/threadpool.h"
+
+#include <math.h>
+#include <string.h>
+
+void cs_audit_options_default(cs_audit_options *o) {
+    memset(o, 0, sizeof *o);
+    cs_features_opts_default(&o->features);
+    cs_utility_parse("fid-gain", &o->utility);
+    cs_kid_opts_default(&o->kid);
+    o->estimator = -1;
+    o->seed = 0;
+}
+
+void cs_audit_free(cs_audit *a) {
+    if (!a) return;
+    free(a->coalitions);
+    free(a->missing);
+    for (size_t e = 0; e < a->n_estimates; e++) {
+        cs_attribution_free(&a->estimates[e].a);
+        free(a->estimates[e].ci);
+    }
+    free(a->estimates);
+    free(a);
+}
+
+/* Rows of every set: pointers into the extraction buffer or into features files. */
+typedef struct {
+    cs_features all;        /* one extraction for every image of every set */
+    cs_features *files;     /* (n_sets + 1) features read from files; [n_sets] = reference */
+    const float **x;        /* (n_sets + 1) rows (n_k, d); [n_sets] = reference (NULL: stats) */
+    int64_t *n;             /* (n_sets + 1) */
+    cs_stats *ref_stats;    /* reference statistics */
+} cs_audit_rows;
+
+static void cs_audit_rows_free(cs_audit_rows *r, size_t n_sets) {
+    cs_features_free(&r->all);
+    if (r->files)
+        for (size_t k = 0; k <= n_sets; k++) cs_features_free(&r->files[k]);
+    free(r->files);
+    free(r->x);
+    free(r->n);
+    cs_stats_free(r->ref_stats);
+}
+
+/* Weights identity: every known SHA-256 must agree. */
+static cs_status cs_audit_note_sha(cs_audit *a, const char *sha, const char *what) {
+    if (!sha || !sha[0]) return CS_OK;
+    if (!a->weights_sha256[0]) {
+        snprintf(a->weights_sha256, sizeof a->weights_sha256, "%s", sha);
+        return CS_OK;
+    }
+    if (strcmp(a->weights_sha256, sha) != 0)
+        return CS_FAIL(CS_E_MISMATCH, "%s: features come from other weights (SHA-256 %.12s..., "
+                       "the others %.12s...): FIDs would not be comparable", what, sha, a->weights_sha256);
+    return CS_OK;
+}
+
+/* Rows given by the caller (o->precomputed, e.g. merged shards) instead of an extraction. */
+static cs_status cs_audit_copy_rows(const cs_features *src, size_t n, cs_features *dst) {
+    memset(dst, 0, sizeof *dst);
+    if (src->n != n)
+        return CS_FAIL(CS_E_MISMATCH, "precomputed features have %zu rows for %zu images", src->n, n);
+    dst->data = cs_malloc(n * (size_t)src->dims * sizeof(float), "features"); /* (n, dims) float32 */
+    if (!dst->data) return CS_E_NOMEM;
+    memcpy(dst->data, src->data, n * (size_t)src->dims * sizeof(float));
+    dst->n = n;
+    dst->dims = src->dims;
+    dst->n_from_cache = n;
+    snprintf(dst->weights_sha256, sizeof dst->weights_sha256, "%s", src->weights_sha256);
+    return CS_OK;
+}
+
+static cs_status cs_audit_load(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
+                               cs_audit_rows *r) {
+    const size_t ns = m->n_sets;
+    r->files = cs_calloc(ns + 1, sizeof *r->files, "features");
+    r->x = cs_calloc(ns + 1, sizeof *r->x, "row pointers");
+    r->n = cs_calloc(ns + 1, sizeof *r->n, "row counts");
+    if (!r->files || !r->x || !r->n) return CS_E_NOMEM;
+    int dims = 0;
+    /* 1. feature files and statistics */
+    for (size_t k = 0; k <= ns; k++) {
+        const cs_audit_set_spec *sp = k < ns ? &m->sets[k] : &m->reference;
+        if (sp->source == CS_AUDIT_FEATURES) {
+            cs_status st = cs_features_file_read(sp->files.paths[0], 0, &r->files[k]);
+            if (st != CS_OK) return CS_FAIL(st, "%s: %s: %s", m->path, sp->label, cs_last_error());
+            if (r->files[k].n < 2)
+                return CS_FAIL(CS_E_FORMAT, "%s: %s: %s has %zu rows; the FID needs at least 2",
+                               m->path, sp->label, sp->files.paths[0], r->files[k].n);
+            r->x[k] = r->files[k].data;
+            r->n[k] = (int64_t)r->files[k].n;
+            if (dims && dims != r->files[k].dims)
+                return CS_FAIL(CS_E_MISMATCH, "%s: %s: %d-dimensional features, other sets have %d",
+                               m->path, sp->label, r->files[k].dims, dims);
+            dims = r->files[k].dims;
+            CS_TRY(cs_audit_note_sha(a, r->files[k].weights_sha256, sp->files.paths[0]));
+        } else if (sp->source == CS_AUDIT_STATS) {
+            cs_status st = cs_stats_file_read(sp->files.paths[0], &r->ref_stats);
+            if (st != CS_OK) return CS_FAIL(st, "%s: reference: %s", m->path, cs_last_error());
+            if (dims && dims != r->ref_stats->d)
+                return CS_FAIL(CS_E_MISMATCH, "%s: reference statistics have %d dims, sets have %d",
+                               m->path, r->ref_stats->d, dims);
+            dims = r->ref_stats->d;
+            r->n[k] = r->ref_stats->n;
+            CS_TRY(cs_audit_note_sha(a, r->ref_stats->id.weights_sha256, sp->files.paths[0]));
+        }
+    }
+    /* 2. one extraction for all image sets (the feature cache makes repeats free) */
+    cs_pathlist all = {0};
+    cs_status st = CS_OK;
+    for (size_t k = 0; k <= ns && st == CS_OK; k++) {
+        const cs_audit_set_spec *sp = k < ns ? &m->sets[k] : &m->reference;
+        if (sp->source != CS_AUDIT_IMAGES) continue;
+        for (size_t i = 0; i < sp->files.n && st == CS_OK; i++) st = cs_pathlist_push(&all, sp->files.paths[i]);
+    }
+    if (st == CS_OK && all.n > 0) {
+        if (dims && dims != o->features.dims) {
+            cs_pathlist_free(&all);
+            return CS_FAIL(CS_E_MISMATCH, "%s: features files have %d dims but images would be "
+                           "extracted with %d (use --dims %d)", m->path, dims, o->features.dims, dims);
+        }
+        cs_features_opts fo = o->features;
+        fo.skip_bad = 0; /* rows must map to sets one to one */
+        fo.progress = o->progress;
+        double t0 = cs_now();
+        st = o->precomputed ? cs_audit_copy_rows(o->precomputed, all.n, &r->all)
+                            : cs_features_extract(&all, &fo, &r->all);
+        a->seconds_features = cs_now() - t0;
+        if (st == CS_OK && r->all.n != all.n)
+            st = CS_FAIL(CS_E_INTERNAL, "extraction returned %zu rows for %zu images", r->all.n, all.n);
+        if (st == CS_OK) {
+            dims = r->all.dims;
+            a->n_images_from_cache = r->all.n_from_cache;
+            a->n_images_computed = r->all.n_computed;
+            st = cs_audit_note_sha(a, r->all.weights_sha256, "images");
+        }
+        size_t off = 0;
+        for (size_t k = 0; k <= ns && st == CS_OK; k++) {
+            const cs_audit_set_spec *sp = k < ns ? &m->sets[k] : &m->reference;
+            if (sp->source != CS_AUDIT_IMAGES) continue;
+            r->x[k] = r->all.data + off * (size_t)dims;
+            r->n[k] = (int64_t)sp->files.n;
+            off += sp->files.n;
+        }
+    }
+    cs_pathlist_free(&all);
+    CS_TRY(st);
+    a->dims = dims;
+    if (m->reference.source != CS_AUDIT_STATS) {
+        CS_TRY(cs_stats_init(&r->ref_stats, dims));
+        st = cs_stats_add_f32(r->ref_stats, r->x[ns], r->n[ns]);
+        if (st != CS_OK) return CS_FAIL(st, "%s: reference: %s", m->path, cs_last_error());
+    }
+    a->n_reference = r->n[ns];
+    return CS_OK;
+}
+
+/* FID of every set vs the reference, routed like `copyscope fid REF SET...`: the low-rank
+ * method straight from the rows when n_ref + n_set <= d, else the reference factored once. */
+static cs_status cs_audit_fids(const cs_audit_manifest *m, cs_audit *a, cs_audit_rows *r, cs_gpu *g) {
+    const size_t ns = m->n_sets;
+    const int d = a->dims;
+    cs_fid_ref *ref = NULL;
+    cs_gpu_fid_ref *gref = NULL;
+    cs_status st = CS_OK;
+    double t0 = cs_now();
+    int mixed = 0;
+    for (size_t k = 0; k < ns && st == CS_OK; k++) {
+        cs_fid_result res;
+        cs_audit_coalition *c = &a->coalitions[k];
+        if (r->x[ns] && r->n[ns] + r->n[k] <= d) {
+            st = g ? cs_gpu_fid_lowrank(g, r->x[ns], r->n[ns], r->x[k], r->n[k], d, &res)
+                   : cs_fid_lowrank(r->x[ns], r->n[ns], r->x[k], r->n[k], d, &res);
+        } else {
+            cs_stats *s = NULL;
+            st = cs_stats_init(&s, d);
+            if (st == CS_OK) st = cs_stats_add_f32(s, r->x[k], r->n[k]);
+            if (g) { /* the reference factored once on the GPU, one eigenvalue problem per set */
+                if (st == CS_OK && !gref) st = cs_gpu_fid_ref_init(g, r->ref_stats, &gref);
+                if (st == CS_OK) st = cs_gpu_fid_ref_compare(gref, s, &res);
+            } else {
+                if (st == CS_OK && !ref) st = cs_fid_ref_init(&ref, r->ref_stats, CS_FID_AUTO);
+                if (st == CS_OK) st = cs_fid_ref_compare(ref, s, &res);
+            }
+            cs_stats_free(s);
+        }
+        if (st != CS_OK) {
+            st = CS_FAIL(st, "%s: FID of %s: %s", m->path, c->label, cs_last_error());
+            break;
+        }
+        c->fid = res.fid;
+        c->method = res.method;
+        if (k > 0 && strcmp(res.method, a->coalitions[0].method) != 0) mixed = 1;
+    }
+    cs_fid_ref_free(ref);
+    if (gref) cs_gpu_fid_ref_free(gref);
+    a->seconds_fid = cs_now() - t0;
+    a->fid_method = ns && !mixed ? a->coalitions[0].method : "mixed";
+    return st;
+}
+
+static void cs_audit_pairs_free(double **pairs, size_t ns) {
+    if (pairs)
+        for (size_t k = 0; k < ns; k++) free(pairs[k]);
+    free(pairs);
+}
+
+/* KID of every set vs the reference (the utility kid): needs the reference's rows. */
+static cs_status cs_audit_kids(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
+                               cs_audit_rows *r) {
+    const size_t ns = m->n_sets;
+    if (!r->x[ns])
+        return CS_FAIL(CS_E_USAGE, "%s: the kid utility needs the reference's features (its images or a "
+                       "features .h5), not a statistics file", m->path);
+    double t0 = cs_now();
+    for (size_t k = 0; k < ns; k++) {
+        cs_kid_result res;
+        cs_status st = cs_kid_compute(r->x[ns], r->n[ns], r->x[k], r->n[k], a->dims, &o->kid, &res, NULL);
+        if (st != CS_OK) return CS_FAIL(st, "%s: KID of %s: %s", m->path, a->coalitions[k].label, cs_last_error());
+        a->coalitions[k].score = res.kid;
+        a->coalitions[k].score_std = res.kid_std;
+    }
+    a->seconds_metric = cs_now() - t0;
+    return CS_OK;
+}
+
+/* Pixel-metric utilities: decode the reference once and each set in turn, score every
+ * (generated, reference) pair; pairs[k] gets set k's (n_k, n_ref) similarity matrix. */
+static cs_status cs_audit_pixel(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
+                                double **pairs) {
+    const size_t ns = m->n_sets;
+    const char *mname = cs_metric_name(a->metric);
+    if (o->precomputed)
+        return CS_FAIL(CS_E_USAGE, "%s: the %s utility compares images; shards and partials hold features "
+                       "(run it unsharded)", m->path, mname);
+    for (size_t k = 0; k <= ns; k++) {
+        const cs_audit_set_spec *sp = k < ns ? &m->sets[k] : &m->reference;
+        if (sp->source != CS_AUDIT_IMAGES)
+            return CS_FAIL(CS_E_USAGE, "%s: the %s utility compares images, but %s is a %s file (%s)", m->path,
+                           mname, k < ns ? sp->label : "the reference",
+                           sp->source == CS_AUDIT_STATS ? "statistics" : "features", sp->files.paths[0]);
+    }
+    int want[CS_METRIC_N_PIXEL] = {0};
+    for (int i = 0; i < CS_METRIC_N_PIXEL; i++) want[i] = a->metric == CS_METRIC_FUSION || i == (int)a->metric;
+    const int threads = o->features.threads > 0 ? o->features.threads : 0;
+    cs_threadpool *pool = cs_threadpool_create(threads);
+    if (!pool) return CS_FAIL(CS_E_NOMEM, "out of memory creating a thread pool");
+    const size_t nref = m->reference.files.n;
+    cs_image *ref = cs_calloc(nref, sizeof *ref, "reference images");
+    cs_status *st_each = NULL;
+    cs_image *gen = NULL;
+    double *all = NULL;
+    cs_status st = ref ? CS_OK : CS_E_NOMEM;
+    double t0 = cs_now();
+    if (st == CS_OK) {
+        st_each = cs_calloc(nref, sizeof *st_each, "statuses");
+        st = st_each ? cs_image_load_many(pool, (const char *const *)m->reference.files.paths, nref, ref, st_each, NULL)
+                     : CS_E_NOMEM;
+        free(st_each);
+        st_each = NULL;
+        if (st != CS_OK) st = CS_FAIL(st, "%s: reference: %s", m->path, cs_last_error());
+    }
+    for (size_t k = 0; k < ns && st == CS_OK; k++) {
+        const cs_pathlist *fl = &m->sets[k].files;
+        size_t np;
+        if (!cs_mul_size(fl->n, nref, &np) || np > ((size_t)1 << 28)) {
+            st = CS_FAIL(CS_E_USAGE, "%s: %s: %zu x %zu image pairs is too many for a pixel metric", m->path,
+                         m->sets[k].label, fl->n, nref);
+            break;
+        }
+        gen = cs_calloc(fl->n, sizeof *gen, "images");
+        st_each = cs_calloc(fl->n, sizeof *st_each, "statuses");
+        all = cs_malloc(np * CS_METRIC_N_PIXEL * sizeof(double), "pair similarities"); /* (n_k, nref, N_PIXEL) */
+        pairs[k] = cs_malloc(np * sizeof(double), "pair similarities");                  /* (n_k, nref) */
+        if (!gen || !st_each || !all || !pairs[k]) st = CS_E_NOMEM;
+        if (st == CS_OK) {
+            st = cs_image_load_many(pool, (const char *const *)fl->paths, fl->n, gen, st_each, NULL);
+            if (st != CS_OK) st = CS_FAIL(st, "%s: %s: %s", m->path, m->sets[k].label, cs_last_error());
+        }
+        cs_metric_score sc[CS_METRIC_N_PIXEL];
+        if (st == CS_OK) {
+            st = cs_metric_set_pairs(want, ref, nref, gen, fl->n, pool, sc, NULL, all);
+            if (st != CS_OK) st = CS_FAIL(st, "%s: %s: %s", m->path, m->sets[k].label, cs_last_error());
+        }
+        if (st == CS_OK) {
+            for (size_t i = 0; i < np; i++) pairs[k][i] = all[i * CS_METRIC_N_PIXEL + a->metric];
+            cs_audit_coalition *c = &a->coalitions[k];
+            c->score = sc[a->metric].mean;
+            c->score_min = sc[a->metric].min;
+            c->score_max = sc[a->metric].max;
+        }
+        if (gen)
+            for (size_t i = 0; i < fl->n; i++) cs_image_free(&gen[i]);
+        free(gen), free(st_each), free(all);
+        gen = NULL, st_each = NULL, all = NULL;
+        if (o->progress) {
+            fprintf(stderr, "\rcopyscope audit: %s, %zu/%zu sets (%.1f s)%s", mname, k + 1, ns, cs_now() - t0,
+                    k + 1 == ns ? "\n" : "");
+            fflush(stderr);
+        }
+    }
+    if (ref)
+        for (size_t i = 0; i < nref; i++) cs_image_free(&ref[i]);
+    free(ref);
+    cs_threadpool_free(pool);
+    a->seconds_metric = cs_now() - t0;
+    a->n_reference = (int64_t)nref;
+    for (size_t k = 0; k < ns; k++) a->coalitions[k].n = (int64_t)m->sets[k].files.n;
+    return st;
+}
+
+/* Utilities from the metric's scores (k-th coalition's in score[k]); base = index of the empty
+ * coalition. */
+static cs_status cs_audit_game(const cs_audit_manifest *m, const cs_utility_spec *u, const double *score,
+                               size_t base, cs_game **out) {
+    CS_TRY(cs_game_create(m->n_players, (const char *const *)m->players, out));
+    for (size_t k = 0; k < m->n_sets; k++) {
+        double v = cs_utility_value(u, score[k], score[base]);
+        cs_status st = cs_game_set(*out, m->sets[k].mask, v);
+        if (st != CS_OK) {
+            cs_game_free(*out);
+            *out = NULL;
+            return st;
+        }
+    }
+    return CS_OK;
+}
+
+/* Estimators computed, primary first. */
+static size_t cs_audit_estimator_list(const cs_audit_manifest *m, int chosen, uint64_t n_missing,
+                                      cs_estimator *list) {
+    size_t n = 0;
+    int full = n_missing == 0 && m->n_players <= CS_GAME_MAX_FULL;
+    if (chosen >= 0) list[n++] = (cs_estimator)chosen;
+    cs_estimator dflt[5];
+    size_t nd = 0;
+    if (full) {
+        dflt[nd++] = CS_EST_EXACT;
+        dflt[nd++] = CS_EST_BANZHAF;
+        dflt[nd++] = CS_EST_LOO;
+        dflt[nd++] = CS_EST_PAPER;
+    } else {
+        dflt[nd++] = CS_EST_KERNELSHAP;
+        dflt[nd++] = CS_EST_PAPER;
+        dflt[nd++] = CS_EST_LOO;
+    }
+    for (size_t i = 0; i < nd; i++) {
+        int dup = 0;
+        for (size_t j = 0; j < n; j++) dup |= list[j] == dflt[i];
+        if (!dup) list[n++] = dflt[i];
+    }
+    return n;
+}
+
+cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit **out) {
+    *out = NULL;
+    cs_status st = CS_OK;
+    cs_audit_rows rows;
+    memset(&rows, 0, sizeof rows);
+    cs_game *g = NULL;
+    double *rep_fid = NULL, *buf = NULL;
+    double *fid = NULL, **pairs = NULL;
+    cs_gpu *gpu = NULL;
+    cs_audit *a = cs_calloc(1, sizeof *a, "audit");
+    if (!a) return CS_E_NOMEM;
+    a->m = m;
+    a->utility = o->utility;
+    a->bootstrap = o->bootstrap;
+    a->seed = o->seed;
+    const size_t ns = m->n_sets;
+    size_t base = 0;
+    for (size_t k = 0; k < ns; k++)
+        if (m->sets[k].mask == 0) base = k;
+    if ((o->utility.kind != CS_UTILITY_GAIN && o->utility.kind != CS_UTILITY_ABS) ||
+        !cs_metric_name_valid(o->utility.metric, &a->metric)) {
+        st = CS_FAIL(CS_E_USAGE, "the audit utility must be a metric's gain or value (fid-gain, neg-fid, kid, "
+                     "ssim, ...), not '%s'", o->utility.kind == CS_UTILITY_RAW ? "raw" : o->utility.metric);
+        goto fail;
+    }
+    a->utility.is_distance = cs_metric_is_distance(a->metric);
+    if (o->bootstrap < 0 || o->bootstrap > CS_AUDIT_MAX_BOOTSTRAP) {
+        st = CS_FAIL(CS_E_USAGE, "--bootstrap must be 0..%d", CS_AUDIT_MAX_BOOTSTRAP);
+        goto fail;
+    }
+    if (o->bootstrap > 0 && m->reference.source == CS_AUDIT_STATS) {
+        st = CS_FAIL(CS_E_USAGE, "%s: --bootstrap resamples the reference images, but the reference "
+                     "is a statistics file (give its images or a features .h5)", m->path);
+        goto fail;
+    }
+    a->coalitions = cs_calloc(ns, sizeof *a->coalitions, "coalitions");
+    fid = cs_calloc(ns, sizeof *fid, "scores");
+    pairs = cs_calloc(ns, sizeof *pairs, "pair matrices");
+    if (!a->coalitions || !fid || !pairs) {
+        st = CS_E_NOMEM;
+        goto fail;
+    }
+    a->n_coalitions = ns;
+    for (size_t k = 0; k < ns; k++) {
+        cs_audit_coalition *c = &a->coalitions[k];
+        c->mask = m->sets[k].mask;
+        c->label = m->sets[k].label;
+        c->fid = c->score = c->score_min = c->score_max = c->score_std = NAN;
+    }
+    const int pixel = cs_metric_is_pixel(a->metric);
+    if (pixel) {
+        /* 1-2. pixel metrics: decoded images, no network */
+        CS_TRY_GOTO(st, cs_audit_pixel(m, o, a, pairs), fail);
+        a->fid_method = "none";
+        for (size_t k = 0; k < ns; k++) a->coalitions[k].method = cs_metric_name(a->metric);
+    } else {
+        /* 1. features */
+        CS_TRY_GOTO(st, cs_audit_load(m, o, a, &rows), fail);
+        for (size_t k = 0; k < ns; k++) a->coalitions[k].n = rows.n[k];
+        a->comparable_to_published = strcmp(a->weights_sha256, CS_WEIGHTS_OFFICIAL_SHA256) == 0;
+        /* 2. FIDs (and KIDs); the FID math runs on the GPU when --device selects one */
+        int gi = -1;
+        CS_TRY_GOTO(st, cs_gpu_math_select(o->features.device, &gi), fail);
+        if (gi >= 0) CS_TRY_GOTO(st, cs_gpu_open(gi, &gpu), fail);
+        snprintf(a->math_device, sizeof a->math_device, "%s", gpu ? cs_gpu_name(gpu) : "cpu");
+        if (o->progress) fprintf(stderr, "copyscope audit: FIDs of %zu sets vs the reference on %s\n", ns, a->math_device);
+        CS_TRY_GOTO(st, cs_audit_fids(m, a, &rows, gpu), fail);
+        if (a->metric == CS_METRIC_KID) {
+            if (o->progress) fprintf(stderr, "copyscope audit: KIDs of %zu sets vs the reference\n", ns);
+            CS_TRY_GOTO(st, cs_audit_kids(m, o, a, &rows), fail);
+        } else {
+            for (size_t k = 0; k < ns; k++) a->coalitions[k].score = a->coalitions[k].fid;
+        }
+    }
+    for (size_t k = 0; k < ns; k++) fid[k] = a->coalitions[k].score;
+    /* 3. game, missing coalitions */
+    CS_TRY_GOTO(st, cs_audit_game(m, &a->utility, fid, base, &g), fail);
+    for (size_t k = 0; k < ns; k++) cs_game_get(g, m->sets[k].mask, &a->coalitions[k].utility);
+    if (m->n_players <= 62) {
+        a->n_missing_total = cs_game_n_missing(g);
+        if (m->n_players <= CS_GAME_MAX_FULL && a->n_missing_total > 0) {
+            a->missing = cs_malloc((size_t)a->n_missing_total * sizeof(uint64_t), "missing coalitions");
+            if (!a->missing) {
+                st = CS_E_NOMEM;
+                goto fail;
+            }
+            for (uint64_t s = 0; s < (1ull << m->n_players); s++) {
+                double u;
+                if (!cs_game_get(g, s, &u)) a->missing[a->n_missing++] = s;
+            }
+        }
+    }
+    /* 4. estimators */
+    {
+        cs_estimator list[8];
+        size_t nl = cs_audit_estimator_list(m, o->estimator, a->n_missing_total, list);
+        a->estimates = cs_calloc(nl, sizeof *a->estimates, "estimates");
+        if (!a->estimates) {
+            st = CS_E_NOMEM;
+            goto fail;
+        }
+        cs_permutation_options po = {.seed = o->seed};
+        for (size_t i = 0; i < nl; i++) {
+            cs_audit_estimate *e = &a->estimates[a->n_estimates];
+            cs_status s = cs_attribute(g, list[i], &po, &e->a);
+            if (s != CS_OK) {
+                if (i == 0 && o->estimator >= 0) {
+                    st = CS_FAIL(s, "%s: estimator %s: %s", m->path, cs_estimator_name(list[i]),
+                                 cs_last_error());
+                    goto fail;
+                }
+                if (s != CS_E_USAGE && s != CS_E_NOTFOUND && s != CS_E_UNSUPPORTED) {
+                    st = s;
+                    goto fail;
+                }
+                cs_attribution_free(&e->a);
+                memset(e, 0, sizeof *e);
+                continue; /* not defined on this table (e.g. loo without every N \ i) */
+            }
+            a->n_estimates++;
+        }
+        if (a->n_estimates == 0) {
+            st = CS_FAIL(CS_E_USAGE, "%s: no estimator is defined on the measured coalitions",
+                         m->path);
+            goto fail;
+        }
+        a->primary = 0;
+    }
+    /* 5. bootstrap */
+    if (o->bootstrap > 0) {
+        const int B = o->bootstrap;
+        const size_t np = (size_t)m->n_players, ne = a->n_estimates;
+        rep_fid = cs_malloc((size_t)B * ns * sizeof(double), "bootstrap FIDs"); /* (B, ns) */
+        /* (B, ne, np) values then (B) scratch */
+        buf = cs_malloc(((size_t)B * (ne * np + ns) + (size_t)B) * sizeof(double), "bootstrap values");
+        if (!rep_fid || !buf) {
+            st = CS_E_NOMEM;
+            goto fail;
+        }
+        const float **sx = (const float **)rows.x;
+        double t0 = cs_now();
+        if (pixel) {
+            const int64_t nref = a->n_reference;
+            int64_t *nk = cs_malloc(ns * sizeof *nk, "set sizes");
+            if (!nk) {
+                st = CS_E_NOMEM;
+                goto fail;
+            }
+            for (size_t k = 0; k < ns; k++) nk[k] = a->coalitions[k].n;
+            st = cs_bootstrap_pair_means((const double *const *)pairs, nref, nk, ns, B, o->seed, o->threads, rep_fid);
+            free(nk);
+            if (st != CS_OK) goto fail;
+        } else if (a->metric == CS_METRIC_KID) {
+            CS_TRY_GOTO(st, cs_bootstrap_kids(rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, &o->kid, B, o->seed,
+                                              o->threads, rep_fid), fail);
+        } else if (gpu) {
+            CS_TRY_GOTO(st, cs_bootstrap_fids_gpu(gpu, rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, B, o->seed,
+                                                  o->progress, rep_fid), fail);
+        } else {
+            CS_TRY_GOTO(st, cs_bootstrap_fids(rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, B, o->seed,
+                                              o->threads, o->progress, rep_fid), fail);
+        }
+        double *vals = buf;                          /* (B, ne, np) */
+        double *util = buf + (size_t)B * ne * np;    /* (B, ns) */
+        double *col = util + (size_t)B * ns;         /* (B) */
+        size_t good = 0;
+        for (int r = 0; r < B; r++) {
+            const double *f = rep_fid + (size_t)r * ns;
+            int ok = 1;
+            for (size_t k = 0; k < ns; k++) ok &= isfinite(f[k]);
+            if (!ok) {
+                a->bootstrap_failed++;
+                continue;
+            }
+            cs_game *gr = NULL;
+            CS_TRY_GOTO(st, cs_audit_game(m, &a->utility, f, base, &gr), fail);
+            for (size_t k = 0; k < ns; k++) util[good * ns + k] = cs_utility_value(&a->utility, f[k], f[base]);
+            for (size_t e = 0; e < ne; e++) {
+                cs_attribution at;
+                memset(&at, 0, sizeof at);
+                cs_permutation_options po = {.seed = o->seed};
+                st = cs_attribute(gr, a->estimates[e].a.estimator, &po, &at);
+                if (st != CS_OK) {
+                    cs_game_free(gr);
+                    st = CS_FAIL(st, "bootstrap replicate %d: %s", r, cs_last_error());
+                    goto fail;
+                }
+                memcpy(vals + (good * ne + e) * np, at.values, np * sizeof(double));
+                cs_attribution_free(&at);
+            }
+            cs_game_free(gr);
+            /* compact the FID rows too */
+            if (good != (size_t)r) memmove(rep_fid + good * ns, f, ns * sizeof(double));
+            good++;
+        }
+        if (good < 2) {
+            st = CS_FAIL(CS_E_NUMERIC, "bootstrap: %d of %d replicates failed", a->bootstrap_failed, B);
+            goto fail;
+        }
+        for (size_t k = 0; k < ns; k++) {
+            for (size_t r = 0; r < good; r++) col[r] = rep_fid[r * ns + k];
+            cs_ci_compute(col, good, &a->coalitions[k].score_ci);
+            if (a->metric == CS_METRIC_FID) a->coalitions[k].fid_ci = a->coalitions[k].score_ci;
+            else a->coalitions[k].fid_ci.lo = a->coalitions[k].fid_ci.hi = a->coalitions[k].fid_ci.se =
+                     a->coalitions[k].fid_ci.mean = NAN;
+            for (size_t r = 0; r < good; r++) col[r] = util[r * ns + k];
+            cs_ci_compute(col, good, &a->coalitions[k].utility_ci);
+        }
+        for (size_t e = 0; e < ne; e++) {
+            a->estimates[e].ci = cs_calloc(np, sizeof(cs_audit_ci), "value intervals");
+            if (!a->estimates[e].ci) {
+                st = CS_E_NOMEM;
+                goto fail;
+            }
+            for (size_t i = 0; i < np; i++) {
+                for (size_t r = 0; r < good; r++) col[r] = vals[(r * ne + e) * np + i];
+                cs_ci_compute(col, good, &a->estimates[e].ci[i]);
+            }
+        }
+        a->seconds_bootstrap = cs_now() - t0;
+    }
+    *out = a;
+    a = NULL;
+    st = CS_OK;
+fail: /* and success: a is NULL then */
+    cs_game_free(g);
+    free(rep_fid);
+    free(buf);
+    free(fid);
+    cs_audit_pairs_free(pairs, ns);
+    cs_audit_rows_free(&rows, ns);
+    if (gpu) cs_gpu_close(gpu); /* weak: NULL in builds without CUDA */
+    cs_audit_free(a);
+    return st;
+}

@@ -1,0 +1,298 @@
+/* Bootstrap of an audit's FIDs: per-replicate random streams, resampled low-rank FIDs, percentile
+ * intervals.
+ *
+ * Determinism: replicate r uses only its own stream (seed, r), and draws in a fixed order (the
+ * reference resample first, then each set in manifest order), so the numbers do not depend on the
+ * number of threads or on the order in which replicates run. */
+#include "copyscope/audit.h"
+#include "copyscope/frechet.h"
+#include "fid/gpu_math.h"
+
+#include "core/common.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+static uint64_t cs_splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void cs_rng_init(cs_rng *r, uint64_t seed, uint64_t stream) {
+    uint64_t s = seed ^ (0x9E3779B97F4A7C15ull * (stream + 1));
+    r->s = cs_splitmix64(&s); /* decorrelate neighbouring streams */
+}
+
+uint64_t cs_rng_next(cs_rng *r) { return cs_splitmix64(&r->s); }
+
+void cs_rng_skip(cs_rng *r, uint64_t count) { r->s += 0x9E3779B97F4A7C15ull * count; }
+
+void cs_rng_resample(cs_rng *r, int64_t n, int64_t *idx, int64_t m) {
+    for (int64_t a = 0; a < m; a++) idx[a] = (int64_t)(cs_rng_next(r) % (uint64_t)n);
+}
+
+static int cs_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double cs_percentile_sorted(const double *sorted, size_t n, double q) {
+    if (n == 0) return NAN;
+    double pos = q * (double)(n - 1);
+    size_t lo = (size_t)floor(pos);
+    if (lo >= n - 1) return sorted[n - 1];
+    double frac = pos - (double)lo;
+    return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
+}
+
+void cs_ci_compute(double *x, size_t n, cs_audit_ci *ci) {
+    ci->lo = ci->hi = ci->se = ci->mean = NAN;
+    if (n == 0) return;
+    double mean = 0.0;
+    for (size_t i = 0; i < n; i++) mean += x[i];
+    mean /= (double)n;
+    ci->mean = mean;
+    double ss = 0.0;
+    for (size_t i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
+    ci->se = n > 1 ? sqrt(ss / (double)(n - 1)) : NAN;
+    qsort(x, n, sizeof *x, cs_cmp_double);
+    ci->lo = cs_percentile_sorted(x, n, 0.025);
+    ci->hi = cs_percentile_sorted(x, n, 0.975);
+}
+
+/* Replicate r's draws for set k: the reference resample, then skip to set k's draws (offset =
+ * n_ref + the sizes of sets 0..k-1), as cs_bootstrap_fids. */
+static void cs_boot_draw(uint64_t seed, long r, int64_t n_ref, uint64_t offset, int64_t n_k,
+                         int64_t *idx_ref, int64_t *idx_set) {
+    cs_rng rng;
+    cs_rng_init(&rng, seed, (uint64_t)r);
+    cs_rng_resample(&rng, n_ref, idx_ref, n_ref);
+    cs_rng_skip(&rng, offset - (uint64_t)n_ref);
+    cs_rng_resample(&rng, n_k, idx_set, n_k);
+}
+
+/* The first failure inside an OpenMP team of replicates: the others stop taking replicates. */
+typedef struct cs_boot_fail {
+    volatile int failed;
+    cs_status st;
+    char msg[512];
+} cs_boot_fail;
+
+static void cs_boot_fail_note(cs_boot_fail *f, cs_status st, const char *msg) {
+#pragma omp critical(cs_boot_fail)
+    {
+        if (!f->failed) {
+            f->st = st;
+            snprintf(f->msg, sizeof f->msg, "%s", msg);
+        }
+        f->failed = 1;
+    }
+}
+
+static cs_status cs_boot_check(int B, int64_t n_ref, const int64_t *n_set, size_t n_sets, int64_t *n_max) {
+    if (B < 1 || B > CS_AUDIT_MAX_BOOTSTRAP)
+        return CS_FAIL(CS_E_USAGE, "bootstrap replicates must be 1..%d (got %d)", CS_AUDIT_MAX_BOOTSTRAP, B);
+    if (n_ref < 2) return CS_FAIL(CS_E_USAGE, "the bootstrap needs at least 2 reference images");
+    *n_max = n_ref;
+    for (size_t k = 0; k < n_sets; k++) *n_max = n_set[k] > *n_max ? n_set[k] : *n_max;
+    return CS_OK;
+}
+
+cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const *sets,
+                            const int64_t *n_set, size_t n_sets, int d, int B, uint64_t seed,
+                            int threads, int progress, double *rep_fid) {
+    int64_t n_max;
+    CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
+    if (threads <= 0) threads = omp_get_num_procs();
+    const int blas_threads = openblas_get_num_threads();
+    cs_status st = CS_OK;
+    cs_boot_fail fail = {0};
+    double t0 = cs_now(), last = t0;
+    /* Sets one at a time: only one Gram matrix ((n_ref + n_k)^2 doubles) is alive. Replicate r's
+     * draws for set k are found again by jumping over the draws of the reference and of sets
+     * 0..k-1 in its stream (cs_rng_skip), so the numbers are those of drawing everything in order. */
+    uint64_t offset = (uint64_t)n_ref;
+    for (size_t k = 0; k < n_sets && !fail.failed; k++) {
+        cs_fid_boot *boot = NULL;
+        openblas_set_num_threads(threads); /* the Gram matrix: one BLAS call, all cores */
+        st = cs_fid_boot_init(&boot, ref, n_ref, sets[k], n_set[k], d);
+        openblas_set_num_threads(1); /* one BLAS thread per OpenMP thread below */
+        if (st != CS_OK) {
+            st = CS_FAIL(st, "bootstrap: %s", cs_last_error());
+            break;
+        }
+#pragma omp parallel num_threads(threads)
+        {
+            int64_t *idx_ref = malloc((size_t)n_ref * sizeof(int64_t)); /* (n_ref) */
+            int64_t *idx_set = malloc((size_t)n_max * sizeof(int64_t)); /* (n_max) */
+            if (!idx_ref || !idx_set) cs_boot_fail_note(&fail, CS_E_NOMEM, "out of memory for resampled indices");
+#pragma omp for schedule(dynamic, 4)
+            for (long r = 0; r < (long)B; r++) {
+                if (fail.failed) continue;
+                cs_boot_draw(seed, r, n_ref, offset, n_set[k], idx_ref, idx_set);
+                cs_fid_result res;
+                cs_status s = cs_fid_boot_eval(boot, idx_ref, n_ref, idx_set, n_set[k], &res);
+                /* a numerical failure of one resample: NaN, the replicate is excluded later */
+                rep_fid[(size_t)r * n_sets + k] = s == CS_OK ? res.fid : NAN;
+                if (s == CS_E_NOMEM) cs_boot_fail_note(&fail, s, cs_last_error());
+            }
+            free(idx_ref);
+            free(idx_set);
+        }
+        cs_fid_boot_free(boot);
+        offset += (uint64_t)n_set[k];
+        if (progress) {
+            double now = cs_now();
+            if (now - last > 0.5 || k + 1 == n_sets) {
+                last = now;
+                fprintf(stderr, "\rcopyscope audit: bootstrap, %zu/%zu sets x %d replicates (%.1f s)%s",
+                        k + 1, n_sets, B, now - t0, k + 1 == n_sets ? "\n" : "");
+                fflush(stderr);
+            }
+        }
+    }
+    openblas_set_num_threads(blas_threads);
+    if (st == CS_OK && fail.failed) st = CS_FAIL(fail.st, "bootstrap: %s", fail.msg);
+    return st;
+}
+
+cs_status cs_bootstrap_pair_means(const double *const *pairs, int64_t n_ref, const int64_t *n_set,
+                                  size_t n_sets, int B, uint64_t seed, int threads, double *rep_score) {
+    int64_t n_max;
+    CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
+    if (threads <= 0) threads = omp_get_num_procs();
+    cs_boot_fail fail = {0};
+#pragma omp parallel num_threads(threads)
+    {
+        /* (n_ref) + (n_max) indices, then (n_ref) + (n_max) counts */
+        int64_t *buf = malloc((size_t)(n_ref + n_max) * 2 * sizeof(int64_t));
+        if (!buf) cs_boot_fail_note(&fail, CS_E_NOMEM, "out of memory for resampled indices");
+#pragma omp for schedule(dynamic, 8)
+        for (long r = 0; r < (long)B; r++) {
+            if (fail.failed) continue;
+            int64_t *idx_ref = buf, *idx_set = buf + n_ref;
+            int64_t *c_ref = idx_set + n_max, *c_set = c_ref + n_ref;
+            uint64_t offset = (uint64_t)n_ref;
+            for (size_t k = 0; k < n_sets; k++) {
+                const int64_t nk = n_set[k];
+                cs_boot_draw(seed, r, n_ref, offset, nk, idx_ref, idx_set);
+                offset += (uint64_t)nk;
+                memset(c_ref, 0, (size_t)n_ref * sizeof *c_ref);
+                memset(c_set, 0, (size_t)nk * sizeof *c_set);
+                for (int64_t i = 0; i < n_ref; i++) c_ref[idx_ref[i]]++;
+                for (int64_t i = 0; i < nk; i++) c_set[idx_set[i]]++;
+                double sum = 0.0;
+                for (int64_t g = 0; g < nk; g++) {
+                    if (!c_set[g]) continue;
+                    const double *row = pairs[k] + (size_t)g * (size_t)n_ref;
+                    double rs = 0.0;
+                    for (int64_t i = 0; i < n_ref; i++) rs += (double)c_ref[i] * row[i];
+                    sum += (double)c_set[g] * rs;
+                }
+                rep_score[(size_t)r * n_sets + k] = sum / ((double)n_ref * (double)nk);
+            }
+        }
+        free(buf);
+    }
+    if (fail.failed) return CS_FAIL(fail.st, "bootstrap: %s", fail.msg);
+    return CS_OK;
+}
+
+cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const *sets,
+                            const int64_t *n_set, size_t n_sets, int d, const cs_kid_opts *kid,
+                            int B, uint64_t seed, int threads, double *rep_score) {
+    int64_t n_max;
+    CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
+    if (threads <= 0) threads = omp_get_num_procs();
+    cs_kid_opts base = *kid;
+    uint64_t offset = (uint64_t)n_ref;
+    for (size_t k = 0; k < n_sets; k++) {
+        const int64_t nk = n_set[k], nt = n_ref + nk;
+        if (nt > CS_AUDIT_MAX_KID_BOOT_ROWS)
+            return CS_FAIL(CS_E_USAGE, "bootstrap of KID: the reference and set %zu have %lld images, more than "
+                           "the %d this bootstrap holds in one kernel matrix", k, (long long)nt,
+                           CS_AUDIT_MAX_KID_BOOT_ROWS);
+        double *gram = NULL;
+        CS_TRY(cs_kid_gram_build(ref, n_ref, sets[k], nk, d, &gram));
+        cs_kid_opts o = base;
+        int64_t m = o.subset_size < n_ref ? o.subset_size : n_ref;
+        if (m > nk) m = nk;
+        if (m == n_ref && m == nk) o.n_subsets = 1; /* every subset is the whole resample */
+        cs_boot_fail fail = {0};
+#pragma omp parallel num_threads(threads)
+        {
+            int64_t *idx = malloc((size_t)(n_ref + nk) * sizeof(int64_t)); /* (n_ref) then (nk) */
+            if (!idx) cs_boot_fail_note(&fail, CS_E_NOMEM, "out of memory for resampled indices");
+#pragma omp for schedule(dynamic, 4)
+            for (long r = 0; r < (long)B; r++) {
+                if (fail.failed) continue;
+                cs_boot_draw(seed, r, n_ref, offset, nk, idx, idx + n_ref);
+                cs_kid_result res;
+                cs_status s = cs_kid_gram(gram, nt, n_ref, idx, n_ref, idx + n_ref, nk, d, &o, &res, NULL);
+                rep_score[(size_t)r * n_sets + k] = s == CS_OK ? res.kid : NAN;
+                if (s == CS_E_NOMEM || s == CS_E_USAGE) cs_boot_fail_note(&fail, s, cs_last_error());
+            }
+            free(idx);
+        }
+        free(gram);
+        if (fail.failed) return CS_FAIL(fail.st, "bootstrap of KID: %s", fail.msg);
+        offset += (uint64_t)nk;
+    }
+    return CS_OK;
+}
+
+cs_status cs_bootstrap_fids_gpu(cs_gpu *g, const float *ref, int64_t n_ref, const float *const *sets,
+                                const int64_t *n_set, size_t n_sets, int d, int B, uint64_t seed,
+                                int progress, double *rep_fid) {
+    if (!cs_gpu_math_available()) return CS_FAIL(CS_E_UNSUPPORTED, "bootstrap on the GPU: this build has no CUDA");
+    int64_t n_max;
+    CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
+    enum { CHUNK = 256 }; /* replicates per GPU call */
+    int64_t *idx1 = malloc((size_t)CHUNK * (size_t)n_ref * sizeof(int64_t)); /* (CHUNK, n_ref) */
+    int64_t *idx2 = malloc((size_t)CHUNK * (size_t)n_max * sizeof(int64_t)); /* (CHUNK, n_k) */
+    cs_fid_result *res = malloc(CHUNK * sizeof *res);                         /* (CHUNK) */
+    cs_status st = CS_OK;
+    double t0 = cs_now();
+    if (!idx1 || !idx2 || !res) st = CS_FAIL(CS_E_NOMEM, "bootstrap: out of memory for resampled indices");
+    uint64_t offset = (uint64_t)n_ref;
+    for (size_t k = 0; k < n_sets && st == CS_OK; k++) {
+        const int64_t nk = n_set[k];
+        cs_gpu_fid_boot *b = NULL;
+        st = cs_gpu_fid_boot_init(g, ref, n_ref, sets[k], nk, d, &b);
+        if (st != CS_OK) st = CS_FAIL(st, "bootstrap on %s: %s", cs_gpu_name(g), cs_last_error());
+        for (int r0 = 0; r0 < B && st == CS_OK; r0 += CHUNK) {
+            const int nr = B - r0 < CHUNK ? B - r0 : CHUNK;
+            for (int j = 0; j < nr; j++)
+                cs_boot_draw(seed, r0 + j, n_ref, offset, nk, idx1 + (size_t)j * n_ref, idx2 + (size_t)j * nk);
+            st = cs_gpu_fid_boot_eval_batch(b, nr, idx1, n_ref, idx2, nk, res);
+            if (st == CS_E_NUMERIC) { /* find the failing resamples one by one: NaN, excluded later */
+                st = CS_OK;
+                for (int j = 0; j < nr && st == CS_OK; j++) {
+                    cs_status s1 = cs_gpu_fid_boot_eval_batch(b, 1, idx1 + (size_t)j * n_ref, n_ref,
+                                                              idx2 + (size_t)j * nk, nk, &res[j]);
+                    if (s1 == CS_E_NUMERIC) res[j].fid = NAN;
+                    else st = s1;
+                }
+            }
+            if (st != CS_OK) {
+                st = CS_FAIL(st, "bootstrap on %s, set %zu, replicates %d..%d: %s", cs_gpu_name(g), k, r0,
+                             r0 + nr - 1, cs_last_error());
+                break;
+            }
+            for (int j = 0; j < nr; j++) rep_fid[(size_t)(r0 + j) * n_sets + k] = res[j].fid;
+        }
+        cs_gpu_fid_boot_free(b);
+        offset += (uint64_t)nk;
+        if (progress && st == CS_OK) {
+            fprintf(stderr, "\rcopyscope audit: bootstrap on %s, %zu/%zu sets x %d replicates (%.1f s)%s",
+                    cs_gpu_name(g), k + 1, n_sets, B, cs_now() - t0, k + 1 == n_sets ? "\n" : "");
+            fflush(stderr);
+        }
+    }
+    free(idx1), free(idx2), free(res);
+    return st;
+}

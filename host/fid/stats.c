@@ -1,0 +1,188 @@
+/* Mean and co-moment statistics in float64 with exact pairwise merging (see stats.h). */
+#include "copyscope/stats.h"
+
+#include "core/common.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* Rows converted to float64 at a time: bounds the scratch to ROWS * d doubles (16 MiB at d=2048). */
+#define CS_STATS_CHUNK_ROWS 1024
+
+cs_status cs_stats_init(cs_stats **out, int d) {
+    *out = NULL;
+    if (d < 1 || d > CS_STATS_MAX_DIMS)
+        return CS_FAIL(CS_E_USAGE, "statistics dimension %d is outside 1..%d", d, CS_STATS_MAX_DIMS);
+    cs_stats *s = cs_calloc(1, sizeof *s, "statistics");
+    if (!s) return CS_E_NOMEM;
+    s->d = d;
+    s->mean = cs_calloc((size_t)d, sizeof(double), "mean");               /* (d) */
+    s->m2 = cs_calloc((size_t)d * (size_t)d, sizeof(double), "co-moment"); /* (d, d) */
+    if (!s->mean || !s->m2) {
+        cs_stats_free(s);
+        return CS_E_NOMEM;
+    }
+    *out = s;
+    return CS_OK;
+}
+
+void cs_stats_free(cs_stats *s) {
+    if (!s) return;
+    free(s->mean);
+    free(s->m2);
+    free(s);
+}
+
+cs_status cs_stats_clone(const cs_stats *s, cs_stats **out) {
+    CS_TRY(cs_stats_init(out, s->d));
+    cs_stats *c = *out;
+    c->n = s->n;
+    c->cov_only = s->cov_only;
+    c->id = s->id;
+    memcpy(c->mean, s->mean, (size_t)s->d * sizeof(double));
+    memcpy(c->m2, s->m2, (size_t)s->d * (size_t)s->d * sizeof(double));
+    return CS_OK;
+}
+
+int cs_extractor_id_equal(const cs_extractor_id *a, const cs_extractor_id *b) {
+    return strcmp(a->weights_sha256, b->weights_sha256) == 0 &&
+           strcmp(a->preprocessing, b->preprocessing) == 0;
+}
+
+/* Copy the upper triangle of a (d, d) row-major matrix to the lower one. */
+static void cs_sym_fill_lower(double *m, int d) {
+    for (int i = 0; i < d; i++)
+        for (int j = i + 1; j < d; j++) m[(size_t)j * d + i] = m[(size_t)i * d + j];
+}
+
+/* Merge one batch already in float64: c (nb, d) is overwritten (centred in place). Updates the
+ * upper triangle of s->m2 only. */
+static void cs_stats_add_chunk(cs_stats *s, double *c, int64_t nb) {
+    const int d = s->d;
+    double *bmean = c + (size_t)nb * d; /* (d) scratch after the rows */
+    for (int j = 0; j < d; j++) bmean[j] = 0.0;
+    for (int64_t i = 0; i < nb; i++) {
+        const double *row = c + (size_t)i * d;
+        for (int j = 0; j < d; j++) bmean[j] += row[j];
+    }
+    for (int j = 0; j < d; j++) bmean[j] /= (double)nb;
+    for (int64_t i = 0; i < nb; i++) {
+        double *row = c + (size_t)i * d;
+        for (int j = 0; j < d; j++) row[j] -= bmean[j];
+    }
+    /* m2 += C^T C (the batch's own centred co-moment), upper triangle */
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, (int)nb, 1.0, c, d, 1.0, s->m2, d);
+    const int64_t na = s->n, n = na + nb;
+    /* delta = batch mean - running mean; m2 += delta delta^T * na nb / n; mean += delta nb / n */
+    for (int j = 0; j < d; j++) bmean[j] -= s->mean[j];
+    if (na > 0)
+        cblas_dsyr(CblasRowMajor, CblasUpper, d, (double)na * (double)nb / (double)n, bmean, 1,
+                   s->m2, d);
+    for (int j = 0; j < d; j++) s->mean[j] += bmean[j] * ((double)nb / (double)n);
+    s->n = n;
+}
+
+cs_status cs_stats_check_add(const cs_stats *s, int64_t n) {
+    if (s->cov_only)
+        return CS_FAIL(CS_E_UNSUPPORTED,
+                       "cannot add rows to statistics with an unknown sample count (from .npz)");
+    if (n < 0) return CS_FAIL(CS_E_USAGE, "negative row count %lld", (long long)n);
+    return CS_OK;
+}
+
+/* Rows of x32 (float32) or x64 (float64), exactly one non-NULL, converted to float64 chunk by
+ * chunk. */
+static cs_status cs_stats_add_rows(cs_stats *s, const float *x32, const double *x64, int64_t n) {
+    CS_TRY(cs_stats_check_add(s, n));
+    if (n == 0) return CS_OK;
+    const int d = s->d;
+    for (size_t k = 0; k < (size_t)n * d; k++) {
+        double v = x32 ? (double)x32[k] : x64[k];
+        if (!isfinite(v))
+            return CS_FAIL(CS_E_NUMERIC, "feature row %lld column %d is not finite (%g)",
+                           (long long)(k / (size_t)d), (int)(k % (size_t)d), v);
+    }
+    int64_t rows = n < CS_STATS_CHUNK_ROWS ? n : CS_STATS_CHUNK_ROWS;
+    double *c = cs_malloc(((size_t)rows + 1) * d * sizeof(double), "feature batch"); /* (rows+1, d) */
+    if (!c) return CS_E_NOMEM;
+    for (int64_t i0 = 0; i0 < n; i0 += rows) {
+        int64_t nb = n - i0 < rows ? n - i0 : rows;
+        if (x32)
+            for (size_t k = 0; k < (size_t)nb * d; k++) c[k] = (double)x32[(size_t)i0 * d + k];
+        else
+            memcpy(c, x64 + (size_t)i0 * d, (size_t)nb * d * sizeof(double));
+        cs_stats_add_chunk(s, c, nb);
+    }
+    free(c);
+    cs_sym_fill_lower(s->m2, d);
+    return CS_OK;
+}
+
+cs_status cs_stats_add_f32(cs_stats *s, const float *x, int64_t n) { return cs_stats_add_rows(s, x, NULL, n); }
+
+cs_status cs_stats_add_f64(cs_stats *s, const double *x, int64_t n) { return cs_stats_add_rows(s, NULL, x, n); }
+
+cs_status cs_stats_merge(cs_stats *a, const cs_stats *b) {
+    if (a->d != b->d)
+        return CS_FAIL(CS_E_MISMATCH, "cannot merge statistics of %d and %d dimensions", a->d, b->d);
+    if (a->cov_only || b->cov_only)
+        return CS_FAIL(CS_E_UNSUPPORTED, "cannot merge statistics with an unknown sample count "
+                                         "(.npz holds only mu and sigma)");
+    if (a->n > 0 && b->n > 0 && !cs_extractor_id_equal(&a->id, &b->id))
+        return CS_FAIL(CS_E_MISMATCH,
+                       "cannot merge statistics from different feature extractors "
+                       "(weights %s, preprocessing '%s' vs weights %s, preprocessing '%s')",
+                       a->id.weights_sha256[0] ? a->id.weights_sha256 : "unknown",
+                       a->id.preprocessing, b->id.weights_sha256[0] ? b->id.weights_sha256 : "unknown",
+                       b->id.preprocessing);
+    if (b->n == 0) return CS_OK;
+    const int d = a->d;
+    const size_t dd = (size_t)d * d;
+    if (a->n == 0) {
+        memcpy(a->mean, b->mean, (size_t)d * sizeof(double));
+        memcpy(a->m2, b->m2, dd * sizeof(double));
+        a->n = b->n;
+        a->id = b->id;
+        return CS_OK;
+    }
+    const int64_t na = a->n, nb = b->n, n = na + nb;
+    const double w = (double)na * (double)nb / (double)n, f = (double)nb / (double)n;
+    double *delta = cs_malloc((size_t)d * sizeof(double), "mean difference"); /* (d) */
+    if (!delta) return CS_E_NOMEM;
+    for (int j = 0; j < d; j++) delta[j] = b->mean[j] - a->mean[j];
+    for (int i = 0; i < d; i++) {
+        double *ar = a->m2 + (size_t)i * d;
+        const double *br = b->m2 + (size_t)i * d;
+        const double wi = w * delta[i];
+        for (int j = i; j < d; j++) ar[j] += br[j] + wi * delta[j];
+    }
+    for (int j = 0; j < d; j++) a->mean[j] += delta[j] * f;
+    a->n = n;
+    free(delta);
+    cs_sym_fill_lower(a->m2, d);
+    return CS_OK;
+}
+
+cs_status cs_stats_covariance(const cs_stats *s, double *cov) {
+    const size_t dd = (size_t)s->d * s->d;
+    if (s->cov_only) {
+        memcpy(cov, s->m2, dd * sizeof(double));
+        return CS_OK;
+    }
+    if (s->n < 2)
+        return CS_FAIL(CS_E_USAGE, "the covariance needs at least 2 samples, the set has %lld",
+                       (long long)s->n);
+    const double f = 1.0 / (double)(s->n - 1);
+    for (size_t k = 0; k < dd; k++) cov[k] = s->m2[k] * f;
+    return CS_OK;
+}
+
+cs_status cs_stats_from_mean_cov(int d, const double *mean, const double *cov, cs_stats **out) {
+    CS_TRY(cs_stats_init(out, d));
+    cs_stats *s = *out;
+    s->cov_only = 1;
+    memcpy(s->mean, mean, (size_t)d * sizeof(double));
+    memcpy(s->m2, cov, (size_t)d * (size_t)d * sizeof(double));
+    return CS_OK;
+}

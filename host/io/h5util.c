@@ -1,0 +1,171 @@
+/* HDF5 helpers: quiet error stack, attributes, whole-dataset writes, fsync. */
+#include "io/h5util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <string.h>
+#include <unistd.h>
+
+void cs_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+cs_status cs_h5_write_attr_str(hid_t obj, const char *name, const char *value, const char *path) {
+    cs_status st = CS_OK;
+    hid_t type = H5Tcopy(H5T_C_S1), space = -1, attr = -1;
+    if (type < 0 || H5Tset_size(type, strlen(value) + 1) < 0) goto fail;
+    H5Tset_strpad(type, H5T_STR_NULLTERM);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    space = H5Screate(H5S_SCALAR);
+    if (space < 0) goto fail;
+    attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0 || H5Awrite(attr, type, value) < 0) goto fail;
+    goto done;
+fail:
+    st = CS_FAIL(CS_E_IO, "%s: cannot write HDF5 attribute '%s'", path, name);
+done:
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    return st;
+}
+
+cs_status cs_h5_read_attr_str(hid_t obj, const char *name, char *out, size_t out_size, const char *path) {
+    cs_status st = CS_OK;
+    hid_t attr = -1, type = -1, mtype = -1, sp = -1;
+    char *buf = NULL;
+    out[0] = 0;
+    if (H5Aexists(obj, name) <= 0)
+        return CS_FAIL(CS_E_FORMAT, "%s: HDF5 attribute '%s' is missing", path, name);
+    attr = H5Aopen(obj, name, H5P_DEFAULT);
+    if (attr < 0) goto fail;
+    type = H5Aget_type(attr);
+    sp = H5Aget_space(attr);
+    if (type < 0 || sp < 0 || H5Tget_class(type) != H5T_STRING || H5Sget_simple_extent_npoints(sp) != 1)
+        goto fail;
+    mtype = H5Tcopy(H5T_C_S1);
+    H5Tset_cset(mtype, H5Tget_cset(type)); /* HDF5 does not convert between charsets */
+    if (H5Tis_variable_str(type) > 0) {
+        H5Tset_size(mtype, H5T_VARIABLE);
+        char *vs = NULL;
+        if (H5Aread(attr, mtype, &vs) < 0) goto fail;
+        snprintf(out, out_size, "%s", vs ? vs : "");
+        H5free_memory(vs);
+    } else {
+        size_t sz = H5Tget_size(type);
+        if (sz == 0 || sz > 65536) goto fail;
+        buf = calloc(sz + 1, 1);
+        H5Tset_size(mtype, sz + 1);
+        if (!buf || H5Aread(attr, mtype, buf) < 0) goto fail;
+        snprintf(out, out_size, "%s", buf);
+    }
+    for (char *q = out; *q; q++) /* attribute text can end up in messages: printable ASCII only */
+        if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e) *q = '?';
+    goto done;
+fail:
+    st = CS_FAIL(CS_E_FORMAT, "%s: HDF5 attribute '%s' is not a readable string", path, name);
+done:
+    free(buf);
+    if (mtype >= 0) H5Tclose(mtype);
+    if (sp >= 0) H5Sclose(sp);
+    if (type >= 0) H5Tclose(type);
+    if (attr >= 0) H5Aclose(attr);
+    return st;
+}
+
+cs_status cs_h5_write_attr_int(hid_t obj, const char *name, long long value, const char *path) {
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(obj, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = attr >= 0 ? H5Awrite(attr, H5T_NATIVE_LLONG, &value) : -1;
+    if (attr >= 0) H5Aclose(attr);
+    H5Sclose(space);
+    if (e < 0) return CS_FAIL(CS_E_IO, "%s: cannot write HDF5 attribute '%s'", path, name);
+    return CS_OK;
+}
+
+cs_status cs_h5_read_attr_int(hid_t obj, const char *name, long long *value, const char *path) {
+    if (H5Aexists(obj, name) <= 0)
+        return CS_FAIL(CS_E_FORMAT, "%s: HDF5 attribute '%s' is missing", path, name);
+    hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t space = attr >= 0 ? H5Aget_space(attr) : -1;
+    herr_t e = -1;
+    if (space >= 0 && H5Sget_simple_extent_npoints(space) == 1) e = H5Aread(attr, H5T_NATIVE_LLONG, value);
+    if (space >= 0) H5Sclose(space);
+    if (attr >= 0) H5Aclose(attr);
+    if (e < 0) return CS_FAIL(CS_E_FORMAT, "%s: HDF5 attribute '%s' is not an integer", path, name);
+    return CS_OK;
+}
+
+cs_status cs_h5_write_2d(hid_t file, const char *name, hid_t mem_type, hid_t file_type, size_t rows,
+                         size_t cols, const void *data, const char *path) {
+    hsize_t dims[2] = {rows, cols};
+    int rank = cols ? 2 : 1;
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t dset = space >= 0 ? H5Dcreate2(file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    herr_t e = dset >= 0 ? (rows ? H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0) : -1;
+    if (dset >= 0) H5Dclose(dset);
+    if (space >= 0) H5Sclose(space);
+    if (e < 0) return CS_FAIL(CS_E_IO, "%s: cannot write HDF5 dataset '%s'", path, name);
+    return CS_OK;
+}
+
+cs_status cs_h5_write_strings(hid_t file, const char *name, char *const *strs, size_t n, const char *path) {
+    hsize_t dims[1] = {n};
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t dset = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = dset >= 0 ? (n ? H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, strs) : 0) : -1;
+    if (dset >= 0) H5Dclose(dset);
+    H5Sclose(space);
+    H5Tclose(type);
+    if (e < 0) return CS_FAIL(CS_E_IO, "%s: cannot write HDF5 dataset '%s'", path, name);
+    return CS_OK;
+}
+
+cs_status cs_h5_dims(hid_t file, const char *name, int *rank, hsize_t dims[2], const char *path) {
+    if (H5Lexists(file, name, H5P_DEFAULT) <= 0)
+        return CS_FAIL(CS_E_FORMAT, "%s: HDF5 dataset '%s' is missing", path, name);
+    hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
+    hid_t space = dset >= 0 ? H5Dget_space(dset) : -1;
+    int r = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    dims[0] = dims[1] = 0;
+    if (r >= 1 && r <= 2) H5Sget_simple_extent_dims(space, dims, NULL);
+    if (space >= 0) H5Sclose(space);
+    if (dset >= 0) H5Dclose(dset);
+    if (r < 1 || r > 2)
+        return CS_FAIL(CS_E_FORMAT, "%s: HDF5 dataset '%s' has rank %d, expected 1 or 2", path, name, r);
+    *rank = r;
+    return CS_OK;
+}
+
+cs_status cs_fsync_path(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return CS_FAIL(CS_E_IO, "%s: cannot open for fsync: %s", path, strerror(errno));
+    int r = fsync(fd);
+    close(fd);
+    if (r != 0) return CS_FAIL(CS_E_IO, "%s: fsync failed: %s", path, strerror(errno));
+    return CS_OK;
+}
+
+cs_status cs_fsync_dir_of(const char *path) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    const char *dir = dirname(tmp);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return CS_OK; /* best effort: some filesystems refuse directory fds */
+    fsync(fd);
+    close(fd);
+    return CS_OK;
+}
+
+cs_status cs_h5_commit(hid_t *file, const char *tmp, const char *path) {
+    herr_t e = H5Fclose(*file);
+    *file = -1;
+    if (e < 0) return CS_FAIL(CS_E_IO, "%s: cannot finish the HDF5 file %s", path, tmp);
+    CS_TRY(cs_fsync_path(tmp));
+    if (rename(tmp, path) != 0)
+        return CS_FAIL(CS_E_IO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+    cs_fsync_dir_of(path);
+    return CS_OK;
+}

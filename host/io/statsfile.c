@@ -1,0 +1,442 @@
+/* HDF5 statistics and features files, file-kind detection, and format dispatch (statsfile.h). */
+#include "copyscope/statsfile.h"
+
+#include "io/h5util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Rows of a features file read per chunk when only statistics are needed. */
+#define CS_FEATURES_CHUNK_ROWS 2048
+/* Refuse features files claiming more rows than this. */
+#define CS_FEATURES_MAX_ROWS ((int64_t)1 << 31)
+
+cs_status cs_file_kind_detect(const char *path, cs_file_kind *kind) {
+    *kind = CS_FILE_UNKNOWN;
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT) return CS_FAIL(CS_E_NOTFOUND, "%s: no such file or directory", path);
+        return CS_FAIL(CS_E_IO, "%s: cannot stat: %s", path, strerror(errno));
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        *kind = CS_FILE_DIRECTORY;
+        return CS_OK;
+    }
+    unsigned char sig[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return CS_FAIL(CS_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t got = fread(sig, 1, sizeof sig, f);
+    fclose(f);
+    if (got >= 4 && memcmp(sig, "PK\x03\x04", 4) == 0) {
+        *kind = CS_FILE_NPZ;
+        return CS_OK;
+    }
+    if (got >= 4 && memcmp(sig, "PK\x05\x06", 4) == 0)
+        return CS_FAIL(CS_E_FORMAT, "%s: empty zip archive, expected pytorch-fid statistics", path);
+    if (got == 8 && memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0) {
+        cs_h5_quiet();
+        hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (file < 0) return CS_FAIL(CS_E_FORMAT, "%s: corrupt HDF5 file", path);
+        if (H5Lexists(file, "features", H5P_DEFAULT) > 0) *kind = CS_FILE_H5_FEATURES;
+        else if (H5Lexists(file, "mean", H5P_DEFAULT) > 0) *kind = CS_FILE_H5_STATS;
+        H5Fclose(file);
+        if (*kind == CS_FILE_UNKNOWN)
+            return CS_FAIL(CS_E_FORMAT,
+                           "%s: HDF5 file has neither /features nor /mean (not a copyscope "
+                           "features or statistics file)",
+                           path);
+        return CS_OK;
+    }
+    return CS_FAIL(CS_E_FORMAT,
+                   "%s: not a statistics or features file (expected .npz, or HDF5 from copyscope)",
+                   path);
+}
+
+/* Read the identity attributes; missing ones stay "". */
+static cs_status cs_h5_read_identity(hid_t file, const char *path, cs_extractor_id *id, long long *dims) {
+    memset(id, 0, sizeof *id);
+    if (H5Aexists(file, "weights_sha256") > 0)
+        CS_TRY(cs_h5_read_attr_str(file, "weights_sha256", id->weights_sha256, sizeof id->weights_sha256, path));
+    if (H5Aexists(file, "preprocessing") > 0)
+        CS_TRY(cs_h5_read_attr_str(file, "preprocessing", id->preprocessing, sizeof id->preprocessing, path));
+    *dims = -1;
+    if (H5Aexists(file, "dims") > 0) CS_TRY(cs_h5_read_attr_int(file, "dims", dims, path));
+    return CS_OK;
+}
+
+static cs_status cs_h5_write_identity(hid_t file, const char *path, const cs_extractor_id *id, int d,
+                                      const char *kind) {
+    CS_TRY(cs_h5_write_attr_str(file, "kind", kind, path));
+    CS_TRY(cs_h5_write_attr_int(file, "dims", d, path));
+    CS_TRY(cs_h5_write_attr_str(file, "weights_sha256", id->weights_sha256, path));
+    CS_TRY(cs_h5_write_attr_str(file, "preprocessing", id->preprocessing, path));
+    CS_TRY(cs_h5_write_attr_str(file, "copyscope_version", COPYSCOPE_VERSION, path));
+    return CS_OK;
+}
+
+/* Read a whole float64 dataset whose shape must be exactly (r0) or (r0, r1). */
+static cs_status cs_h5_read_f64(hid_t file, const char *path, const char *name, int rank, hsize_t r0,
+                                hsize_t r1, double *out) {
+    int rk;
+    hsize_t dims[2];
+    CS_TRY(cs_h5_dims(file, name, &rk, dims, path));
+    if (rk != rank || dims[0] != r0 || (rank == 2 && dims[1] != r1))
+        return CS_FAIL(CS_E_FORMAT, "%s: dataset /%s has shape (%llu%s%llu), expected (%llu%s%llu)",
+                       path, name, (unsigned long long)dims[0], rk == 2 ? ", " : "",
+                       rk == 2 ? (unsigned long long)dims[1] : 0ull, (unsigned long long)r0,
+                       rank == 2 ? ", " : "", rank == 2 ? (unsigned long long)r1 : 0ull);
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+    herr_t e = ds >= 0 ? H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) : -1;
+    if (ds >= 0) H5Dclose(ds);
+    if (e < 0) return CS_FAIL(CS_E_FORMAT, "%s: cannot read dataset /%s (corrupt?)", path, name);
+    return CS_OK;
+}
+
+cs_status cs_h5_read_stats(const char *path, cs_stats **out) {
+    *out = NULL;
+    cs_h5_quiet();
+    if (access(path, F_OK) != 0) return CS_FAIL(CS_E_NOTFOUND, "%s: no such file", path);
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) return CS_FAIL(CS_E_FORMAT, "%s: not a readable HDF5 file", path);
+    cs_status st = CS_OK;
+    cs_stats *s = NULL;
+    cs_extractor_id id;
+    long long dims_attr = -1, n = 0;
+    int rk;
+    hsize_t dims[2];
+    CS_TRY_GOTO(st, cs_h5_read_identity(file, path, &id, &dims_attr), done);
+    CS_TRY_GOTO(st, cs_h5_dims(file, "mean", &rk, dims, path), done);
+    if (rk != 1 || dims[0] < 1 || dims[0] > CS_STATS_MAX_DIMS) {
+        st = CS_FAIL(CS_E_FORMAT, "%s: /mean must be a vector of 1..%d values", path, CS_STATS_MAX_DIMS);
+        goto done;
+    }
+    int d = (int)dims[0];
+    if (dims_attr >= 0 && dims_attr != d) {
+        st = CS_FAIL(CS_E_FORMAT, "%s: attribute dims = %lld but /mean has %d values", path, dims_attr, d);
+        goto done;
+    }
+    if (H5Lexists(file, "n", H5P_DEFAULT) > 0) {
+        hid_t ds = H5Dopen2(file, "n", H5P_DEFAULT);
+        hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+        herr_t e = -1;
+        if (sp >= 0 && H5Sget_simple_extent_npoints(sp) == 1)
+            e = H5Dread(ds, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, &n);
+        if (sp >= 0) H5Sclose(sp);
+        if (ds >= 0) H5Dclose(ds);
+        if (e < 0 || n < 0) {
+            st = CS_FAIL(CS_E_FORMAT, "%s: /n is not a non-negative integer", path);
+            goto done;
+        }
+    }
+    CS_TRY_GOTO(st, cs_stats_init(&s, d), done);
+    s->id = id;
+    CS_TRY_GOTO(st, cs_h5_read_f64(file, path, "mean", 1, (hsize_t)d, 0, s->mean), done);
+    if (n > 0 || (n == 0 && H5Lexists(file, "n", H5P_DEFAULT) > 0 && H5Lexists(file, "comoment", H5P_DEFAULT) > 0)) {
+        /* n = 0 with a co-moment: the empty statistics of an empty shard (merge as a no-op) */
+        s->n = n;
+        CS_TRY_GOTO(st, cs_h5_read_f64(file, path, "comoment", 2, (hsize_t)d, (hsize_t)d, s->m2), done);
+    } else if (H5Lexists(file, "covariance", H5P_DEFAULT) > 0) {
+        s->cov_only = 1;
+        CS_TRY_GOTO(st, cs_h5_read_f64(file, path, "covariance", 2, (hsize_t)d, (hsize_t)d, s->m2), done);
+    } else {
+        st = CS_FAIL(CS_E_FORMAT, "%s: statistics of 0 samples (no /covariance and /n is 0 or missing)",
+                     path);
+        goto done;
+    }
+    size_t dd = (size_t)d * d;
+    for (size_t k = 0; k < dd; k++)
+        if (!isfinite(s->m2[k]) || (k < (size_t)d && !isfinite(s->mean[k]))) {
+            st = CS_FAIL(CS_E_FORMAT, "%s: statistics contain NaN or inf", path);
+            goto done;
+        }
+done:
+    H5Fclose(file);
+    if (st != CS_OK) cs_stats_free(s);
+    else *out = s;
+    return st;
+}
+
+cs_status cs_h5_write_stats(const char *path, const cs_stats *s) {
+    cs_h5_quiet();
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    cs_status st = CS_OK;
+    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) return CS_FAIL(CS_E_IO, "%s: cannot create HDF5 file", tmp);
+    long long n = s->cov_only ? 0 : (long long)s->n;
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t ds = H5Dcreate2(file, "n", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = ds >= 0 ? H5Dwrite(ds, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, &n) : -1;
+    if (ds >= 0) H5Dclose(ds);
+    H5Sclose(sp);
+    if (e < 0) {
+        st = CS_FAIL(CS_E_IO, "%s: cannot write dataset /n", path);
+        goto fail;
+    }
+    CS_TRY_GOTO(st, cs_h5_write_2d(file, "mean", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (size_t)s->d, 0,
+                                   s->mean, path), fail);
+    CS_TRY_GOTO(st, cs_h5_write_2d(file, s->cov_only ? "covariance" : "comoment", H5T_NATIVE_DOUBLE,
+                                   H5T_IEEE_F64LE, (size_t)s->d, (size_t)s->d, s->m2, path), fail);
+    CS_TRY_GOTO(st, cs_h5_write_identity(file, path, &s->id, s->d, "stats"), fail);
+    CS_TRY_GOTO(st, cs_h5_commit(&file, tmp, path), fail);
+    return CS_OK;
+fail:
+    if (file >= 0) H5Fclose(file);
+    unlink(tmp);
+    return st;
+}
+
+/* Open a features file and validate /features: rank 2, float, sane (n, d); identity attributes. */
+static cs_status cs_features_open(const char *path, hid_t *file_out, hid_t *ds_out, int64_t *n_out,
+                                  int *d_out, cs_extractor_id *id) {
+    *file_out = *ds_out = -1;
+    cs_h5_quiet();
+    if (access(path, F_OK) != 0) return CS_FAIL(CS_E_NOTFOUND, "%s: no such file", path);
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) return CS_FAIL(CS_E_FORMAT, "%s: not a readable HDF5 file", path);
+    cs_status st = CS_OK;
+    long long dims_attr = -1;
+    int rk;
+    hsize_t dims[2];
+    CS_TRY_GOTO(st, cs_h5_read_identity(file, path, id, &dims_attr), fail);
+    CS_TRY_GOTO(st, cs_h5_dims(file, "features", &rk, dims, path), fail);
+    if (rk != 2 || dims[1] < 1 || dims[1] > CS_STATS_MAX_DIMS || dims[0] > (hsize_t)CS_FEATURES_MAX_ROWS) {
+        st = CS_FAIL(CS_E_FORMAT, "%s: /features must be an (n, d) matrix with d in 1..%d", path,
+                     CS_STATS_MAX_DIMS);
+        goto fail;
+    }
+    if (dims_attr >= 0 && (hsize_t)dims_attr != dims[1]) {
+        st = CS_FAIL(CS_E_FORMAT, "%s: attribute dims = %lld but /features has %llu columns", path,
+                     dims_attr, (unsigned long long)dims[1]);
+        goto fail;
+    }
+    hid_t ds = H5Dopen2(file, "features", H5P_DEFAULT);
+    hid_t ty = ds >= 0 ? H5Dget_type(ds) : -1;
+    int is_float = ty >= 0 && H5Tget_class(ty) == H5T_FLOAT;
+    if (ty >= 0) H5Tclose(ty);
+    if (!is_float) {
+        if (ds >= 0) H5Dclose(ds);
+        st = CS_FAIL(CS_E_FORMAT, "%s: /features is not a floating-point dataset", path);
+        goto fail;
+    }
+    *file_out = file;
+    *ds_out = ds;
+    *n_out = (int64_t)dims[0];
+    *d_out = (int)dims[1];
+    return CS_OK;
+fail:
+    H5Fclose(file);
+    return st;
+}
+
+/* Rows [r0, r0 + nr) of /features as float32 into buf (nr, d). */
+static cs_status cs_features_read_rows(hid_t ds, const char *path, int64_t r0, int64_t nr, int d, float *buf) {
+    hsize_t start[2] = {(hsize_t)r0, 0}, count[2] = {(hsize_t)nr, (hsize_t)d};
+    hid_t fsp = H5Dget_space(ds);
+    hid_t msp = H5Screate_simple(2, count, NULL);
+    herr_t e = (fsp >= 0 && msp >= 0) ? H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, count, NULL) : -1;
+    if (e >= 0) e = H5Dread(ds, H5T_NATIVE_FLOAT, msp, fsp, H5P_DEFAULT, buf);
+    if (msp >= 0) H5Sclose(msp);
+    if (fsp >= 0) H5Sclose(fsp);
+    if (e < 0)
+        return CS_FAIL(CS_E_FORMAT, "%s: cannot read /features rows %lld..%lld (corrupt?)", path,
+                       (long long)r0, (long long)(r0 + nr - 1));
+    return CS_OK;
+}
+
+/* Read a 1-D string dataset of exactly n entries (variable or fixed length) into strs[i] = strdup. */
+static cs_status cs_h5_read_strings(hid_t file, const char *path, const char *name, int64_t n,
+                                    char **strs) {
+    int rk;
+    hsize_t dims[2];
+    CS_TRY(cs_h5_dims(file, name, &rk, dims, path));
+    if (rk != 1 || dims[0] != (hsize_t)n)
+        return CS_FAIL(CS_E_FORMAT, "%s: /%s has %llu entries, /features has %lld rows", path, name,
+                       (unsigned long long)dims[0], (long long)n);
+    cs_status st = CS_OK;
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+    hid_t ty = ds >= 0 ? H5Dget_type(ds) : -1, mt = -1;
+    char *fixed = NULL;
+    char **vl = NULL;
+    if (ty < 0 || H5Tget_class(ty) != H5T_STRING) {
+        st = CS_FAIL(CS_E_FORMAT, "%s: /%s is not a string dataset", path, name);
+        goto done;
+    }
+    mt = H5Tcopy(H5T_C_S1);
+    H5Tset_cset(mt, H5Tget_cset(ty)); /* no ASCII <-> UTF-8 conversion in HDF5 */
+    if (H5Tis_variable_str(ty) > 0) {
+        H5Tset_size(mt, H5T_VARIABLE);
+        vl = cs_calloc((size_t)n, sizeof *vl, name);
+        if (!vl) {
+            st = CS_E_NOMEM;
+            goto done;
+        }
+        if (n && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, vl) < 0) {
+            st = CS_FAIL(CS_E_FORMAT, "%s: cannot read /%s", path, name);
+            goto done;
+        }
+        for (int64_t i = 0; i < n && st == CS_OK; i++)
+            if (!(strs[i] = strdup(vl[i] ? vl[i] : ""))) st = CS_FAIL(CS_E_NOMEM, "out of memory reading /%s", name);
+        if (n) {
+            hid_t sp = H5Dget_space(ds);
+            H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, vl);
+            H5Sclose(sp);
+        }
+    } else {
+        size_t sz = H5Tget_size(ty), total;
+        if (sz == 0 || sz > 65536 || !cs_mul_size(sz, (size_t)n, &total)) {
+            st = CS_FAIL(CS_E_FORMAT, "%s: /%s has an absurd string size", path, name);
+            goto done;
+        }
+        H5Tset_size(mt, sz);
+        fixed = cs_malloc(total + 1, name);
+        if (!fixed) {
+            st = CS_E_NOMEM;
+            goto done;
+        }
+        if (n && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, fixed) < 0) {
+            st = CS_FAIL(CS_E_FORMAT, "%s: cannot read /%s", path, name);
+            goto done;
+        }
+        for (int64_t i = 0; i < n && st == CS_OK; i++)
+            if (!(strs[i] = strndup(fixed + (size_t)i * sz, sz)))
+                st = CS_FAIL(CS_E_NOMEM, "out of memory reading /%s", name);
+    }
+done:
+    free(vl);
+    free(fixed);
+    if (mt >= 0) H5Tclose(mt);
+    if (ty >= 0) H5Tclose(ty);
+    if (ds >= 0) H5Dclose(ds);
+    return st;
+}
+
+cs_status cs_features_file_read(const char *path, int with_paths, cs_features *f) {
+    memset(f, 0, sizeof *f);
+    hid_t file, ds;
+    int64_t n;
+    int d;
+    cs_extractor_id id;
+    CS_TRY(cs_features_open(path, &file, &ds, &n, &d, &id));
+    cs_status st = CS_OK;
+    char **strs = NULL;
+    size_t bytes;
+    if (!cs_mul_size((size_t)n, (size_t)d * sizeof(float), &bytes)) {
+        st = CS_FAIL(CS_E_FORMAT, "%s: /features is too large", path);
+        goto done;
+    }
+    f->data = cs_malloc(bytes, "features"); /* (n, d) float32 */
+    if (!f->data) {
+        st = CS_E_NOMEM;
+        goto done;
+    }
+    f->n = (size_t)n;
+    f->dims = d;
+    snprintf(f->weights_sha256, sizeof f->weights_sha256, "%s", id.weights_sha256);
+    if (n) CS_TRY_GOTO(st, cs_features_read_rows(ds, path, 0, n, d, f->data), done);
+    for (size_t k = 0; k < (size_t)n * d; k++)
+        if (!isfinite(f->data[k])) {
+            st = CS_FAIL(CS_E_NUMERIC, "%s: /features row %zu is not finite", path, k / (size_t)d);
+            goto done;
+        }
+    if (with_paths) {
+        strs = cs_calloc((size_t)n ? (size_t)n : 1, sizeof *strs, "paths");
+        if (!strs) {
+            st = CS_E_NOMEM;
+            goto done;
+        }
+        CS_TRY_GOTO(st, cs_h5_read_strings(file, path, "paths", n, strs), done);
+        for (int64_t i = 0; i < n && st == CS_OK; i++) st = cs_pathlist_push(&f->paths, strs[i]);
+        if (st != CS_OK) goto done;
+        for (int64_t i = 0; i < n; i++) free(strs[i]), strs[i] = NULL;
+        if (H5Lexists(file, "sha256", H5P_DEFAULT) > 0) {
+            CS_TRY_GOTO(st, cs_h5_read_strings(file, path, "sha256", n, strs), done);
+            f->sha256 = cs_calloc((size_t)n ? (size_t)n : 1, sizeof *f->sha256, "sha256 list");
+            if (!f->sha256) {
+                st = CS_E_NOMEM;
+                goto done;
+            }
+            for (int64_t i = 0; i < n; i++) snprintf(f->sha256[i], sizeof f->sha256[i], "%s", strs[i]);
+        }
+    }
+done:
+    if (strs)
+        for (int64_t i = 0; i < n; i++) free(strs[i]);
+    free(strs);
+    H5Dclose(ds);
+    H5Fclose(file);
+    if (st != CS_OK) cs_features_free(f);
+    return st;
+}
+
+cs_status cs_features_file_info(const char *path, int64_t *n, int *d, cs_extractor_id *id) {
+    hid_t file, ds;
+    CS_TRY(cs_features_open(path, &file, &ds, n, d, id));
+    H5Dclose(ds);
+    H5Fclose(file);
+    return CS_OK;
+}
+
+cs_status cs_features_file_stats(const char *path, cs_stats **out) {
+    *out = NULL;
+    hid_t file, ds;
+    int64_t n;
+    int d;
+    cs_extractor_id id;
+    CS_TRY(cs_features_open(path, &file, &ds, &n, &d, &id));
+    cs_status st = CS_OK;
+    cs_stats *s = NULL;
+    int64_t rows = n < CS_FEATURES_CHUNK_ROWS ? (n ? n : 1) : CS_FEATURES_CHUNK_ROWS;
+    float *buf = cs_malloc((size_t)rows * d * sizeof(float), "feature rows"); /* (rows, d) float32 */
+    if (!buf) {
+        st = CS_E_NOMEM;
+        goto done;
+    }
+    CS_TRY_GOTO(st, cs_stats_init(&s, d), done);
+    s->id = id;
+    for (int64_t r0 = 0; r0 < n; r0 += rows) {
+        int64_t nr = n - r0 < rows ? n - r0 : rows;
+        CS_TRY_GOTO(st, cs_features_read_rows(ds, path, r0, nr, d, buf), done);
+        st = cs_stats_add_f32(s, buf, nr);
+        if (st != CS_OK) {
+            st = CS_FAIL(st, "%s: %s", path, cs_last_error());
+            goto done;
+        }
+    }
+done:
+    free(buf);
+    H5Dclose(ds);
+    H5Fclose(file);
+    if (st != CS_OK) cs_stats_free(s);
+    else *out = s;
+    return st;
+}
+
+cs_status cs_stats_file_read(const char *path, cs_stats **out) {
+    *out = NULL;
+    cs_file_kind kind;
+    CS_TRY(cs_file_kind_detect(path, &kind));
+    switch (kind) {
+    case CS_FILE_NPZ: return cs_npz_read_stats(path, out);
+    case CS_FILE_H5_STATS: return cs_h5_read_stats(path, out);
+    case CS_FILE_H5_FEATURES: return cs_features_file_stats(path, out);
+    case CS_FILE_DIRECTORY:
+        return CS_FAIL(CS_E_UNSUPPORTED, "%s: is a directory, expected a statistics or features file", path);
+    default: break;
+    }
+    return CS_FAIL(CS_E_FORMAT, "%s: unknown file kind", path);
+}
+
+static int cs_ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+cs_status cs_stats_file_write(const char *path, const cs_stats *s) {
+    if (cs_ends_with(path, ".npz")) return cs_npz_write_stats(path, s);
+    if (cs_ends_with(path, ".h5") || cs_ends_with(path, ".hdf5")) return cs_h5_write_stats(path, s);
+    return CS_FAIL(CS_E_USAGE, "%s: output must end in .npz (pytorch-fid) or .h5 (copyscope)", path);
+}
