@@ -16,6 +16,7 @@
  *             dividend split equally among B's members. */
 #include "copyscope/shapley.h"
 
+#include "core/blas.h"
 #include "core/common.h"
 
 #include <lapacke.h>
@@ -562,6 +563,7 @@ cs_status cs_kernelshap(const cs_game *g, cs_attribution *out) {
         }
         row++;
     }
+    cs_blas_serial(); /* one OpenBLAS thread: numbers independent of --threads */
     if (use_svd) {
         lapack_int lrank = 0;
         lapack_int info = LAPACKE_dgelsd(LAPACK_COL_MAJOR, (lapack_int)rows, m, 1, ad, (lapack_int)ldr, bd,

@@ -293,7 +293,6 @@ int cs_cmd_fid(int argc, char **argv) {
     }
     int np = argc - optind;
     char **paths = argv + optind;
-    if (o.feat.threads > 0) openblas_set_num_threads(o.feat.threads); /* the FID math's BLAS */
     if (save_stats) return cs_fid_save_stats(cmd, np, paths, &o);
     if (np < 2) return cs_cli_usage_error(cmd, "needs two inputs A B (or REF A B ...)");
 

@@ -107,8 +107,7 @@ cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const 
                             int threads, int progress, double *rep_fid) {
     int64_t n_max;
     CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
-    if (threads <= 0) threads = omp_get_num_procs();
-    const int blas_threads = openblas_get_num_threads();
+    if (threads <= 0) threads = omp_get_max_threads(); /* OMP_NUM_THREADS, else all cores */
     cs_status st = CS_OK;
     cs_boot_fail fail = {0};
     double t0 = cs_now(), last = t0;
@@ -118,9 +117,8 @@ cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const 
     uint64_t offset = (uint64_t)n_ref;
     for (size_t k = 0; k < n_sets && !fail.failed; k++) {
         cs_fid_boot *boot = NULL;
-        openblas_set_num_threads(threads); /* the Gram matrix: one BLAS call, all cores */
+        /* the Gram matrix in fixed tiles on all threads, then one BLAS thread per replicate */
         st = cs_fid_boot_init(&boot, ref, n_ref, sets[k], n_set[k], d);
-        openblas_set_num_threads(1); /* one BLAS thread per OpenMP thread below */
         if (st != CS_OK) {
             st = CS_FAIL(st, "bootstrap: %s", cs_last_error());
             break;
@@ -155,7 +153,6 @@ cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const 
             }
         }
     }
-    openblas_set_num_threads(blas_threads);
     if (st == CS_OK && fail.failed) st = CS_FAIL(fail.st, "bootstrap: %s", fail.msg);
     return st;
 }
@@ -164,7 +161,7 @@ cs_status cs_bootstrap_pair_means(const double *const *pairs, int64_t n_ref, con
                                   size_t n_sets, int B, uint64_t seed, int threads, double *rep_score) {
     int64_t n_max;
     CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
-    if (threads <= 0) threads = omp_get_num_procs();
+    if (threads <= 0) threads = omp_get_max_threads(); /* OMP_NUM_THREADS, else all cores */
     cs_boot_fail fail = {0};
 #pragma omp parallel num_threads(threads)
     {
@@ -207,7 +204,7 @@ cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const 
                             int B, uint64_t seed, int threads, double *rep_score) {
     int64_t n_max;
     CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
-    if (threads <= 0) threads = omp_get_num_procs();
+    if (threads <= 0) threads = omp_get_max_threads(); /* OMP_NUM_THREADS, else all cores */
     cs_kid_opts base = *kid;
     uint64_t offset = (uint64_t)n_ref;
     for (size_t k = 0; k < n_sets; k++) {

@@ -11,6 +11,7 @@
  * are real and non-negative because S1 S2 is similar to the PSD matrix A S2 A. */
 #include "copyscope/frechet.h"
 
+#include "core/blas.h"
 #include "core/common.h"
 #include "fid/frechet_common.h"
 
@@ -433,6 +434,7 @@ fail:
 }
 
 cs_status cs_fid_ref_init(cs_fid_ref **out, const cs_stats *ref, cs_fid_method method) {
+    cs_blas_serial(); /* one OpenBLAS thread: numbers independent of --threads */
     *out = NULL;
     if (method != CS_FID_AUTO && method != CS_FID_EIG && method != CS_FID_EIG_REF && method != CS_FID_SVD)
         return CS_FAIL(CS_E_USAGE, "a FID reference supports the methods auto, eig, eig-ref and svd");
@@ -480,6 +482,7 @@ static cs_status cs_fid_ref_compare_cov(const cs_fid_ref *r, const double *mu, c
 }
 
 cs_status cs_fid_ref_compare(const cs_fid_ref *r, const cs_stats *s, cs_fid_result *res) {
+    cs_blas_serial(); /* one OpenBLAS thread: numbers independent of --threads */
     memset(res, 0, sizeof *res);
     if (s->d != r->d)
         return CS_FAIL(CS_E_MISMATCH, "cannot compare features of %d and %d dimensions", r->d, s->d);
@@ -497,6 +500,7 @@ cs_status cs_fid_ref_compare(const cs_fid_ref *r, const cs_stats *s, cs_fid_resu
 cs_status cs_fid_from_cov(int d, const double *mu1, const double *cov1, int64_t n1,
                           const double *mu2, const double *cov2, int64_t n2, cs_fid_method method,
                           cs_fid_result *res) {
+    cs_blas_serial(); /* one OpenBLAS thread: numbers independent of --threads */
     memset(res, 0, sizeof *res);
     if (d < 1 || d > CS_STATS_MAX_DIMS)
         return CS_FAIL(CS_E_USAGE, "feature dimension %d is outside 1..%d", d, CS_STATS_MAX_DIMS);
@@ -556,6 +560,7 @@ cs_status cs_fid_lowrank_check(int64_t n1, int64_t n2, int d) {
 
 /* Sum of the singular values of k (m, n), destroyed. */
 static cs_status cs_nuclear_norm(double *k, int64_t m, int64_t n, double *out) {
+    cs_blas_serial(); /* one OpenBLAS thread: numbers independent of --threads */
     int64_t mn = m < n ? m : n;
     double *s = cs_malloc((size_t)mn * sizeof(double), "singular values"); /* (min(m, n)) */
     if (!s) return CS_E_NOMEM;
@@ -576,6 +581,7 @@ static cs_status cs_nuclear_norm(double *k, int64_t m, int64_t n, double *out) {
 
 cs_status cs_fid_lowrank(const float *x1, int64_t n1, const float *x2, int64_t n2, int d,
                          cs_fid_result *res) {
+    cs_blas_serial(); /* one OpenBLAS thread: numbers independent of --threads */
     memset(res, 0, sizeof *res);
     CS_TRY(cs_fid_lowrank_check(n1, n2, d));
     CS_TRY(cs_check_finite_f32(x1, (size_t)n1 * d, "set 1 features"));
@@ -650,6 +656,7 @@ done:
 
 cs_status cs_fid_ref_compare_features(const cs_fid_ref *r, const float *x, int64_t n, int d,
                                       const cs_extractor_id *id, cs_fid_result *res) {
+    cs_blas_serial(); /* one OpenBLAS thread: numbers independent of --threads */
     memset(res, 0, sizeof *res);
     if (d != r->d) return CS_FAIL(CS_E_MISMATCH, "cannot compare features of %d and %d dimensions", r->d, d);
     if (n < 2) return CS_FAIL(CS_E_USAGE, "set 2 has %lld samples; the FID needs at least 2", (long long)n);
@@ -690,6 +697,7 @@ cs_status cs_fid_ref_compare_features(const cs_fid_ref *r, const float *x, int64
 
 cs_status cs_fid_ref_compare_rows(const cs_fid_ref *r, const cs_stats *s, const float *x,
                                   cs_fid_result *res) {
+    cs_blas_serial(); /* one OpenBLAS thread: numbers independent of --threads */
     if (!x || s->cov_only || s->n < 2 || s->n - 1 >= r->fa.r || s->d != r->d || r->accurate)
         return cs_fid_ref_compare(r, s, res);
     memset(res, 0, sizeof *res);
@@ -725,6 +733,7 @@ void cs_fid_boot_free(cs_fid_boot *b) {
 
 cs_status cs_fid_boot_init(cs_fid_boot **out, const float *x1, int64_t n1, const float *x2,
                            int64_t n2, int d) {
+    cs_blas_serial(); /* one OpenBLAS thread: numbers independent of --threads */
     *out = NULL;
     if (d < 1 || d > CS_STATS_MAX_DIMS)
         return CS_FAIL(CS_E_USAGE, "feature dimension %d is outside 1..%d", d, CS_STATS_MAX_DIMS);
@@ -758,9 +767,7 @@ cs_status cs_fid_boot_init(cs_fid_boot **out, const float *x1, int64_t n1, const
     for (int j = 0; j < d; j++) c[j] /= (double)nt;
     for (int64_t i = 0; i < nt; i++)
         for (int j = 0; j < d; j++) z[(size_t)i * d + j] -= c[j];
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)nt, d, 1.0, z, d, 0.0, b->g, (int)nt);
-    for (int64_t i = 0; i < nt; i++)
-        for (int64_t j = i + 1; j < nt; j++) b->g[(size_t)j * nt + i] = b->g[(size_t)i * nt + j];
+    cs_gram_rows(z, nt, d, d, 0.0, b->g, 0); /* fixed tiles: the same bits for any thread count */
     free(z);
     free(c);
     *out = b;

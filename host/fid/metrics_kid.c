@@ -2,6 +2,7 @@
  * (clean-fid's kernel_distance / torch-fidelity's kid), in float64. See copyscope/metrics.h. */
 #include "copyscope/metrics.h"
 
+#include "core/blas.h"
 #include "core/common.h"
 
 #include <cblas.h>
@@ -78,6 +79,7 @@ static double mmd_from_gram(const double *gxx, const double *gyy, const double *
 
 cs_status cs_kid_mmd2(const float *x, const int64_t *ix, const float *y, const int64_t *iy,
                       int64_t m, int d, double *out) {
+    cs_blas_serial(); /* one OpenBLAS thread: numbers independent of --threads */
     if (m < 2 || d < 1) return CS_FAIL(CS_E_USAGE, "kid: subset size %lld < 2", (long long)m);
     size_t nxd, nmm;
     if (!cs_mul_size((size_t)m, (size_t)d, &nxd) || !cs_mul_size((size_t)m, (size_t)m, &nmm))
@@ -104,6 +106,7 @@ done:
 
 cs_status cs_kid_gram_build(const float *x, int64_t n1, const float *y, int64_t n2, int d,
                             double **out) {
+    cs_blas_serial(); /* one OpenBLAS thread: numbers independent of --threads */
     *out = NULL;
     int64_t nt = n1 + n2;
     size_t nd, nn;
@@ -117,9 +120,7 @@ cs_status cs_kid_gram_build(const float *x, int64_t n1, const float *y, int64_t 
     }
     gather(x, NULL, n1, d, all);
     gather(y, NULL, n2, d, all + (size_t)n1 * d);
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)nt, d, 1.0, all, d, 0.0, gram, (int)nt);
-    for (int64_t i = 0; i < nt; i++)
-        for (int64_t j = 0; j < i; j++) gram[i * nt + j] = gram[j * nt + i];
+    cs_gram_rows(all, nt, d, d, 0.0, gram, 0); /* fixed tiles: the same bits for any thread count */
     free(all);
     *out = gram;
     return CS_OK;

@@ -1,6 +1,7 @@
 /* Mean and co-moment statistics in float64 with exact pairwise merging (see stats.h). */
 #include "copyscope/stats.h"
 
+#include "core/blas.h"
 #include "core/common.h"
 
 #include <cblas.h>
@@ -14,6 +15,7 @@ cs_status cs_stats_init(cs_stats **out, int d) {
     *out = NULL;
     if (d < 1 || d > CS_STATS_MAX_DIMS)
         return CS_FAIL(CS_E_USAGE, "statistics dimension %d is outside 1..%d", d, CS_STATS_MAX_DIMS);
+    cs_blas_serial();
     cs_stats *s = cs_calloc(1, sizeof *s, "statistics");
     if (!s) return CS_E_NOMEM;
     s->d = d;
@@ -71,8 +73,8 @@ static void cs_stats_add_chunk(cs_stats *s, double *c, int64_t nb) {
         double *row = c + (size_t)i * d;
         for (int j = 0; j < d; j++) row[j] -= bmean[j];
     }
-    /* m2 += C^T C (the batch's own centred co-moment), upper triangle */
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, (int)nb, 1.0, c, d, 1.0, s->m2, d);
+    /* m2 += C^T C (the batch's own centred co-moment), in fixed tiles (core/blas.h) */
+    cs_gram_cols(c, nb, d, 1.0, s->m2, 0);
     const int64_t na = s->n, n = na + nb;
     /* delta = batch mean - running mean; m2 += delta delta^T * na nb / n; mean += delta nb / n */
     for (int j = 0; j < d; j++) bmean[j] -= s->mean[j];

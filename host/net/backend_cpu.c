@@ -3,6 +3,7 @@
  * Each op's plain reference (cs_ref_*, naive loops) is kept at the top of this file; the fast
  * versions below are checked against them by tests/test_backend_ops.c. */
 #include "net/backend.h"
+#include "core/blas.h"
 #include "core/common.h"
 #include "copyscope/model.h"
 
@@ -77,14 +78,14 @@ void cs_ref_global_avgpool(int n, int c, int h, int w, const float *x, float *y)
 
 #define CPU_MAX_THREADS 256
 
-/* Threading: one pool at a time, never OpenMP and OpenBLAS threads in the same layer (on a
- * small machine each spin-waits against the other).
- *  - batch mode (one caller thread): with several images, OpenMP threads each take whole
- *    images (im2col + single-threaded sgemm + bias/ReLU); with one image, OpenBLAS threads
- *    split the GEMM and the rest runs serially.
+/* Threading. Every sgemm runs on one OpenBLAS thread (core/blas.h) and each image's convolution
+ * is the same fixed sequence of calls (one per block of output rows, im2col_block_rows), so a
+ * feature's bits never depend on --threads, the batch size or the mode below:
+ *  - batch mode (one caller thread): the (image, row block) items of a layer are spread over
+ *    OpenMP threads; pools split by planes;
  *  - worker mode (workers_begin/end): the caller runs up to `threads` workers in an OpenMP
  *    parallel region, each calling ops on its own images; every op then runs serially in the
- *    calling worker with that worker's workspace, and sgemm is single-threaded.
+ *    calling worker with that worker's workspace.
  * Workspaces are per thread and only ever touched by their thread (or by the caller before
  * a parallel loop), so they grow without locks. */
 typedef struct cpu_ws {
@@ -104,7 +105,6 @@ typedef struct cpu_pending_copy {
 
 typedef struct cpu_ctx {
     int threads;
-    int blas_threads; /* current openblas_set_num_threads value */
     int worker_mode;
     cpu_ws ws[CPU_MAX_THREADS];
     char name[160];
@@ -292,43 +292,34 @@ static int im2col_block_rows(const cs_conv2d_params *p) {
     return rb < 1 ? 1 : (int)rb;
 }
 
-static void set_blas_threads(cpu_ctx *c, int n) {
-    if (c->blas_threads != n) {
-        openblas_set_num_threads(n);
-        c->blas_threads = n;
-    }
-}
-
-/* One image: y_b (cout, hout*wout) slice = relu(w (cout, K) @ col (K, hout*wout) + bias). */
-static void conv_image(const cs_conv2d_params *p, int direct, const float *xb, const float *w,
-                       const float *bias, float *yb, float *col) {
-    const int hw_out = p->hout * p->wout, K = p->cin * p->kh * p->kw;
+/* Output rows [oy0, oy1) of one image: y_b (cout, hout*wout) rows slice = relu(w (cout, K) @
+ * col (K, rows*wout) + bias). The unit of work: its arithmetic depends on the layer only. */
+static void conv_block(const cs_conv2d_params *p, int direct, const float *xb, const float *w,
+                       const float *bias, float *yb, float *col, int oy0, int oy1) {
+    const int hw_out = p->hout * p->wout, K = p->cin * p->kh * p->kw, nc = (oy1 - oy0) * p->wout;
+    float *yc = yb + (size_t)oy0 * p->wout;
     if (direct) { /* a 1x1 stride-1 conv reads the (cin, h*w) input directly */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->cout, hw_out, K, 1.0f, w, K, xb,
-                    hw_out, 0.0f, yb, hw_out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->cout, nc, K, 1.0f, w, K,
+                    xb + (size_t)oy0 * p->wout, hw_out, 0.0f, yc, hw_out);
     } else {
-        /* Blocks of output rows so that each im2col block (K, rows*wout) stays in cache
-         * between its writing and the GEMM reading it (the stem's full matrix is 25 MB). */
-        const int rb = im2col_block_rows(p);
-        for (int oy0 = 0; oy0 < p->hout; oy0 += rb) {
-            const int oy1 = oy0 + rb < p->hout ? oy0 + rb : p->hout, nc = (oy1 - oy0) * p->wout;
-            im2col(p, xb, col, oy0, oy1);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->cout, nc, K, 1.0f, w, K, col,
-                        nc, 0.0f, yb + (size_t)oy0 * p->wout, hw_out);
-        }
+        /* blocks of output rows so that each im2col block (K, rows*wout) stays in cache between
+         * its writing and the GEMM reading it (the stem's full matrix is 25 MB) */
+        im2col(p, xb, col, oy0, oy1);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->cout, nc, K, 1.0f, w, K, col, nc,
+                    0.0f, yc, hw_out);
     }
     for (int co = 0; co < p->cout; co++) {
-        float *row = yb + (size_t)co * hw_out;
+        float *row = yc + (size_t)co * hw_out;
         const float bv = bias ? bias[co] : 0.0f;
         if (p->relu) {
 #pragma omp simd
-            for (int i = 0; i < hw_out; i++) {
+            for (int i = 0; i < nc; i++) {
                 float v = row[i] + bv;
                 row[i] = v < 0.0f ? 0.0f : v; /* NaN stays NaN, as torch's relu */
             }
         } else {
 #pragma omp simd
-            for (int i = 0; i < hw_out; i++) row[i] += bv;
+            for (int i = 0; i < nc; i++) row[i] += bv;
         }
     }
 }
@@ -338,33 +329,25 @@ static cs_status cpu_conv2d(cs_backend *be, const cs_conv2d_params *p, const flo
     cpu_ctx *c = be->ctx;
     const size_t in_img = (size_t)p->cin * p->h * p->w, hw_out = (size_t)p->hout * p->wout;
     const int direct = p->kh == 1 && p->kw == 1 && p->stride == 1 && p->ph == 0 && p->pw == 0;
-    const int nt = p->n < c->threads ? p->n : c->threads; /* threads taking whole images */
-    size_t need = 0; /* im2col workspace floats */
-    if (!direct && !cs_mul_size((size_t)p->cin * p->kh * p->kw,
-                                (size_t)im2col_block_rows(p) * (size_t)p->wout, &need))
+    /* a 1x1 conv is one call per image; otherwise one per im2col block of output rows */
+    const int rb = direct ? p->hout : im2col_block_rows(p), nblk = (p->hout + rb - 1) / rb;
+    const int items = p->n * nblk; /* (image, row block) */
+    size_t need = 0;                /* im2col workspace floats */
+    if (!direct && !cs_mul_size((size_t)p->cin * p->kh * p->kw, (size_t)rb * (size_t)p->wout, &need))
         return CS_FAIL(CS_E_USAGE, "conv2d: im2col size overflows");
-    if (c->worker_mode) { /* this worker's images, serially, on its own workspace */
-        cpu_ws *ws = &c->ws[omp_get_thread_num()];
-        if (!direct && !ws_grow(&ws->col, &ws->col_cap, need, "im2col workspace")) return CS_E_NOMEM;
-        for (int b = 0; b < p->n; b++)
-            conv_image(p, direct, x + (size_t)b * in_img, w, bias,
-                       y + ((size_t)b * p->out_c_total + p->out_c_offset) * hw_out, ws->col);
-        return CS_OK;
+    cs_blas_serial();
+    const int outer = c->worker_mode ? omp_get_thread_num() : -1; /* worker: serial, own workspace */
+    const int nt = outer >= 0 ? 1 : (items < c->threads ? items : c->threads);
+    for (int i = 0; i < nt && !direct; i++) {
+        cpu_ws *ws = &c->ws[outer >= 0 ? outer : i];
+        if (!ws_grow(&ws->col, &ws->col_cap, need, "im2col workspace")) return CS_E_NOMEM;
     }
-    for (int i = 0; i < (nt > 1 ? nt : 1) && !direct; i++)
-        if (!ws_grow(&c->ws[i].col, &c->ws[i].col_cap, need, "im2col workspace")) return CS_E_NOMEM;
-    if (nt > 1) {
-        set_blas_threads(c, 1);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-        for (int b = 0; b < p->n; b++)
-            conv_image(p, direct, x + (size_t)b * in_img, w, bias,
-                       y + ((size_t)b * p->out_c_total + p->out_c_offset) * hw_out,
-                       c->ws[omp_get_thread_num()].col);
-    } else {
-        set_blas_threads(c, c->threads);
-        for (int b = 0; b < p->n; b++)
-            conv_image(p, direct, x + (size_t)b * in_img, w, bias,
-                       y + ((size_t)b * p->out_c_total + p->out_c_offset) * hw_out, c->ws[0].col);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+    for (int it = 0; it < items; it++) {
+        const int b = it / nblk, oy0 = (it % nblk) * rb, oy1 = oy0 + rb < p->hout ? oy0 + rb : p->hout;
+        conv_block(p, direct, x + (size_t)b * in_img, w, bias,
+                   y + ((size_t)b * p->out_c_total + p->out_c_offset) * hw_out,
+                   c->ws[outer >= 0 ? outer : omp_get_thread_num()].col, oy0, oy1);
     }
     return CS_OK;
 }
@@ -455,7 +438,7 @@ static int cpu_max_workers(cs_backend *be) { return ((cpu_ctx *)be->ctx)->thread
 
 static cs_status cpu_workers_begin(cs_backend *be) {
     cpu_ctx *c = be->ctx;
-    set_blas_threads(c, 1);
+    cs_blas_serial();
     c->worker_mode = 1;
     return CS_OK;
 }
@@ -500,13 +483,12 @@ cs_status cs_backend_cpu_create(int threads, cs_backend **out) {
         free(c);
         return CS_E_NOMEM;
     }
-    if (threads <= 0) threads = omp_get_num_procs();
+    if (threads <= 0) threads = omp_get_max_threads(); /* OMP_NUM_THREADS, else all cores */
     if (threads > CPU_MAX_THREADS) threads = CPU_MAX_THREADS;
     c->threads = threads;
     /* Process-wide settings: the last model created decides (documented in model.h). */
     omp_set_num_threads(threads);
-    openblas_set_num_threads(threads);
-    c->blas_threads = threads;
+    cs_blas_serial();
     const char *ta = getenv("COPYSCOPE_TEST_CPU_ASYNC");
     const int async = ta && !strcmp(ta, "1");
     snprintf(c->name, sizeof c->name, "CPU (%d thread%s, OpenBLAS sgemm%s)", threads, threads == 1 ? "" : "s",
