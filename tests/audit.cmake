@@ -4,6 +4,7 @@
 #                    same resampled indices (FIDs, values, CIs, standard errors), thread
 #                    independence, CSV/HTML consistency
 #  audit_errors      bad manifests -> exit 2 with the expected message
+#  audit_example_data data/example-audit (shipped images) with a pixel utility: null player exactly 0
 #  audit_e2e         a synthetic audit from images with the generated test weights: known ranking,
 #                    report files, CI contains the point estimate, determinism, FIDs equal
 #                    `copyscope fid` on the same directories
@@ -18,7 +19,10 @@ add_test(NAME audit_errors
          COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/audit_ref.py errors ${CS_CLI} ${CS_AUDIT_TMP}/errors)
 add_test(NAME audit_cli_help COMMAND ${CS_CLI} audit --help)
 set_tests_properties(audit_cli_help PROPERTIES PASS_REGULAR_EXPRESSION "POSITIVE value")
-set_tests_properties(audit_unit audit_bootstrap audit_errors PROPERTIES TIMEOUT 120)
+add_test(NAME audit_example_data
+         COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/audit_ref.py example ${CS_CLI} ${CS_AUDIT_TMP}/example
+                 ${PROJECT_SOURCE_DIR}/data/example-audit)
+set_tests_properties(audit_unit audit_bootstrap audit_errors audit_example_data PROPERTIES TIMEOUT 120)
 
 # End to end from images. Size chosen so that the known ranking is resolved by the random test
 # weights (see docs/audit.md, "Tests"); the feature cache under ${CS_AUDIT_TMP}/e2e makes reruns fast.

@@ -409,8 +409,30 @@ def mode_e2e(cli, work, weights, per_set, dims):
     print("ok report.json FIDs equal `copyscope fid` on the same directories (1e-9 relative)")
 
 
+def mode_example(cli, work, example):
+    """data/example-audit (tools/make_synthetic_audit.py, 4 images a set) with a pixel utility."""
+    with open(os.path.join(example, "truth.json")) as f:
+        truth = json.load(f)
+    p = run([cli, "audit", os.path.join(example, "manifest.json"), "--utility", "rgb-ssim", "--out", work,
+             "--quiet", "--json"])
+    if p.returncode != 0:
+        fail("audit of the example exited %d: %s" % (p.returncode, p.stderr))
+    v = json.loads(p.stdout)["values"]
+    # The null player's images are byte-identical to those of the coalition without it, so every
+    # marginal contribution is exactly 0: its Shapley value must be exactly 0, not merely small.
+    if v[truth["null_player"]] != 0:
+        fail("null player %s got %r, not exactly 0" % (truth["null_player"], v[truth["null_player"]]))
+    if not v["Palette"] > v["Layout"] > 0:
+        fail("expected Palette > Layout > 0 (strong and medium players), got %r" % v)
+    print("ok data/example-audit: null player exactly 0, Palette > Layout > 0:", v)
+
+
 def main():
     mode, cli, work = sys.argv[1], sys.argv[2], sys.argv[3]
+    if mode == "example":
+        mode_example(cli, work, sys.argv[4])
+        print("PASS")
+        return
     if mode == "bootstrap":
         mode_bootstrap(cli, work)
     elif mode == "errors":

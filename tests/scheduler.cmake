@@ -35,7 +35,7 @@ add_test(NAME scheduler_cli_usage
                           [ $rc -eq 2 ] || exit 1; [ $(printf '%s\\n' \"$out\" | wc -l) -eq 1 ] || exit 1; \
                           case \"$out\" in *\"device '$d'\"*) ;; *) exit 1;; esac; \
                         done; [ ! -e $2 ]"
-                 ${CS_CLI} ${PROJECT_SOURCE_DIR}/tests/data/paper_fids.csv ${CS_TESTDATA}/scheduler-cli-usage.h5)
+                 ${CS_CLI} ${PROJECT_SOURCE_DIR}/data/paper_fids.csv ${CS_TESTDATA}/scheduler-cli-usage.h5)
 set_tests_properties(scheduler_cli_usage PROPERTIES TIMEOUT 120)
 
 add_test(NAME scheduler_cli_failure

@@ -7,7 +7,7 @@ set(CS_SHAPLEY_TMP ${CS_TESTDATA}/shapley)
 file(MAKE_DIRECTORY ${CS_SHAPLEY_TMP})
 add_test(NAME shapley_paper_ref
          COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/shapley_ref.py paper ${CS_CLI}
-                 ${CMAKE_CURRENT_SOURCE_DIR}/data/paper_fids.csv)
+                 ${PROJECT_SOURCE_DIR}/data/paper_fids.csv)
 add_test(NAME shapley_brute_ref
          COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/shapley_ref.py brute ${CS_CLI} ${CS_SHAPLEY_TMP})
 add_test(NAME shapley_cli_errors
