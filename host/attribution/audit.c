@@ -7,7 +7,7 @@
 #include "copyscope/weights.h"
 
 #include "core/common.h"
-#include "fid/gpu_math.h"
+#include "fid/fid_many.h"
 #include "core/threadpool.h"
 
 #include <math.h>
@@ -166,47 +166,36 @@ static cs_status cs_audit_load(const cs_audit_manifest *m, const cs_audit_option
     return CS_OK;
 }
 
-/* FID of every set vs the reference, routed like `copyscope fid REF SET...`: the low-rank
- * method straight from the rows when n_ref + n_set <= d, else the reference factored once. */
-static cs_status cs_audit_fids(const cs_audit_manifest *m, cs_audit *a, cs_audit_rows *r, cs_gpu *g) {
+/* FID of every set vs the reference (fid/fid_many.h): the low-rank method straight from the rows
+ * when n_ref + n_set <= d, else the reference factored once and each set's statistics compared. */
+static cs_status cs_audit_fids(const cs_audit_manifest *m, cs_audit *a, cs_audit_rows *r, cs_math *mb) {
     const size_t ns = m->n_sets;
-    const int d = a->dims;
-    cs_fid_ref *ref = NULL;
-    cs_gpu_fid_ref *gref = NULL;
-    cs_status st = CS_OK;
-    double t0 = cs_now();
-    int mixed = 0;
-    for (size_t k = 0; k < ns && st == CS_OK; k++) {
-        cs_fid_result res;
-        cs_audit_coalition *c = &a->coalitions[k];
-        if (r->x[ns] && r->n[ns] + r->n[k] <= d) {
-            st = g ? cs_gpu_fid_lowrank(g, r->x[ns], r->n[ns], r->x[k], r->n[k], d, &res)
-                   : cs_fid_lowrank(r->x[ns], r->n[ns], r->x[k], r->n[k], d, &res);
-        } else {
-            cs_stats *s = NULL;
-            st = cs_stats_init(&s, d);
-            if (st == CS_OK) st = cs_stats_add_f32(s, r->x[k], r->n[k]);
-            if (g) { /* the reference factored once on the GPU, one eigenvalue problem per set */
-                if (st == CS_OK && !gref) st = cs_gpu_fid_ref_init(g, r->ref_stats, &gref);
-                if (st == CS_OK) st = cs_gpu_fid_ref_compare(gref, s, &res);
-            } else {
-                if (st == CS_OK && !ref) st = cs_fid_ref_init(&ref, r->ref_stats, CS_FID_AUTO);
-                if (st == CS_OK) st = cs_fid_ref_compare(ref, s, &res);
-            }
-            cs_stats_free(s);
-        }
-        if (st != CS_OK) {
-            st = CS_FAIL(st, "%s: FID of %s: %s", m->path, c->label, cs_last_error());
-            break;
-        }
-        c->fid = res.fid;
-        c->method = res.method;
-        if (k > 0 && strcmp(res.method, a->coalitions[0].method) != 0) mixed = 1;
+    cs_fid_set *sets = cs_calloc(ns, sizeof *sets, "FID sets");     /* (ns) */
+    cs_fid_result *res = cs_calloc(ns, sizeof *res, "FID results"); /* (ns) */
+    if (!sets || !res) {
+        free(sets), free(res);
+        return CS_E_NOMEM;
     }
-    cs_fid_ref_free(ref);
-    if (gref) cs_gpu_fid_ref_free(gref);
+    cs_fid_set ref = {.label = "reference", .stats = r->ref_stats, .x = r->x[ns], .n = r->n[ns], .d = a->dims};
+    for (size_t k = 0; k < ns; k++) sets[k] = (cs_fid_set){.x = r->x[k], .n = r->n[k], .d = a->dims};
+    const cs_fid_many_opts fo = {.method = CS_FID_AUTO, .rows_ref = 0};
+    double t0 = cs_now();
+    size_t failed = ns;
+    cs_status st = cs_fid_many(mb, &ref, sets, ns, &fo, res, &failed);
+    if (st != CS_OK) {
+        st = CS_FAIL(st, "%s: FID of %s: %s", m->path, failed < ns ? a->coalitions[failed].label : "the sets",
+                     cs_last_error());
+    } else {
+        int mixed = 0;
+        for (size_t k = 0; k < ns; k++) {
+            a->coalitions[k].fid = res[k].fid;
+            a->coalitions[k].method = res[k].method;
+            if (k > 0 && strcmp(res[k].method, a->coalitions[0].method) != 0) mixed = 1;
+        }
+        a->fid_method = ns && !mixed ? a->coalitions[0].method : "mixed";
+    }
     a->seconds_fid = cs_now() - t0;
-    a->fid_method = ns && !mixed ? a->coalitions[0].method : "mixed";
+    free(sets), free(res);
     return st;
 }
 
@@ -371,7 +360,7 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
     cs_game *g = NULL;
     double *rep_fid = NULL, *buf = NULL;
     double *fid = NULL, **pairs = NULL;
-    cs_gpu *gpu = NULL;
+    cs_math *mb = NULL;
     cs_audit *a = cs_calloc(1, sizeof *a, "audit");
     if (!a) return CS_E_NOMEM;
     a->m = m;
@@ -424,12 +413,10 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
         for (size_t k = 0; k < ns; k++) a->coalitions[k].n = rows.n[k];
         a->comparable_to_published = strcmp(a->weights_sha256, CS_WEIGHTS_OFFICIAL_SHA256) == 0;
         /* 2. FIDs (and KIDs); the FID math runs on the GPU when --device selects one */
-        int gi = -1;
-        CS_TRY_GOTO(st, cs_gpu_math_select(o->features.device, &gi), fail);
-        if (gi >= 0) CS_TRY_GOTO(st, cs_gpu_open(gi, &gpu), fail);
-        snprintf(a->math_device, sizeof a->math_device, "%s", gpu ? cs_gpu_name(gpu) : "cpu");
+        CS_TRY_GOTO(st, cs_math_for_fid(o->features.device, CS_FID_AUTO, o->threads, &mb), fail);
+        snprintf(a->math_device, sizeof a->math_device, "%s", mb->iface->device_name(mb));
         if (o->progress) fprintf(stderr, "copyscope audit: FIDs of %zu sets vs the reference on %s\n", ns, a->math_device);
-        CS_TRY_GOTO(st, cs_audit_fids(m, a, &rows, gpu), fail);
+        CS_TRY_GOTO(st, cs_audit_fids(m, a, &rows, mb), fail);
         if (a->metric == CS_METRIC_KID) {
             if (o->progress) fprintf(stderr, "copyscope audit: KIDs of %zu sets vs the reference\n", ns);
             CS_TRY_GOTO(st, cs_audit_kids(m, o, a, &rows), fail);
@@ -518,12 +505,9 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
         } else if (a->metric == CS_METRIC_KID) {
             CS_TRY_GOTO(st, cs_bootstrap_kids(rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, &o->kid, B, o->seed,
                                               o->threads, rep_fid), fail);
-        } else if (gpu) {
-            CS_TRY_GOTO(st, cs_bootstrap_fids_gpu(gpu, rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, B, o->seed,
-                                                  o->progress, rep_fid), fail);
         } else {
-            CS_TRY_GOTO(st, cs_bootstrap_fids(rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, B, o->seed,
-                                              o->threads, o->progress, rep_fid), fail);
+            CS_TRY_GOTO(st, cs_bootstrap_fids_on(mb, rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, B, o->seed,
+                                                 o->progress, rep_fid), fail);
         }
         double *vals = buf;                          /* (B, ne, np) */
         double *util = buf + (size_t)B * ne * np;    /* (B, ns) */
@@ -594,7 +578,7 @@ fail: /* and success: a is NULL then */
     free(fid);
     cs_audit_pairs_free(pairs, ns);
     cs_audit_rows_free(&rows, ns);
-    if (gpu) cs_gpu_close(gpu); /* weak: NULL in builds without CUDA */
+    cs_math_free(mb);
     cs_audit_free(a);
     return st;
 }
