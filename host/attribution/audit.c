@@ -7,7 +7,7 @@
 #include "copyscope/weights.h"
 
 #include "core/common.h"
-#include "fid/gpu_math.h"
+#include "fid/fid_many.h"
 #include "core/threadpool.h"
 
 #include <math.h>
@@ -166,47 +166,36 @@ static cs_status cs_audit_load(const cs_audit_manifest *m, const cs_audit_option
     return CS_OK;
 }
 
-/* FID of every set vs the reference, routed like `copyscope fid REF SET...`: the low-rank
- * method straight from the rows when n_ref + n_set <= d, else the reference factored once. */
-static cs_status cs_audit_fids(const cs_audit_manifest *m, cs_audit *a, cs_audit_rows *r, cs_gpu *g) {
+/* FID of every set vs the reference (fid/fid_many.h): the low-rank method straight from the rows
+ * when n_ref + n_set <= d, else the reference factored once and each set's statistics compared. */
+static cs_status cs_audit_fids(const cs_audit_manifest *m, cs_audit *a, cs_audit_rows *r, cs_math *mb) {
     const size_t ns = m->n_sets;
-    const int d = a->dims;
-    cs_fid_ref *ref = NULL;
-    cs_gpu_fid_ref *gref = NULL;
-    cs_status st = CS_OK;
-    double t0 = cs_now();
-    int mixed = 0;
-    for (size_t k = 0; k < ns && st == CS_OK; k++) {
-        cs_fid_result res;
-        cs_audit_coalition *c = &a->coalitions[k];
-        if (r->x[ns] && r->n[ns] + r->n[k] <= d) {
-            st = g ? cs_gpu_fid_lowrank(g, r->x[ns], r->n[ns], r->x[k], r->n[k], d, &res)
-                   : cs_fid_lowrank(r->x[ns], r->n[ns], r->x[k], r->n[k], d, &res);
-        } else {
-            cs_stats *s = NULL;
-            st = cs_stats_init(&s, d);
-            if (st == CS_OK) st = cs_stats_add_f32(s, r->x[k], r->n[k]);
-            if (g) { /* the reference factored once on the GPU, one eigenvalue problem per set */
-                if (st == CS_OK && !gref) st = cs_gpu_fid_ref_init(g, r->ref_stats, &gref);
-                if (st == CS_OK) st = cs_gpu_fid_ref_compare(gref, s, &res);
-            } else {
-                if (st == CS_OK && !ref) st = cs_fid_ref_init(&ref, r->ref_stats, CS_FID_AUTO);
-                if (st == CS_OK) st = cs_fid_ref_compare(ref, s, &res);
-            }
-            cs_stats_free(s);
-        }
-        if (st != CS_OK) {
-            st = CS_FAIL(st, "%s: FID of %s: %s", m->path, c->label, cs_last_error());
-            break;
-        }
-        c->fid = res.fid;
-        c->method = res.method;
-        if (k > 0 && strcmp(res.method, a->coalitions[0].method) != 0) mixed = 1;
+    cs_fid_set *sets = cs_calloc(ns, sizeof *sets, "FID sets");     /* (ns) */
+    cs_fid_result *res = cs_calloc(ns, sizeof *res, "FID results"); /* (ns) */
+    if (!sets || !res) {
+        free(sets), free(res);
+        return CS_E_NOMEM;
     }
-    cs_fid_ref_free(ref);
-    if (gref) cs_gpu_fid_ref_free(gref);
+    cs_fid_set ref = {.label = "reference", .stats = r->ref_stats, .x = r->x[ns], .n = r->n[ns], .d = a->dims};
+    for (size_t k = 0; k < ns; k++) sets[k] = (cs_fid_set){.x = r->x[k], .n = r->n[k], .d = a->dims};
+    const cs_fid_many_opts fo = {.method = CS_FID_AUTO, .rows_ref = 0};
+    double t0 = cs_now();
+    size_t failed = ns;
+    cs_status st = cs_fid_many(mb, &ref, sets, ns, &fo, res, &failed);
+    if (st != CS_OK) {
+        st = CS_FAIL(st, "%s: FID of %s: %s", m->path, failed < ns ? a->coalitions[failed].label : "the sets",
+                     cs_last_error());
+    } else {
+        int mixed = 0;
+        for (size_t k = 0; k < ns; k++) {
+            a->coalitions[k].fid = res[k].fid;
+            a->coalitions[k].method = res[k].method;
+            if (k > 0 && strcmp(res[k].method, a->coalitions[0].method) != 0) mixed = 1;
+        }
+        a->fid_method = ns && !mixed ? a->coalitions[0].method : "mixed";
+    }
     a->seconds_fid = cs_now() - t0;
-    a->fid_method = ns && !mixed ? a->coalitions[0].method : "mixed";
+    free(sets), free(res);
     return st;
 }
 
@@ -363,48 +352,40 @@ static size_t cs_audit_estimator_list(const cs_audit_manifest *m, int chosen, ui
     return n;
 }
 
-cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit **out) {
-    *out = NULL;
-    cs_status st = CS_OK;
-    cs_audit_rows rows;
-    memset(&rows, 0, sizeof rows);
-    cs_game *g = NULL;
-    double *rep_fid = NULL, *buf = NULL;
-    double *fid = NULL, **pairs = NULL;
-    cs_gpu *gpu = NULL;
-    cs_audit *a = cs_calloc(1, sizeof *a, "audit");
-    if (!a) return CS_E_NOMEM;
-    a->m = m;
-    a->utility = o->utility;
-    a->bootstrap = o->bootstrap;
-    a->seed = o->seed;
-    const size_t ns = m->n_sets;
-    size_t base = 0;
-    for (size_t k = 0; k < ns; k++)
-        if (m->sets[k].mask == 0) base = k;
+/* What cs_audit_run holds between its steps. */
+typedef struct cs_audit_work {
+    cs_audit_rows rows; /* feature utilities: every set's rows and the reference statistics */
+    cs_math *mb;        /* feature utilities: the FID math for --device */
+    double **pairs;     /* (ns) pixel utilities: set k's (n_k, n_ref) pair similarities */
+    double *score;      /* (ns) each coalition's score (the utility's metric) */
+    cs_game *game;      /* the measured coalitions' utilities */
+    size_t base;        /* index of the empty coalition */
+} cs_audit_work;
+
+/* The options an audit accepts; a->metric from the utility. */
+static cs_status cs_audit_check_options(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a) {
     if ((o->utility.kind != CS_UTILITY_GAIN && o->utility.kind != CS_UTILITY_ABS) ||
-        !cs_metric_name_valid(o->utility.metric, &a->metric)) {
-        st = CS_FAIL(CS_E_USAGE, "the audit utility must be a metric's gain or value (fid-gain, neg-fid, kid, "
-                     "ssim, ...), not '%s'", o->utility.kind == CS_UTILITY_RAW ? "raw" : o->utility.metric);
-        goto fail;
-    }
+        !cs_metric_name_valid(o->utility.metric, &a->metric))
+        return CS_FAIL(CS_E_USAGE, "the audit utility must be a metric's gain or value (fid-gain, neg-fid, kid, "
+                       "ssim, ...), not '%s'", o->utility.kind == CS_UTILITY_RAW ? "raw" : o->utility.metric);
     a->utility.is_distance = cs_metric_is_distance(a->metric);
-    if (o->bootstrap < 0 || o->bootstrap > CS_AUDIT_MAX_BOOTSTRAP) {
-        st = CS_FAIL(CS_E_USAGE, "--bootstrap must be 0..%d", CS_AUDIT_MAX_BOOTSTRAP);
-        goto fail;
-    }
-    if (o->bootstrap > 0 && m->reference.source == CS_AUDIT_STATS) {
-        st = CS_FAIL(CS_E_USAGE, "%s: --bootstrap resamples the reference images, but the reference "
-                     "is a statistics file (give its images or a features .h5)", m->path);
-        goto fail;
-    }
+    if (o->bootstrap < 0 || o->bootstrap > CS_AUDIT_MAX_BOOTSTRAP)
+        return CS_FAIL(CS_E_USAGE, "--bootstrap must be 0..%d", CS_AUDIT_MAX_BOOTSTRAP);
+    if (o->bootstrap > 0 && m->reference.source == CS_AUDIT_STATS)
+        return CS_FAIL(CS_E_USAGE, "%s: --bootstrap resamples the reference images, but the reference "
+                       "is a statistics file (give its images or a features .h5)", m->path);
+    return CS_OK;
+}
+
+/* One coalition per set, nothing measured yet (NaN). */
+static cs_status cs_audit_coalitions_init(const cs_audit_manifest *m, cs_audit *a, cs_audit_work *w) {
+    const size_t ns = m->n_sets;
+    for (size_t k = 0; k < ns; k++)
+        if (m->sets[k].mask == 0) w->base = k;
     a->coalitions = cs_calloc(ns, sizeof *a->coalitions, "coalitions");
-    fid = cs_calloc(ns, sizeof *fid, "scores");
-    pairs = cs_calloc(ns, sizeof *pairs, "pair matrices");
-    if (!a->coalitions || !fid || !pairs) {
-        st = CS_E_NOMEM;
-        goto fail;
-    }
+    w->score = cs_calloc(ns, sizeof *w->score, "scores");
+    w->pairs = cs_calloc(ns, sizeof *w->pairs, "pair matrices");
+    if (!a->coalitions || !w->score || !w->pairs) return CS_E_NOMEM;
     a->n_coalitions = ns;
     for (size_t k = 0; k < ns; k++) {
         cs_audit_coalition *c = &a->coalitions[k];
@@ -412,189 +393,231 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
         c->label = m->sets[k].label;
         c->fid = c->score = c->score_min = c->score_max = c->score_std = NAN;
     }
-    const int pixel = cs_metric_is_pixel(a->metric);
-    if (pixel) {
+    return CS_OK;
+}
+
+/* Feature utilities (fid, kid): features of every set, FIDs on the --device's math backend, KIDs. */
+static cs_status cs_audit_measure_features(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
+                                           cs_audit_work *w) {
+    const size_t ns = m->n_sets;
+    /* 1. features */
+    CS_TRY(cs_audit_load(m, o, a, &w->rows));
+    for (size_t k = 0; k < ns; k++) a->coalitions[k].n = w->rows.n[k];
+    a->comparable_to_published = strcmp(a->weights_sha256, CS_WEIGHTS_OFFICIAL_SHA256) == 0;
+    /* 2. FIDs (and KIDs); the FID math runs on the GPU when --device selects one */
+    CS_TRY(cs_math_for_fid(o->features.device, CS_FID_AUTO, o->threads, &w->mb));
+    snprintf(a->math_device, sizeof a->math_device, "%s", w->mb->iface->device_name(w->mb));
+    if (o->progress) fprintf(stderr, "copyscope audit: FIDs of %zu sets vs the reference on %s\n", ns, a->math_device);
+    CS_TRY(cs_audit_fids(m, a, &w->rows, w->mb));
+    if (a->metric == CS_METRIC_KID) {
+        if (o->progress) fprintf(stderr, "copyscope audit: KIDs of %zu sets vs the reference\n", ns);
+        CS_TRY(cs_audit_kids(m, o, a, &w->rows));
+    } else {
+        for (size_t k = 0; k < ns; k++) a->coalitions[k].score = a->coalitions[k].fid;
+    }
+    return CS_OK;
+}
+
+/* The game of the measured coalitions, and the list of missing ones (small games). */
+static cs_status cs_audit_table(const cs_audit_manifest *m, cs_audit *a, cs_audit_work *w) {
+    const size_t ns = m->n_sets;
+    for (size_t k = 0; k < ns; k++) w->score[k] = a->coalitions[k].score;
+    CS_TRY(cs_audit_game(m, &a->utility, w->score, w->base, &w->game));
+    for (size_t k = 0; k < ns; k++) cs_game_get(w->game, m->sets[k].mask, &a->coalitions[k].utility);
+    if (m->n_players <= 62) {
+        a->n_missing_total = cs_game_n_missing(w->game);
+        if (m->n_players <= CS_GAME_MAX_FULL && a->n_missing_total > 0) {
+            a->missing = cs_malloc((size_t)a->n_missing_total * sizeof(uint64_t), "missing coalitions");
+            if (!a->missing) return CS_E_NOMEM;
+            for (uint64_t s = 0; s < (1ull << m->n_players); s++) {
+                double u;
+                if (!cs_game_get(w->game, s, &u)) a->missing[a->n_missing++] = s;
+            }
+        }
+    }
+    return CS_OK;
+}
+
+/* Every estimator defined on the table, the chosen one (or the default) first. */
+static cs_status cs_audit_estimators(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
+                                     const cs_game *g) {
+    cs_estimator list[8];
+    size_t nl = cs_audit_estimator_list(m, o->estimator, a->n_missing_total, list);
+    a->estimates = cs_calloc(nl, sizeof *a->estimates, "estimates");
+    if (!a->estimates) return CS_E_NOMEM;
+    cs_permutation_options po = {.seed = o->seed};
+    for (size_t i = 0; i < nl; i++) {
+        cs_audit_estimate *e = &a->estimates[a->n_estimates];
+        cs_status s = cs_attribute(g, list[i], &po, &e->a);
+        if (s != CS_OK) {
+            if (i == 0 && o->estimator >= 0)
+                return CS_FAIL(s, "%s: estimator %s: %s", m->path, cs_estimator_name(list[i]), cs_last_error());
+            if (s != CS_E_USAGE && s != CS_E_NOTFOUND && s != CS_E_UNSUPPORTED) return s;
+            cs_attribution_free(&e->a);
+            memset(e, 0, sizeof *e);
+            continue; /* not defined on this table (e.g. loo without every N \ i) */
+        }
+        a->n_estimates++;
+    }
+    if (a->n_estimates == 0)
+        return CS_FAIL(CS_E_USAGE, "%s: no estimator is defined on the measured coalitions", m->path);
+    a->primary = 0;
+    return CS_OK;
+}
+
+/* Every replicate's score of every set: rep (B, ns), by the utility's metric. */
+static cs_status cs_audit_bootstrap_scores(const cs_audit_manifest *m, const cs_audit_options *o,
+                                           const cs_audit *a, cs_audit_work *w, double *rep) {
+    const size_t ns = m->n_sets;
+    const int B = o->bootstrap;
+    const cs_audit_rows *rows = &w->rows;
+    const float **sx = (const float **)rows->x;
+    if (cs_metric_is_pixel(a->metric)) {
+        int64_t *nk = cs_malloc(ns * sizeof *nk, "set sizes");
+        if (!nk) return CS_E_NOMEM;
+        for (size_t k = 0; k < ns; k++) nk[k] = a->coalitions[k].n;
+        cs_status st = cs_bootstrap_pair_means((const double *const *)w->pairs, a->n_reference, nk, ns, B, o->seed,
+                                               o->threads, rep);
+        free(nk);
+        return st;
+    }
+    if (a->metric == CS_METRIC_KID)
+        return cs_bootstrap_kids(rows->x[ns], rows->n[ns], sx, rows->n, ns, a->dims, &o->kid, B, o->seed, o->threads,
+                                 rep);
+    return cs_bootstrap_fids_on(w->mb, rows->x[ns], rows->n[ns], sx, rows->n, ns, a->dims, B, o->seed, o->progress,
+                                rep);
+}
+
+/* Each replicate with finite scores: its utilities util (good, ns) and every estimator's values
+ * vals (good, ne, np); rep (B, ns) is compacted to its good rows. *good = their count. */
+static cs_status cs_audit_bootstrap_replicates(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
+                                               const cs_audit_work *w, double *rep, double *util, double *vals,
+                                               size_t *good) {
+    const size_t ns = m->n_sets, np = (size_t)m->n_players, ne = a->n_estimates;
+    *good = 0;
+    for (int r = 0; r < o->bootstrap; r++) {
+        const double *f = rep + (size_t)r * ns;
+        int ok = 1;
+        for (size_t k = 0; k < ns; k++) ok &= isfinite(f[k]);
+        if (!ok) {
+            a->bootstrap_failed++;
+            continue;
+        }
+        cs_game *gr = NULL;
+        CS_TRY(cs_audit_game(m, &a->utility, f, w->base, &gr));
+        for (size_t k = 0; k < ns; k++) util[*good * ns + k] = cs_utility_value(&a->utility, f[k], f[w->base]);
+        for (size_t e = 0; e < ne; e++) {
+            cs_attribution at;
+            memset(&at, 0, sizeof at);
+            cs_permutation_options po = {.seed = o->seed};
+            cs_status st = cs_attribute(gr, a->estimates[e].a.estimator, &po, &at);
+            if (st != CS_OK) {
+                cs_game_free(gr);
+                return CS_FAIL(st, "bootstrap replicate %d: %s", r, cs_last_error());
+            }
+            memcpy(vals + (*good * ne + e) * np, at.values, np * sizeof(double));
+            cs_attribution_free(&at);
+        }
+        cs_game_free(gr);
+        /* compact the FID rows too */
+        if (*good != (size_t)r) memmove(rep + *good * ns, f, ns * sizeof(double));
+        (*good)++;
+    }
+    return CS_OK;
+}
+
+/* Percentile intervals of the scores, utilities and values over the good replicates; col (good)
+ * scratch. */
+static cs_status cs_audit_bootstrap_intervals(const cs_audit_manifest *m, cs_audit *a, const double *rep,
+                                              const double *util, const double *vals, size_t good, double *col) {
+    const size_t ns = m->n_sets, np = (size_t)m->n_players, ne = a->n_estimates;
+    for (size_t k = 0; k < ns; k++) {
+        cs_audit_coalition *c = &a->coalitions[k];
+        for (size_t r = 0; r < good; r++) col[r] = rep[r * ns + k];
+        cs_ci_compute(col, good, &c->score_ci);
+        if (a->metric == CS_METRIC_FID) c->fid_ci = c->score_ci;
+        else c->fid_ci.lo = c->fid_ci.hi = c->fid_ci.se = c->fid_ci.mean = NAN;
+        for (size_t r = 0; r < good; r++) col[r] = util[r * ns + k];
+        cs_ci_compute(col, good, &c->utility_ci);
+    }
+    for (size_t e = 0; e < ne; e++) {
+        a->estimates[e].ci = cs_calloc(np, sizeof(cs_audit_ci), "value intervals");
+        if (!a->estimates[e].ci) return CS_E_NOMEM;
+        for (size_t i = 0; i < np; i++) {
+            for (size_t r = 0; r < good; r++) col[r] = vals[(r * ne + e) * np + i];
+            cs_ci_compute(col, good, &a->estimates[e].ci[i]);
+        }
+    }
+    return CS_OK;
+}
+
+/* The bootstrap: replicate scores, then utilities, estimators and intervals from them. */
+static cs_status cs_audit_bootstrap(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
+                                    cs_audit_work *w) {
+    const int B = o->bootstrap;
+    const size_t ns = m->n_sets, np = (size_t)m->n_players, ne = a->n_estimates;
+    double *rep = cs_malloc((size_t)B * ns * sizeof(double), "bootstrap FIDs"); /* (B, ns) */
+    /* (B, ne, np) values then (B, ns) utilities then (B) scratch */
+    double *buf = cs_malloc(((size_t)B * (ne * np + ns) + (size_t)B) * sizeof(double), "bootstrap values");
+    cs_status st = rep && buf ? CS_OK : CS_E_NOMEM;
+    double t0 = cs_now();
+    double *vals = buf;                             /* (B, ne, np) */
+    double *util = buf ? buf + (size_t)B * ne * np : NULL; /* (B, ns) */
+    double *col = util ? util + (size_t)B * ns : NULL;     /* (B) */
+    size_t good = 0;
+    if (st == CS_OK) st = cs_audit_bootstrap_scores(m, o, a, w, rep);
+    if (st == CS_OK) st = cs_audit_bootstrap_replicates(m, o, a, w, rep, util, vals, &good);
+    if (st == CS_OK && good < 2)
+        st = CS_FAIL(CS_E_NUMERIC, "bootstrap: %d of %d replicates failed", a->bootstrap_failed, B);
+    if (st == CS_OK) st = cs_audit_bootstrap_intervals(m, a, rep, util, vals, good, col);
+    if (st == CS_OK) a->seconds_bootstrap = cs_now() - t0;
+    free(rep);
+    free(buf);
+    return st;
+}
+
+static void cs_audit_work_free(cs_audit_work *w, size_t ns) {
+    cs_game_free(w->game);
+    free(w->score);
+    cs_audit_pairs_free(w->pairs, ns);
+    cs_audit_rows_free(&w->rows, ns);
+    cs_math_free(w->mb);
+}
+
+cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit **out) {
+    *out = NULL;
+    cs_status st = CS_OK;
+    cs_audit_work w;
+    memset(&w, 0, sizeof w);
+    cs_audit *a = cs_calloc(1, sizeof *a, "audit");
+    if (!a) return CS_E_NOMEM;
+    a->m = m;
+    a->utility = o->utility;
+    a->bootstrap = o->bootstrap;
+    a->seed = o->seed;
+    const size_t ns = m->n_sets;
+    CS_TRY_GOTO(st, cs_audit_check_options(m, o, a), fail);
+    CS_TRY_GOTO(st, cs_audit_coalitions_init(m, a, &w), fail);
+    if (cs_metric_is_pixel(a->metric)) {
         /* 1-2. pixel metrics: decoded images, no network */
-        CS_TRY_GOTO(st, cs_audit_pixel(m, o, a, pairs), fail);
+        CS_TRY_GOTO(st, cs_audit_pixel(m, o, a, w.pairs), fail);
         a->fid_method = "none";
         for (size_t k = 0; k < ns; k++) a->coalitions[k].method = cs_metric_name(a->metric);
     } else {
-        /* 1. features */
-        CS_TRY_GOTO(st, cs_audit_load(m, o, a, &rows), fail);
-        for (size_t k = 0; k < ns; k++) a->coalitions[k].n = rows.n[k];
-        a->comparable_to_published = strcmp(a->weights_sha256, CS_WEIGHTS_OFFICIAL_SHA256) == 0;
-        /* 2. FIDs (and KIDs); the FID math runs on the GPU when --device selects one */
-        int gi = -1;
-        CS_TRY_GOTO(st, cs_gpu_math_select(o->features.device, &gi), fail);
-        if (gi >= 0) CS_TRY_GOTO(st, cs_gpu_open(gi, &gpu), fail);
-        snprintf(a->math_device, sizeof a->math_device, "%s", gpu ? cs_gpu_name(gpu) : "cpu");
-        if (o->progress) fprintf(stderr, "copyscope audit: FIDs of %zu sets vs the reference on %s\n", ns, a->math_device);
-        CS_TRY_GOTO(st, cs_audit_fids(m, a, &rows, gpu), fail);
-        if (a->metric == CS_METRIC_KID) {
-            if (o->progress) fprintf(stderr, "copyscope audit: KIDs of %zu sets vs the reference\n", ns);
-            CS_TRY_GOTO(st, cs_audit_kids(m, o, a, &rows), fail);
-        } else {
-            for (size_t k = 0; k < ns; k++) a->coalitions[k].score = a->coalitions[k].fid;
-        }
+        /* 1-2. features, FIDs (and KIDs) */
+        CS_TRY_GOTO(st, cs_audit_measure_features(m, o, a, &w), fail);
     }
-    for (size_t k = 0; k < ns; k++) fid[k] = a->coalitions[k].score;
     /* 3. game, missing coalitions */
-    CS_TRY_GOTO(st, cs_audit_game(m, &a->utility, fid, base, &g), fail);
-    for (size_t k = 0; k < ns; k++) cs_game_get(g, m->sets[k].mask, &a->coalitions[k].utility);
-    if (m->n_players <= 62) {
-        a->n_missing_total = cs_game_n_missing(g);
-        if (m->n_players <= CS_GAME_MAX_FULL && a->n_missing_total > 0) {
-            a->missing = cs_malloc((size_t)a->n_missing_total * sizeof(uint64_t), "missing coalitions");
-            if (!a->missing) {
-                st = CS_E_NOMEM;
-                goto fail;
-            }
-            for (uint64_t s = 0; s < (1ull << m->n_players); s++) {
-                double u;
-                if (!cs_game_get(g, s, &u)) a->missing[a->n_missing++] = s;
-            }
-        }
-    }
+    CS_TRY_GOTO(st, cs_audit_table(m, a, &w), fail);
     /* 4. estimators */
-    {
-        cs_estimator list[8];
-        size_t nl = cs_audit_estimator_list(m, o->estimator, a->n_missing_total, list);
-        a->estimates = cs_calloc(nl, sizeof *a->estimates, "estimates");
-        if (!a->estimates) {
-            st = CS_E_NOMEM;
-            goto fail;
-        }
-        cs_permutation_options po = {.seed = o->seed};
-        for (size_t i = 0; i < nl; i++) {
-            cs_audit_estimate *e = &a->estimates[a->n_estimates];
-            cs_status s = cs_attribute(g, list[i], &po, &e->a);
-            if (s != CS_OK) {
-                if (i == 0 && o->estimator >= 0) {
-                    st = CS_FAIL(s, "%s: estimator %s: %s", m->path, cs_estimator_name(list[i]),
-                                 cs_last_error());
-                    goto fail;
-                }
-                if (s != CS_E_USAGE && s != CS_E_NOTFOUND && s != CS_E_UNSUPPORTED) {
-                    st = s;
-                    goto fail;
-                }
-                cs_attribution_free(&e->a);
-                memset(e, 0, sizeof *e);
-                continue; /* not defined on this table (e.g. loo without every N \ i) */
-            }
-            a->n_estimates++;
-        }
-        if (a->n_estimates == 0) {
-            st = CS_FAIL(CS_E_USAGE, "%s: no estimator is defined on the measured coalitions",
-                         m->path);
-            goto fail;
-        }
-        a->primary = 0;
-    }
+    CS_TRY_GOTO(st, cs_audit_estimators(m, o, a, w.game), fail);
     /* 5. bootstrap */
-    if (o->bootstrap > 0) {
-        const int B = o->bootstrap;
-        const size_t np = (size_t)m->n_players, ne = a->n_estimates;
-        rep_fid = cs_malloc((size_t)B * ns * sizeof(double), "bootstrap FIDs"); /* (B, ns) */
-        /* (B, ne, np) values then (B) scratch */
-        buf = cs_malloc(((size_t)B * (ne * np + ns) + (size_t)B) * sizeof(double), "bootstrap values");
-        if (!rep_fid || !buf) {
-            st = CS_E_NOMEM;
-            goto fail;
-        }
-        const float **sx = (const float **)rows.x;
-        double t0 = cs_now();
-        if (pixel) {
-            const int64_t nref = a->n_reference;
-            int64_t *nk = cs_malloc(ns * sizeof *nk, "set sizes");
-            if (!nk) {
-                st = CS_E_NOMEM;
-                goto fail;
-            }
-            for (size_t k = 0; k < ns; k++) nk[k] = a->coalitions[k].n;
-            st = cs_bootstrap_pair_means((const double *const *)pairs, nref, nk, ns, B, o->seed, o->threads, rep_fid);
-            free(nk);
-            if (st != CS_OK) goto fail;
-        } else if (a->metric == CS_METRIC_KID) {
-            CS_TRY_GOTO(st, cs_bootstrap_kids(rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, &o->kid, B, o->seed,
-                                              o->threads, rep_fid), fail);
-        } else if (gpu) {
-            CS_TRY_GOTO(st, cs_bootstrap_fids_gpu(gpu, rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, B, o->seed,
-                                                  o->progress, rep_fid), fail);
-        } else {
-            CS_TRY_GOTO(st, cs_bootstrap_fids(rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, B, o->seed,
-                                              o->threads, o->progress, rep_fid), fail);
-        }
-        double *vals = buf;                          /* (B, ne, np) */
-        double *util = buf + (size_t)B * ne * np;    /* (B, ns) */
-        double *col = util + (size_t)B * ns;         /* (B) */
-        size_t good = 0;
-        for (int r = 0; r < B; r++) {
-            const double *f = rep_fid + (size_t)r * ns;
-            int ok = 1;
-            for (size_t k = 0; k < ns; k++) ok &= isfinite(f[k]);
-            if (!ok) {
-                a->bootstrap_failed++;
-                continue;
-            }
-            cs_game *gr = NULL;
-            CS_TRY_GOTO(st, cs_audit_game(m, &a->utility, f, base, &gr), fail);
-            for (size_t k = 0; k < ns; k++) util[good * ns + k] = cs_utility_value(&a->utility, f[k], f[base]);
-            for (size_t e = 0; e < ne; e++) {
-                cs_attribution at;
-                memset(&at, 0, sizeof at);
-                cs_permutation_options po = {.seed = o->seed};
-                st = cs_attribute(gr, a->estimates[e].a.estimator, &po, &at);
-                if (st != CS_OK) {
-                    cs_game_free(gr);
-                    st = CS_FAIL(st, "bootstrap replicate %d: %s", r, cs_last_error());
-                    goto fail;
-                }
-                memcpy(vals + (good * ne + e) * np, at.values, np * sizeof(double));
-                cs_attribution_free(&at);
-            }
-            cs_game_free(gr);
-            /* compact the FID rows too */
-            if (good != (size_t)r) memmove(rep_fid + good * ns, f, ns * sizeof(double));
-            good++;
-        }
-        if (good < 2) {
-            st = CS_FAIL(CS_E_NUMERIC, "bootstrap: %d of %d replicates failed", a->bootstrap_failed, B);
-            goto fail;
-        }
-        for (size_t k = 0; k < ns; k++) {
-            for (size_t r = 0; r < good; r++) col[r] = rep_fid[r * ns + k];
-            cs_ci_compute(col, good, &a->coalitions[k].score_ci);
-            if (a->metric == CS_METRIC_FID) a->coalitions[k].fid_ci = a->coalitions[k].score_ci;
-            else a->coalitions[k].fid_ci.lo = a->coalitions[k].fid_ci.hi = a->coalitions[k].fid_ci.se =
-                     a->coalitions[k].fid_ci.mean = NAN;
-            for (size_t r = 0; r < good; r++) col[r] = util[r * ns + k];
-            cs_ci_compute(col, good, &a->coalitions[k].utility_ci);
-        }
-        for (size_t e = 0; e < ne; e++) {
-            a->estimates[e].ci = cs_calloc(np, sizeof(cs_audit_ci), "value intervals");
-            if (!a->estimates[e].ci) {
-                st = CS_E_NOMEM;
-                goto fail;
-            }
-            for (size_t i = 0; i < np; i++) {
-                for (size_t r = 0; r < good; r++) col[r] = vals[(r * ne + e) * np + i];
-                cs_ci_compute(col, good, &a->estimates[e].ci[i]);
-            }
-        }
-        a->seconds_bootstrap = cs_now() - t0;
-    }
+    if (o->bootstrap > 0) CS_TRY_GOTO(st, cs_audit_bootstrap(m, o, a, &w), fail);
     *out = a;
     a = NULL;
     st = CS_OK;
 fail: /* and success: a is NULL then */
-    cs_game_free(g);
-    free(rep_fid);
-    free(buf);
-    free(fid);
-    cs_audit_pairs_free(pairs, ns);
-    cs_audit_rows_free(&rows, ns);
-    if (gpu) cs_gpu_close(gpu); /* weak: NULL in builds without CUDA */
+    cs_audit_work_free(&w, ns);
     cs_audit_free(a);
     return st;
 }

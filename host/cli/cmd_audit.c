@@ -79,8 +79,18 @@ enum {
     OPT_KID_M
 };
 
-int cs_cmd_audit(int argc, char **argv) {
-    if (cs_mpi_requested(argc, argv)) return cs_mpi_main("audit", cs_cmd_audit, argc, argv);
+/* The command line, parsed. */
+typedef struct cs_audit_cli {
+    const char *out_dir, *reference, *generated, *baseline;
+    const char *estimator, *utility;
+    const char *shard_spec, *partials, *from_partials;
+    int json, quiet, dims_given, boot_given, seed_given;
+    cs_shard shard;        /* count 0: not one shard */
+    cs_audit_options o;
+} cs_audit_cli;
+
+/* Reads the options into cl. Returns -1 to go on, else the exit code (help, usage error). */
+static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_cli *cl) {
     static const struct option longopts[] = {
         {"out", required_argument, 0, 'o'},        {"json", no_argument, 0, OPT_JSON},
         {"bootstrap", required_argument, 0, 'B'},  {"seed", required_argument, 0, 's'},
@@ -100,24 +110,18 @@ int cs_cmd_audit(int argc, char **argv) {
         {"kid-subset-size", required_argument, 0, OPT_KID_M},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *cmd = "audit";
-    const char *out_dir = "copyscope-report", *reference = NULL, *generated = NULL, *baseline = NULL;
-    const char *estimator = NULL, *utility = NULL;
-    const char *shard_spec = NULL, *partials = NULL, *from_partials = NULL;
-    int json = 0, quiet = 0, dims_given = 0, boot_given = 0, seed_given = 0;
+    cs_audit_options *o = &cl->o;
     long v;
-    cs_audit_options o;
-    cs_audit_options_default(&o);
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "o:B:s:e:u:w:d:j:qh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'o': out_dir = optarg; break;
-        case OPT_JSON: json = 1; break;
+        case 'o': cl->out_dir = optarg; break;
+        case OPT_JSON: cl->json = 1; break;
         case 'B':
             if (!cs_cli_parse_int(cmd, "--bootstrap", optarg, 0, CS_AUDIT_MAX_BOOTSTRAP, &v)) return 2;
-            o.bootstrap = (int)v;
-            boot_given = 1;
+            o->bootstrap = (int)v;
+            cl->boot_given = 1;
             break;
         case 's': {
             char *end = NULL;
@@ -125,168 +129,208 @@ int cs_cmd_audit(int argc, char **argv) {
             unsigned long long s = strtoull(optarg, &end, 10);
             if (!optarg[0] || *end || errno || optarg[0] == '-')
                 return cs_cli_usage_error(cmd, "--seed: expected a non-negative integer, got '%s'", optarg);
-            o.seed = (uint64_t)s;
-            seed_given = 1;
+            o->seed = (uint64_t)s;
+            cl->seed_given = 1;
             break;
         }
-        case 'e': estimator = optarg; break;
-        case 'u': utility = optarg; break;
-        case OPT_REFERENCE: reference = optarg; break;
-        case OPT_GENERATED: generated = optarg; break;
-        case OPT_BASELINE: baseline = optarg; break;
+        case 'e': cl->estimator = optarg; break;
+        case 'u': cl->utility = optarg; break;
+        case OPT_REFERENCE: cl->reference = optarg; break;
+        case OPT_GENERATED: cl->generated = optarg; break;
+        case OPT_BASELINE: cl->baseline = optarg; break;
         case OPT_DIMS:
             if (!cs_cli_parse_int(cmd, "--dims", optarg, 1, 16384, &v)) return 2;
             if (v != 64 && v != 192 && v != 768 && v != 2048)
                 return cs_cli_usage_error(cmd, "--dims must be 64, 192, 768 or 2048");
-            o.features.dims = (int)v;
-            dims_given = 1;
+            o->features.dims = (int)v;
+            cl->dims_given = 1;
             break;
-        case 'w': o.features.weights_path = optarg; break;
-        case 'd': o.features.device = optarg; break;
+        case 'w': o->features.weights_path = optarg; break;
+        case 'd': o->features.device = optarg; break;
         case OPT_BATCH:
             if (!cs_cli_parse_int(cmd, "--batch", optarg, 1, 100000, &v)) return 2;
-            o.features.batch = (int)v;
+            o->features.batch = (int)v;
             break;
         case 'j':
             if (!cs_cli_parse_int(cmd, "--threads", optarg, 0, 4096, &v)) return 2;
-            o.features.threads = (int)v;
-            o.threads = (int)v;
+            o->features.threads = (int)v;
+            o->threads = (int)v;
             break;
-        case OPT_NO_CACHE: o.features.use_cache = 0; break;
-        case OPT_CACHE_DIR: o.features.cache_dir = optarg; break;
-        case OPT_SHARD: shard_spec = optarg; break;
-        case OPT_PARTIALS: partials = optarg; break;
-        case OPT_FROM_PARTIALS: from_partials = optarg; break;
+        case OPT_NO_CACHE: o->features.use_cache = 0; break;
+        case OPT_CACHE_DIR: o->features.cache_dir = optarg; break;
+        case OPT_SHARD: cl->shard_spec = optarg; break;
+        case OPT_PARTIALS: cl->partials = optarg; break;
+        case OPT_FROM_PARTIALS: cl->from_partials = optarg; break;
         case CS_OPT_MPI: break; /* cs_mpi_active() */
         case OPT_KID_N:
             if (!cs_cli_parse_int(cmd, "--kid-subsets", optarg, 1, 1000000, &v)) return 2;
-            o.kid.n_subsets = (int)v;
+            o->kid.n_subsets = (int)v;
             break;
         case OPT_KID_M:
             if (!cs_cli_parse_int(cmd, "--kid-subset-size", optarg, 2, 1000000, &v)) return 2;
-            o.kid.subset_size = v;
+            o->kid.subset_size = v;
             break;
-        case 'q': quiet = 1; break;
+        case 'q': cl->quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: return cs_cli_usage_error(cmd, "unknown option");
         }
     }
-    if (shard_spec && !partials) return cs_cli_usage_error(cmd, "--shard needs --partials DIR");
-    if (partials && !shard_spec) return cs_cli_usage_error(cmd, "--partials needs --shard I/N");
-    if (shard_spec && from_partials) return cs_cli_usage_error(cmd, "--shard and --from-partials exclude each other");
-    if (cs_mpi_active() && (shard_spec || from_partials))
+    return -1;
+}
+
+/* The combinations of modes (shard, partials, MPI, directory form) that exclude each other; the
+ * shard spec parsed. Returns -1 to go on, else the exit code. */
+static int cs_audit_check_modes(const char *cmd, int argc, cs_audit_cli *cl) {
+    if (cl->shard_spec && !cl->partials) return cs_cli_usage_error(cmd, "--shard needs --partials DIR");
+    if (cl->partials && !cl->shard_spec) return cs_cli_usage_error(cmd, "--partials needs --shard I/N");
+    if (cl->shard_spec && cl->from_partials)
+        return cs_cli_usage_error(cmd, "--shard and --from-partials exclude each other");
+    if (cs_mpi_active() && (cl->shard_spec || cl->from_partials))
         return cs_cli_usage_error(cmd, "--mpi excludes --shard and --from-partials");
-    cs_shard shard = {0, 0};
-    if (shard_spec) {
-        cs_status sst = cs_shard_parse(shard_spec, &shard);
+    if (cl->shard_spec) {
+        cs_status sst = cs_shard_parse(cl->shard_spec, &cl->shard);
         if (sst != CS_OK) return cs_cli_fail(cmd, sst);
     }
-    int dir_form = reference || generated || baseline;
-    if (dir_form) {
-        if (!reference || !generated || !baseline)
+    if (cl->reference || cl->generated || cl->baseline) {
+        if (!cl->reference || !cl->generated || !cl->baseline)
             return cs_cli_usage_error(cmd, "the directory form needs --reference, --generated and --baseline");
         if (optind != argc)
             return cs_cli_usage_error(cmd, "give either a manifest or --reference/--generated/--baseline, not both");
     } else if (argc - optind != 1) {
         return cs_cli_usage_error(cmd, "expected one manifest (or --reference/--generated/--baseline)");
     }
-    cs_audit_manifest *m = NULL;
-    cs_status st = dir_form ? cs_audit_manifest_from_dirs(reference, generated, baseline, &m)
-                            : cs_audit_manifest_read(argv[optind], &m);
-    if (st != CS_OK) return cs_cli_fail(cmd, st);
-    /* manifest options, unless overridden */
-    if (!dims_given && m->dims) o.features.dims = m->dims;
-    if (!boot_given) o.bootstrap = m->bootstrap;
-    if (!seed_given && m->has_seed) o.seed = m->seed;
-    if (!estimator) estimator = m->estimator;
-    if (!utility) utility = m->utility;
+    return -1;
+}
+
+/* The manifest's "options" where the command line gives none; estimator and utility parsed.
+ * Returns -1 to go on, else the exit code (m stays the caller's). */
+static int cs_audit_apply_manifest_options(const char *cmd, const cs_audit_manifest *m, cs_audit_cli *cl) {
+    cs_audit_options *o = &cl->o;
+    if (!cl->dims_given && m->dims) o->features.dims = m->dims;
+    if (!cl->boot_given) o->bootstrap = m->bootstrap;
+    if (!cl->seed_given && m->has_seed) o->seed = m->seed;
+    const char *estimator = cl->estimator ? cl->estimator : m->estimator;
+    const char *utility = cl->utility ? cl->utility : m->utility;
     if (estimator) {
         cs_estimator e;
-        if (!cs_estimator_parse(estimator, &e)) {
-            cs_audit_manifest_free(m);
+        if (!cs_estimator_parse(estimator, &e))
             return cs_cli_usage_error(cmd, "--estimator: unknown estimator '%s'", estimator);
-        }
-        o.estimator = (int)e;
+        o->estimator = (int)e;
     }
     if (utility) {
-        if (cs_utility_parse(utility, &o.utility) != CS_OK || o.utility.kind == CS_UTILITY_RAW) {
-            cs_audit_manifest_free(m);
-            return cs_cli_usage_error(cmd, "--utility: %s", o.utility.kind == CS_UTILITY_RAW && !strcmp(utility, "raw")
+        if (cs_utility_parse(utility, &o->utility) != CS_OK || o->utility.kind == CS_UTILITY_RAW)
+            return cs_cli_usage_error(cmd, "--utility: %s", o->utility.kind == CS_UTILITY_RAW && !strcmp(utility, "raw")
                                                                 ? "raw needs a table ('copyscope shapley')"
                                                                 : cs_last_error());
-        }
     }
-    int tty = cs_cli_stderr_is_tty();
-    o.progress = !quiet && tty;
-    o.features.progress = o.progress;
-    o.features.quiet = quiet;
-    if (shard.count) { /* one shard's features, no report */
-        size_t rows = 0;
-        st = cs_audit_shard_extract(m, &o.features, shard, partials, &rows);
-        if (st == CS_OK && !quiet)
-            fprintf(stderr, "copyscope audit: shard %ld of %ld: %zu images -> %s/part-%ld-of-%ld.h5\n",
-                    shard.index, shard.count, rows, partials, shard.index, shard.count);
-        cs_audit_manifest_free(m);
-        return st == CS_OK ? 0 : cs_cli_fail(cmd, st);
-    }
-    cs_features pre;
-    memset(&pre, 0, sizeof pre);
+    return -1;
+}
+
+/* --shard: one shard's features into the partials directory, no report. Returns the exit code. */
+static int cs_audit_run_shard(const char *cmd, const cs_audit_manifest *m, const cs_audit_cli *cl) {
+    size_t rows = 0;
+    cs_status st = cs_audit_shard_extract(m, &cl->o.features, cl->shard, cl->partials, &rows);
+    if (st == CS_OK && !cl->quiet)
+        fprintf(stderr, "copyscope audit: shard %ld of %ld: %zu images -> %s/part-%ld-of-%ld.h5\n",
+                cl->shard.index, cl->shard.count, rows, cl->partials, cl->shard.index, cl->shard.count);
+    return st == CS_OK ? 0 : cs_cli_fail(cmd, st);
+}
+
+/* Rows extracted elsewhere: MPI ranks (rank 0 goes on with all the rows) or --from-partials; then
+ * cl->o.precomputed points to pre. Returns -1 to go on, else the exit code (other MPI ranks, errors). */
+static int cs_audit_gather_rows(const char *cmd, const cs_audit_manifest *m, cs_audit_cli *cl, cs_features *pre) {
     if (cs_mpi_active()) { /* every rank extracts its slice; rank 0 goes on with all the rows */
-        int mrc = cs_mpi_audit_rows(cmd, m, &o, quiet, &pre);
-        if (mrc >= 0) {
-            cs_audit_manifest_free(m);
-            return mrc;
-        }
-        if (pre.n) o.precomputed = &pre;
+        int mrc = cs_mpi_audit_rows(cmd, m, &cl->o, cl->quiet, pre);
+        if (mrc >= 0) return mrc;
+        if (pre->n) cl->o.precomputed = pre;
     }
-    if (from_partials) {
-        st = cs_audit_partials_read(m, from_partials, &pre);
-        if (st != CS_OK) {
-            cs_audit_manifest_free(m);
-            return cs_cli_fail(cmd, st);
-        }
-        o.precomputed = &pre;
-        o.features.dims = pre.dims;
+    if (cl->from_partials) {
+        cs_status st = cs_audit_partials_read(m, cl->from_partials, pre);
+        if (st != CS_OK) return cs_cli_fail(cmd, st);
+        cl->o.precomputed = pre;
+        cl->o.features.dims = pre->dims;
     }
-    cs_audit *a = NULL;
-    st = cs_audit_run(m, &o, &a);
-    o.precomputed = NULL;
-    cs_features_free(&pre);
-    if (st == CS_OK) st = cs_audit_write_reports(a, out_dir);
-    if (st != CS_OK) {
-        int rc = cs_cli_fail(cmd, st);
-        cs_audit_free(a);
-        cs_audit_manifest_free(m);
-        return rc;
-    }
+    return -1;
+}
+
+/* stdout: report.json, or the primary estimator's table with its intervals. */
+static cs_status cs_audit_print_result(const cs_audit *a, const cs_audit_manifest *m, int json) {
+    cs_status st = CS_OK;
     if (json) {
         char *txt = NULL;
         st = cs_audit_report_json(a, &txt);
         if (st == CS_OK) fputs(txt, stdout);
         free(txt);
-    } else {
-        const cs_audit_estimate *pe = &a->estimates[a->primary];
-        printf("%-24s %14s %12s", "player", cs_estimator_name(pe->a.estimator), "normalized");
-        if (pe->ci) printf(" %25s %10s", "95% CI", "std.err");
+        return st;
+    }
+    const cs_audit_estimate *pe = &a->estimates[a->primary];
+    printf("%-24s %14s %12s", "player", cs_estimator_name(pe->a.estimator), "normalized");
+    if (pe->ci) printf(" %25s %10s", "95% CI", "std.err");
+    printf("\n");
+    for (int i = 0; i < m->n_players; i++) {
+        printf("%-24s %14.4f %12.4f", m->players[i], pe->a.values[i], pe->a.normalized[i]);
+        if (pe->ci) printf("   [%10.4f, %10.4f] %10.4f", pe->ci[i].lo, pe->ci[i].hi, pe->ci[i].se);
         printf("\n");
-        for (int i = 0; i < m->n_players; i++) {
-            printf("%-24s %14.4f %12.4f", m->players[i], pe->a.values[i], pe->a.normalized[i]);
-            if (pe->ci) printf("   [%10.4f, %10.4f] %10.4f", pe->ci[i].lo, pe->ci[i].hi, pe->ci[i].se);
-            printf("\n");
-        }
-        if (a->n_missing_total)
-            printf("(%llu coalitions missing; %s is an estimate)\n", (unsigned long long)a->n_missing_total,
-                   cs_estimator_name(pe->a.estimator));
     }
-    if (st == CS_OK && !quiet) {
-        if (!a->comparable_to_published && !cs_metric_is_pixel(a->metric))
-            fprintf(stderr, "copyscope audit: WARNING: features from non-official weights (SHA-256 "
-                    "%.16s...): numbers are not comparable to published FIDs\n",
-                    a->weights_sha256[0] ? a->weights_sha256 : "unknown");
-        fprintf(stderr, "copyscope audit: %zu coalitions, %d players, FID method %s, report in %s/\n",
-                a->n_coalitions, m->n_players, a->fid_method, out_dir);
+    if (a->n_missing_total)
+        printf("(%llu coalitions missing; %s is an estimate)\n", (unsigned long long)a->n_missing_total,
+               cs_estimator_name(pe->a.estimator));
+    return st;
+}
+
+/* stderr: the weights warning and the one-line summary. */
+static void cs_audit_print_summary(const cs_audit *a, const cs_audit_manifest *m, const char *out_dir) {
+    if (!a->comparable_to_published && !cs_metric_is_pixel(a->metric))
+        fprintf(stderr, "copyscope audit: WARNING: features from non-official weights (SHA-256 "
+                "%.16s...): numbers are not comparable to published FIDs\n",
+                a->weights_sha256[0] ? a->weights_sha256 : "unknown");
+    fprintf(stderr, "copyscope audit: %zu coalitions, %d players, FID method %s, report in %s/\n",
+            a->n_coalitions, m->n_players, a->fid_method, out_dir);
+}
+
+int cs_cmd_audit(int argc, char **argv) {
+    if (cs_mpi_requested(argc, argv)) return cs_mpi_main("audit", cs_cmd_audit, argc, argv);
+    const char *cmd = "audit";
+    cs_audit_cli cl;
+    memset(&cl, 0, sizeof cl);
+    cl.out_dir = "copyscope-report";
+    cs_audit_options_default(&cl.o);
+    int rc = cs_audit_parse_args(cmd, argc, argv, &cl);
+    if (rc < 0) rc = cs_audit_check_modes(cmd, argc, &cl);
+    if (rc >= 0) return rc;
+    cs_audit_manifest *m = NULL;
+    cs_status st = cl.reference || cl.generated || cl.baseline
+                       ? cs_audit_manifest_from_dirs(cl.reference, cl.generated, cl.baseline, &m)
+                       : cs_audit_manifest_read(argv[optind], &m);
+    if (st != CS_OK) return cs_cli_fail(cmd, st);
+    if ((rc = cs_audit_apply_manifest_options(cmd, m, &cl)) >= 0) {
+        cs_audit_manifest_free(m);
+        return rc;
     }
-    int rc = st == CS_OK ? 0 : cs_cli_fail(cmd, st);
+    int tty = cs_cli_stderr_is_tty();
+    cl.o.progress = !cl.quiet && tty;
+    cl.o.features.progress = cl.o.progress;
+    cl.o.features.quiet = cl.quiet;
+    if (cl.shard.count) { /* one shard's features, no report */
+        rc = cs_audit_run_shard(cmd, m, &cl);
+        cs_audit_manifest_free(m);
+        return rc;
+    }
+    cs_features pre;
+    memset(&pre, 0, sizeof pre);
+    if ((rc = cs_audit_gather_rows(cmd, m, &cl, &pre)) >= 0) {
+        cs_features_free(&pre);
+        cs_audit_manifest_free(m);
+        return rc;
+    }
+    cs_audit *a = NULL;
+    st = cs_audit_run(m, &cl.o, &a);
+    cl.o.precomputed = NULL;
+    cs_features_free(&pre);
+    if (st == CS_OK) st = cs_audit_write_reports(a, cl.out_dir);
+    if (st == CS_OK) st = cs_audit_print_result(a, m, cl.json);
+    if (st == CS_OK && !cl.quiet) cs_audit_print_summary(a, m, cl.out_dir);
+    rc = st == CS_OK ? 0 : cs_cli_fail(cmd, st);
     cs_audit_free(a);
     cs_audit_manifest_free(m);
     return rc;

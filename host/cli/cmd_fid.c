@@ -5,10 +5,10 @@
  *   copyscope fid --save-stats A OUT.npz|OUT.h5
  *
  * Inputs go through cs_fid_load_input (also used by `stats` and `merge`). */
-#include "fid/gpu_math.h"
 #include "cli.h"
 #include "core/common.h"
 #include "fid_input.h"
+#include "fid/fid_many.h"
 
 #include "copyscope/frechet.h"
 #include "copyscope/statsfile.h"
@@ -135,6 +135,13 @@ cs_status cs_fid_load_input(const char *path, const cs_fid_cli_opts *o, int want
                        o->feat.dims);
     }
     return CS_OK;
+}
+
+/* The input as a set of the FID engine (pointers into in). */
+static cs_fid_set cs_fid_input_set(const cs_fid_input *in) {
+    cs_fid_set s = {.label = in->path, .stats = in->stats, .x = in->rows.data, .n = in->n, .d = in->d,
+                    .id = in->id};
+    return s;
 }
 
 /* ---- output ------------------------------------------------------------------------------------ */
@@ -297,75 +304,30 @@ int cs_cmd_fid(int argc, char **argv) {
     if (np < 2) return cs_cli_usage_error(cmd, "needs two inputs A B (or REF A B ...)");
 
     int want_rows = method == CS_FID_LOWRANK ? 2 : method == CS_FID_AUTO ? 1 : 0;
-    /* the FID math runs where --device says (GPU: cuSOLVER/cuBLAS, gpu_math.h) for the methods the
-     * GPU has (auto, lowrank, eig-ref); eig, svd and reference always run on the CPU */
-    cs_gpu *g = NULL;
-    cs_gpu_fid_ref *gref = NULL;
-    if (method == CS_FID_AUTO || method == CS_FID_LOWRANK || method == CS_FID_EIG_REF) {
-        int gpu = -1;
-        cs_status gs = cs_gpu_math_select(o.feat.device, &gpu);
-        if (gs == CS_OK && gpu >= 0) gs = cs_gpu_open(gpu, &g);
-        if (gs != CS_OK) return cs_cli_fail(cmd, gs);
-    }
+    /* the FID math runs where --device says (GPU: cuSOLVER/cuBLAS) for the methods the GPU has
+     * (auto, lowrank, eig-ref); eig, svd and reference always run on the CPU (cs_math_for_fid) */
+    cs_math *mb = NULL;
+    cs_status st = cs_math_for_fid(o.feat.device, method, 0, &mb);
+    if (st != CS_OK) return cs_cli_fail(cmd, st);
     cs_fid_input *in = calloc((size_t)np, sizeof *in);
     if (!in) {
-        if (g) cs_gpu_close(g);
+        cs_math_free(mb);
         return cs_cli_fail(cmd, CS_FAIL(CS_E_NOMEM, "out of memory"));
     }
-    cs_status st = CS_OK;
-    cs_fid_ref *ref = NULL;
+    cs_fid_engine *eng = NULL;
     cs_fid_result *res = calloc((size_t)np, sizeof *res); /* res[i] for set i >= 1 */
     if (!res) st = CS_FAIL(CS_E_NOMEM, "out of memory");
     /* the reference stays loaded; each other set is loaded, compared and released in turn */
     st = st == CS_OK ? cs_fid_load_input(paths[0], &o, want_rows, &in[0]) : st;
+    if (st == CS_OK) {
+        cs_fid_set ref = cs_fid_input_set(&in[0]);
+        cs_fid_many_opts fo = {.method = method, .n_sets = (size_t)np - 1, .rows_ref = 1};
+        st = cs_fid_engine_create(mb, &ref, &fo, &eng);
+    }
     for (int i = 1; i < np && st == CS_OK; i++) {
         if ((st = cs_fid_load_input(paths[i], &o, want_rows, &in[i])) != CS_OK) break;
-        const float *x1 = in[0].rows.data, *x2 = in[i].rows.data;
-        int lowrank = method == CS_FID_LOWRANK ||
-                      (method == CS_FID_AUTO && x1 && x2 && in[0].n + in[i].n <= in[0].d);
-        cs_stats *s1 = NULL, *s2 = NULL;
-        if (in[0].d != in[i].d) {
-            st = CS_FAIL(CS_E_MISMATCH, "%s has %d-dimensional features, %s has %d", paths[0],
-                         in[0].d, paths[i], in[i].d);
-        } else if (lowrank) { /* straight from the rows: no d x d matrix at all */
-            if (!x1 || !x2)
-                st = CS_FAIL(CS_E_USAGE, "the lowrank method needs the feature rows of both sets "
-                                         "(features files, not statistics files)");
-            else if (g)
-                st = cs_gpu_fid_lowrank(g, x1, in[0].n, x2, in[i].n, in[0].d, &res[i]);
-            else
-                st = cs_fid_lowrank(x1, in[0].n, x2, in[i].n, in[0].d, &res[i]);
-            if (st == CS_OK && in[0].id.weights_sha256[0] && in[i].id.weights_sha256[0] &&
-                !cs_extractor_id_equal(&in[0].id, &in[i].id))
-                res[i].warnings |= CS_FID_WARN_EXTRACTOR;
-        } else if (method == CS_FID_AUTO && np > 2 && x2 && (st = cs_fid_input_stats(&in[0], &s1)) == CS_OK) {
-            /* several sets, this one with rows: factor the reference once, compare from the rows */
-            if (g) {
-                if (!gref) st = cs_gpu_fid_ref_init(g, s1, &gref);
-                if (st == CS_OK) st = cs_gpu_fid_ref_compare_features(gref, x2, in[i].n, in[i].d, &in[i].id, &res[i]);
-            } else {
-                if (!ref) st = cs_fid_ref_init(&ref, s1, method);
-                if (st == CS_OK) st = cs_fid_ref_compare_features(ref, x2, in[i].n, in[i].d, &in[i].id, &res[i]);
-            }
-        } else if (st == CS_OK && (st = cs_fid_input_stats(&in[0], &s1)) == CS_OK &&
-                   (st = cs_fid_input_stats(&in[i], &s2)) == CS_OK) {
-            /* with AUTO, rows of a set with fewer samples than dims select the exact one-sided
-             * low-rank form (lowrank-ref) instead of a (d, d) eigenvalue problem */
-            const float *r1 = method == CS_FID_AUTO ? x1 : NULL, *r2 = method == CS_FID_AUTO ? x2 : NULL;
-            if (g && np == 2) {
-                st = cs_gpu_fid_compute(g, s1, r1, s2, r2, &res[i]);
-            } else if (g) { /* several sets: factor the reference once, on the GPU */
-                if (!gref) st = cs_gpu_fid_ref_init(g, s1, &gref);
-                if (st == CS_OK)
-                    st = r2 ? cs_gpu_fid_ref_compare_features(gref, r2, in[i].n, in[i].d, &in[i].id, &res[i])
-                            : cs_gpu_fid_ref_compare(gref, s2, &res[i]);
-            } else if (method == CS_FID_REFERENCE || np == 2) {
-                st = cs_fid_compute(s1, r1, s2, r2, method, &res[i]);
-            } else { /* several sets: factor the reference once */
-                if (!ref) st = cs_fid_ref_init(&ref, s1, method);
-                if (st == CS_OK) st = cs_fid_ref_compare_rows(ref, s2, r2, &res[i]);
-            }
-        }
+        cs_fid_set set = cs_fid_input_set(&in[i]);
+        st = cs_fid_engine_compare(eng, &set, &res[i]);
         if (st != CS_OK && np > 2) st = CS_FAIL(st, "%s: %s", paths[i], cs_last_error());
         cs_stats_free(in[i].stats); /* keep only n, d and identity for the report */
         in[i].stats = NULL;
@@ -377,7 +339,7 @@ int cs_cmd_fid(int argc, char **argv) {
             cs_print_warnings(np > 2 ? paths[i] : NULL, res[i].warnings);
             if (json) {
                 cJSON *obj = cs_result_json(&res[i], &in[0], &in[i]);
-                cJSON_AddStringToObject(obj, "math_device", g ? cs_gpu_name(g) : "cpu");
+                cJSON_AddStringToObject(obj, "math_device", mb->iface->device_name(mb));
                 if (np > 2) {
                     cJSON_AddStringToObject(obj, "path", paths[i]);
                     cJSON_AddItemToArray(arr, obj);
@@ -400,9 +362,8 @@ int cs_cmd_fid(int argc, char **argv) {
             cJSON_Delete(arr);
         }
     }
-    cs_fid_ref_free(ref);
-    if (gref) cs_gpu_fid_ref_free(gref); /* weak: NULL in builds without CUDA */
-    if (g) cs_gpu_close(g);
+    cs_fid_engine_free(eng);
+    cs_math_free(mb);
     for (int i = 0; i < np; i++) cs_fid_input_free(&in[i]);
     free(in);
     free(res);

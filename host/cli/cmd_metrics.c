@@ -73,7 +73,50 @@ static void free_set(cs_pathlist *pl, cs_image *imgs) {
     cs_pathlist_free(pl);
 }
 
-int cs_cmd_metrics(int argc, char **argv) {
+/* The command line, parsed. */
+typedef struct cs_metrics_cli {
+    int want[CS_METRIC_COUNT];
+    int json, threads;
+    cs_features_opts fo;
+    cs_kid_opts ko;
+    const char *ref_path, *gen_path;
+} cs_metrics_cli;
+
+/* What was measured. */
+typedef struct cs_metrics_out {
+    cs_pathlist pr, pg;  /* pixel metrics: the images' paths */
+    cs_image *ir, *ig;   /* and the decoded images */
+    cs_features fr, fg;  /* kid / fid: the features */
+    cs_stats *sr, *sg;
+    cs_metric_score score[CS_METRIC_N_PIXEL];
+    double *per_gen;     /* (ngen, CS_METRIC_N_PIXEL) float64 */
+    cs_kid_result kid;
+    cs_fid_result fid;
+} cs_metrics_out;
+
+/* -m LIST: the wanted metrics. Returns -1 to go on, else the exit code. */
+static int cs_metrics_parse_list(const char *arg, int *want) {
+    memset(want, 0, CS_METRIC_COUNT * sizeof *want);
+    char *list = strdup(arg), *save = NULL;
+    if (!list) return cs_cli_usage_error(cmd, "out of memory");
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        cs_metric m;
+        if (strcmp(tok, "all") == 0) {
+            for (int i = 0; i < CS_METRIC_COUNT; i++) want[i] = 1;
+            continue;
+        }
+        if (cs_metric_parse(tok, &m) != CS_OK) {
+            free(list);
+            return cs_cli_usage_error(cmd, "%s", cs_last_error());
+        }
+        want[m] = 1;
+    }
+    free(list);
+    return -1;
+}
+
+/* Reads the options into cl. Returns -1 to go on, else the exit code (help, usage error). */
+static int cs_metrics_parse_args(int argc, char **argv, cs_metrics_cli *cl) {
     static const struct option longopts[] = {
         {"metric", required_argument, 0, 'm'},     {"json", no_argument, 0, OPT_JSON},
         {"threads", required_argument, 0, 't'},    {"weights", required_argument, 0, OPT_WEIGHTS},
@@ -82,183 +125,181 @@ int cs_cmd_metrics(int argc, char **argv) {
         {"kid-subset-size", required_argument, 0, OPT_KID_M},
         {"seed", required_argument, 0, OPT_SEED},  {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    int want[CS_METRIC_COUNT] = {1, 1, 1, 1, 1, 1, 0, 0};
-    int json = 0, threads = 0, c;
+    static const int want_default[CS_METRIC_COUNT] = {1, 1, 1, 1, 1, 1, 0, 0};
+    memcpy(cl->want, want_default, sizeof cl->want);
+    cs_features_opts_default(&cl->fo);
+    cl->fo.quiet = 1;
+    cs_kid_opts_default(&cl->ko);
+    int c, rc;
     long v;
-    cs_features_opts fo;
-    cs_features_opts_default(&fo);
-    fo.quiet = 1;
-    cs_kid_opts ko;
-    cs_kid_opts_default(&ko);
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:t:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'm': {
-            memset(want, 0, sizeof want);
-            char *list = strdup(optarg), *save = NULL;
-            if (!list) return cs_cli_usage_error(cmd, "out of memory");
-            for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-                cs_metric m;
-                if (strcmp(tok, "all") == 0) {
-                    for (int i = 0; i < CS_METRIC_COUNT; i++) want[i] = 1;
-                    continue;
-                }
-                if (cs_metric_parse(tok, &m) != CS_OK) {
-                    free(list);
-                    return cs_cli_usage_error(cmd, "%s", cs_last_error());
-                }
-                want[m] = 1;
-            }
-            free(list);
+        case 'm':
+            if ((rc = cs_metrics_parse_list(optarg, cl->want)) >= 0) return rc;
             break;
-        }
-        case OPT_JSON: json = 1; break;
+        case OPT_JSON: cl->json = 1; break;
         case 't':
             if (!cs_cli_parse_int(cmd, "--threads", optarg, 0, 1024, &v)) return CS_EXIT_USAGE;
-            threads = (int)v;
+            cl->threads = (int)v;
             break;
-        case OPT_WEIGHTS: fo.weights_path = optarg; break;
-        case OPT_DEVICE: fo.device = optarg; break;
-        case OPT_NO_CACHE: fo.use_cache = 0; break;
+        case OPT_WEIGHTS: cl->fo.weights_path = optarg; break;
+        case OPT_DEVICE: cl->fo.device = optarg; break;
+        case OPT_NO_CACHE: cl->fo.use_cache = 0; break;
         case OPT_KID_N:
             if (!cs_cli_parse_int(cmd, "--kid-subsets", optarg, 1, 1000000, &v)) return CS_EXIT_USAGE;
-            ko.n_subsets = (int)v;
+            cl->ko.n_subsets = (int)v;
             break;
         case OPT_KID_M:
             if (!cs_cli_parse_int(cmd, "--kid-subset-size", optarg, 2, 1000000, &v)) return CS_EXIT_USAGE;
-            ko.subset_size = v;
+            cl->ko.subset_size = v;
             break;
         case OPT_SEED:
             if (!cs_cli_parse_int(cmd, "--seed", optarg, 0, 2147483647L, &v)) return CS_EXIT_USAGE;
-            ko.seed = (uint64_t)v;
+            cl->ko.seed = (uint64_t)v;
             break;
         case 'h': usage(stdout); return CS_EXIT_OK;
         default: return cs_cli_usage_error(cmd, "unknown option");
         }
     }
     if (argc - optind != 2) return cs_cli_usage_error(cmd, "expected REF and GEN");
-    const char *ref_path = argv[optind], *gen_path = argv[optind + 1];
-    fo.threads = threads;
+    cl->ref_path = argv[optind], cl->gen_path = argv[optind + 1];
+    cl->fo.threads = cl->threads;
+    return -1;
+}
 
-    int any_pixel = 0;
-    for (int m = 0; m < CS_METRIC_N_PIXEL; m++) any_pixel |= want[m];
+static int cs_metrics_any_pixel(const int *want) {
+    int any = 0;
+    for (int m = 0; m < CS_METRIC_N_PIXEL; m++) any |= want[m];
+    return any;
+}
+
+/* Pixel metrics: both sets decoded, every (generated, reference) pair scored. */
+static cs_status cs_metrics_pixel(const cs_metrics_cli *cl, cs_threadpool *pool, cs_metrics_out *r) {
+    CS_TRY(load_set(cl->ref_path, &r->pr, &r->ir, pool));
+    CS_TRY(load_set(cl->gen_path, &r->pg, &r->ig, pool));
+    r->per_gen = malloc(r->pg.n * CS_METRIC_N_PIXEL * sizeof(double));
+    if (!r->per_gen) return CS_FAIL(CS_E_NOMEM, "metrics: out of memory");
+    return cs_metric_set_scores(cl->want, r->ir, r->pr.n, r->ig, r->pg.n, pool, r->score, r->per_gen);
+}
+
+/* KID and FID: both sets' Inception features, then the set metrics on them. */
+static cs_status cs_metrics_features(const cs_metrics_cli *cl, cs_metrics_out *r) {
+    cs_pathlist lr = {0}, lg = {0};
+    cs_status st = cs_pathlist_expand(&cl->ref_path, 1, &lr);
+    if (st == CS_OK) st = cs_pathlist_expand(&cl->gen_path, 1, &lg);
+    if (st == CS_OK) st = cs_features_extract(&lr, &cl->fo, &r->fr);
+    if (st == CS_OK) st = cs_features_extract(&lg, &cl->fo, &r->fg);
+    cs_pathlist_free(&lr);
+    cs_pathlist_free(&lg);
+    CS_TRY(st);
+    const cs_features *fr = &r->fr, *fg = &r->fg;
+    if (cl->want[CS_METRIC_KID])
+        CS_TRY(cs_kid_compute(fr->data, (int64_t)fr->n, fg->data, (int64_t)fg->n, fr->dims, &cl->ko, &r->kid, NULL));
+    if (cl->want[CS_METRIC_FID]) {
+        CS_TRY(cs_stats_init(&r->sr, fr->dims));
+        CS_TRY(cs_stats_init(&r->sg, fg->dims));
+        CS_TRY(cs_stats_add_f32(r->sr, fr->data, (int64_t)fr->n));
+        CS_TRY(cs_stats_add_f32(r->sg, fg->data, (int64_t)fg->n));
+        CS_TRY(cs_fid_compute(r->sr, fr->data, r->sg, fg->data, CS_FID_AUTO, &r->fid));
+    }
+    return CS_OK;
+}
+
+/* One JSON object on stdout. */
+static cs_status cs_metrics_print_json(const cs_metrics_cli *cl, const cs_metrics_out *r) {
+    const int *want = cl->want;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "ref", cl->ref_path);
+    cJSON_AddStringToObject(root, "gen", cl->gen_path);
+    cJSON *ms = cJSON_AddObjectToObject(root, "metrics");
+    for (int m = 0; m < CS_METRIC_N_PIXEL; m++) {
+        if (!want[m]) continue;
+        cJSON *o = cJSON_AddObjectToObject(ms, cs_metric_name((cs_metric)m));
+        add_num(o, "mean", r->score[m].mean);
+        add_num(o, "min", r->score[m].min);
+        add_num(o, "max", r->score[m].max);
+        cJSON_AddNumberToObject(o, "pairs", (double)r->score[m].n_pairs);
+    }
+    if (want[CS_METRIC_KID]) {
+        cJSON *o = cJSON_AddObjectToObject(ms, "kid");
+        add_num(o, "kid", r->kid.kid);
+        add_num(o, "std", r->kid.kid_std);
+        add_num(o, "utility", -r->kid.kid);
+        cJSON_AddNumberToObject(o, "subsets", r->kid.n_subsets);
+        cJSON_AddNumberToObject(o, "subset_size", (double)r->kid.subset_size);
+        cJSON_AddNumberToObject(o, "seed", (double)cl->ko.seed);
+    }
+    if (want[CS_METRIC_FID]) {
+        cJSON *o = cJSON_AddObjectToObject(ms, "fid");
+        add_num(o, "fid", r->fid.fid);
+        add_num(o, "utility", -r->fid.fid);
+        cJSON_AddNumberToObject(o, "n1", (double)r->fr.n);
+        cJSON_AddNumberToObject(o, "n2", (double)r->fg.n);
+        cJSON_AddStringToObject(o, "method", r->fid.method ? r->fid.method : "");
+    }
+    if (cs_metrics_any_pixel(want)) {
+        cJSON *arr = cJSON_AddArrayToObject(root, "per_image");
+        for (size_t g = 0; g < r->pg.n; g++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "path", r->pg.paths[g]);
+            for (int m = 0; m < CS_METRIC_N_PIXEL; m++)
+                if (want[m]) add_num(o, cs_metric_name((cs_metric)m), r->per_gen[g * CS_METRIC_N_PIXEL + m]);
+            cJSON_AddItemToArray(arr, o);
+        }
+    }
+    char *txt = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!txt) return CS_FAIL(CS_E_NOMEM, "metrics: out of memory printing JSON");
+    puts(txt);
+    free(txt);
+    return CS_OK;
+}
+
+/* One line per metric on stdout. */
+static void cs_metrics_print_text(const cs_metrics_cli *cl, const cs_metrics_out *r) {
+    const int *want = cl->want;
+    if (cs_metrics_any_pixel(want))
+        printf("# %zu generated x %zu reference images = %zu pairs (larger = closer)\n", r->pg.n, r->pr.n,
+               r->pg.n * r->pr.n);
+    for (int m = 0; m < CS_METRIC_N_PIXEL; m++)
+        if (want[m])
+            printf("%-9s mean %.6f  min %.6f  max %.6f\n", cs_metric_name((cs_metric)m), r->score[m].mean,
+                   r->score[m].min, r->score[m].max);
+    if (want[CS_METRIC_KID])
+        printf("kid       %.6g +- %.6g  (%d subsets of %lld; distance, utility = -kid)\n", r->kid.kid,
+               r->kid.kid_std, r->kid.n_subsets, (long long)r->kid.subset_size);
+    if (want[CS_METRIC_FID])
+        printf("fid       %.6f  (%zu vs %zu images; distance, utility = -fid)\n", r->fid.fid, r->fr.n, r->fg.n);
+}
+
+static void cs_metrics_out_free(cs_metrics_out *r) {
+    free(r->per_gen);
+    cs_stats_free(r->sr);
+    cs_stats_free(r->sg);
+    cs_features_free(&r->fr);
+    cs_features_free(&r->fg);
+    free_set(&r->pr, r->ir);
+    free_set(&r->pg, r->ig);
+}
+
+int cs_cmd_metrics(int argc, char **argv) {
+    cs_metrics_cli cl;
+    memset(&cl, 0, sizeof cl);
+    int rc = cs_metrics_parse_args(argc, argv, &cl);
+    if (rc >= 0) return rc;
     cs_status st = CS_OK;
-    cs_threadpool *pool = NULL;
-    cs_pathlist pr = {0}, pg = {0};
-    cs_image *ir = NULL, *ig = NULL;
-    cs_features fr = {0}, fg = {0};
-    cs_stats *sr = NULL, *sg = NULL;
-    cs_metric_score score[CS_METRIC_N_PIXEL];
-    double *per_gen = NULL; /* (ngen, CS_METRIC_N_PIXEL) float64 */
-    cs_kid_result kid = {0};
-    cs_fid_result fid = {0};
-    cJSON *root = NULL;
-
-    pool = cs_threadpool_create(threads);
-    if (!pool) {
-        st = CS_E_NOMEM;
-        goto done;
+    cs_metrics_out r;
+    memset(&r, 0, sizeof r);
+    cs_threadpool *pool = cs_threadpool_create(cl.threads);
+    if (!pool) st = CS_E_NOMEM;
+    if (st == CS_OK && cs_metrics_any_pixel(cl.want)) st = cs_metrics_pixel(&cl, pool, &r);
+    if (st == CS_OK && (cl.want[CS_METRIC_KID] || cl.want[CS_METRIC_FID])) st = cs_metrics_features(&cl, &r);
+    if (st == CS_OK) {
+        if (cl.json) st = cs_metrics_print_json(&cl, &r);
+        else cs_metrics_print_text(&cl, &r);
     }
-    if (any_pixel) {
-        CS_TRY_GOTO(st, load_set(ref_path, &pr, &ir, pool), done);
-        CS_TRY_GOTO(st, load_set(gen_path, &pg, &ig, pool), done);
-        per_gen = malloc(pg.n * CS_METRIC_N_PIXEL * sizeof(double));
-        if (!per_gen) {
-            st = CS_FAIL(CS_E_NOMEM, "metrics: out of memory");
-            goto done;
-        }
-        CS_TRY_GOTO(st, cs_metric_set_scores(want, ir, pr.n, ig, pg.n, pool, score, per_gen), done);
-    }
-    if (want[CS_METRIC_KID] || want[CS_METRIC_FID]) {
-        cs_pathlist lr = {0}, lg = {0};
-        st = cs_pathlist_expand(&ref_path, 1, &lr);
-        if (st == CS_OK) st = cs_pathlist_expand(&gen_path, 1, &lg);
-        if (st == CS_OK) st = cs_features_extract(&lr, &fo, &fr);
-        if (st == CS_OK) st = cs_features_extract(&lg, &fo, &fg);
-        cs_pathlist_free(&lr);
-        cs_pathlist_free(&lg);
-        if (st != CS_OK) goto done;
-        if (want[CS_METRIC_KID])
-            CS_TRY_GOTO(st, cs_kid_compute(fr.data, (int64_t)fr.n, fg.data, (int64_t)fg.n, fr.dims, &ko, &kid, NULL), done);
-        if (want[CS_METRIC_FID]) {
-            CS_TRY_GOTO(st, cs_stats_init(&sr, fr.dims), done);
-            CS_TRY_GOTO(st, cs_stats_init(&sg, fg.dims), done);
-            CS_TRY_GOTO(st, cs_stats_add_f32(sr, fr.data, (int64_t)fr.n), done);
-            CS_TRY_GOTO(st, cs_stats_add_f32(sg, fg.data, (int64_t)fg.n), done);
-            CS_TRY_GOTO(st, cs_fid_compute(sr, fr.data, sg, fg.data, CS_FID_AUTO, &fid), done);
-        }
-    }
-
-    if (json) {
-        root = cJSON_CreateObject();
-        cJSON_AddStringToObject(root, "ref", ref_path);
-        cJSON_AddStringToObject(root, "gen", gen_path);
-        cJSON *ms = cJSON_AddObjectToObject(root, "metrics");
-        for (int m = 0; m < CS_METRIC_N_PIXEL; m++) {
-            if (!want[m]) continue;
-            cJSON *o = cJSON_AddObjectToObject(ms, cs_metric_name((cs_metric)m));
-            add_num(o, "mean", score[m].mean);
-            add_num(o, "min", score[m].min);
-            add_num(o, "max", score[m].max);
-            cJSON_AddNumberToObject(o, "pairs", (double)score[m].n_pairs);
-        }
-        if (want[CS_METRIC_KID]) {
-            cJSON *o = cJSON_AddObjectToObject(ms, "kid");
-            add_num(o, "kid", kid.kid);
-            add_num(o, "std", kid.kid_std);
-            add_num(o, "utility", -kid.kid);
-            cJSON_AddNumberToObject(o, "subsets", kid.n_subsets);
-            cJSON_AddNumberToObject(o, "subset_size", (double)kid.subset_size);
-            cJSON_AddNumberToObject(o, "seed", (double)ko.seed);
-        }
-        if (want[CS_METRIC_FID]) {
-            cJSON *o = cJSON_AddObjectToObject(ms, "fid");
-            add_num(o, "fid", fid.fid);
-            add_num(o, "utility", -fid.fid);
-            cJSON_AddNumberToObject(o, "n1", (double)fr.n);
-            cJSON_AddNumberToObject(o, "n2", (double)fg.n);
-            cJSON_AddStringToObject(o, "method", fid.method ? fid.method : "");
-        }
-        if (any_pixel) {
-            cJSON *arr = cJSON_AddArrayToObject(root, "per_image");
-            for (size_t g = 0; g < pg.n; g++) {
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddStringToObject(o, "path", pg.paths[g]);
-                for (int m = 0; m < CS_METRIC_N_PIXEL; m++)
-                    if (want[m]) add_num(o, cs_metric_name((cs_metric)m), per_gen[g * CS_METRIC_N_PIXEL + m]);
-                cJSON_AddItemToArray(arr, o);
-            }
-        }
-        char *txt = cJSON_PrintUnformatted(root);
-        if (!txt) {
-            st = CS_FAIL(CS_E_NOMEM, "metrics: out of memory printing JSON");
-            goto done;
-        }
-        puts(txt);
-        free(txt);
-    } else {
-        if (any_pixel)
-            printf("# %zu generated x %zu reference images = %zu pairs (larger = closer)\n", pg.n,
-                   pr.n, pg.n * pr.n);
-        for (int m = 0; m < CS_METRIC_N_PIXEL; m++)
-            if (want[m])
-                printf("%-9s mean %.6f  min %.6f  max %.6f\n", cs_metric_name((cs_metric)m),
-                       score[m].mean, score[m].min, score[m].max);
-        if (want[CS_METRIC_KID])
-            printf("kid       %.6g +- %.6g  (%d subsets of %lld; distance, utility = -kid)\n",
-                   kid.kid, kid.kid_std, kid.n_subsets, (long long)kid.subset_size);
-        if (want[CS_METRIC_FID])
-            printf("fid       %.6f  (%zu vs %zu images; distance, utility = -fid)\n", fid.fid, fr.n, fg.n);
-    }
-done:
-    if (root) cJSON_Delete(root);
-    free(per_gen);
-    cs_stats_free(sr);
-    cs_stats_free(sg);
-    cs_features_free(&fr);
-    cs_features_free(&fg);
-    free_set(&pr, ir);
-    free_set(&pg, ig);
+    cs_metrics_out_free(&r);
     cs_threadpool_free(pool);
     if (st != CS_OK) return cs_cli_fail(cmd, st);
     return CS_EXIT_OK;

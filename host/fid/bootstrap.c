@@ -6,11 +6,10 @@
  * number of threads or on the order in which replicates run. */
 #include "copyscope/audit.h"
 #include "copyscope/frechet.h"
-#include "fid/gpu_math.h"
+#include "fid/fid_many.h"
 
 #include "core/common.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -102,58 +101,69 @@ static cs_status cs_boot_check(int B, int64_t n_ref, const int64_t *n_set, size_
     return CS_OK;
 }
 
-cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const *sets,
-                            const int64_t *n_set, size_t n_sets, int d, int B, uint64_t seed,
-                            int threads, int progress, double *rep_fid) {
+/* Sets one at a time: only one Gram matrix ((n_ref + n_k)^2 doubles) is alive. Replicate r's draws
+ * for set k are found again by jumping over the draws of the reference and of sets 0..k-1 in its
+ * stream (cs_boot_draw), so the numbers are those of drawing everything in order; each batch of
+ * replicates is drawn here and evaluated by the backend (in parallel on the CPU, batched on a GPU),
+ * each result stored at its replicate's index. */
+cs_status cs_bootstrap_fids_on(cs_math *mb, const float *ref, int64_t n_ref, const float *const *sets,
+                               const int64_t *n_set, size_t n_sets, int d, int B, uint64_t seed,
+                               int progress, double *rep_fid) {
     int64_t n_max;
     CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
-    if (threads <= 0) threads = omp_get_max_threads(); /* OMP_NUM_THREADS, else all cores */
+    const cs_math_i *mi = mb->iface;
+    if (!mi->supports(mb, CS_MATH_BOOT, CS_FID_LOWRANK)) return cs_math_unsupported(mb, "bootstrap");
+    const char *dev = mi->device_name(mb);
+    int chunk = mi->preferred_batch(mb);
+    if (chunk < 1) chunk = 1;
+    if (chunk > B) chunk = B;
+    int64_t *idx1 = malloc((size_t)chunk * (size_t)n_ref * sizeof(int64_t)); /* (chunk, n_ref) */
+    int64_t *idx2 = malloc((size_t)chunk * (size_t)n_max * sizeof(int64_t)); /* (chunk, n_k) */
+    double *fid = malloc((size_t)chunk * sizeof *fid);                        /* (chunk) */
     cs_status st = CS_OK;
-    cs_boot_fail fail = {0};
     double t0 = cs_now(), last = t0;
-    /* Sets one at a time: only one Gram matrix ((n_ref + n_k)^2 doubles) is alive. Replicate r's
-     * draws for set k are found again by jumping over the draws of the reference and of sets
-     * 0..k-1 in its stream (cs_rng_skip), so the numbers are those of drawing everything in order. */
+    if (!idx1 || !idx2 || !fid) st = CS_FAIL(CS_E_NOMEM, "bootstrap: out of memory for resampled indices");
     uint64_t offset = (uint64_t)n_ref;
-    for (size_t k = 0; k < n_sets && !fail.failed; k++) {
-        cs_fid_boot *boot = NULL;
-        /* the Gram matrix in fixed tiles on all threads, then one BLAS thread per replicate */
-        st = cs_fid_boot_init(&boot, ref, n_ref, sets[k], n_set[k], d);
-        if (st != CS_OK) {
-            st = CS_FAIL(st, "bootstrap: %s", cs_last_error());
-            break;
-        }
-#pragma omp parallel num_threads(threads)
-        {
-            int64_t *idx_ref = malloc((size_t)n_ref * sizeof(int64_t)); /* (n_ref) */
-            int64_t *idx_set = malloc((size_t)n_max * sizeof(int64_t)); /* (n_max) */
-            if (!idx_ref || !idx_set) cs_boot_fail_note(&fail, CS_E_NOMEM, "out of memory for resampled indices");
-#pragma omp for schedule(dynamic, 4)
-            for (long r = 0; r < (long)B; r++) {
-                if (fail.failed) continue;
-                cs_boot_draw(seed, r, n_ref, offset, n_set[k], idx_ref, idx_set);
-                cs_fid_result res;
-                cs_status s = cs_fid_boot_eval(boot, idx_ref, n_ref, idx_set, n_set[k], &res);
-                /* a numerical failure of one resample: NaN, the replicate is excluded later */
-                rep_fid[(size_t)r * n_sets + k] = s == CS_OK ? res.fid : NAN;
-                if (s == CS_E_NOMEM) cs_boot_fail_note(&fail, s, cs_last_error());
+    for (size_t k = 0; k < n_sets && st == CS_OK; k++) {
+        const int64_t nk = n_set[k];
+        cs_math_boot *b = NULL;
+        st = mi->boot_init(mb, ref, n_ref, sets[k], nk, d, &b);
+        if (st != CS_OK) st = CS_FAIL(st, "bootstrap on %s: %s", dev, cs_last_error());
+        for (int r0 = 0; r0 < B && st == CS_OK; r0 += chunk) {
+            const int nr = B - r0 < chunk ? B - r0 : chunk;
+            for (int j = 0; j < nr; j++)
+                cs_boot_draw(seed, r0 + j, n_ref, offset, nk, idx1 + (size_t)j * n_ref, idx2 + (size_t)j * nk);
+            st = mi->boot_eval(mb, b, nr, idx1, n_ref, idx2, nk, fid);
+            if (st != CS_OK) {
+                st = CS_FAIL(st, "bootstrap on %s, set %zu, replicates %d..%d: %s", dev, k, r0, r0 + nr - 1,
+                             cs_last_error());
+                break;
             }
-            free(idx_ref);
-            free(idx_set);
+            for (int j = 0; j < nr; j++) rep_fid[(size_t)(r0 + j) * n_sets + k] = fid[j];
         }
-        cs_fid_boot_free(boot);
-        offset += (uint64_t)n_set[k];
-        if (progress) {
+        mi->boot_free(mb, b);
+        offset += (uint64_t)nk;
+        if (progress && st == CS_OK) {
             double now = cs_now();
             if (now - last > 0.5 || k + 1 == n_sets) {
                 last = now;
-                fprintf(stderr, "\rcopyscope audit: bootstrap, %zu/%zu sets x %d replicates (%.1f s)%s",
+                fprintf(stderr, "\rcopyscope audit: bootstrap on %s, %zu/%zu sets x %d replicates (%.1f s)%s", dev,
                         k + 1, n_sets, B, now - t0, k + 1 == n_sets ? "\n" : "");
                 fflush(stderr);
             }
         }
     }
-    if (st == CS_OK && fail.failed) st = CS_FAIL(fail.st, "bootstrap: %s", fail.msg);
+    free(idx1), free(idx2), free(fid);
+    return st;
+}
+
+cs_status cs_bootstrap_fids(const float *ref, int64_t n_ref, const float *const *sets,
+                            const int64_t *n_set, size_t n_sets, int d, int B, uint64_t seed,
+                            int threads, int progress, double *rep_fid) {
+    cs_math *mb = NULL;
+    CS_TRY(cs_math_cpu_create(threads, &mb));
+    cs_status st = cs_bootstrap_fids_on(mb, ref, n_ref, sets, n_set, n_sets, d, B, seed, progress, rep_fid);
+    cs_math_free(mb);
     return st;
 }
 
@@ -240,56 +250,4 @@ cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const 
         offset += (uint64_t)nk;
     }
     return CS_OK;
-}
-
-cs_status cs_bootstrap_fids_gpu(cs_gpu *g, const float *ref, int64_t n_ref, const float *const *sets,
-                                const int64_t *n_set, size_t n_sets, int d, int B, uint64_t seed,
-                                int progress, double *rep_fid) {
-    if (!cs_gpu_math_available()) return CS_FAIL(CS_E_UNSUPPORTED, "bootstrap on the GPU: this build has no CUDA");
-    int64_t n_max;
-    CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
-    enum { CHUNK = 256 }; /* replicates per GPU call */
-    int64_t *idx1 = malloc((size_t)CHUNK * (size_t)n_ref * sizeof(int64_t)); /* (CHUNK, n_ref) */
-    int64_t *idx2 = malloc((size_t)CHUNK * (size_t)n_max * sizeof(int64_t)); /* (CHUNK, n_k) */
-    cs_fid_result *res = malloc(CHUNK * sizeof *res);                         /* (CHUNK) */
-    cs_status st = CS_OK;
-    double t0 = cs_now();
-    if (!idx1 || !idx2 || !res) st = CS_FAIL(CS_E_NOMEM, "bootstrap: out of memory for resampled indices");
-    uint64_t offset = (uint64_t)n_ref;
-    for (size_t k = 0; k < n_sets && st == CS_OK; k++) {
-        const int64_t nk = n_set[k];
-        cs_gpu_fid_boot *b = NULL;
-        st = cs_gpu_fid_boot_init(g, ref, n_ref, sets[k], nk, d, &b);
-        if (st != CS_OK) st = CS_FAIL(st, "bootstrap on %s: %s", cs_gpu_name(g), cs_last_error());
-        for (int r0 = 0; r0 < B && st == CS_OK; r0 += CHUNK) {
-            const int nr = B - r0 < CHUNK ? B - r0 : CHUNK;
-            for (int j = 0; j < nr; j++)
-                cs_boot_draw(seed, r0 + j, n_ref, offset, nk, idx1 + (size_t)j * n_ref, idx2 + (size_t)j * nk);
-            st = cs_gpu_fid_boot_eval_batch(b, nr, idx1, n_ref, idx2, nk, res);
-            if (st == CS_E_NUMERIC) { /* find the failing resamples one by one: NaN, excluded later */
-                st = CS_OK;
-                for (int j = 0; j < nr && st == CS_OK; j++) {
-                    cs_status s1 = cs_gpu_fid_boot_eval_batch(b, 1, idx1 + (size_t)j * n_ref, n_ref,
-                                                              idx2 + (size_t)j * nk, nk, &res[j]);
-                    if (s1 == CS_E_NUMERIC) res[j].fid = NAN;
-                    else st = s1;
-                }
-            }
-            if (st != CS_OK) {
-                st = CS_FAIL(st, "bootstrap on %s, set %zu, replicates %d..%d: %s", cs_gpu_name(g), k, r0,
-                             r0 + nr - 1, cs_last_error());
-                break;
-            }
-            for (int j = 0; j < nr; j++) rep_fid[(size_t)(r0 + j) * n_sets + k] = res[j].fid;
-        }
-        cs_gpu_fid_boot_free(b);
-        offset += (uint64_t)nk;
-        if (progress && st == CS_OK) {
-            fprintf(stderr, "\rcopyscope audit: bootstrap on %s, %zu/%zu sets x %d replicates (%.1f s)%s",
-                    cs_gpu_name(g), k + 1, n_sets, B, cs_now() - t0, k + 1 == n_sets ? "\n" : "");
-            fflush(stderr);
-        }
-    }
-    free(idx1), free(idx2), free(res);
-    return st;
 }

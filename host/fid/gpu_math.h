@@ -24,7 +24,10 @@
  * cs_gpu (cs_gpu_fid_ref, cs_gpu_fid_boot) keep a pointer to it and must be freed before it.
  * Failures of CUDA, cuBLAS or cuSOLVER calls return CS_E_DEVICE with a message naming the device,
  * the operation, the failing call and its source line; results are never silently replaced by
- * CPU numbers. */
+ * CPU numbers.
+ *
+ * Callers outside host/fid use these routines through the CUDA math backend (fid/math_backend.h,
+ * fid/math_cuda.c) and the FID routes of fid/fid_many.h, not directly. */
 #ifndef CS_GPU_MATH_H
 #define CS_GPU_MATH_H
 
@@ -68,15 +71,6 @@ int cs_gpu_math_available(void);
  * (CS_E_USAGE for bad syntax or an absent GPU number, CS_E_UNSUPPORTED when cuda is asked for and
  * this build or machine has none). */
 cs_status cs_gpu_math_select(const char *device, int *gpu);
-
-/* The audit bootstrap's FIDs (cs_bootstrap_fids, audit.h) on a GPU: the same streams and draws
- * (replicate r: the reference resample, then each set's), cs_gpu_fid_boot per set with the
- * replicates evaluated in batches; a resample whose evaluation fails numerically gives NaN (it is
- * excluded, as on the CPU); any device error stops with its message. host/fid/bootstrap.c; every build
- * (CS_E_UNSUPPORTED without GPU math). */
-cs_status cs_bootstrap_fids_gpu(cs_gpu *g, const float *ref, int64_t n_ref, const float *const *sets,
-                                const int64_t *n_set, size_t n_sets, int d, int B, uint64_t seed,
-                                int progress, double *rep_fid);
 
 /* ---- statistics (stats.h) ------------------------------------------------------------------
  * Add n rows of x (n, d = s->d) float32 row-major to s, exactly as cs_stats_add_f32 would: the
