@@ -307,7 +307,7 @@ int cs_cmd_fid(int argc, char **argv) {
     /* the FID math runs where --device says (GPU: cuSOLVER/cuBLAS) for the methods the GPU has
      * (auto, lowrank, eig-ref); eig, svd and reference always run on the CPU (cs_math_for_fid) */
     cs_math *mb = NULL;
-    cs_status st = cs_math_for_fid(o.feat.device, method, 0, &mb);
+    cs_status st = cs_math_for_fid(o.feat.device, method, o.feat.threads, &mb);
     if (st != CS_OK) return cs_cli_fail(cmd, st);
     cs_fid_input *in = calloc((size_t)np, sizeof *in);
     if (!in) {
@@ -324,14 +324,38 @@ int cs_cmd_fid(int argc, char **argv) {
         cs_fid_many_opts fo = {.method = method, .n_sets = (size_t)np - 1, .rows_ref = 1};
         st = cs_fid_engine_create(mb, &ref, &fo, &eng);
     }
-    for (int i = 1; i < np && st == CS_OK; i++) {
-        if ((st = cs_fid_load_input(paths[i], &o, want_rows, &in[i])) != CS_OK) break;
-        cs_fid_set set = cs_fid_input_set(&in[i]);
-        st = cs_fid_engine_compare(eng, &set, &res[i]);
-        if (st != CS_OK && np > 2) st = CS_FAIL(st, "%s: %s", paths[i], cs_last_error());
-        cs_stats_free(in[i].stats); /* keep only n, d and identity for the report */
-        in[i].stats = NULL;
-        cs_features_free(&in[i].rows);
+    /* groups of as many sets as the backend has threads: loaded in order, compared at once
+     * (each on one BLAS thread: the numbers do not depend on the group size), then released */
+    int group = mb->iface->concurrency ? mb->iface->concurrency(mb) : 1;
+    if (group < 1) group = 1;
+    for (int i0 = 1; i0 < np && st == CS_OK; i0 += group) {
+        const int i1 = i0 + group < np ? i0 + group : np;
+        int loaded = i0;
+        while (loaded < i1 && (st = cs_fid_load_input(paths[loaded], &o, want_rows, &in[loaded])) == CS_OK)
+            loaded++;
+        cs_status sc[i1 - i0]; /* (group) */
+        char msg[1024] = "";
+        int bad = i1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(loaded - i0 > 1 ? loaded - i0 : 1) if (loaded - i0 > 1)
+        for (int i = i0; i < loaded; i++) {
+            cs_fid_set set = cs_fid_input_set(&in[i]);
+            sc[i - i0] = cs_fid_engine_compare(eng, &set, &res[i]);
+            if (sc[i - i0] != CS_OK) {
+#pragma omp critical(cs_cmd_fid_fail)
+                if (i < bad) {
+                    bad = i;
+                    snprintf(msg, sizeof msg, "%s", cs_last_error());
+                }
+            }
+        }
+        if (st == CS_OK && bad < i1) {
+            st = np > 2 ? CS_FAIL(sc[bad - i0], "%s: %s", paths[bad], msg) : CS_FAIL(sc[bad - i0], "%s", msg);
+        }
+        for (int i = i0; i < loaded; i++) {
+            cs_stats_free(in[i].stats); /* keep only n, d and identity for the report */
+            in[i].stats = NULL;
+            cs_features_free(&in[i].rows);
+        }
     }
     if (st == CS_OK) {
         cJSON *arr = json && np > 2 ? cJSON_CreateArray() : NULL;

@@ -5,6 +5,7 @@
 #include "core/common.h"
 #include "fid/gpu_math.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,14 +94,20 @@ cs_status cs_fid_engine_compare(cs_fid_engine *e, const cs_fid_set *set, cs_fid_
         return CS_OK;
     }
     const cs_stats *s1 = NULL, *s2 = NULL;
-    CS_TRY(cs_fid_set_stats(r, &s1, &e->ref_stats_own));
-    if (method == CS_FID_AUTO && several && x2 && e->o.rows_ref) {
-        /* several sets, this one with rows: the reference factored once, the set from its rows */
-        CS_TRY(cs_fid_engine_ref(e, s1));
-        return mi->ref_compare_features(e->mb, e->fref, x2, set->n, set->d, &set->id, res);
+    const int via_ref = several && method != CS_FID_REFERENCE;
+    cs_status st = CS_OK;
+    /* the reference's statistics and factorisation are made once, by the first set that needs
+     * them, while cs_fid_many's other threads wait */
+#pragma omp critical(cs_fid_engine_lazy)
+    {
+        st = cs_fid_set_stats(r, &s1, &e->ref_stats_own);
+        if (st == CS_OK && via_ref) st = cs_fid_engine_ref(e, s1);
     }
+    if (st != CS_OK) return st;
+    if (method == CS_FID_AUTO && several && x2 && e->o.rows_ref) /* this set from its rows */
+        return mi->ref_compare_features(e->mb, e->fref, x2, set->n, set->d, &set->id, res);
     cs_stats *own2 = NULL;
-    cs_status st = cs_fid_set_stats(set, &s2, &own2);
+    st = cs_fid_set_stats(set, &s2, &own2);
     if (st == CS_OK) {
         /* with AUTO, rows of a set with fewer samples than dims select the exact one-sided
          * low-rank form (lowrank-ref) instead of a (d, d) eigenvalue problem */
@@ -109,8 +116,7 @@ cs_status cs_fid_engine_compare(cs_fid_engine *e, const cs_fid_set *set, cs_fid_
         if (!several || method == CS_FID_REFERENCE) {
             st = mi->pair(e->mb, s1, r1, s2, r2, method, res);
         } else { /* several sets: the reference factored once */
-            st = cs_fid_engine_ref(e, s1);
-            if (st == CS_OK) st = mi->ref_compare(e->mb, e->fref, s2, r2, res);
+            st = mi->ref_compare(e->mb, e->fref, s2, r2, res);
         }
     }
     cs_stats_free(own2);
@@ -124,11 +130,30 @@ cs_status cs_fid_many(cs_math *mb, const cs_fid_set *ref, const cs_fid_set *sets
     eo.n_sets = n_sets;
     cs_fid_engine *e = NULL;
     CS_TRY(cs_fid_engine_create(mb, ref, &eo, &e));
+    /* Sets spread over the backend's threads, each result at its index; every op inside runs on
+     * one BLAS thread (core/blas.h), so the numbers do not depend on the thread count. The first
+     * failing set in set order is reported (messages are per thread: copied out). */
+    int nt = mb->iface->concurrency ? mb->iface->concurrency(mb) : 1;
+    if ((size_t)nt > n_sets) nt = (int)n_sets;
     cs_status st = CS_OK;
-    for (size_t k = 0; k < n_sets && st == CS_OK; k++) {
-        st = cs_fid_engine_compare(e, &sets[k], &res[k]);
-        if (st != CS_OK && failed) *failed = k;
+    size_t first_bad = n_sets;
+    char msg[1024] = "";
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt > 1 ? nt : 1) if (nt > 1)
+    for (size_t k = 0; k < n_sets; k++) {
+        cs_status sk = cs_fid_engine_compare(e, &sets[k], &res[k]);
+        if (sk != CS_OK) {
+#pragma omp critical(cs_fid_many_fail)
+            if (k < first_bad) {
+                first_bad = k;
+                st = sk;
+                snprintf(msg, sizeof msg, "%s", cs_last_error());
+            }
+        }
     }
     cs_fid_engine_free(e);
-    return st;
+    if (st != CS_OK) {
+        if (failed) *failed = first_bad;
+        return CS_FAIL(st, "%s", msg);
+    }
+    return CS_OK;
 }

@@ -67,6 +67,9 @@ typedef struct cs_math_i {
     int (*supports)(cs_math *mb, cs_math_op op, cs_fid_method method);
     /* Resamples per boot_eval call this backend prefers. */
     int (*preferred_batch)(cs_math *mb);
+    /* How many host threads may call the REF, PAIR and LOWRANK ops at once (cs_fid_many spreads
+     * its sets over them): the CPU its thread count, a GPU 1 (its stream is not thread-safe). */
+    int (*concurrency)(cs_math *mb);
 
     /* x (n, s->d) float32 */
     cs_status (*stats_add)(cs_math *mb, cs_stats *s, const float *x, int64_t n);

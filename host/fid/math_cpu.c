@@ -31,6 +31,8 @@ static int cpu_supports(cs_math *mb, cs_math_op op, cs_fid_method method) {
     return op >= 0 && op < CS_MATH_OP_COUNT;
 }
 
+static int cpu_concurrency(cs_math *mb) { return cpu_threads(mb); }
+
 static int cpu_preferred_batch(cs_math *mb) {
     int t = cpu_threads(mb);
     return t * 8 > 64 ? t * 8 : 64; /* enough resamples per call for dynamic scheduling */
@@ -153,6 +155,7 @@ static const cs_math_i cs_math_cpu_iface = {
     .device_name = cpu_device_name,
     .supports = cpu_supports,
     .preferred_batch = cpu_preferred_batch,
+    .concurrency = cpu_concurrency,
     .stats_add = cpu_stats_add,
     .ref_init = cpu_ref_init,
     .ref_free = cpu_ref_free,

@@ -31,6 +31,11 @@ static int cuda_supports(cs_math *mb, cs_math_op op, cs_fid_method method) {
     return op >= 0 && op < CS_MATH_OP_COUNT;
 }
 
+static int cuda_concurrency(cs_math *mb) {
+    (void)mb;
+    return 1; /* one stream, one set of handles */
+}
+
 static int cuda_preferred_batch(cs_math *mb) {
     (void)mb;
     return 256; /* replicates per cs_gpu_fid_boot_eval_batch call, as the GPU bootstrap always did */
@@ -140,6 +145,7 @@ static const cs_math_i cs_math_cuda_iface = {
     .device_name = cuda_device_name,
     .supports = cuda_supports,
     .preferred_batch = cuda_preferred_batch,
+    .concurrency = cuda_concurrency,
     .stats_add = cuda_stats_add,
     .ref_init = cuda_ref_init,
     .ref_free = cuda_ref_free,
