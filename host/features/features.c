@@ -227,22 +227,20 @@ static void cs_extract_fail(cs_extract *x, cs_status st, const char *msg) {
  * decodes a third). */
 static cs_status cs_extract_start(cs_extract *x) {
     cs_device_list devs;
-    CS_TRY(cs_device_list_get(x->opts->device, x->opts->threads, &devs));
+    const cs_features_testing *t = &x->opts->testing;
+    CS_TRY(cs_device_list_get(x->opts->device, t->cpu_devices, x->opts->threads, &devs));
     static atomic_int noticed; /* once per process: an audit extracts many sets */
     if (devs.notice[0] && !x->opts->quiet && !atomic_exchange(&noticed, 1))
         fprintf(stderr, "copyscope: %s\n", devs.notice);
-    CS_TRY(cs_sched_create(&devs, x->w, x->opts->precision, x->opts->dims, &x->sched));
+    const cs_sched_opts so = {.precision = x->opts->precision,
+                              .dims = x->opts->dims,
+                              .fail = t->fail,
+                              .fail_batch = t->fail_batch,
+                              .model = {.cpu_async = t->cpu_async, .cpu_preprocess = t->cpu_preprocess}};
+    CS_TRY(cs_sched_create(&devs, x->w, &so, &x->sched));
     x->nslots = cs_sched_inline(x->sched) ? 1 : 3 * cs_sched_devices(x->sched);
     x->device_preprocess = cs_sched_preprocesses(x->sched);
-    x->rgb_budget = CS_RGB_BATCH_MAX_BYTES;
-    const char *rb = getenv("COPYSCOPE_TEST_RGB_BATCH_BYTES"); /* testing aid: a smaller budget */
-    if (rb && *rb) {
-        char *end;
-        unsigned long long v = strtoull(rb, &end, 10);
-        if (*end || v == 0 || v > CS_RGB_BATCH_MAX_BYTES)
-            return CS_FAIL(CS_E_USAGE, "COPYSCOPE_TEST_RGB_BATCH_BYTES=%s: expected 1..%zu", rb, CS_RGB_BATCH_MAX_BYTES);
-        x->rgb_budget = (size_t)v;
-    }
+    x->rgb_budget = t->rgb_batch_bytes ? t->rgb_batch_bytes : CS_RGB_BATCH_MAX_BYTES;
     x->slots = cs_calloc((size_t)x->nslots, sizeof *x->slots, "batch slots");
     if (!x->slots) return CS_E_NOMEM;
     for (int i = 0; i < x->nslots; i++) {
@@ -390,10 +388,13 @@ cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *
     if (opts->dims != 64 && opts->dims != 192 && opts->dims != 768 && opts->dims != 2048)
         return CS_FAIL(CS_E_USAGE, "--dims must be 64, 192, 768 or 2048 (got %d)", opts->dims);
     if (n == 0) return CS_FAIL(CS_E_USAGE, "no input images");
+    if (opts->testing.rgb_batch_bytes > CS_RGB_BATCH_MAX_BYTES)
+        return CS_FAIL(CS_E_USAGE, "pixel budget of %zu bytes per batch (a testing aid): at most %zu",
+                       opts->testing.rgb_batch_bytes, CS_RGB_BATCH_MAX_BYTES);
     {
         cs_device_spec spec; /* a misspelt --device fails now, not after the cached part */
-        const char *test = getenv("COPYSCOPE_TEST_DEVICES");
-        CS_TRY(cs_device_spec_parse(test && *test ? test : opts->device, test && *test, &spec));
+        if (opts->testing.cpu_devices > 0) CS_TRY(cs_device_spec_stand_in(opts->testing.cpu_devices, &spec));
+        else CS_TRY(cs_device_spec_parse(opts->device, &spec));
     }
     CS_TRY(cs_weights_find(opts->weights_path, wpath, sizeof wpath));
     CS_TRY(cs_weights_load(wpath, &w));

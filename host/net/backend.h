@@ -124,26 +124,37 @@ struct cs_backend {
     void *ctx;
 };
 
-/* Create a backend by name: "cpu", "cuda" (GPU 0), "cuda:N", or "auto" (cuda:0 when a GPU is
- * present, else cpu with a notice in *notice, which may be NULL). threads <= 0 means all cores.
- * "cuda" on a build or machine without CUDA: CS_E_UNSUPPORTED with a message. A list
- * "cuda:0,2" takes its first GPU here, with a notice (the multi-GPU split is the caller's: the
- * feature pipeline parses device lists and runs one backend per device, host/features/scheduler.h). */
-cs_status cs_backend_create(const char *device, int threads, cs_backend **out,
-                            char *notice, size_t notice_size);
-/* The same with a precision: NULL or "fp32" (default), "tf32", "fp16" (cuda only; see
- * kernels/cuda_backend.cu). The CPU computes in fp32 only: another precision on the CPU (also
- * when "auto" falls back to it) is CS_E_USAGE. */
+/* The CPU backend's options. */
+typedef struct cs_backend_cpu_opts {
+    int threads;         /* <= 0: all cores */
+    /* Testing aid (zero in real runs): the five asynchronous members above, with the copy queue
+     * emulated lazily (backend_cpu.c), so that the GPU's pipeline runs, and fails visibly when it
+     * breaks the contract, on the CPU. */
+    int async_emulation;
+} cs_backend_cpu_opts;
+
+/* Create a backend by name, in the --device grammar (net/device_spec.h): "cpu", "cuda" (GPU 0),
+ * "cuda:N", or "auto" (cuda:0 when a GPU is present, else cpu with a notice in *notice, which
+ * may be NULL). threads <= 0 means all cores. precision: NULL or "fp32" (default), "tf32",
+ * "fp16" (cuda only; see kernels/cuda_backend.cu); the CPU computes in fp32 only, so another
+ * precision on the CPU (also when "auto" falls back to it) is CS_E_USAGE. "cuda" on a build or
+ * machine without CUDA: CS_E_UNSUPPORTED with a message. A list "cuda:0,2" takes its first GPU
+ * here, with a notice (the multi-GPU split is the caller's: the feature pipeline runs one
+ * backend per device of the list, host/features/scheduler.h). */
 cs_status cs_backend_create_ex(const char *device, const char *precision, int threads,
                                cs_backend **out, char *notice, size_t notice_size);
+/* The same with the CPU backend's options (cpu->threads replaces threads), used when the device
+ * is the CPU. */
+cs_status cs_backend_create_opts(const char *device, const char *precision, const cs_backend_cpu_opts *cpu,
+                                 cs_backend **out, char *notice, size_t notice_size);
 void cs_backend_free(cs_backend *be); /* NULL is fine */
 
 /* Individual constructors. The CUDA ones forward to the CUDA module (host/net/cuda_api.h: kernels/
  * built into libcopyscope_cuda.so when nvcc is present, loaded at run time) and answer
  * CS_E_UNSUPPORTED without it, so no caller needs an #ifdef. */
 cs_status cs_backend_cpu_create(int threads, cs_backend **out);
+cs_status cs_backend_cpu_create_opts(const cs_backend_cpu_opts *o, cs_backend **out);
 int cs_cuda_device_count(void);
-cs_status cs_backend_cuda_create(int device, cs_backend **out);
 cs_status cs_backend_cuda_create_ex(int device, const char *precision, cs_backend **out);
 /* What "cuda" can mean here: *have_backend = 1 when the CUDA module (host/net/cuda_api.h) loaded and
  * has the cuda backend, *ngpu the CUDA GPUs present (0 without the backend). Without it,
