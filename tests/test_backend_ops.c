@@ -476,6 +476,10 @@ int main(int argc, char **argv) {
         printf("backend %s%s%s: %s\n", dev, prec ? " " : "", prec ? prec : "", be->iface->device_name(be));
         g_conv_nmse_max = configs[i].conv_nmse_max;
         ran_gpu += strcmp(dev, "cpu") != 0;
+        if (configs[i].cpu_async && !cs_backend_async(be->iface)) {
+            printf("FAIL cpu backend with async_emulation: no asynchronous members\n");
+            g_fail++;
+        }
         if (configs[i].cpu_async) test_async(be); /* the other ops are the plain CPU's */
         else run_all(be, configs[i].conv_only);
         cs_backend_free(be);
