@@ -594,7 +594,7 @@ fail: /* and success: a is NULL then */
     free(fid);
     cs_audit_pairs_free(pairs, ns);
     cs_audit_rows_free(&rows, ns);
-    if (gpu) cs_gpu_close(gpu); /* weak: NULL in builds without CUDA */
+    if (gpu) cs_gpu_close(gpu); /* NULL unless the bootstrap ran on a GPU */
     cs_audit_free(a);
     return st;
 }

@@ -402,7 +402,7 @@ int cs_cmd_fid(int argc, char **argv) {
         }
     }
     cs_fid_ref_free(ref);
-    if (gref) cs_gpu_fid_ref_free(gref); /* weak: NULL in builds without CUDA */
+    if (gref) cs_gpu_fid_ref_free(gref); /* NULL unless the math ran on a GPU */
     if (g) cs_gpu_close(g);
     for (int i = 0; i < np; i++) cs_fid_input_free(&in[i]);
     free(in);

@@ -65,8 +65,15 @@ typedef struct cs_backend_i {
     cs_status (*workers_begin)(cs_backend *be);
     void (*workers_end)(cs_backend *be);
 
+    /* Buffers of this backend (device memory on a GPU). buffer_free waits for the copies and
+     * ops in flight that may still use the buffer. */
     cs_status (*buffer_alloc)(cs_backend *be, size_t bytes, void **out);
     void (*buffer_free)(cs_backend *be, void *buf); /* NULL is fine */
+    /* Copies between host memory and this backend's buffers: the device side (dst of upload,
+     * src of download) lies inside a buffer from buffer_alloc, at any offset; the host side is
+     * any host memory (host_alloc memory copies faster on a GPU). Both run in order on the
+     * compute queue, after the ops enqueued before them, and return when the copy is done: src
+     * may be reused (upload), dst holds the data (download). */
     cs_status (*upload)(cs_backend *be, void *dst, const void *src, size_t bytes);
     cs_status (*download)(cs_backend *be, void *dst, const void *src, size_t bytes);
     cs_status (*synchronize)(cs_backend *be);
@@ -93,12 +100,18 @@ typedef struct cs_backend_i {
      * return and the model pipelines nothing; the CPU). A backend offering them has two
      * queues: CS_QUEUE_COMPUTE, where ops and download_async run in order, and CS_QUEUE_COPY,
      * where upload_async runs, so that the next batch's copy overlaps this batch's compute.
-     * Fences 0 .. CS_BACKEND_FENCES-1 mark points in a queue (ggml's events):
-     *   upload_async   enqueue host src -> device dst on the copy queue and return; src must be
-     *                  host_alloc memory and stay unchanged until a fence recorded on the copy
-     *                  queue after it has been waited for;
-     *   download_async enqueue device src -> host dst on the compute queue; dst (host_alloc
-     *                  memory) holds the data once a fence recorded after it has been waited for;
+     * Fences 0 .. CS_BACKEND_FENCES-1 mark points in a queue (ggml's events). The device side
+     * of both copies lies inside a buffer from buffer_alloc; the host side should be host_alloc
+     * memory, without which a GPU copies correctly but synchronously (no overlap):
+     *   upload_async   enqueue host src -> device dst on the copy queue and return. src must
+     *                  stay unchanged until a fence recorded on the copy queue after it has been
+     *                  waited for (the CPU's testing emulation copies only then); ops read dst
+     *                  only after the compute queue waited for such a fence (queue_wait); and
+     *                  dst must not be rewritten while compute ops enqueued earlier may still
+     *                  read it (the copy queue waits for a compute fence first);
+     *   download_async enqueue device src -> host dst on the compute queue (after the ops
+     *                  before it); dst holds the data once a fence recorded on the compute queue
+     *                  after it has been waited for (fence_wait);
      *   fence_record   fence marks everything enqueued on queue so far (recording again moves it);
      *   queue_wait     what is enqueued on queue from now on starts after fence (a fence never
      *                  recorded is passed at once);
