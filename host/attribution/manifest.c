@@ -480,13 +480,163 @@ static int cs_cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The subdirectories of generated_root (hidden ones left out), sorted by name: *names (n),
+ * freed by the caller also after a failure. */
+static cs_status cs_dirs_list(const char *generated_root, char ***names, size_t *n) {
+    size_t cap = 0;
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(generated_root);
+    if (!d)
+        return errno == ENOENT ? CS_FAIL(CS_E_NOTFOUND, "%s: no such directory", generated_root)
+                               : CS_FAIL(CS_E_IO, "%s: cannot open directory: %s", generated_root, strerror(errno));
+    cs_status st = CS_OK;
+    struct dirent *e;
+    while (st == CS_OK && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char *full = NULL;
+        if (asprintf(&full, "%s/%s", generated_root, e->d_name) < 0) {
+            st = CS_E_NOMEM;
+            break;
+        }
+        struct stat sb;
+        int isdir = stat(full, &sb) == 0 && S_ISDIR(sb.st_mode);
+        free(full);
+        if (!isdir) continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 32;
+            char **nw = realloc(*names, cap * sizeof **names);
+            if (!nw) {
+                st = CS_FAIL(CS_E_NOMEM, "out of memory listing %s", generated_root);
+                break;
+            }
+            *names = nw;
+        }
+        (*names)[*n] = cs_strdup_or_null(e->d_name);
+        if (!(*names)[*n]) {
+            st = CS_E_NOMEM;
+            break;
+        }
+        (*n)++;
+        if (*n > CS_AUDIT_MAX_SETS)
+            st = CS_FAIL(CS_E_FORMAT, "%s: more than %d subdirectories", generated_root, CS_AUDIT_MAX_SETS);
+    }
+    closedir(d);
+    if (st == CS_OK && *n > 1) qsort(*names, *n, sizeof **names, cs_cmp_str);
+    return st;
+}
+
+/* One player name of subdirectory `name` (pass 0: players are collected, a new one added to m;
+ * pass 1: every player is known, *mask gets its bit, each at most once). */
+static cs_status cs_dirs_player(const char *mname, const char *name, const char *tok, int pass,
+                                cs_audit_manifest *m, uint64_t *mask) {
+    int idx = -1;
+    for (int i = 0; i < m->n_players; i++)
+        if (strcmp(m->players[i], tok) == 0) idx = i;
+    if (idx < 0 && pass == 0) {
+        if (m->n_players == CS_GAME_MAX_PLAYERS)
+            return CS_FAIL(CS_E_FORMAT, "%s: more than %d players", mname, CS_GAME_MAX_PLAYERS);
+        CS_TRY(cs_check_player_name(mname, tok));
+        m->players[m->n_players] = cs_strdup_or_null(tok);
+        if (!m->players[m->n_players]) return CS_E_NOMEM;
+        idx = m->n_players++;
+    }
+    if (pass == 1) {
+        if (*mask >> idx & 1)
+            return CS_FAIL(CS_E_FORMAT, "%s: subdirectory \"%s\" names player \"%s\" twice", mname, name, tok);
+        *mask |= 1ull << idx;
+    }
+    return CS_OK;
+}
+
+/* Subdirectory `name` = baseline+PlayerA+PlayerB...: its players (see cs_dirs_player). */
+static cs_status cs_dirs_parse_name(const char *mname, const char *baseline, const char *name, int pass,
+                                    cs_audit_manifest *m, uint64_t *mask) {
+    char *copy = cs_strdup_or_null(name);
+    if (!copy) return CS_E_NOMEM;
+    cs_status st = CS_OK;
+    char *save = NULL;
+    int first = 1;
+    *mask = 0;
+    for (char *tok = strtok_r(copy, "+", &save); tok && st == CS_OK; tok = strtok_r(NULL, "+", &save)) {
+        if (first && strcmp(tok, baseline) != 0)
+            st = CS_FAIL(CS_E_FORMAT, "%s: subdirectory \"%s\" does not start with the baseline name \"%s\"", mname,
+                         name, baseline);
+        else if (first)
+            first = 0;
+        else
+            st = cs_dirs_player(mname, name, tok, pass, m, mask);
+    }
+    free(copy);
+    return st;
+}
+
+/* Set k: coalition mask, from subdirectory names[k] of generated_root, refused when an earlier
+ * set has it; its images expanded. */
+static cs_status cs_dirs_add_set(const char *generated_root, char **names, size_t k, uint64_t mask,
+                                 cs_audit_manifest *m) {
+    const char *mname = generated_root;
+    cs_audit_set_spec *sp = &m->sets[k];
+    m->n_sets = k + 1;
+    sp->mask = mask;
+    sp->label = cs_audit_label(m, mask);
+    if (!sp->label) return CS_E_NOMEM;
+    for (size_t j = 0; j < k; j++)
+        if (m->sets[j].mask == mask)
+            return CS_FAIL(CS_E_FORMAT, "%s: duplicate coalition %s (subdirectories \"%s\" and \"%s\")", mname,
+                           sp->label, names[j], names[k]);
+    char *full = NULL;
+    if (asprintf(&full, "%s/%s", generated_root, names[k]) < 0) return CS_E_NOMEM;
+    char what[512];
+    snprintf(what, sizeof what, "set %s", names[k]);
+    cs_status st = cs_audit_spec_expand(mname, what, &full, 1, 0, sp);
+    free(full);
+    if (st != CS_OK) return st;
+    return cs_audit_spec_check_n(mname, what, sp);
+}
+
+/* The reference path, expanded and checked. */
+static cs_status cs_dirs_reference(const char *mname, const char *reference, cs_audit_manifest *m) {
+    char *rp = cs_strdup_or_null(reference);
+    if (!rp) return CS_E_NOMEM;
+    cs_status st = cs_audit_spec_expand(mname, "reference", &rp, 1, 1, &m->reference);
+    free(rp);
+    if (st != CS_OK) return st;
+    CS_TRY(cs_audit_spec_check_n(mname, "reference", &m->reference));
+    m->reference.label = cs_strdup_or_null("reference");
+    return CS_OK;
+}
+
+/* The manifest of the sorted subdirectories names (nn of them): players in order of first
+ * appearance (first pass), then each set's coalition and images (second pass), then the
+ * reference. */
+static cs_status cs_dirs_build(const char *reference, const char *generated_root, const char *baseline,
+                               char **names, size_t nn, cs_audit_manifest *m) {
+    const char *mname = generated_root;
+    if (nn == 0)
+        return CS_FAIL(CS_E_FORMAT, "%s: no subdirectories (expected one per coalition, named like "
+                       "%s+PlayerA+PlayerB)", mname, baseline);
+    m->players = cs_calloc(CS_GAME_MAX_PLAYERS, sizeof *m->players, "players");
+    m->sets = cs_calloc(nn, sizeof *m->sets, "sets");
+    if (!m->players || !m->sets) return CS_E_NOMEM;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t k = 0; k < nn; k++) {
+            uint64_t mask;
+            CS_TRY(cs_dirs_parse_name(mname, baseline, names[k], pass, m, &mask));
+            if (pass == 1) CS_TRY(cs_dirs_add_set(generated_root, names, k, mask, m));
+        }
+    if (m->n_players == 0)
+        return CS_FAIL(CS_E_FORMAT, "%s: no players: every subdirectory is the baseline \"%s\"", mname, baseline);
+    CS_TRY(cs_dirs_reference(mname, reference, m));
+    return cs_audit_manifest_check_sets(m);
+}
+
 cs_status cs_audit_manifest_from_dirs(const char *reference, const char *generated_root,
                                       const char *baseline, cs_audit_manifest **out) {
     *out = NULL;
     cs_status st = CS_OK;
     char **names = NULL;
-    size_t nn = 0, cap = 0;
-    DIR *d = NULL;
+    size_t nn = 0;
     cs_audit_manifest *m = cs_calloc(1, sizeof *m, "manifest");
     if (!m) return CS_E_NOMEM;
     m->path = cs_strdup_or_null(generated_root);
@@ -494,176 +644,21 @@ cs_status cs_audit_manifest_from_dirs(const char *reference, const char *generat
     m->baseline = cs_strdup_or_null(baseline);
     if (!m->path || !m->name || !m->baseline) {
         st = CS_E_NOMEM;
-        goto fail;
+        goto done;
     }
-    const char *mname = generated_root;
     if (!baseline[0] || strchr(baseline, '+')) {
         st = CS_FAIL(CS_E_USAGE, "--baseline must be a non-empty name without '+'");
-        goto fail;
+        goto done;
     }
-    d = opendir(generated_root);
-    if (!d) {
-        st = errno == ENOENT ? CS_FAIL(CS_E_NOTFOUND, "%s: no such directory", generated_root)
-                             : CS_FAIL(CS_E_IO, "%s: cannot open directory: %s", generated_root,
-                                       strerror(errno));
-        goto fail;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.') continue;
-        char *full = NULL;
-        if (asprintf(&full, "%s/%s", generated_root, e->d_name) < 0) {
-            st = CS_E_NOMEM;
-            goto fail;
-        }
-        struct stat sb;
-        int isdir = stat(full, &sb) == 0 && S_ISDIR(sb.st_mode);
-        free(full);
-        if (!isdir) continue;
-        if (nn == cap) {
-            cap = cap ? 2 * cap : 32;
-            char **nw = realloc(names, cap * sizeof *names);
-            if (!nw) {
-                st = CS_FAIL(CS_E_NOMEM, "out of memory listing %s", generated_root);
-                goto fail;
-            }
-            names = nw;
-        }
-        names[nn] = cs_strdup_or_null(e->d_name);
-        if (!names[nn]) {
-            st = CS_E_NOMEM;
-            goto fail;
-        }
-        nn++;
-        if (nn > CS_AUDIT_MAX_SETS) {
-            st = CS_FAIL(CS_E_FORMAT, "%s: more than %d subdirectories", mname, CS_AUDIT_MAX_SETS);
-            goto fail;
-        }
-    }
-    closedir(d);
-    d = NULL;
-    if (nn == 0) {
-        st = CS_FAIL(CS_E_FORMAT, "%s: no subdirectories (expected one per coalition, named like "
-                     "%s+PlayerA+PlayerB)", mname, baseline);
-        goto fail;
-    }
-    qsort(names, nn, sizeof *names, cs_cmp_str);
-    /* players: union of the names after the baseline, first appearance in sorted-name order */
-    m->players = cs_calloc(CS_GAME_MAX_PLAYERS, sizeof *m->players, "players");
-    m->sets = cs_calloc(nn, sizeof *m->sets, "sets");
-    if (!m->players || !m->sets) {
-        st = CS_E_NOMEM;
-        goto fail;
-    }
-    /* two passes: collect players, then masks */
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t k = 0; k < nn; k++) {
-            char *copy = cs_strdup_or_null(names[k]);
-            if (!copy) {
-                st = CS_E_NOMEM;
-                goto fail;
-            }
-            char *save = NULL;
-            uint64_t mask = 0;
-            int first = 1;
-            for (char *tok = strtok_r(copy, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
-                if (first && strcmp(tok, baseline) != 0) {
-                    st = CS_FAIL(CS_E_FORMAT, "%s: subdirectory \"%s\" does not start with the "
-                                 "baseline name \"%s\"", mname, names[k], baseline);
-                    free(copy);
-                    goto fail;
-                }
-                if (first) {
-                    first = 0;
-                    continue;
-                }
-                int idx = -1;
-                for (int i = 0; i < m->n_players; i++)
-                    if (strcmp(m->players[i], tok) == 0) idx = i;
-                if (idx < 0 && pass == 0) {
-                    if (m->n_players == CS_GAME_MAX_PLAYERS) {
-                        st = CS_FAIL(CS_E_FORMAT, "%s: more than %d players", mname, CS_GAME_MAX_PLAYERS);
-                        free(copy);
-                        goto fail;
-                    }
-                    if ((st = cs_check_player_name(mname, tok)) != CS_OK) {
-                        free(copy);
-                        goto fail;
-                    }
-                    m->players[m->n_players] = cs_strdup_or_null(tok);
-                    if (!m->players[m->n_players]) {
-                        free(copy);
-                        st = CS_E_NOMEM;
-                        goto fail;
-                    }
-                    idx = m->n_players++;
-                }
-                if (pass == 1) {
-                    if (mask >> idx & 1) {
-                        st = CS_FAIL(CS_E_FORMAT, "%s: subdirectory \"%s\" names player \"%s\" twice",
-                                     mname, names[k], tok);
-                        free(copy);
-                        goto fail;
-                    }
-                    mask |= 1ull << idx;
-                }
-            }
-            free(copy);
-            if (pass == 1) {
-                cs_audit_set_spec *sp = &m->sets[k];
-                m->n_sets = k + 1;
-                sp->mask = mask;
-                sp->label = cs_audit_label(m, mask);
-                if (!sp->label) {
-                    st = CS_E_NOMEM;
-                    goto fail;
-                }
-                for (size_t j = 0; j < k; j++)
-                    if (m->sets[j].mask == mask) {
-                        st = CS_FAIL(CS_E_FORMAT, "%s: duplicate coalition %s (subdirectories \"%s\" "
-                                     "and \"%s\")", mname, sp->label, names[j], names[k]);
-                        goto fail;
-                    }
-                char *full = NULL;
-                if (asprintf(&full, "%s/%s", generated_root, names[k]) < 0) {
-                    st = CS_E_NOMEM;
-                    goto fail;
-                }
-                char what[512];
-                snprintf(what, sizeof what, "set %s", names[k]);
-                st = cs_audit_spec_expand(mname, what, &full, 1, 0, sp);
-                free(full);
-                if (st != CS_OK) goto fail;
-                CS_TRY_GOTO(st, cs_audit_spec_check_n(mname, what, sp), fail);
-            }
-        }
-    }
-    if (m->n_players == 0) {
-        st = CS_FAIL(CS_E_FORMAT, "%s: no players: every subdirectory is the baseline \"%s\"", mname,
-                     baseline);
-        goto fail;
-    }
-    {
-        char *rp = cs_strdup_or_null(reference);
-        if (!rp) {
-            st = CS_E_NOMEM;
-            goto fail;
-        }
-        st = cs_audit_spec_expand(mname, "reference", &rp, 1, 1, &m->reference);
-        free(rp);
-        if (st != CS_OK) goto fail;
-        CS_TRY_GOTO(st, cs_audit_spec_check_n(mname, "reference", &m->reference), fail);
-        m->reference.label = cs_strdup_or_null("reference");
-    }
-    CS_TRY_GOTO(st, cs_audit_manifest_check_sets(m), fail);
+    st = cs_dirs_list(generated_root, &names, &nn);
+    if (st == CS_OK) st = cs_dirs_build(reference, generated_root, baseline, names, nn, m);
+done:
     for (size_t k = 0; k < nn; k++) free(names[k]);
     free(names);
+    if (st != CS_OK) {
+        cs_audit_manifest_free(m);
+        return st;
+    }
     *out = m;
     return CS_OK;
-fail:
-    if (d) closedir(d);
-    for (size_t k = 0; k < nn; k++) free(names[k]);
-    free(names);
-    cs_audit_manifest_free(m);
-    return st;
 }
