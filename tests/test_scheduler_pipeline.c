@@ -307,7 +307,7 @@ int main(int argc, char **argv) {
     }
 
     /* references: the single-CPU pipeline (inline: no device thread) with one thread, the
-     * thread count each CPU worker of the testing list gets from --threads 2 */
+     * thread count each CPU stand-in gets from --threads 2 */
     cs_features ref, ref64, f;
     cs_features_opts o;
     opts_for(&o, 2048, NULL, 1);

@@ -616,17 +616,13 @@ static cs_status cs_pk_op_memo(cs_pk_run *r) {
     uint64_t v;
     switch (r->op) {
     case 'q': /* BINPUT */
-        CS_TRY(cs_pk_le(r, 1, &v));
-        return cs_pk_memo_put(r, v);
     case 'r': /* LONG_BINPUT */
-        CS_TRY(cs_pk_le(r, 4, &v));
+        CS_TRY(cs_pk_le(r, r->op == 'q' ? 1 : 4, &v));
         return cs_pk_memo_put(r, v);
     case 0x94: return cs_pk_memo_put(r, r->p->memo_count); /* MEMOIZE: index = number of memo entries, as in Python */
     case 'h': /* BINGET */
-        CS_TRY(cs_pk_le(r, 1, &v));
-        return cs_pk_memo_get(r, v);
     case 'j': /* LONG_BINGET */
-        CS_TRY(cs_pk_le(r, 4, &v));
+        CS_TRY(cs_pk_le(r, r->op == 'h' ? 1 : 4, &v));
         return cs_pk_memo_get(r, v);
     default: return cs_pk_op_object(r);
     }
