@@ -2,7 +2,8 @@
 //
 // Compiled whenever nvcc is present; the backend proper needs cuDNN (COPYSCOPE_HAVE_CUDNN, set by
 // CMake when it finds cudnn.h and libcudnn), otherwise only the device probe is built and
-// host/net/backend.c answers "cuda" with "this build has no CUDA backend".
+// host/net/backend.c answers "cuda" with the reason (cs_backend_cuda_why: the CUDA module has no
+// cuda backend).
 //
 // Design
 //  - One compute stream and one cuDNN handle per backend (one backend per device and host

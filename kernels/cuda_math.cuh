@@ -9,7 +9,6 @@
 #ifndef CS_CUDA_MATH_CUH
 #define CS_CUDA_MATH_CUH
 
-#define CS_GPU_MATH_IMPL 1
 #include "fid/gpu_math.h"
 
 extern "C" {

@@ -1,12 +1,14 @@
 # The multi-device scheduler of the feature pipeline (host/features/scheduler.c, host/features/features.c).
 #
-#  scheduler_devices        --device lists: syntax, meaning on machines with 0/1/4 GPUs, with and
-#                           without a CUDA build, usage errors (exit 2), the testing list
-#  scheduler_pipeline       COPYSCOPE_TEST_DEVICES=cpu,cpu[,cpu]: several CPU workers give
-#                           features bit-identical to the single-CPU pipeline, in input order
-#                           (cold cache, warm cache, --skip-bad); COPYSCOPE_TEST_FAIL_BATCH: a
-#                           failing device stops the run (exit 1, device + image range named),
-#                           completed batches are cached and a rerun computes only the rest
+#  scheduler_devices        --device lists: the grammar (net/device_spec.h, accepted and refused
+#                           forms, also through cs_backend_create_ex), meaning on machines with
+#                           0/1/4 GPUs, with and without a CUDA build, usage errors (exit 2), CPU
+#                           stand-ins
+#  scheduler_pipeline       2 or 3 CPU backends standing in for GPUs (cs_features_testing): features
+#                           bit-identical to the single-CPU pipeline, in input order (cold cache,
+#                           warm cache, --skip-bad); a failing batch (testing aid) stops the run
+#                           (exit 1, device + image range named), completed batches are cached
+#                           and a rerun computes only the rest
 #  scheduler_cli_usage      `copyscope features --device cuda:0,0` and friends: exit 2, one line
 #  scheduler_cli_failure    a failing worker through the CLI: exit 1, device and images named,
 #                           no output file
@@ -41,9 +43,8 @@ set_tests_properties(scheduler_cli_usage PROPERTIES TIMEOUT 120)
 add_test(NAME scheduler_cli_failure
          COMMAND sh -c "rm -rf $1 && mkdir -p $1/img && for i in 0 1 2 3 4 5 6 7 8 9; do \
                           { printf 'P6\\n40 40\\n255\\n'; head -c 4800 /dev/urandom; } > $1/img/im$i.ppm; done; \
-                        out=$(COPYSCOPE_TEST_DEVICES=cpu,cpu COPYSCOPE_TEST_FAIL_BATCH=1 \
-                          $0 features $1/img --out $1/x.h5 --weights $2 --no-cache --batch 4 --dims 64 \
-                          --threads 2 2>&1); rc=$?; \
+                        out=$($0 features $1/img --out $1/x.h5 --weights $2 --no-cache --batch 4 --dims 64 \
+                          --threads 2 --testing-cpu-devices 2 --testing-fail-batch 1 2>&1); rc=$?; \
                         echo \"exit $rc: $out\"; [ $rc -eq 1 ] || exit 1; \
                         case \"$out\" in *'device cpu#'*'failed on batch 1 (input images 4..7'*) ;; *) exit 1;; esac; \
                         [ ! -e $1/x.h5 ]"
@@ -53,7 +54,8 @@ set_tests_properties(scheduler_cli_failure PROPERTIES FIXTURES_REQUIRED test_wei
 # The scheduler's threads and queues with a stub model (no network: fast), also under
 # ThreadSanitizer (data races, lock order) when the compiler has it.
 set(CS_SCHED_QUEUE_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_scheduler_queue.c
-    ${PROJECT_SOURCE_DIR}/host/features/scheduler.c ${PROJECT_SOURCE_DIR}/host/core/error.c ${PROJECT_SOURCE_DIR}/host/core/util.c)
+    ${PROJECT_SOURCE_DIR}/host/features/scheduler.c ${PROJECT_SOURCE_DIR}/host/net/device_spec.c
+    ${PROJECT_SOURCE_DIR}/host/core/error.c ${PROJECT_SOURCE_DIR}/host/core/util.c)
 add_executable(test_scheduler_queue ${CS_SCHED_QUEUE_SOURCES})
 target_include_directories(test_scheduler_queue PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/host
                            ${PROJECT_SOURCE_DIR}/tests)

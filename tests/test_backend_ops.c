@@ -454,16 +454,15 @@ int main(int argc, char **argv) {
         const char *device, *precision;
         double conv_nmse_max;
         int conv_only;
-        int cpu_async; /* COPYSCOPE_TEST_CPU_ASYNC=1: the CPU with the lazily emulated copy queue */
+        int cpu_async; /* cs_backend_cpu_opts.async_emulation: the CPU with the lazily emulated copy queue */
     } configs[] = {{"cpu", NULL, 1e-10, 0, 0}, {"cpu", NULL, 1e-10, 1, 1}, {"cuda", NULL, 1e-10, 0, 0},
                    {"cuda", "tf32", 1e-5, 1, 0}, {"cuda", "fp16", 1e-5, 1, 0}};
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
         cs_backend *be = NULL;
         const char *dev = configs[i].device, *prec = configs[i].precision;
         if (gpu_only && !strcmp(dev, "cpu")) continue;
-        if (configs[i].cpu_async) setenv("COPYSCOPE_TEST_CPU_ASYNC", "1", 1);
-        cs_status st = cs_backend_create_ex(dev, prec, 2, &be, NULL, 0);
-        unsetenv("COPYSCOPE_TEST_CPU_ASYNC");
+        const cs_backend_cpu_opts cpu = {.threads = 2, .async_emulation = configs[i].cpu_async};
+        cs_status st = cs_backend_create_opts(dev, prec, &cpu, &be, NULL, 0);
         if (st == CS_E_UNSUPPORTED) {
             printf("skip %s backend%s%s: %s\n", dev, prec ? " " : "", prec ? prec : "", cs_last_error());
             continue;
@@ -477,6 +476,10 @@ int main(int argc, char **argv) {
         printf("backend %s%s%s: %s\n", dev, prec ? " " : "", prec ? prec : "", be->iface->device_name(be));
         g_conv_nmse_max = configs[i].conv_nmse_max;
         ran_gpu += strcmp(dev, "cpu") != 0;
+        if (configs[i].cpu_async && !cs_backend_async(be->iface)) {
+            printf("FAIL cpu backend with async_emulation: no asynchronous members\n");
+            g_fail++;
+        }
         if (configs[i].cpu_async) test_async(be); /* the other ops are the plain CPU's */
         else run_all(be, configs[i].conv_only);
         cs_backend_free(be);

@@ -1,21 +1,91 @@
-/* Device lists (host/features/scheduler.c): --device syntax and its meaning on machines with 0, 1 and 4
- * GPUs, with and without a CUDA build, and the COPYSCOPE_TEST_DEVICES testing list. Pure
- * functions of (spec, machine): no GPU needed. */
+/* The --device grammar (host/net/device_spec.c: accepted and refused forms, the same through the
+ * single-backend constructor) and device lists (host/features/scheduler.c): their meaning on
+ * machines with 0, 1 and 4 GPUs, with and without a CUDA build, and CPU stand-ins (a testing
+ * aid). Pure functions of (spec, machine): no GPU needed. */
 #include "check.h"
 #include "copyscope/status.h"
 #include "features/scheduler.h"
+#include "net/backend.h"
+#include "net/device_spec.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Resolve spec on a machine; returns the status, the list in *l. */
-static cs_status on_machine(const char *spec, int testing, int have_cuda, int ngpu, int threads,
+/* Resolve spec (stand_in > 0: that many CPU stand-ins instead) on a machine; returns the
+ * status, the list in *l. */
+static cs_status on_machine(const char *spec, int stand_in, int have_cuda, int ngpu, int threads,
                             cs_device_list *l) {
     cs_device_spec s;
     memset(l, 0, sizeof *l);
-    cs_status st = cs_device_spec_parse(spec, testing, &s);
+    cs_status st = stand_in > 0 ? cs_device_spec_stand_in(stand_in, &s) : cs_device_spec_parse(spec, &s);
     if (st != CS_OK) return st;
     return cs_device_list_resolve(&s, have_cuda, ngpu, threads, 8, l);
+}
+
+/* An accepted form: its kind and GPU list ("" for none, else "0 2"). */
+static void expect_spec(const char *text, cs_devspec_kind kind, const char *gpus) {
+    cs_device_spec s;
+    cs_status st = cs_device_spec_parse(text, &s);
+    CHECK(st == CS_OK, "'%s' refused: %s", text ? text : "(null)", cs_last_error());
+    if (st != CS_OK) return;
+    char got[256] = "";
+    for (int i = 0; i < s.n_gpu; i++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%d", i ? " " : "", s.gpu[i]);
+    CHECK(s.kind == kind && !strcmp(got, gpus), "'%s': kind %d gpus '%s', want kind %d gpus '%s'",
+          text ? text : "(null)", (int)s.kind, got, (int)kind, gpus);
+}
+
+/* A refused form: CS_E_USAGE, one line quoting the spec and containing part, from the parser
+ * and from the single-backend constructor alike (one grammar). */
+static void expect_refused(const char *text, const char *part) {
+    char quoted[160];
+    snprintf(quoted, sizeof quoted, "device '%.40s", text); /* long specs are quoted truncated */
+    cs_device_spec s;
+    cs_error_clear();
+    cs_status st = cs_device_spec_parse(text, &s);
+    CHECK(st == CS_E_USAGE && strstr(cs_last_error(), part) && strstr(cs_last_error(), quoted) &&
+              !strchr(cs_last_error(), '\n'),
+          "parse '%s': %s '%s', want usage with '%s'", text, cs_status_name(st), cs_last_error(), part);
+    cs_backend *be = NULL;
+    cs_error_clear();
+    st = cs_backend_create_ex(text, NULL, 1, &be, NULL, 0);
+    CHECK(st == CS_E_USAGE && be == NULL && strstr(cs_last_error(), part) && strstr(cs_last_error(), quoted),
+          "backend '%s': %s '%s', want usage with '%s'", text, cs_status_name(st), cs_last_error(), part);
+    cs_backend_free(be);
+}
+
+static void test_grammar(void) {
+    expect_spec(NULL, CS_DEVSPEC_AUTO, "");
+    expect_spec("", CS_DEVSPEC_AUTO, "");
+    expect_spec("auto", CS_DEVSPEC_AUTO, "");
+    expect_spec("cpu", CS_DEVSPEC_CPU, "");
+    expect_spec("cuda", CS_DEVSPEC_CUDA_ALL, "");
+    expect_spec("cuda:0", CS_DEVSPEC_CUDA_LIST, "0");
+    expect_spec("cuda:1023", CS_DEVSPEC_CUDA_LIST, "1023");
+    expect_spec("cuda:007", CS_DEVSPEC_CUDA_LIST, "7");
+    expect_spec("cuda:2,0", CS_DEVSPEC_CUDA_LIST, "2 0");
+    expect_spec("cuda:1,2,3,0", CS_DEVSPEC_CUDA_LIST, "1 2 3 0");
+    expect_refused("cuda:0,0", "GPU 0 is listed twice");
+    expect_refused("cuda:1,2,1", "GPU 1 is listed twice");
+    expect_refused("cuda:", "expected GPU numbers after 'cuda:'");
+    expect_refused("cuda:-1", "'-1' is not a GPU number");
+    expect_refused("cuda:+1", "is not a GPU number");
+    expect_refused("cuda:0,", "empty GPU number");
+    expect_refused("cuda:,0", "empty GPU number");
+    expect_refused("cuda:0,,1", "empty GPU number");
+    expect_refused("cuda:1x", "'1x' is not a GPU number");
+    expect_refused("cuda:0 ", "is not a GPU number");
+    expect_refused("cuda:1024", "out of range");
+    expect_refused("cuda:99999999999999999999", "out of range");
+    expect_refused("gpu", "unknown device");
+    expect_refused("CPU", "unknown device");
+    expect_refused("cuda0", "unknown device");
+    expect_refused("cpu,cpu", "unknown device");
+    expect_refused(" cpu", "unknown device");
+    {
+        char many[400] = "cuda:0";
+        for (int i = 1; i < 65; i++) snprintf(many + strlen(many), sizeof many - strlen(many), ",%d", i);
+        expect_refused(many, "too many devices");
+    }
 }
 
 /* The list as "cuda:0 cuda:2" (labels joined by spaces). */
@@ -45,10 +115,10 @@ static void expect_list(const char *spec, int have_cuda, int ngpu, const char *w
 }
 
 /* A bad spec or one the machine cannot run: status, exit code 2, one line containing `part`. */
-static void expect_error(const char *spec, int testing, int have_cuda, int ngpu, cs_status want, const char *part) {
+static void expect_error(const char *spec, int stand_in, int have_cuda, int ngpu, cs_status want, const char *part) {
     cs_device_list l;
     cs_error_clear();
-    cs_status st = on_machine(spec, testing, have_cuda, ngpu, 4, &l);
+    cs_status st = on_machine(spec, stand_in, have_cuda, ngpu, 4, &l);
     CHECK(st == want, "'%s' on %d GPU(s): status %s, want %s (%s)", spec, ngpu, cs_status_name(st),
           cs_status_name(want), cs_last_error());
     CHECK(cs_status_exit_code(st) == 2, "'%s': exit code %d, want 2", spec, cs_status_exit_code(st));
@@ -58,6 +128,8 @@ static void expect_error(const char *spec, int testing, int have_cuda, int ngpu,
 }
 
 int main(void) {
+    test_grammar();
+
     /* auto: every GPU, else the CPU with a one-line notice */
     expect_list("auto", 1, 4, "cuda:0 cuda:1 cuda:2 cuda:3", 0);
     expect_list(NULL, 1, 1, "cuda:0", 0);
@@ -100,7 +172,7 @@ int main(void) {
         expect_error("gpu", 0, 1, ngpu, CS_E_USAGE, "unknown device");
         expect_error("CPU", 0, 1, ngpu, CS_E_USAGE, "unknown device");
         expect_error("cuda0", 0, 1, ngpu, CS_E_USAGE, "unknown device");
-        expect_error("cpu,cpu", 0, 1, ngpu, CS_E_USAGE, "unknown device"); /* only as a testing list */
+        expect_error("cpu,cpu", 0, 1, ngpu, CS_E_USAGE, "unknown device"); /* stand-ins are no --device */
     }
     /* well-formed, but not on this machine */
     expect_error("cuda:99", 0, 1, 4, CS_E_USAGE, "there is no GPU 99 (this machine has 4: cuda:0..cuda:3)");
@@ -112,32 +184,27 @@ int main(void) {
     expect_error("cuda", 0, 0, 0, CS_E_UNSUPPORTED, "this build has no CUDA backend");
     expect_error("cuda:0,1", 0, 0, 0, CS_E_UNSUPPORTED, "this build has no CUDA backend");
 
-    /* the testing list: CPU backends only, threads split evenly (at least one each) */
+    /* CPU stand-ins (a testing aid): CPU backends only, whatever the machine, threads split
+     * evenly (at least one each) */
     {
         cs_device_list l;
-        cs_status st = on_machine("cpu,cpu", 1, 1, 4, 4, &l);
-        CHECK(st == CS_OK && l.n == 2 && !strcmp(labels(&l), "cpu#0 cpu#1"), "testing cpu,cpu: %s", labels(&l));
-        CHECK(l.dev[0].gpu == -1 && l.dev[1].gpu == -1, "testing devices are CPUs");
+        cs_status st = on_machine(NULL, 2, 1, 4, 4, &l);
+        CHECK(st == CS_OK && l.n == 2 && !strcmp(labels(&l), "cpu#0 cpu#1"), "2 stand-ins: %s", labels(&l));
+        CHECK(l.dev[0].gpu == -1 && l.dev[1].gpu == -1, "stand-ins are CPUs");
         CHECK(l.threads_each == 2, "4 threads over 2 CPU backends: %d each", l.threads_each);
-        CHECK(strstr(l.notice, "testing aid") != NULL, "testing list notice: '%s'", l.notice);
-        st = on_machine("cpu,cpu,cpu", 1, 0, 0, 2, &l);
+        CHECK(strstr(l.notice, "testing aid") != NULL, "stand-in notice: '%s'", l.notice);
+        st = on_machine(NULL, 3, 0, 0, 2, &l);
         CHECK(st == CS_OK && l.n == 3 && l.threads_each == 1, "3 CPU backends on 2 threads: n %d, %d each", l.n,
               l.threads_each);
-        st = on_machine("cpu", 1, 0, 0, 2, &l);
+        st = on_machine(NULL, 1, 0, 0, 2, &l);
         CHECK(st == CS_OK && l.n == 1 && !strcmp(labels(&l), "cpu") && l.threads_each == 2,
-              "testing list of one CPU is the plain cpu device");
-        st = on_machine("cpu,cpu", 1, 0, 0, 0, &l); /* threads 0: all 8 cores of on_machine */
+              "one stand-in is the plain cpu device");
+        st = on_machine(NULL, 2, 0, 0, 0, &l); /* threads 0: all 8 cores of on_machine */
         CHECK(st == CS_OK && l.threads_each == 4, "8 cores over 2 CPU backends: %d each", l.threads_each);
+        st = on_machine(NULL, 64, 0, 0, 0, &l);
+        CHECK(st == CS_OK && l.n == 64, "64 stand-ins: %d", l.n);
     }
-    expect_error("cpu,gpu", 1, 1, 4, CS_E_USAGE, "COPYSCOPE_TEST_DEVICES=cpu,gpu: expected cpu,cpu");
-    expect_error("cuda:0", 1, 1, 4, CS_E_USAGE, "expected cpu,cpu");
-    expect_error("cpu,", 1, 1, 4, CS_E_USAGE, "expected cpu,cpu");
-    expect_error("", 1, 1, 4, CS_E_USAGE, "expected cpu,cpu");
-    {
-        char many[400] = "cpu";
-        for (int i = 1; i < 65; i++) strcat(many, ",cpu");
-        expect_error(many, 1, 1, 4, CS_E_USAGE, "too many devices");
-    }
+    expect_error("65 stand-ins", 65, 1, 4, CS_E_USAGE, "65 CPU devices standing in for GPUs (a testing aid): expected 1..64");
 
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
     else printf("scheduler device lists: all checks passed\n");

@@ -1,6 +1,7 @@
-/* The feature pipeline on several devices, without a GPU: COPYSCOPE_TEST_DEVICES=cpu,cpu[,cpu]
- * runs the multi-device scheduler (one thread per CPU backend, batch slots, done queue) exactly
- * as it runs GPUs, and COPYSCOPE_TEST_FAIL_BATCH=k makes the device running batch k fail.
+/* The feature pipeline on several devices, without a GPU: 2 or 3 CPU backends standing in for
+ * GPUs (cs_features_testing.cpu_devices) run the multi-device scheduler (one thread per CPU
+ * backend, batch slots, done queue) exactly as it runs GPUs, and testing.fail_batch = k makes the
+ * device running batch k fail.
  *
  *   usage: test_scheduler_pipeline WEIGHTS WORKDIR [--only-multi | --gpu]
  *
@@ -20,10 +21,10 @@
  *  - the model's two-slot pipeline (tests/model_pipeline_check.h) on the CPU, plain and with
  *    the emulated asynchronous copy queue: bit-identical to cs_model_features_rgb of the same
  *    image pairs; misuse refused.
- *  - the GPU's whole route on the CPU (COPYSCOPE_TEST_CPU_ASYNC=1: lazily emulated copy queue,
+ *  - the GPU's whole route on the CPU (testing.cpu_async: lazily emulated copy queue,
  *    two batches in flight per device, packed pixels): bit-identical rows, inline, 2 and 3
  *    workers.
- *  - devices that preprocess (COPYSCOPE_TEST_DEVICE_PREPROCESS=1, the GPU's route on the CPU):
+ *  - devices that preprocess (testing.cpu_preprocess, the GPU's route on the CPU):
  *    decoded pixels packed per batch, resized by the backend op: bit-identical rows, also with
  *    a corrupt file skipped inside a packed batch.
  * --gpu: the same pipeline on the machine's GPUs against the CPU rows instead (gpu_mode below;
@@ -80,16 +81,15 @@ static void opts_for(cs_features_opts *o, int dims, const char *cache, int threa
     o->quiet = 1;
 }
 
-static cs_status extract(const cs_pathlist *files, const cs_features_opts *o, const char *devices,
-                         const char *fail_batch, cs_features *f) {
-    if (devices) setenv("COPYSCOPE_TEST_DEVICES", devices, 1);
-    else unsetenv("COPYSCOPE_TEST_DEVICES");
-    if (fail_batch) setenv("COPYSCOPE_TEST_FAIL_BATCH", fail_batch, 1);
-    else unsetenv("COPYSCOPE_TEST_FAIL_BATCH");
-    cs_status st = cs_features_extract(files, o, f);
-    unsetenv("COPYSCOPE_TEST_DEVICES");
-    unsetenv("COPYSCOPE_TEST_FAIL_BATCH");
-    return st;
+/* Extract with the testing aids: devices > 0 CPU backends standing in for GPUs (0: the --device
+ * of o), the device running batch fail_batch failing (-1: none). */
+static cs_status extract(const cs_pathlist *files, const cs_features_opts *o, int devices, long fail_batch,
+                         cs_features *f) {
+    cs_features_opts t = *o;
+    t.testing.cpu_devices = devices;
+    t.testing.fail = fail_batch >= 0;
+    t.testing.fail_batch = fail_batch >= 0 ? (size_t)fail_batch : 0;
+    return cs_features_extract(files, &t, f);
 }
 
 /* f == ref row for row, same paths and digests; skip lists rows of ref that f must not have
@@ -133,17 +133,21 @@ static void expect_rows(const char *what, const cs_features *f, const cs_feature
     expect_rows_tol(what, f, ref, skip, 0.0);
 }
 
-/* Every image through the devices' own preprocessing (the route the caller's testing aids
- * select), inline (devices NULL: 1 thread) or on a testing list (2 threads): all images went to
- * the device and the rows are bit-identical to the single-CPU reference. */
-static void expect_device_route(const char *route, const cs_pathlist *files, const char *devices,
+/* Every image through the devices' own preprocessing (route: testing.cpu_async, the emulated
+ * asynchronous copies, or testing.cpu_preprocess), inline (devices 0: 1 thread) or on CPU
+ * stand-ins (2 threads): all images went to the device and the rows are bit-identical to the
+ * single-CPU reference. */
+static void expect_device_route(const char *route, int async, const cs_pathlist *files, int devices,
                                 const cs_features *ref) {
     char what[128];
-    snprintf(what, sizeof what, "%s, %s", route, devices ? devices : "inline");
+    snprintf(what, sizeof what, "%s, %s%s", route, devices ? "stand-ins: " : "inline",
+             devices == 3 ? "3" : devices == 2 ? "2" : "");
     cs_features_opts o;
     cs_features f;
     opts_for(&o, 2048, NULL, devices ? 2 : 1);
-    cs_status st = extract(files, &o, devices, NULL, &f);
+    o.testing.cpu_async = async;
+    o.testing.cpu_preprocess = !async;
+    cs_status st = extract(files, &o, devices, -1, &f);
     CHECK(st == CS_OK, "%s: %s", what, cs_last_error());
     if (st != CS_OK) return;
     CHECK(f.n_device_preprocessed == N_IMG, "%s: %zu of %d images went to the device", what, f.n_device_preprocessed,
@@ -179,16 +183,15 @@ static void fresh_cache(char *out, size_t size, const char *name) {
 
 /* Batch k fails on `devices` (NULL: the inline single CPU); then a rerun completes. The cache
  * must hold at least the batches before k (exactly them when exact), never batch k. */
-static void failure_case(const cs_pathlist *files, const cs_features *ref, const char *devices, int k,
+static void failure_case(const cs_pathlist *files, const cs_features *ref, int devices, int k,
                          long exact_cached, const char *name) {
-    char cache[4200], kbuf[16], want[128];
+    char cache[4200], want[128];
     fresh_cache(cache, sizeof cache, name);
-    snprintf(kbuf, sizeof kbuf, "%d", k);
     cs_features_opts o;
     opts_for(&o, ref->dims, cache, devices ? 2 : 1);
     cs_features f;
     cs_error_clear();
-    cs_status st = extract(files, &o, devices, kbuf, &f);
+    cs_status st = extract(files, &o, devices, k, &f);
     const char *msg = cs_last_error();
     CHECK(st == CS_E_DEVICE, "%s: status %s, want device (%s)", name, cs_status_name(st), msg);
     CHECK(cs_status_exit_code(st) == 1, "%s: exit code %d, want 1", name, cs_status_exit_code(st));
@@ -201,7 +204,7 @@ static void failure_case(const cs_pathlist *files, const cs_features *ref, const
     CHECK(f.n == 0 && f.data == NULL, "%s: output left after a failure", name);
 
     /* the rerun: only the missing images are computed */
-    st = extract(files, &o, devices, NULL, &f);
+    st = extract(files, &o, devices, -1, &f);
     CHECK(st == CS_OK, "%s: rerun failed: %s", name, cs_last_error());
     if (st != CS_OK) return;
     const size_t before = (size_t)k * BATCH, failed = (size_t)last + 1 - before;
@@ -229,7 +232,7 @@ static int gpu_mode(const cs_pathlist *files, const cs_features *ref) {
     cs_features f;
     opts_for(&o, 2048, NULL, 0);
     o.device = "cuda";
-    cs_status st = extract(files, &o, NULL, NULL, &f);
+    cs_status st = extract(files, &o, 0, -1, &f);
     CHECK(st == CS_OK, "gpu pipeline: %s", cs_last_error());
     if (st == CS_OK) {
         CHECK(f.n_computed == N_IMG && f.n_device_preprocessed == N_IMG, "gpu: %zu computed, %zu preprocessed on the GPU",
@@ -237,9 +240,9 @@ static int gpu_mode(const cs_pathlist *files, const cs_features *ref) {
         expect_rows_tol("gpu pipeline", &f, ref, NULL, tol);
         cs_features_free(&f);
     }
-    setenv("COPYSCOPE_TEST_RGB_BATCH_BYTES", "150000", 1);
-    st = extract(files, &o, NULL, NULL, &f);
-    unsetenv("COPYSCOPE_TEST_RGB_BATCH_BYTES");
+    o.testing.rgb_batch_bytes = 150000;
+    st = extract(files, &o, 0, -1, &f);
+    o.testing.rgb_batch_bytes = 0;
     CHECK(st == CS_OK, "gpu pipeline, small pixel budget: %s", cs_last_error());
     if (st == CS_OK) {
         CHECK(f.n_device_preprocessed > 0 && f.n_device_preprocessed < N_IMG, "gpu, small budget: %zu on the GPU",
@@ -251,12 +254,12 @@ static int gpu_mode(const cs_pathlist *files, const cs_features *ref) {
     fresh_cache(cache, sizeof cache, "gpu-fail");
     opts_for(&o, 2048, cache, 0);
     o.device = "cuda";
-    st = extract(files, &o, NULL, "2", &f);
+    st = extract(files, &o, 0, 2, &f);
     const char *msg = cs_last_error();
     CHECK(st == CS_E_DEVICE && strstr(msg, "device cuda:") && strstr(msg, "failed on batch 2 (input images 6..8") &&
               !strchr(msg, '\n'),
           "gpu failure: %s: %s", cs_status_name(st), msg);
-    st = extract(files, &o, NULL, NULL, &f);
+    st = extract(files, &o, 0, -1, &f);
     CHECK(st == CS_OK, "gpu rerun: %s", cs_last_error());
     if (st == CS_OK) {
         CHECK(f.n_from_cache >= 2 * BATCH && f.n_from_cache + f.n_computed == N_IMG && f.n_computed >= BATCH,
@@ -278,7 +281,7 @@ int main(int argc, char **argv) {
     const int gpu = argc > 3 && !strcmp(argv[3], "--gpu");
     if (gpu) { /* skip before any CPU work */
         cs_device_list dl;
-        if (cs_device_list_get("cuda", 0, &dl) != CS_OK) {
+        if (cs_device_list_get("cuda", 0, 0, &dl) != CS_OK) {
             printf("skipped: %s\n", cs_last_error());
             return 77;
         }
@@ -304,16 +307,16 @@ int main(int argc, char **argv) {
     }
 
     /* references: the single-CPU pipeline (inline: no device thread) with one thread, the
-     * thread count each CPU worker of the testing list gets from --threads 2 */
+     * thread count each CPU stand-in gets from --threads 2 */
     cs_features ref, ref64, f;
     cs_features_opts o;
     opts_for(&o, 2048, NULL, 1);
-    if (extract(&files, &o, NULL, NULL, &ref) != CS_OK) {
+    if (extract(&files, &o, 0, -1, &ref) != CS_OK) {
         fprintf(stderr, "reference extraction failed: %s\n", cs_last_error());
         return 1;
     }
     opts_for(&o, 64, NULL, 1);
-    if (extract(&files, &o, NULL, NULL, &ref64) != CS_OK) {
+    if (extract(&files, &o, 0, -1, &ref64) != CS_OK) {
         fprintf(stderr, "reference extraction (64) failed: %s\n", cs_last_error());
         return 1;
     }
@@ -337,7 +340,7 @@ int main(int argc, char **argv) {
     if (!only_multi) {
         cs_features ref2;
         opts_for(&o, 2048, NULL, 2);
-        cs_status st = extract(&files, &o, NULL, NULL, &ref2);
+        cs_status st = extract(&files, &o, 0, -1, &ref2);
         CHECK(st == CS_OK, "2-thread reference: %s", cs_last_error());
         if (st == CS_OK) {
             for (size_t i = 0; i < N_IMG; i++) {
@@ -362,10 +365,10 @@ int main(int argc, char **argv) {
     }
 
     /* several workers: bit-identical rows in input order */
-    const char *lists[] = {"cpu,cpu", "cpu,cpu,cpu"};
+    const char *lists[] = {"2 CPU stand-ins", "3 CPU stand-ins"};
     for (int li = 0; li < 2; li++) {
         opts_for(&o, 2048, NULL, 2);
-        cs_status st = extract(&files, &o, lists[li], NULL, &f);
+        cs_status st = extract(&files, &o, 2 + li, -1, &f);
         CHECK(st == CS_OK, "%s: %s", lists[li], cs_last_error());
         if (st != CS_OK) continue;
         CHECK(f.n_computed == N_IMG && f.n_from_cache == 0 && f.n_device_preprocessed == 0,
@@ -382,10 +385,10 @@ int main(int argc, char **argv) {
         cs_pathlist some = {0};
         for (size_t i = 0; i < files.n; i += 3) cs_pathlist_push(&some, files.paths[i]);
         opts_for(&o, 64, cache, 2);
-        cs_status st = extract(&some, &o, "cpu,cpu", NULL, &f);
+        cs_status st = extract(&some, &o, 2, -1, &f);
         CHECK(st == CS_OK, "warm-up: %s", cs_last_error());
         if (st == CS_OK) cs_features_free(&f);
-        st = extract(&files, &o, "cpu,cpu", NULL, &f);
+        st = extract(&files, &o, 2, -1, &f);
         CHECK(st == CS_OK, "warm cache: %s", cs_last_error());
         if (st == CS_OK) {
             CHECK(f.n_from_cache == some.n && f.n_computed == N_IMG - some.n, "warm cache: %zu cached, %zu computed",
@@ -403,7 +406,7 @@ int main(int argc, char **argv) {
         mixed_inputs(&files, bad, gone, &mixed);
         opts_for(&o, 64, NULL, 2);
         o.skip_bad = 1;
-        cs_status st = extract(&mixed, &o, "cpu,cpu", NULL, &f);
+        cs_status st = extract(&mixed, &o, 2, -1, &f);
         CHECK(st == CS_OK, "skip-bad: %s", cs_last_error());
         if (st == CS_OK) {
             CHECK(f.skipped.n == 2 && !strcmp(f.skipped.paths[0], bad) && !strcmp(f.skipped.paths[1], gone),
@@ -413,27 +416,27 @@ int main(int argc, char **argv) {
         }
         /* without --skip-bad the corrupt file stops the run with its name (usage-class error) */
         o.skip_bad = 0;
-        st = extract(&mixed, &o, "cpu,cpu", NULL, &f);
+        st = extract(&mixed, &o, 2, -1, &f);
         CHECK(st != CS_OK && strstr(cs_last_error(), "bad.ppm") && strstr(cs_last_error(), "--skip-bad"),
               "bad file, 2 workers: %s", cs_last_error());
         cs_pathlist_free(&mixed);
     }
 
-    /* Devices that preprocess (COPYSCOPE_TEST_DEVICE_PREPROCESS=1: the CPU backend takes the
-     * GPU's route): the decoded pixels of each batch, of 13 different sizes, packed into one
-     * buffer and resized by the backend's preprocess_rgb op (on the CPU: cs_preprocess_rgb
-     * itself), so the rows must be bit-identical; inline and with 2 workers, and with a corrupt
-     * and a missing file among them (--skip-bad: the packed batch is compacted) */
-    setenv("COPYSCOPE_TEST_DEVICE_PREPROCESS", "1", 1);
+    /* Devices that preprocess (testing.cpu_preprocess: the CPU backend takes the GPU's route):
+     * the decoded pixels of each batch, of 13 different sizes, packed into one buffer and resized
+     * by the backend's preprocess_rgb op (on the CPU: cs_preprocess_rgb itself), so the rows must
+     * be bit-identical; inline and with 2 workers, and with a corrupt and a missing file among
+     * them (--skip-bad: the packed batch is compacted) */
     {
-        expect_device_route("device preprocessing", &files, NULL, &ref);
-        expect_device_route("device preprocessing", &files, "cpu,cpu", &ref);
+        expect_device_route("device preprocessing", 0, &files, 0, &ref);
+        expect_device_route("device preprocessing", 0, &files, 2, &ref);
         char bad[4200], gone[4200];
         cs_pathlist mixed;
         mixed_inputs(&files, bad, gone, &mixed);
         opts_for(&o, 64, NULL, 2);
         o.skip_bad = 1;
-        cs_status st = extract(&mixed, &o, "cpu,cpu", NULL, &f);
+        o.testing.cpu_preprocess = 1;
+        cs_status st = extract(&mixed, &o, 2, -1, &f);
         CHECK(st == CS_OK, "device preprocessing, skip-bad: %s", cs_last_error());
         if (st == CS_OK) {
             CHECK(f.skipped.n == 2 && f.n_device_preprocessed == N_IMG, "device preprocessing, skip-bad: %zu skipped, "
@@ -443,24 +446,21 @@ int main(int argc, char **argv) {
         }
         cs_pathlist_free(&mixed);
     }
-    unsetenv("COPYSCOPE_TEST_DEVICE_PREPROCESS");
 
-    /* The GPU's asynchronous route on the CPU (COPYSCOPE_TEST_CPU_ASYNC=1: uploads on a lazily
-     * emulated copy queue, made only when a fence forces them; two batches in flight per
-     * device; packed pixels preprocessed by the backend): bit-identical rows, inline and with
-     * 2 and 3 workers */
-    setenv("COPYSCOPE_TEST_CPU_ASYNC", "1", 1);
+    /* The GPU's asynchronous route on the CPU (testing.cpu_async: uploads on a lazily emulated
+     * copy queue, made only when a fence forces them; two batches in flight per device; packed
+     * pixels preprocessed by the backend): bit-identical rows, inline and with 2 and 3 workers */
     {
-        expect_device_route("emulated async", &files, NULL, &ref);
-        expect_device_route("emulated async", &files, "cpu,cpu", &ref);
-        expect_device_route("emulated async", &files, "cpu,cpu,cpu", &ref);
-        /* a pixel budget of 150 kB per batch (COPYSCOPE_TEST_RGB_BATCH_BYTES): batches over it
-         * are preprocessed by the decode pool and sent as floats, the others packed, mixed
-         * within one run on the same slots */
-        setenv("COPYSCOPE_TEST_RGB_BATCH_BYTES", "150000", 1);
+        expect_device_route("emulated async", 1, &files, 0, &ref);
+        expect_device_route("emulated async", 1, &files, 2, &ref);
+        expect_device_route("emulated async", 1, &files, 3, &ref);
+        /* a pixel budget of 150 kB per batch (testing.rgb_batch_bytes): batches over it are
+         * preprocessed by the decode pool and sent as floats, the others packed, mixed within
+         * one run on the same slots */
         opts_for(&o, 2048, NULL, 2);
-        cs_status st = extract(&files, &o, "cpu,cpu", NULL, &f);
-        unsetenv("COPYSCOPE_TEST_RGB_BATCH_BYTES");
+        o.testing.cpu_async = 1;
+        o.testing.rgb_batch_bytes = 150000;
+        cs_status st = extract(&files, &o, 2, -1, &f);
         CHECK(st == CS_OK, "emulated async, small pixel budget: %s", cs_last_error());
         if (st == CS_OK) {
             printf("pixel budget 150 kB: %zu of %d images preprocessed by the device\n", f.n_device_preprocessed, N_IMG);
@@ -471,20 +471,19 @@ int main(int argc, char **argv) {
             cs_features_free(&f);
         }
     }
-    unsetenv("COPYSCOPE_TEST_CPU_ASYNC");
 
     /* the model's two-batch pipeline on the CPU, synchronous and with the emulated asynchronous
      * copy queue (the bookkeeping, packed batches, misuse), against cs_model_features_rgb of
      * the same pairs: bit-identical */
     for (int emu = 0; emu < 2; emu++) {
-        if (emu) setenv("COPYSCOPE_TEST_CPU_ASYNC", "1", 1);
+        const cs_model_testing mt = {.cpu_async = emu};
         cs_weights *w = NULL;
         cs_model *m = NULL;
         cs_image imgs[MPC_BATCHES * MPC_PER];
         static float ref_pairs[MPC_BATCHES * MPC_PER * 2048];
         memset(imgs, 0, sizeof imgs);
-        int ok = cs_weights_load(g_weights, &w) == CS_OK && cs_model_create(w, "cpu", 1, &m) == CS_OK;
-        unsetenv("COPYSCOPE_TEST_CPU_ASYNC");
+        int ok = cs_weights_load(g_weights, &w) == CS_OK &&
+                 cs_model_create_testing(w, "cpu", NULL, 1, &mt, &m) == CS_OK;
         CHECK(!ok || cs_model_async(m) == emu, "cpu model async %d, want %d", cs_model_async(m), emu);
         for (int i = 0; ok && i < MPC_BATCHES * MPC_PER; i++) ok = cs_image_load(files.paths[i], &imgs[i]) == CS_OK;
         for (int t = 0; ok && t < MPC_BATCHES; t++)
@@ -502,16 +501,16 @@ int main(int argc, char **argv) {
 
     /* failing devices; the number cached is exact when the last batch fails (all others were
      * taken before it and are saved) and on the inline path (the batches before k) */
-    failure_case(&files, &ref64, "cpu,cpu", 2, -1, "fail-middle-2dev");
-    failure_case(&files, &ref64, "cpu,cpu", 4, N_IMG - 1, "fail-last-2dev");
-    failure_case(&files, &ref64, "cpu,cpu,cpu", 0, -1, "fail-first-3dev");
-    failure_case(&files, &ref64, NULL, 2, 2 * BATCH, "fail-inline");
+    failure_case(&files, &ref64, 2, 2, -1, "fail-middle-2dev");
+    failure_case(&files, &ref64, 2, 4, N_IMG - 1, "fail-last-2dev");
+    failure_case(&files, &ref64, 3, 0, -1, "fail-first-3dev");
+    failure_case(&files, &ref64, 0, 2, 2 * BATCH, "fail-inline");
 
-    /* a bad hook value is a usage error, not a silent no-op */
+    /* a pixel budget over the largest allowed is a usage error, not a silent clamp */
     opts_for(&o, 64, NULL, 2);
-    cs_status st = extract(&files, &o, "cpu,cpu", "two", &f);
-    CHECK(st == CS_E_USAGE && strstr(cs_last_error(), "COPYSCOPE_TEST_FAIL_BATCH"), "bad hook value: %s",
-          cs_last_error());
+    o.testing.rgb_batch_bytes = ((size_t)256 << 20) + 1;
+    cs_status st = extract(&files, &o, 2, -1, &f);
+    CHECK(st == CS_E_USAGE && strstr(cs_last_error(), "pixel budget"), "pixel budget too large: %s", cs_last_error());
 
     cs_features_free(&ref);
     cs_features_free(&ref64);

@@ -48,9 +48,9 @@ static pthread_cond_t g_bar_cv = PTHREAD_COND_INITIALIZER;
 static int g_bar_need, g_bar_in; /* barrier of the first forward of each device */
 static atomic_int g_calls_by_model[CS_DEVICES_MAX];
 
-cs_status cs_model_create_ex(const cs_weights *w, const char *device, const char *precision, int threads,
-                             cs_model **out) {
-    (void)w, (void)precision, (void)threads;
+cs_status cs_model_create_testing(const cs_weights *w, const char *device, const char *precision, int threads,
+                                  const cs_model_testing *t, cs_model **out) {
+    (void)w, (void)precision, (void)threads, (void)t;
     *out = NULL;
     int id = atomic_fetch_add(&g_models_created, 1);
     if (id == atomic_load(&g_fail_create_at))
@@ -166,13 +166,13 @@ void cs_backend_cuda_probe(int *have_backend, int *ngpu) {
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
+static const cs_sched_opts g_opts = {.dims = DIMS};
+
 static cs_device_list cpu_list(int n) {
     cs_device_spec spec;
     cs_device_list l;
-    char text[400] = "cpu";
-    for (int i = 1; i < n; i++) strcat(text, ",cpu");
-    CHECK(cs_device_spec_parse(text, 1, &spec) == CS_OK, "parse %s", text);
-    CHECK(cs_device_list_resolve(&spec, 0, 0, n, n, &l) == CS_OK && l.n == n, "resolve %s", text);
+    CHECK(cs_device_spec_stand_in(n, &spec) == CS_OK, "%d CPU stand-ins", n);
+    CHECK(cs_device_list_resolve(&spec, 0, 0, n, n, &l) == CS_OK && l.n == n, "resolve %d CPU stand-ins", n);
     return l;
 }
 
@@ -263,7 +263,7 @@ int main(void) {
         atomic_store(&g_models_created, 0);
         g_bar_in = 0;
         g_bar_need = D + 1;
-        CHECK(cs_sched_create(&l, NULL, NULL, DIMS, &s) == CS_OK, "create: %s", cs_last_error());
+        CHECK(cs_sched_create(&l, NULL, &g_opts, &s) == CS_OK, "create: %s", cs_last_error());
         CHECK(s && !cs_sched_inline(s) && cs_sched_devices(s) == D, "3 worker threads");
         CHECK(atomic_load(&g_models_live) == D, "%d models", atomic_load(&g_models_live));
         slot *slots = s ? make_slots(s, 3 * D) : NULL;
@@ -294,9 +294,8 @@ int main(void) {
     {
         cs_device_list l = cpu_list(2);
         cs_sched *s = NULL;
-        setenv("COPYSCOPE_TEST_FAIL_BATCH", "40", 1);
-        CHECK(cs_sched_create(&l, NULL, NULL, DIMS, &s) == CS_OK, "create: %s", cs_last_error());
-        unsetenv("COPYSCOPE_TEST_FAIL_BATCH");
+        const cs_sched_opts fo = {.dims = DIMS, .fail = 1, .fail_batch = 40};
+        CHECK(cs_sched_create(&l, NULL, &fo, &s) == CS_OK, "create: %s", cs_last_error());
         slot *slots = s ? make_slots(s, 4) : NULL;
         if (slots) {
             memset(seen, 0, sizeof seen);
@@ -316,7 +315,7 @@ int main(void) {
         cs_sched *s = NULL;
         atomic_store(&g_models_created, 0);
         atomic_store(&g_fail_create_at, 2);
-        cs_status st = cs_sched_create(&l, NULL, NULL, DIMS, &s);
+        cs_status st = cs_sched_create(&l, NULL, &g_opts, &s);
         atomic_store(&g_fail_create_at, -1);
         CHECK(st == CS_E_DEVICE && s == NULL, "create with a failing device: %s", cs_status_name(st));
         CHECK(strstr(cs_last_error(), "device cpu#") && strstr(cs_last_error(), "stub: cannot create model 2"),
@@ -328,7 +327,7 @@ int main(void) {
     {
         cs_device_list l = cpu_list(1);
         cs_sched *s = NULL;
-        CHECK(cs_sched_create(&l, NULL, NULL, DIMS, &s) == CS_OK && s && cs_sched_inline(s), "inline create");
+        CHECK(cs_sched_create(&l, NULL, &g_opts, &s) == CS_OK && s && cs_sched_inline(s), "inline create");
         slot *slots = s ? make_slots(s, 1) : NULL;
         if (slots) {
             slots[0].input[0] = 5.0f;
@@ -348,7 +347,7 @@ int main(void) {
     {
         cs_device_list l = cpu_list(2);
         cs_sched *s = NULL;
-        CHECK(cs_sched_create(&l, NULL, NULL, DIMS, &s) == CS_OK, "create");
+        CHECK(cs_sched_create(&l, NULL, &g_opts, &s) == CS_OK, "create");
         slot *slots = s ? make_slots(s, 6) : NULL;
         for (int i = 0; slots && i < 6; i++) {
             slots[i].input[0] = (float)i;

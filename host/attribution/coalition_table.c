@@ -256,6 +256,217 @@ const char *cs_utility_format(const cs_utility_spec *u, char *buf, size_t cap) {
     return buf;
 }
 
+/* The fixed player list of the options (o->players), checked, into t. */
+static cs_status cs_table_fixed_players(const cs_table_options *o, int max_players, cs_coalition_table *t) {
+    if (o->n_players > max_players)
+        return CS_FAIL(CS_E_USAGE, "%d players given, at most %d are supported", o->n_players, max_players);
+    for (int i = 0; i < o->n_players; i++) {
+        const char *nm = o->players[i];
+        if (!nm || !nm[0] || strchr(nm, '+') || strchr(nm, ',') || strlen(nm) > CS_PLAYER_NAME_MAX ||
+            !strcmp(nm, "(baseline)") || (o->baseline && !strcmp(nm, o->baseline)))
+            return CS_FAIL(CS_E_USAGE, "bad player name '%.64s' in the player list", nm ? nm : "");
+        if (cs_player_find(t, nm) >= 0) return CS_FAIL(CS_E_USAGE, "player '%.64s' listed twice", nm);
+        t->players[i] = strdup(nm);
+        if (!t->players[i]) return CS_FAIL(CS_E_NOMEM, "out of memory");
+        t->n_players = i + 1;
+    }
+    return CS_OK;
+}
+
+/* The columns of the header. */
+typedef struct cs_table_columns {
+    int header_line;
+    long coal, val;    /* field indices */
+    size_t min_fields; /* a row needs at least this many fields */
+} cs_table_columns;
+
+/* The header, the first record that is not blank or a comment: its columns into c, the value
+ * column's name and kind into t. A `utility` column wins over metric columns (an audit's
+ * coalitions.csv has both). */
+static cs_status cs_table_header(const char *name, const char **p, const char *end, int *line, cs_record *rec,
+                                 cs_coalition_table *t, cs_table_columns *c) {
+    long col_util = -1;
+    c->header_line = 0;
+    c->coal = c->val = -1;
+    if (cs_next_record(p, end, line)) {
+        c->header_line = *line;
+        CS_TRY(cs_record_read(name, p, end, line, rec));
+    }
+    if (!c->header_line)
+        return CS_FAIL(CS_E_FORMAT, "%s: empty file (expected a header line 'coalition,fid' or 'coalition,utility')",
+                       name);
+    for (size_t k = 0; k < rec->nf; k++) {
+        char *h = cs_trim(rec->buf + rec->off[k]);
+        if (!strcasecmp(h, "coalition")) {
+            if (c->coal >= 0)
+                return CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: two 'coalition' columns", name, c->header_line);
+            c->coal = (long)k;
+        } else if (!strcasecmp(h, "utility")) {
+            if (col_util >= 0)
+                return CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: two 'utility' columns", name, c->header_line);
+            col_util = (long)k;
+        } else if (cs_table_value_column(h)) {
+            if (c->val >= 0)
+                return CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: two metric columns ('%s' and '%.30s'); keep one of "
+                               "fid, kid, cosine, hist, dhash, ssim, rgb-ssim, fusion (or add a 'utility' column)",
+                               name, c->header_line, t->column, h);
+            c->val = (long)k;
+            snprintf(t->column, sizeof t->column, "%s", h);
+            for (char *ch = t->column; *ch; ch++) *ch = (char)tolower((unsigned char)*ch);
+        }
+    }
+    if (col_util >= 0) {
+        c->val = col_util;
+        snprintf(t->column, sizeof t->column, "utility");
+    }
+    if (c->val >= 0) {
+        cs_metric mt;
+        t->is_metric = cs_metric_name_valid(t->column, &mt);
+        t->is_fid = t->is_metric && mt == CS_METRIC_FID;
+        t->is_distance = t->is_metric && cs_metric_is_distance(mt);
+    }
+    if (c->coal < 0 || c->val < 0)
+        return CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: expected columns 'coalition' and 'fid' (or 'utility'), got '%.100s'",
+                       name, c->header_line, rec->nf ? cs_trim(rec->buf) : "");
+    c->min_fields = (size_t)(c->coal > c->val ? c->coal : c->val) + 1;
+    return CS_OK;
+}
+
+/* Duplicate detection: rows are few enough (<= 2^24) for an open-addressing table keyed by
+ * mask + 1 (0 = empty), probed linearly, kept at load <= 1/2. */
+typedef struct cs_mask_index {
+    size_t cap;     /* a power of two, or 0 */
+    uint64_t *keys; /* (cap,) mask + 1, 0 = empty */
+    size_t *rows;   /* (cap,) */
+} cs_mask_index;
+
+static void cs_mask_index_free(cs_mask_index *ix) {
+    free(ix->keys);
+    free(ix->rows);
+    memset(ix, 0, sizeof *ix);
+}
+
+/* The slot of key in keys (cap slots): where it is, or the empty one where it would go. */
+static size_t cs_mask_slot(const uint64_t *keys, size_t cap, uint64_t key) {
+    size_t h = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 7) & (cap - 1);
+    while (keys[h] && keys[h] != key) h = (h + 1) & (cap - 1);
+    return h;
+}
+
+/* Room for n entries at load <= 1/2. */
+static cs_status cs_mask_index_reserve(cs_mask_index *ix, size_t n) {
+    if (2 * n <= ix->cap) return CS_OK;
+    size_t ncap = ix->cap ? 2 * ix->cap : 128;
+    uint64_t *nk = cs_calloc(ncap, sizeof *nk, "duplicate index");
+    size_t *nr = cs_malloc(ncap * sizeof *nr, "duplicate index");
+    if (!nk || !nr) {
+        free(nk);
+        free(nr);
+        return CS_E_NOMEM;
+    }
+    for (size_t k = 0; k < ix->cap; k++) {
+        if (!ix->keys[k]) continue;
+        size_t h = cs_mask_slot(nk, ncap, ix->keys[k]);
+        nk[h] = ix->keys[k];
+        nr[h] = ix->rows[k];
+    }
+    cs_mask_index_free(ix);
+    ix->keys = nk;
+    ix->rows = nr;
+    ix->cap = ncap;
+    return CS_OK;
+}
+
+/* 1 and *row when mask is in the index (which must not be empty). */
+static int cs_mask_index_get(const cs_mask_index *ix, uint64_t mask, size_t *row) {
+    size_t h = cs_mask_slot(ix->keys, ix->cap, mask + 1);
+    if (!ix->keys[h]) return 0;
+    *row = ix->rows[h];
+    return 1;
+}
+
+/* Room in t's row arrays for one more row (cap: their capacity). */
+static cs_status cs_table_grow_rows(const char *name, cs_coalition_table *t, size_t *cap) {
+    if (t->n_rows < *cap) return CS_OK;
+    size_t ncap = *cap ? 2 * *cap : 64;
+    uint64_t *nm = realloc(t->masks, ncap * sizeof *nm);
+    if (nm) t->masks = nm;
+    double *nv = realloc(t->values, ncap * sizeof *nv);
+    if (nv) t->values = nv;
+    int *nl = realloc(t->lines, ncap * sizeof *nl);
+    if (nl) t->lines = nl;
+    if (!nm || !nv || !nl) return CS_FAIL(CS_E_NOMEM, "out of memory reading %s", name);
+    *cap = ncap;
+    return CS_OK;
+}
+
+/* One data row (already read into rec, from line row_line): its value and coalition appended to
+ * t unless the coalition is already there. */
+static cs_status cs_table_add_row(const char *name, int row_line, cs_record *rec, const cs_table_columns *c,
+                                  const cs_table_options *o, int fixed, int max_players, cs_coalition_table *t,
+                                  size_t *cap, cs_mask_index *ix) {
+    if (rec->nf < c->min_fields)
+        return CS_FAIL(CS_E_FORMAT, "%s:%d: expected at least %zu fields, got %zu", name, row_line, c->min_fields,
+                       rec->nf);
+    if (t->n_rows == CS_TABLE_MAX_ROWS)
+        return CS_FAIL(CS_E_FORMAT, "%s:%d: more than %zu rows", name, row_line, CS_TABLE_MAX_ROWS);
+    char *vtext = cs_trim(rec->buf + rec->off[c->val]);
+    double value;
+    if (!cs_parse_number(vtext, &value))
+        return CS_FAIL(CS_E_FORMAT, "%s:%d: %s value '%.40s' is not a finite number", name, row_line, t->column,
+                       vtext);
+    char coal_text[64];
+    snprintf(coal_text, sizeof coal_text, "%s", cs_trim(rec->buf + rec->off[c->coal]));
+    uint64_t mask;
+    CS_TRY(cs_parse_coalition(name, row_line, rec->buf + rec->off[c->coal], o, fixed, max_players, t, &mask));
+    CS_TRY(cs_table_grow_rows(name, t, cap));
+    CS_TRY(cs_mask_index_reserve(ix, t->n_rows + 1));
+    size_t prev;
+    if (cs_mask_index_get(ix, mask, &prev))
+        return CS_FAIL(CS_E_FORMAT, "%s:%d: duplicate coalition '%s' (the same set as line %d)", name, row_line,
+                       coal_text[0] ? coal_text : "(baseline)", t->lines[prev]);
+    size_t h = cs_mask_slot(ix->keys, ix->cap, mask + 1);
+    ix->keys[h] = mask + 1;
+    ix->rows[h] = t->n_rows;
+    t->masks[t->n_rows] = mask;
+    t->values[t->n_rows] = value;
+    t->lines[t->n_rows] = row_line;
+    t->n_rows++;
+    return CS_OK;
+}
+
+/* After the last row: some rows, a baseline row (t->baseline_row), some players. */
+static cs_status cs_table_check_complete(const char *name, const cs_table_options *o, int header_line,
+                                         const cs_mask_index *ix, cs_coalition_table *t) {
+    if (!t->n_rows) return CS_FAIL(CS_E_FORMAT, "%s:%d: no coalition rows after the header", name, header_line);
+    if (!cs_mask_index_get(ix, 0, &t->baseline_row))
+        return CS_FAIL(CS_E_FORMAT,
+                       "%s: missing baseline row (the empty coalition: an empty coalition field, '(baseline)'%s%s%s)",
+                       name, o->baseline ? ", or '" : "; or pass --baseline NAME if the baseline row names the baseline",
+                       o->baseline ? o->baseline : "", o->baseline ? "'" : "");
+    if (t->n_players == 0) return CS_FAIL(CS_E_FORMAT, "%s: the table names no players (only the baseline row)", name);
+    return CS_OK;
+}
+
+/* Header and rows of the text [p, end) into t. */
+static cs_status cs_table_parse_records(const char *name, const char *p, const char *end, const cs_table_options *o,
+                                        int fixed, int max_players, cs_record *rec, cs_coalition_table *t) {
+    int line = 1;
+    cs_table_columns c = {0};
+    CS_TRY(cs_table_header(name, &p, end, &line, rec, t, &c));
+    size_t cap = 0;
+    cs_mask_index ix = {0};
+    cs_status st = CS_OK;
+    while (st == CS_OK && cs_next_record(&p, end, &line)) {
+        int row_line = line;
+        st = cs_record_read(name, &p, end, &line, rec);
+        if (st == CS_OK) st = cs_table_add_row(name, row_line, rec, &c, o, fixed, max_players, t, &cap, &ix);
+    }
+    if (st == CS_OK) st = cs_table_check_complete(name, o, c.header_line, &ix, t);
+    cs_mask_index_free(&ix);
+    return st;
+}
+
 cs_status cs_coalition_table_parse(const char *name, const char *text, size_t len, const cs_table_options *opts,
                                    cs_coalition_table **out) {
     *out = NULL;
@@ -279,204 +490,12 @@ cs_status cs_coalition_table_parse(const char *name, const char *text, size_t le
         st = CS_E_NOMEM;
         goto fail;
     }
-    int fixed = 0;
-    if (o.players && o.n_players > 0) {
-        if (o.n_players > max_players) {
-            st = CS_FAIL(CS_E_USAGE, "%d players given, at most %d are supported", o.n_players, max_players);
-            goto fail;
-        }
-        for (int i = 0; i < o.n_players; i++) {
-            const char *nm = o.players[i];
-            if (!nm || !nm[0] || strchr(nm, '+') || strchr(nm, ',') || strlen(nm) > CS_PLAYER_NAME_MAX ||
-                !strcmp(nm, "(baseline)") || (o.baseline && !strcmp(nm, o.baseline))) {
-                st = CS_FAIL(CS_E_USAGE, "bad player name '%.64s' in the player list", nm ? nm : "");
-                goto fail;
-            }
-            if (cs_player_find(t, nm) >= 0) {
-                st = CS_FAIL(CS_E_USAGE, "player '%.64s' listed twice", nm);
-                goto fail;
-            }
-            t->players[i] = strdup(nm);
-            if (!t->players[i]) {
-                st = CS_FAIL(CS_E_NOMEM, "out of memory");
-                goto fail;
-            }
-            t->n_players = i + 1;
-        }
-        fixed = 1;
-    }
-
-    /* header: first record that is not blank or a comment */
-    int line = 1, header_line = 0;
-    long col_coal = -1, col_val = -1, col_util = -1;
-    size_t min_fields = 0;
-    if (cs_next_record(&p, end, &line)) {
-        header_line = line;
-        CS_TRY_GOTO(st, cs_record_read(name, &p, end, &line, &rec), fail);
-    }
-    if (!header_line) {
-        st = CS_FAIL(CS_E_FORMAT, "%s: empty file (expected a header line 'coalition,fid' or 'coalition,utility')",
-                     name);
-        goto fail;
-    }
-    for (size_t k = 0; k < rec.nf; k++) {
-        char *h = cs_trim(rec.buf + rec.off[k]);
-        if (!strcasecmp(h, "coalition")) {
-            if (col_coal >= 0) {
-                st = CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: two 'coalition' columns", name, header_line);
-                goto fail;
-            }
-            col_coal = (long)k;
-        } else if (!strcasecmp(h, "utility")) {
-            if (col_util >= 0) {
-                st = CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: two 'utility' columns", name, header_line);
-                goto fail;
-            }
-            col_util = (long)k;
-        } else if (cs_table_value_column(h)) {
-            if (col_val >= 0) {
-                st = CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: two metric columns ('%s' and '%.30s'); keep one of "
-                             "fid, kid, cosine, hist, dhash, ssim, rgb-ssim, fusion (or add a 'utility' column)",
-                             name, header_line, t->column, h);
-                goto fail;
-            }
-            col_val = (long)k;
-            snprintf(t->column, sizeof t->column, "%s", h);
-            for (char *c = t->column; *c; c++) *c = (char)tolower((unsigned char)*c);
-        }
-    }
-    /* a `utility` column wins over metric columns (an audit's coalitions.csv has both) */
-    if (col_util >= 0) {
-        col_val = col_util;
-        snprintf(t->column, sizeof t->column, "utility");
-    }
-    if (col_val >= 0) {
-        cs_metric mt;
-        t->is_metric = cs_metric_name_valid(t->column, &mt);
-        t->is_fid = t->is_metric && mt == CS_METRIC_FID;
-        t->is_distance = t->is_metric && cs_metric_is_distance(mt);
-    }
-    if (col_coal < 0 || col_val < 0) {
-        st = CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: expected columns 'coalition' and 'fid' (or 'utility'), got '%.100s'",
-                     name, header_line, rec.nf ? cs_trim(rec.buf) : "");
-        goto fail;
-    }
-    min_fields = (size_t)(col_coal > col_val ? col_coal : col_val) + 1;
-
-    /* rows */
-    size_t cap = 0;
-    /* duplicate detection: rows are few enough (<= 2^24) for a sort-free open-addressing table
-     * keyed by mask; reuse a simple array of (mask, row) pairs probed linearly. */
-    size_t hcap = 0;
-    uint64_t *hkeys = NULL; /* (hcap,) mask+1, 0 = empty */
-    size_t *hrows = NULL;   /* (hcap,) */
-    while (cs_next_record(&p, end, &line)) {
-        int row_line = line;
-        CS_TRY_GOTO(st, cs_record_read(name, &p, end, &line, &rec), fail_rows);
-        if (rec.nf < min_fields) {
-            st = CS_FAIL(CS_E_FORMAT, "%s:%d: expected at least %zu fields, got %zu", name, row_line, min_fields, rec.nf);
-            goto fail_rows;
-        }
-        if (t->n_rows == CS_TABLE_MAX_ROWS) {
-            st = CS_FAIL(CS_E_FORMAT, "%s:%d: more than %zu rows", name, row_line, CS_TABLE_MAX_ROWS);
-            goto fail_rows;
-        }
-        char *vtext = cs_trim(rec.buf + rec.off[col_val]);
-        double value;
-        if (!cs_parse_number(vtext, &value)) {
-            st = CS_FAIL(CS_E_FORMAT, "%s:%d: %s value '%.40s' is not a finite number", name, row_line,
-                         t->column, vtext);
-            goto fail_rows;
-        }
-        char coal_text[64];
-        snprintf(coal_text, sizeof coal_text, "%s", cs_trim(rec.buf + rec.off[col_coal]));
-        uint64_t mask;
-        CS_TRY_GOTO(st,
-                    cs_parse_coalition(name, row_line, rec.buf + rec.off[col_coal], &o, fixed, max_players, t, &mask),
-                    fail_rows);
-        if (t->n_rows == cap) {
-            size_t ncap = cap ? 2 * cap : 64;
-            uint64_t *nm = realloc(t->masks, ncap * sizeof *nm);
-            if (nm) t->masks = nm;
-            double *nv = realloc(t->values, ncap * sizeof *nv);
-            if (nv) t->values = nv;
-            int *nl = realloc(t->lines, ncap * sizeof *nl);
-            if (nl) t->lines = nl;
-            if (!nm || !nv || !nl) {
-                st = CS_FAIL(CS_E_NOMEM, "out of memory reading %s", name);
-                goto fail_rows;
-            }
-            cap = ncap;
-        }
-        /* duplicate check (hash table kept at load <= 1/2) */
-        if (2 * (t->n_rows + 1) > hcap) {
-            size_t ncap = hcap ? 2 * hcap : 128;
-            uint64_t *nk = cs_calloc(ncap, sizeof *nk, "duplicate index");
-            size_t *nr = cs_malloc(ncap * sizeof *nr, "duplicate index");
-            if (!nk || !nr) {
-                free(nk);
-                free(nr);
-                st = CS_E_NOMEM;
-                goto fail_rows;
-            }
-            for (size_t k = 0; k < hcap; k++) {
-                if (!hkeys[k]) continue;
-                size_t h = (size_t)((hkeys[k] * 0x9e3779b97f4a7c15ULL) >> 7) & (ncap - 1);
-                while (nk[h]) h = (h + 1) & (ncap - 1);
-                nk[h] = hkeys[k];
-                nr[h] = hrows[k];
-            }
-            free(hkeys);
-            free(hrows);
-            hkeys = nk;
-            hrows = nr;
-            hcap = ncap;
-        }
-        uint64_t key = mask + 1;
-        size_t h = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 7) & (hcap - 1);
-        while (hkeys[h] && hkeys[h] != key) h = (h + 1) & (hcap - 1);
-        if (hkeys[h]) {
-            size_t prev = hrows[h];
-            st = CS_FAIL(CS_E_FORMAT, "%s:%d: duplicate coalition '%s' (the same set as line %d)", name, row_line,
-                         coal_text[0] ? coal_text : "(baseline)", t->lines[prev]);
-            goto fail_rows;
-        }
-        hkeys[h] = key;
-        hrows[h] = t->n_rows;
-        t->masks[t->n_rows] = mask;
-        t->values[t->n_rows] = value;
-        t->lines[t->n_rows] = row_line;
-        t->n_rows++;
-    }
-    if (!t->n_rows) {
-        st = CS_FAIL(CS_E_FORMAT, "%s:%d: no coalition rows after the header", name, header_line);
-        goto fail_rows;
-    }
-    {
-        uint64_t key = 1; /* the empty coalition */
-        size_t h = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 7) & (hcap - 1);
-        while (hkeys[h] && hkeys[h] != key) h = (h + 1) & (hcap - 1);
-        if (!hkeys[h]) {
-            st = CS_FAIL(CS_E_FORMAT,
-                         "%s: missing baseline row (the empty coalition: an empty coalition field, '(baseline)'%s%s%s)",
-                         name, o.baseline ? ", or '" : "; or pass --baseline NAME if the baseline row names the baseline",
-                         o.baseline ? o.baseline : "", o.baseline ? "'" : "");
-            goto fail_rows;
-        }
-        t->baseline_row = hrows[h];
-    }
-    if (t->n_players == 0) {
-        st = CS_FAIL(CS_E_FORMAT, "%s: the table names no players (only the baseline row)", name);
-        goto fail_rows;
-    }
-    free(hkeys);
-    free(hrows);
+    const int fixed = o.players && o.n_players > 0;
+    if (fixed) CS_TRY_GOTO(st, cs_table_fixed_players(&o, max_players, t), fail);
+    CS_TRY_GOTO(st, cs_table_parse_records(name, p, end, &o, fixed, max_players, &rec, t), fail);
     free(rec.buf);
     *out = t;
     return CS_OK;
-fail_rows:
-    free(hkeys);
-    free(hrows);
 fail:
     free(rec.buf);
     cs_coalition_table_free(t);

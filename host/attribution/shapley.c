@@ -218,12 +218,6 @@ int cs_game_get(const cs_game *g, uint64_t mask, double *utility) {
 
 size_t cs_game_n_measured(const cs_game *g) { return g->count; }
 
-uint64_t cs_game_measured(const cs_game *g, size_t k, double *utility) {
-    CS_ASSERT(k < g->count);
-    if (utility) *utility = g->utils[k];
-    return g->masks[k];
-}
-
 uint64_t cs_game_n_missing(const cs_game *g) {
     CS_ASSERT(g->n <= 62);
     return ((uint64_t)1 << g->n) - (uint64_t)g->count;

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,40 @@ static void usage(FILE *out) {
             "computed so far stay in the cache); with --skip-bad the run continues.\n");
 }
 
+/* Hidden options, testing aids only (not in --help; docs/gpu.md, "Testing without a GPU"): they
+ * set cs_features_opts.testing, so that tests drive the multi-device and GPU routes of the
+ * pipeline through the CLI on a machine without a GPU. */
+enum {
+    OPT_TESTING_CPU_DEVICES = 512, /* --testing-cpu-devices N: N CPU backends stand in for --device */
+    OPT_TESTING_FAIL_BATCH,        /* --testing-fail-batch K: the device that runs batch K fails */
+    OPT_TESTING_RGB_BATCH_BYTES,   /* --testing-rgb-batch-bytes B: pixel budget of a packed batch */
+    OPT_TESTING_CPU_ASYNC,         /* --testing-cpu-async: CPU backends emulate a GPU's copy queue */
+    OPT_TESTING_CPU_PREPROCESS     /* --testing-cpu-preprocess: CPU backends take decoded pixels */
+};
+
+/* One hidden testing option into t; 0 (after a usage message) on a bad value. */
+static int parse_testing_option(const char *cmd, int c, const char *arg, cs_features_testing *t) {
+    long v;
+    switch (c) {
+    case OPT_TESTING_CPU_DEVICES:
+        if (!cs_cli_parse_int(cmd, "--testing-cpu-devices", arg, 1, 64, &v)) return 0;
+        t->cpu_devices = (int)v;
+        return 1;
+    case OPT_TESTING_FAIL_BATCH:
+        if (!cs_cli_parse_int(cmd, "--testing-fail-batch", arg, 0, LONG_MAX, &v)) return 0;
+        t->fail = 1;
+        t->fail_batch = (size_t)v;
+        return 1;
+    case OPT_TESTING_RGB_BATCH_BYTES:
+        if (!cs_cli_parse_int(cmd, "--testing-rgb-batch-bytes", arg, 1, 256L << 20, &v)) return 0;
+        t->rgb_batch_bytes = (size_t)v;
+        return 1;
+    case OPT_TESTING_CPU_ASYNC: t->cpu_async = 1; return 1;
+    case OPT_TESTING_CPU_PREPROCESS: t->cpu_preprocess = 1; return 1;
+    }
+    return 0;
+}
+
 int cs_cmd_features(int argc, char **argv) {
     if (cs_mpi_requested(argc, argv)) return cs_mpi_main("features", cs_cmd_features, argc, argv);
     const char *cmd = "features";
@@ -61,6 +96,11 @@ int cs_cmd_features(int argc, char **argv) {
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
         {"shard", required_argument, 0, OPT_SHARD}, CS_MPI_LONGOPT,
         {"precision", required_argument, 0, OPT_PRECISION},
+        {"testing-cpu-devices", required_argument, 0, OPT_TESTING_CPU_DEVICES},
+        {"testing-fail-batch", required_argument, 0, OPT_TESTING_FAIL_BATCH},
+        {"testing-rgb-batch-bytes", required_argument, 0, OPT_TESTING_RGB_BATCH_BYTES},
+        {"testing-cpu-async", no_argument, 0, OPT_TESTING_CPU_ASYNC},
+        {"testing-cpu-preprocess", no_argument, 0, OPT_TESTING_CPU_PREPROCESS},
         {0, 0, 0, 0}};
     long v;
     int c;
@@ -95,6 +135,13 @@ int cs_cmd_features(int argc, char **argv) {
         case CS_OPT_MPI: break; /* cs_mpi_active() */
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return CS_EXIT_OK;
+        case OPT_TESTING_CPU_DEVICES:
+        case OPT_TESTING_FAIL_BATCH:
+        case OPT_TESTING_RGB_BATCH_BYTES:
+        case OPT_TESTING_CPU_ASYNC:
+        case OPT_TESTING_CPU_PREPROCESS:
+            if (!parse_testing_option(cmd, c, optarg, &o.testing)) return CS_EXIT_USAGE;
+            break;
         default: return cs_cli_usage_error(cmd, "bad option");
         }
     }

@@ -205,13 +205,21 @@ static int save_job(const char *cmd, const slurm_job *j, long n, long array_id, 
     return 0;
 }
 
-static int cmd_submit(int argc, char **argv) {
-    const char *cmd = "slurm submit";
+/* What `slurm submit` was asked for. */
+typedef struct slurm_submit {
     slurm_job j;
-    memset(&j, 0, sizeof j);
-    j.dir = "copyscope-slurm";
-    long n = 0, v;
-    int dry = 0;
+    long n;        /* shards */
+    int dry;       /* --dry-run: print the sbatch commands only */
+    int n_extra;   /* sbatch's own options (after '--') */
+    char *extra[CS_SLURM_MAX_EXTRA + 1];
+} slurm_submit;
+
+#define CS_SLURM_GO_ON (-1) /* a step went well: go on (else the step returns an exit code) */
+
+/* The command line into s. */
+static int submit_parse_args(const char *cmd, int argc, char **argv, slurm_submit *s) {
+    slurm_job *j = &s->j;
+    long v;
     enum { OPT_GPUS = 300, OPT_DIMS, OPT_CACHE, OPT_DRY, OPT_CPUS };
     static const struct option longopts[] = {
         {"shards", required_argument, 0, 'n'},    {"out", required_argument, 0, 'o'},
@@ -228,176 +236,199 @@ static int cmd_submit(int argc, char **argv) {
             dd = i;
             break;
         }
-    int n_extra = dd < argc ? argc - dd - 1 : 0;
-    if (n_extra > CS_SLURM_MAX_EXTRA) return cs_cli_usage_error(cmd, "too many sbatch options");
-    char *extra[CS_SLURM_MAX_EXTRA + 1];
-    for (int i = 0; i < n_extra; i++) extra[i] = argv[dd + 1 + i];
+    s->n_extra = dd < argc ? argc - dd - 1 : 0;
+    if (s->n_extra > CS_SLURM_MAX_EXTRA) return cs_cli_usage_error(cmd, "too many sbatch options");
+    for (int i = 0; i < s->n_extra; i++) s->extra[i] = argv[dd + 1 + i];
     int c;
     optind = 1;
     while ((c = getopt_long(dd, argv, "n:o:p:t:w:a:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (!cs_cli_parse_int(cmd, "--shards", optarg, 1, CS_SHARD_MAX, &n)) return CS_EXIT_USAGE;
+            if (!cs_cli_parse_int(cmd, "--shards", optarg, 1, CS_SHARD_MAX, &s->n)) return CS_EXIT_USAGE;
             break;
-        case 'o': j.dir = optarg; break;
-        case 'p': j.partition = optarg; break;
-        case OPT_GPUS: j.gpus = optarg; break;
-        case OPT_CPUS: j.cpus = optarg; break;
-        case 't': j.time = optarg; break;
+        case 'o': j->dir = optarg; break;
+        case 'p': j->partition = optarg; break;
+        case OPT_GPUS: j->gpus = optarg; break;
+        case OPT_CPUS: j->cpus = optarg; break;
+        case 't': j->time = optarg; break;
         case OPT_DIMS:
             if (!cs_cli_parse_int(cmd, "--dims", optarg, 1, 16384, &v)) return CS_EXIT_USAGE;
-            j.dims = (int)v;
+            j->dims = (int)v;
             break;
-        case 'w': j.weights = optarg; break;
-        case OPT_CACHE: j.cache_dir = optarg; break;
+        case 'w': j->weights = optarg; break;
+        case OPT_CACHE: j->cache_dir = optarg; break;
         case 'a':
-            if (j.n_audit_opts == CS_SLURM_MAX_AUDIT_OPTS) return cs_cli_usage_error(cmd, "too many --audit-opt");
-            j.audit_opts[j.n_audit_opts++] = optarg;
+            if (j->n_audit_opts == CS_SLURM_MAX_AUDIT_OPTS) return cs_cli_usage_error(cmd, "too many --audit-opt");
+            j->audit_opts[j->n_audit_opts++] = optarg;
             break;
-        case OPT_DRY: dry = 1; break;
+        case OPT_DRY: s->dry = 1; break;
         case 'h': usage(stdout); return CS_EXIT_OK;
         default: return cs_cli_usage_error(cmd, "bad option");
         }
     }
     if (dd - optind > 1) return cs_cli_usage_error(cmd, "expected one MANIFEST.json (sbatch options go after '--')");
-    if (optind < dd) j.manifest = argv[optind];
-    if (!j.manifest) return cs_cli_usage_error(cmd, "no MANIFEST.json given");
-    if (n < 1) return cs_cli_usage_error(cmd, "--shards N is required");
+    if (optind < dd) j->manifest = argv[optind];
+    if (!j->manifest) return cs_cli_usage_error(cmd, "no MANIFEST.json given");
+    if (s->n < 1) return cs_cli_usage_error(cmd, "--shards N is required");
+    return CS_SLURM_GO_ON;
+}
 
-    /* absolute paths: the jobs run elsewhere */
-    static char manifest[PATH_MAX], dir[PATH_MAX], weights[PATH_MAX], cache[PATH_MAX], exe[PATH_MAX];
-    if (!realpath(j.manifest, manifest)) return cs_cli_usage_error(cmd, "%s: %s", j.manifest, strerror(errno));
+/* The manifest validated now (not in 100 tasks); every path of the job absolute (the jobs run
+ * elsewhere; static storage), the executable's into exe (PATH_MAX bytes). */
+static int submit_absolute_paths(const char *cmd, slurm_job *j, char *exe) {
+    static char manifest[PATH_MAX], dir[PATH_MAX], weights[PATH_MAX], cache[PATH_MAX];
+    if (!realpath(j->manifest, manifest)) return cs_cli_usage_error(cmd, "%s: %s", j->manifest, strerror(errno));
     cs_audit_manifest *m = NULL;
-    cs_status st = cs_audit_manifest_read(manifest, &m); /* validate now, not in 100 tasks */
+    cs_status st = cs_audit_manifest_read(manifest, &m);
     if (st != CS_OK) return cs_cli_fail(cmd, st);
     cs_audit_manifest_free(m);
-    j.manifest = manifest;
-    if (abs_path(j.dir, dir) != 0) return cs_cli_usage_error(cmd, "%s: bad directory", j.dir);
-    j.dir = dir;
+    j->manifest = manifest;
+    if (abs_path(j->dir, dir) != 0) return cs_cli_usage_error(cmd, "%s: bad directory", j->dir);
+    j->dir = dir;
     if (strchr(dir, '\'') || strchr(dir, '\n'))
         return cs_cli_usage_error(cmd, "%s: the job directory may not contain quotes or newlines", dir);
-    if (j.weights) {
-        if (abs_path(j.weights, weights) != 0) return cs_cli_usage_error(cmd, "%s: bad path", j.weights);
-        j.weights = weights;
+    if (j->weights) {
+        if (abs_path(j->weights, weights) != 0) return cs_cli_usage_error(cmd, "%s: bad path", j->weights);
+        j->weights = weights;
     }
-    if (j.cache_dir) {
-        if (abs_path(j.cache_dir, cache) != 0) return cs_cli_usage_error(cmd, "%s: bad path", j.cache_dir);
-        j.cache_dir = cache;
+    if (j->cache_dir) {
+        if (abs_path(j->cache_dir, cache) != 0) return cs_cli_usage_error(cmd, "%s: bad path", j->cache_dir);
+        j->cache_dir = cache;
     }
-    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    ssize_t el = readlink("/proc/self/exe", exe, PATH_MAX - 1);
     if (el <= 0) return cs_cli_usage_error(cmd, "cannot find the copyscope executable");
     exe[el] = 0;
-    char sub[PATH_MAX + 32];
-    snprintf(sub, sizeof sub, "%s/logs", dir);
-    if (mkdir_p(sub) != 0) return cs_cli_usage_error(cmd, "%s: cannot create: %s", sub, strerror(errno));
-    snprintf(sub, sizeof sub, "%s/partials", dir);
-    if (mkdir_p(sub) != 0) return cs_cli_usage_error(cmd, "%s: cannot create: %s", sub, strerror(errno));
+    return CS_SLURM_GO_ON;
+}
 
-    /* which shards are still missing */
+/* The job directory's logs/ and partials/ (its path into partials, PATH_MAX + 32 bytes). */
+static int submit_make_dirs(const char *cmd, const char *dir, char *partials) {
+    const size_t cap = PATH_MAX + 32;
+    snprintf(partials, cap, "%s/logs", dir);
+    if (mkdir_p(partials) != 0) return cs_cli_usage_error(cmd, "%s: cannot create: %s", partials, strerror(errno));
+    snprintf(partials, cap, "%s/partials", dir);
+    if (mkdir_p(partials) != 0) return cs_cli_usage_error(cmd, "%s: cannot create: %s", partials, strerror(errno));
+    return CS_SLURM_GO_ON;
+}
+
+/* The shards whose parts are still missing in partials as an --array value ("0-3" when all are,
+ * else "1,5,7"; malloc'd into *array), their count in *n_missing. */
+static int submit_missing_shards(const char *cmd, const char *partials, long n, char **array, long *n_missing) {
     long found = 0;
     int *present = NULL;
-    st = cs_shard_parts_scan(sub, &found, &present);
+    *array = NULL;
+    cs_status st = cs_shard_parts_scan(partials, &found, &present);
     if (st == CS_OK && found != n) {
         free(present);
         fprintf(stderr, "copyscope %s: %s holds parts of a %ld-shard run, not %ld: use --shards %ld to "
-                "resume it, or another --out\n", cmd, sub, found, n, found);
+                "resume it, or another --out\n", cmd, partials, found, n, found);
         return CS_EXIT_USAGE;
     }
     if (st != CS_OK && st != CS_E_NOTFOUND) return cs_cli_fail(cmd, st);
     if (st != CS_OK) present = NULL;
     size_t cap = (size_t)n * 8 + 16;
-    char *array = malloc(cap); /* "0-3" or "1,5,7" */
-    if (!array) {
+    char *a = malloc(cap);
+    if (!a) {
         free(present);
         return cs_cli_fail(cmd, CS_E_NOMEM);
     }
     size_t alen = 0;
-    long n_missing = 0;
+    *n_missing = 0;
     for (long i = 0; i < n; i++)
         if (!present || !present[i]) {
-            alen += (size_t)snprintf(array + alen, cap - alen, "%s%ld", n_missing ? "," : "", i);
-            n_missing++;
+            alen += (size_t)snprintf(a + alen, cap - alen, "%s%ld", *n_missing ? "," : "", i);
+            (*n_missing)++;
         }
     free(present);
-    if (n_missing == n) snprintf(array, cap, "0-%ld", n - 1);
-    int rc = write_scripts(cmd, &j, exe, n);
-    if (rc) {
+    if (*n_missing == n) snprintf(a, cap, "0-%ld", n - 1);
+    *array = a;
+    return CS_SLURM_GO_ON;
+}
+
+/* sbatch --parsable [opt] EXTRA... DIR/script: printed with --dry-run (*id = dry_id), else run
+ * with the job id into *id. 1 if so; 0 when sbatch failed or printed no job id (its exit status
+ * in *status, -1 if it could not run; its output in out). */
+static int submit_sbatch(const slurm_submit *s, const char *opt, const char *script, long dry_id, long *id,
+                         int *status, char *out, size_t out_cap) {
+    const char *sbatch = getenv("COPYSCOPE_SBATCH");
+    if (!sbatch || !sbatch[0]) sbatch = "sbatch";
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", s->j.dir, script);
+    char *args[CS_SLURM_MAX_EXTRA + 8];
+    int k = 0;
+    args[k++] = (char *)sbatch;
+    args[k++] = "--parsable";
+    if (opt) args[k++] = (char *)opt;
+    for (int i = 0; i < s->n_extra; i++) args[k++] = s->extra[i];
+    args[k++] = path;
+    args[k] = NULL;
+    if (s->dry) {
+        for (int i = 0; i < k; i++) printf("%s%s", i ? " " : "", args[i]);
+        printf("\n");
+        *id = dry_id;
+        return 1;
+    }
+    *status = run_capture(args, out, out_cap);
+    return *status == 0 && parse_job_id(out, id);
+}
+
+/* The shard array (when shards are missing; its id into *array_id) and the merge job depending
+ * on it (*merge_id). */
+static int submit_jobs(const char *cmd, const slurm_submit *s, const char *array, long n_missing, long *array_id,
+                       long *merge_id) {
+    char out[4096] = "", dep_opt[64];
+    int r = 0;
+    *array_id = *merge_id = 0;
+    if (n_missing > 0) {
+        char *array_opt = malloc(strlen(array) + 16);
+        if (!array_opt) return cs_cli_fail(cmd, CS_E_NOMEM);
+        sprintf(array_opt, "--array=%s", array);
+        int ok = submit_sbatch(s, array_opt, "shards.sbatch", 1, array_id, &r, out, sizeof out);
+        free(array_opt);
+        if (!ok) {
+            fprintf(stderr, "copyscope %s: sbatch of the shard array failed (exit %d): %s\n", cmd, r, out);
+            return CS_EXIT_RUNTIME;
+        }
+        snprintf(dep_opt, sizeof dep_opt, "--dependency=afterok:%ld", *array_id);
+    }
+    if (!submit_sbatch(s, n_missing > 0 ? dep_opt : NULL, "merge.sbatch", 0, merge_id, &r, out, sizeof out)) {
+        fprintf(stderr, "copyscope %s: sbatch of the merge job failed (exit %d): %s\n", cmd, r, out);
+        if (*array_id) fprintf(stderr, "copyscope %s: the shard array %ld was submitted\n", cmd, *array_id);
+        return CS_EXIT_RUNTIME;
+    }
+    return CS_SLURM_GO_ON;
+}
+
+static int cmd_submit(int argc, char **argv) {
+    const char *cmd = "slurm submit";
+    slurm_submit s;
+    memset(&s, 0, sizeof s);
+    s.j.dir = "copyscope-slurm";
+    static char exe[PATH_MAX];
+    char partials[PATH_MAX + 32];
+    int rc = submit_parse_args(cmd, argc, argv, &s);
+    if (rc == CS_SLURM_GO_ON) rc = submit_absolute_paths(cmd, &s.j, exe);
+    if (rc == CS_SLURM_GO_ON) rc = submit_make_dirs(cmd, s.j.dir, partials);
+    if (rc != CS_SLURM_GO_ON) return rc;
+    char *array = NULL;
+    long n_missing = 0, array_id = 0, merge_id = 0;
+    rc = submit_missing_shards(cmd, partials, s.n, &array, &n_missing);
+    if (rc == CS_SLURM_GO_ON) {
+        int w = write_scripts(cmd, &s.j, exe, s.n);
+        if (w) rc = w;
+    }
+    if (rc == CS_SLURM_GO_ON) rc = submit_jobs(cmd, &s, array, n_missing, &array_id, &merge_id);
+    if (rc == CS_SLURM_GO_ON && s.dry) rc = CS_EXIT_OK;
+    if (rc != CS_SLURM_GO_ON) {
         free(array);
         return rc;
     }
-
-    const char *sbatch = getenv("COPYSCOPE_SBATCH");
-    if (!sbatch || !sbatch[0]) sbatch = "sbatch";
-    char script[PATH_MAX + 32], dep_opt[64];
-    char *args[CS_SLURM_MAX_EXTRA + 8];
-    char out[4096];
-    long array_id = 0, merge_id = 0;
-    char *array_opt = malloc(strlen(array) + 16);
-    if (!array_opt) {
-        free(array);
-        return cs_cli_fail(cmd, CS_E_NOMEM);
-    }
-    sprintf(array_opt, "--array=%s", array);
-    if (n_missing > 0) {
-        int k = 0;
-        args[k++] = (char *)sbatch;
-        args[k++] = "--parsable";
-        args[k++] = array_opt;
-        for (int i = 0; i < n_extra; i++) args[k++] = extra[i];
-        snprintf(script, sizeof script, "%s/shards.sbatch", dir);
-        args[k++] = script;
-        args[k] = NULL;
-        if (dry) {
-            for (int i = 0; i < k; i++) printf("%s%s", i ? " " : "", args[i]);
-            printf("\n");
-            array_id = 1;
-        } else {
-            int r = run_capture(args, out, sizeof out);
-            if (r != 0 || !parse_job_id(out, &array_id)) {
-                fprintf(stderr, "copyscope %s: sbatch of the shard array failed (exit %d): %s\n", cmd, r, out);
-                free(array_opt);
-                free(array);
-                return CS_EXIT_RUNTIME;
-            }
-        }
-    }
-    {
-        int k = 0;
-        args[k++] = (char *)sbatch;
-        args[k++] = "--parsable";
-        if (n_missing > 0) {
-            snprintf(dep_opt, sizeof dep_opt, "--dependency=afterok:%ld", array_id);
-            args[k++] = dep_opt;
-        }
-        for (int i = 0; i < n_extra; i++) args[k++] = extra[i];
-        snprintf(script, sizeof script, "%s/merge.sbatch", dir);
-        args[k++] = script;
-        args[k] = NULL;
-        if (dry) {
-            for (int i = 0; i < k; i++) printf("%s%s", i ? " " : "", args[i]);
-            printf("\n");
-        } else {
-            int r = run_capture(args, out, sizeof out);
-            if (r != 0 || !parse_job_id(out, &merge_id)) {
-                fprintf(stderr, "copyscope %s: sbatch of the merge job failed (exit %d): %s\n", cmd, r, out);
-                if (array_id) fprintf(stderr, "copyscope %s: the shard array %ld was submitted\n", cmd, array_id);
-                free(array_opt);
-                free(array);
-                return CS_EXIT_RUNTIME;
-            }
-        }
-    }
-    free(array_opt);
-    if (dry) {
-        free(array);
-        return CS_EXIT_OK;
-    }
-    rc = save_job(cmd, &j, n, n_missing ? array_id : 0, n_missing ? array : "", merge_id);
+    rc = save_job(cmd, &s.j, s.n, n_missing ? array_id : 0, n_missing ? array : "", merge_id);
     if (n_missing)
-        printf("array_job_id %ld (shards %s of %ld)\nmerge_job_id %ld\n", array_id, array, n, merge_id);
+        printf("array_job_id %ld (shards %s of %ld)\nmerge_job_id %ld\n", array_id, array, s.n, merge_id);
     else
-        printf("array_job_id none (all %ld parts present)\nmerge_job_id %ld\n", n, merge_id);
-    printf("report: %s/report/\n", dir);
+        printf("array_job_id none (all %ld parts present)\nmerge_job_id %ld\n", s.n, merge_id);
+    printf("report: %s/report/\n", s.j.dir);
     free(array);
     return rc ? CS_EXIT_RUNTIME : CS_EXIT_OK;
 }

@@ -427,8 +427,6 @@ cs_status cs_cache_flush(cs_cache *c) {
     return CS_OK;
 }
 
-size_t cs_cache_entry_count(const cs_cache *c) { return c ? c->count : 0; }
-const char *cs_cache_path(const cs_cache *c) { return c->dir; }
 
 void cs_cache_close(cs_cache *c) {
     if (!c) return;

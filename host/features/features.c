@@ -201,8 +201,14 @@ typedef struct cs_extract {
     const cs_features_opts *opts;
     cs_features *out;
     size_t d, B;
-    const cs_weights *w;
+    cs_weights *w;
     cs_cache *cache;
+    /* the producer's per-chunk buffers (B input files) */
+    cs_threadpool *pool;
+    cs_batch_ctx b;
+    size_t *todo;          /* (B) indices of the chunk's cache misses */
+    unsigned char *hit;    /* (B) 1: found in the cache */
+    float *cached;         /* (B, d) float32, the features of the hits */
     cs_sched *sched;
     cs_slot *slots;
     int nslots;
@@ -227,22 +233,20 @@ static void cs_extract_fail(cs_extract *x, cs_status st, const char *msg) {
  * decodes a third). */
 static cs_status cs_extract_start(cs_extract *x) {
     cs_device_list devs;
-    CS_TRY(cs_device_list_get(x->opts->device, x->opts->threads, &devs));
+    const cs_features_testing *t = &x->opts->testing;
+    CS_TRY(cs_device_list_get(x->opts->device, t->cpu_devices, x->opts->threads, &devs));
     static atomic_int noticed; /* once per process: an audit extracts many sets */
     if (devs.notice[0] && !x->opts->quiet && !atomic_exchange(&noticed, 1))
         fprintf(stderr, "copyscope: %s\n", devs.notice);
-    CS_TRY(cs_sched_create(&devs, x->w, x->opts->precision, x->opts->dims, &x->sched));
+    const cs_sched_opts so = {.precision = x->opts->precision,
+                              .dims = x->opts->dims,
+                              .fail = t->fail,
+                              .fail_batch = t->fail_batch,
+                              .model = {.cpu_async = t->cpu_async, .cpu_preprocess = t->cpu_preprocess}};
+    CS_TRY(cs_sched_create(&devs, x->w, &so, &x->sched));
     x->nslots = cs_sched_inline(x->sched) ? 1 : 3 * cs_sched_devices(x->sched);
     x->device_preprocess = cs_sched_preprocesses(x->sched);
-    x->rgb_budget = CS_RGB_BATCH_MAX_BYTES;
-    const char *rb = getenv("COPYSCOPE_TEST_RGB_BATCH_BYTES"); /* testing aid: a smaller budget */
-    if (rb && *rb) {
-        char *end;
-        unsigned long long v = strtoull(rb, &end, 10);
-        if (*end || v == 0 || v > CS_RGB_BATCH_MAX_BYTES)
-            return CS_FAIL(CS_E_USAGE, "COPYSCOPE_TEST_RGB_BATCH_BYTES=%s: expected 1..%zu", rb, CS_RGB_BATCH_MAX_BYTES);
-        x->rgb_budget = (size_t)v;
-    }
+    x->rgb_budget = t->rgb_batch_bytes ? t->rgb_batch_bytes : CS_RGB_BATCH_MAX_BYTES;
     x->slots = cs_calloc((size_t)x->nslots, sizeof *x->slots, "batch slots");
     if (!x->slots) return CS_E_NOMEM;
     for (int i = 0; i < x->nslots; i++) {
@@ -372,196 +376,243 @@ static cs_status cs_extract_decode(cs_extract *x, cs_threadpool *pool, cs_batch_
     return CS_OK;
 }
 
+/* Checks that need no file: dims, inputs, the testing pixel budget, and the --device syntax (a
+ * misspelt --device fails now, not after the cached part). */
+static cs_status cs_features_check_opts(const cs_features_opts *opts, size_t n) {
+    if (!cs_model_dims_valid(opts->dims))
+        return CS_FAIL(CS_E_USAGE, "--dims must be 64, 192, 768 or 2048 (got %d)", opts->dims);
+    if (n == 0) return CS_FAIL(CS_E_USAGE, "no input images");
+    if (opts->testing.rgb_batch_bytes > CS_RGB_BATCH_MAX_BYTES)
+        return CS_FAIL(CS_E_USAGE, "pixel budget of %zu bytes per batch (a testing aid): at most %zu",
+                       opts->testing.rgb_batch_bytes, CS_RGB_BATCH_MAX_BYTES);
+    cs_device_spec spec;
+    if (opts->testing.cpu_devices > 0) return cs_device_spec_stand_in(opts->testing.cpu_devices, &spec);
+    return cs_device_spec_parse(opts->device, &spec);
+}
+
+/* The weights (their digest into out) and the feature cache of this extractor identity. */
+static cs_status cs_extract_open(cs_extract *x) {
+    const cs_features_opts *opts = x->opts;
+    char wpath[4096];
+    CS_TRY(cs_weights_find(opts->weights_path, wpath, sizeof wpath));
+    CS_TRY(cs_weights_load(wpath, &x->w));
+    snprintf(x->out->weights_sha256, sizeof x->out->weights_sha256, "%s", cs_weights_sha256(x->w));
+    x->out->dims = opts->dims;
+    if (!opts->use_cache) return CS_OK;
+    char id[1024];
+    snprintf(id, sizeof id, "copyscope-features-v1;weights=%s;dims=%d;preprocess=%s;precision=%s",
+             x->out->weights_sha256, opts->dims, CS_PREPROCESS_ID, opts->precision ? opts->precision : "fp32");
+    return cs_cache_open(opts->cache_dir, id, opts->dims, &x->cache);
+}
+
+/* The decode pool, the output (sized for all n inputs; rows of skipped files are compacted
+ * away) and the producer's per-chunk buffers. */
+static cs_status cs_extract_alloc(cs_extract *x, size_t n) {
+    const size_t B = x->B, d = x->d;
+    cs_batch_ctx *b = &x->b;
+    x->pool = cs_threadpool_create(x->opts->threads);
+    if (!x->pool) return CS_E_NOMEM;
+    size_t bytes;
+    if (!cs_mul_size(n, d * sizeof(float), &bytes))
+        return CS_FAIL(CS_E_NOMEM, "feature matrix of %zu x %zu does not fit in memory", n, d);
+    x->out->data = cs_malloc(bytes, "feature matrix");                 /* (n, d) float32 */
+    x->out->sha256 = cs_malloc(n * sizeof *x->out->sha256, "digests"); /* (n) hex */
+    b->sha = cs_malloc(B * 32, "digests");                              /* (B, 32) */
+    b->bytes = cs_calloc(B, sizeof *b->bytes, "file buffers");
+    b->len = cs_calloc(B, sizeof *b->len, "file sizes");
+    b->st = cs_calloc(B, sizeof *b->st, "statuses");
+    b->msg = cs_calloc(B, sizeof *b->msg, "messages");
+    b->imgs = cs_calloc(B, sizeof *b->imgs, "decoded images");
+    x->todo = cs_malloc(B * sizeof *x->todo, "batch indices");
+    x->hit = cs_malloc(B, "cache hits");
+    x->cached = cs_malloc(B * d * sizeof(float), "cached features"); /* (B, d) float32 */
+    if (!x->out->data || !x->out->sha256 || !b->sha || !b->bytes || !b->len || !b->st || !b->msg || !b->imgs ||
+        !x->todo || !x->hit || !x->cached)
+        return CS_E_NOMEM;
+    b->todo = x->todo;
+    return CS_OK;
+}
+
+/* Cache lookup for the k files of the chunk that could be read: hits into x->cached (their file
+ * bytes freed), misses listed in x->todo. *m: the misses, *n_hits: the hits. */
+static cs_status cs_extract_lookup(cs_extract *x, size_t k, size_t *m, size_t *n_hits) {
+    cs_batch_ctx *b = &x->b;
+    size_t unused;
+    *m = *n_hits = 0;
+    memset(x->hit, 0, k);
+    if (x->cache) CS_TRY(cs_cache_lookup(x->cache, k, (const uint8_t(*)[32])b->sha, x->cached, x->hit, &unused));
+    for (size_t i = 0; i < k; i++) {
+        if (b->st[i] != CS_OK) x->hit[i] = 0; /* its digest is stale: never a hit */
+        if (x->hit[i]) {
+            (*n_hits)++;
+            free(b->bytes[i]);
+            b->bytes[i] = NULL;
+        } else if (b->st[i] == CS_OK) {
+            x->todo[(*m)++] = i;
+        }
+    }
+    return CS_OK;
+}
+
+/* The chunk's files that could not be read or decoded: settled, and listed as skipped
+ * (--skip-bad) or the run failed at the first of them. CS_OK to go on. */
+static cs_status cs_extract_settle_bad(cs_extract *x, size_t k) {
+    cs_batch_ctx *b = &x->b;
+    cs_features *out = x->out;
+    size_t first_bad = k;
+    for (size_t i = 0; i < k; i++)
+        if (b->st[i] != CS_OK) {
+            if (first_bad == k) first_bad = i;
+            x->n_settled++;
+            if (x->opts->skip_bad) {
+                cs_status st = cs_pathlist_push(&out->skipped, b->paths[i]);
+                char **nw = st == CS_OK ? realloc(out->skipped_why, out->skipped.n * sizeof *nw) : NULL;
+                if (!nw) {
+                    cs_extract_fail(x, st == CS_OK ? CS_E_NOMEM : st, st == CS_OK ? "out of memory" : cs_last_error());
+                    return x->err;
+                }
+                out->skipped_why = nw;
+                nw[out->skipped.n - 1] = b->msg[i] ? b->msg[i] : strdup("unreadable");
+                b->msg[i] = NULL;
+            }
+        }
+    if (first_bad < k && !x->opts->skip_bad) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s (use --skip-bad to continue past bad images)",
+                 b->msg[first_bad] ? b->msg[first_bad] : b->paths[first_bad]);
+        cs_extract_fail(x, b->st[first_bad], msg);
+        return x->err;
+    }
+    return CS_OK;
+}
+
+/* Rows in input order: the cached ones filled now, the computed ones (the m misses in slot sl)
+ * when their batch comes back. */
+static cs_status cs_extract_place_rows(cs_extract *x, size_t k, cs_slot *sl, size_t m) {
+    cs_batch_ctx *b = &x->b;
+    cs_features *out = x->out;
+    const size_t d = x->d;
+    for (size_t i = 0, j = 0; i < k; i++) {
+        if (b->st[i] != CS_OK) continue;
+        const size_t row = out->n;
+        if (x->hit[i]) {
+            memcpy(out->data + row * d, x->cached + i * d, d * sizeof(float));
+            x->n_settled++;
+        } else {
+            CS_ASSERT(sl && j < m && x->todo[j] == i);
+            sl->row[j] = row;
+            memcpy(sl->sha[j], b->sha[i], 32);
+            j++;
+        }
+        cs_sha256_hex(b->sha[i], out->sha256[row]);
+        CS_TRY(cs_pathlist_push(&out->paths, b->paths[i]));
+        out->n++;
+    }
+    return CS_OK;
+}
+
+/* Hand slot sl, holding the m misses of chunk bi (input files [start, start + k)), to the
+ * scheduler. */
+static void cs_extract_submit(cs_extract *x, cs_slot *sl, size_t bi, size_t start, size_t k, size_t m) {
+    sl->busy = 1;
+    sl->b.id = bi;
+    sl->b.first = start;
+    sl->b.count = k;
+    sl->b.m = (int)m;
+    sl->b.feat = sl->feat;
+    sl->b.user = sl;
+    cs_sched_submit(x->sched, &sl->b);
+}
+
+/* One chunk of k input files from start (chunk bi): read + hash, cache lookup, decode +
+ * preprocess the misses into a free slot, rows, then the slot to the scheduler. A failure is
+ * recorded in x (cs_extract_fail) and ends the run. */
+static void cs_extract_chunk(cs_extract *x, const cs_pathlist *files, size_t start, size_t k, size_t bi) {
+    cs_batch_ctx *b = &x->b;
+    b->paths = (const char *const *)files->paths + start;
+    memset(b->st, 0, k * sizeof *b->st);
+    cs_status st = cs_threadpool_for(x->pool, k, cs_job_read_hash, b);
+    size_t m = 0, n_hits = 0;
+    if (st == CS_OK) st = cs_extract_lookup(x, k, &m, &n_hits);
+    if (st != CS_OK) {
+        cs_extract_fail(x, st, cs_last_error());
+        return;
+    }
+    cs_slot *sl = NULL;
+    if (m > 0) {
+        if (!x->sched && (st = cs_extract_start(x)) != CS_OK) {
+            cs_extract_fail(x, st, cs_last_error());
+            return;
+        }
+        sl = cs_extract_slot(x);
+        if (!sl) return;
+        st = cs_extract_decode(x, x->pool, b, sl, x->todo, &m);
+        if (st != CS_OK) {
+            cs_extract_fail(x, st, cs_last_error());
+            return;
+        }
+    }
+    /* a bad file stops the run (after saving what was computed) unless --skip-bad */
+    if (cs_extract_settle_bad(x, k) != CS_OK) return;
+    st = cs_extract_place_rows(x, k, sl, m);
+    if (st != CS_OK) {
+        cs_extract_fail(x, st, cs_last_error());
+        return;
+    }
+    x->out->n_from_cache += n_hits;
+    for (size_t i = 0; i < k; i++) {
+        free(b->msg[i]);
+        b->msg[i] = NULL;
+    }
+    if (m > 0) cs_extract_submit(x, sl, bi, start, k, m);
+}
+
+static void cs_extract_progress(const cs_extract *x, size_t n, double t0) {
+    double el = cs_now() - t0;
+    fprintf(stderr, "\rfeatures: %zu/%zu images (%.1f img/s)", x->n_settled, n, (double)x->n_settled / (el > 0 ? el : 1));
+    fflush(stderr);
+}
+
+/* Everything of the run but out: the scheduler first (it joins the device threads before their
+ * slots go; the slots' host memory goes with it). */
+static void cs_extract_close(cs_extract *x) {
+    cs_batch_ctx *b = &x->b;
+    cs_sched_free(x->sched);
+    for (int i = 0; x->slots && i < x->nslots; i++) {
+        free(x->slots[i].items);
+        free(x->slots[i].sha);
+        free(x->slots[i].row);
+    }
+    free(x->slots);
+    for (size_t i = 0; i < x->B && b->bytes; i++) free(b->bytes[i]);
+    for (size_t i = 0; i < x->B && b->msg; i++) free(b->msg[i]);
+    for (size_t i = 0; i < x->B && b->imgs; i++) cs_image_free(&b->imgs[i]);
+    free(b->sha), free(b->bytes), free(b->len), free(b->st), free(b->msg), free(b->imgs);
+    free(x->todo), free(x->hit), free(x->cached);
+    cs_threadpool_free(x->pool);
+    cs_cache_close(x->cache);
+    cs_weights_free(x->w);
+}
+
 cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *opts, cs_features *out) {
     memset(out, 0, sizeof *out);
     const size_t n = files->n, d = (size_t)opts->dims;
     const size_t B = opts->batch > 0 ? (size_t)opts->batch : 50;
     double t0 = cs_now();
-    cs_status st = CS_OK;
-    cs_weights *w = NULL;
-    cs_threadpool *pool = NULL;
-    cs_batch_ctx b = {0};
-    size_t *todo = NULL;
-    unsigned char *hit = NULL;
-    float *feat = NULL;
-    char wpath[4096];
     cs_extract x = {.opts = opts, .out = out, .d = d, .B = B};
+    CS_TRY(cs_features_check_opts(opts, n));
+    cs_status st = cs_extract_open(&x);
+    if (st == CS_OK) st = cs_extract_alloc(&x, n);
+    if (st != CS_OK) goto done;
 
-    if (opts->dims != 64 && opts->dims != 192 && opts->dims != 768 && opts->dims != 2048)
-        return CS_FAIL(CS_E_USAGE, "--dims must be 64, 192, 768 or 2048 (got %d)", opts->dims);
-    if (n == 0) return CS_FAIL(CS_E_USAGE, "no input images");
-    {
-        cs_device_spec spec; /* a misspelt --device fails now, not after the cached part */
-        const char *test = getenv("COPYSCOPE_TEST_DEVICES");
-        CS_TRY(cs_device_spec_parse(test && *test ? test : opts->device, test && *test, &spec));
-    }
-    CS_TRY(cs_weights_find(opts->weights_path, wpath, sizeof wpath));
-    CS_TRY(cs_weights_load(wpath, &w));
-    x.w = w;
-    snprintf(out->weights_sha256, sizeof out->weights_sha256, "%s", cs_weights_sha256(w));
-    out->dims = opts->dims;
-
-    if (opts->use_cache) {
-        char id[1024];
-        snprintf(id, sizeof id, "copyscope-features-v1;weights=%s;dims=%d;preprocess=%s;precision=%s",
-                 out->weights_sha256, opts->dims, CS_PREPROCESS_ID,
-                 opts->precision ? opts->precision : "fp32");
-        CS_TRY_GOTO(st, cs_cache_open(opts->cache_dir, id, opts->dims, &x.cache), done);
-    }
-    pool = cs_threadpool_create(opts->threads);
-    if (!pool) {
-        st = CS_E_NOMEM;
-        goto done;
-    }
-
-    /* output buffers, sized for all inputs (rows of skipped files are compacted away) */
-    size_t bytes;
-    if (!cs_mul_size(n, d * sizeof(float), &bytes)) {
-        st = CS_FAIL(CS_E_NOMEM, "feature matrix of %zu x %zu does not fit in memory", n, d);
-        goto done;
-    }
-    out->data = cs_malloc(bytes, "feature matrix");              /* (n, d) float32 */
-    out->sha256 = cs_malloc(n * sizeof *out->sha256, "digests"); /* (n) hex */
-    b.sha = cs_malloc(B * 32, "digests");                         /* (B, 32) */
-    b.bytes = cs_calloc(B, sizeof *b.bytes, "file buffers");
-    b.len = cs_calloc(B, sizeof *b.len, "file sizes");
-    b.st = cs_calloc(B, sizeof *b.st, "statuses");
-    b.msg = cs_calloc(B, sizeof *b.msg, "messages");
-    b.imgs = cs_calloc(B, sizeof *b.imgs, "decoded images");
-    todo = cs_malloc(B * sizeof *todo, "batch indices");
-    hit = cs_malloc(B, "cache hits");
-    feat = cs_malloc(B * d * sizeof(float), "cached features"); /* (B, d) float32 */
-    if (!out->data || !out->sha256 || !b.sha || !b.bytes || !b.len || !b.st || !b.msg || !b.imgs || !todo || !hit ||
-        !feat) {
-        st = CS_E_NOMEM;
-        goto done;
-    }
-    b.todo = todo;
-
-    /* The producer (this thread): read + hash, cache lookup, decode + preprocess the misses of
-     * each chunk of B input files into a free slot, then hand the slot to the scheduler. With
-     * worker threads, chunk t+1 is decoded while a device computes chunk t. */
+    /* The producer (this thread): each chunk of B input files into a free slot, handed to the
+     * scheduler. With worker threads, chunk t+1 is decoded while a device computes chunk t. */
     for (size_t start = 0, bi = 0; start < n && x.err == CS_OK; start += B, bi++) {
-        size_t k = n - start < B ? n - start : B;
-        b.paths = (const char *const *)files->paths + start;
-        memset(b.st, 0, k * sizeof *b.st);
-        st = cs_threadpool_for(pool, k, cs_job_read_hash, &b);
-        if (st != CS_OK) {
-            cs_extract_fail(&x, st, cs_last_error());
-            break;
-        }
-
-        /* cache lookup for the files that could be read */
-        size_t n_hits = 0, unused;
-        memset(hit, 0, k);
-        if (x.cache) {
-            st = cs_cache_lookup(x.cache, k, (const uint8_t(*)[32])b.sha, feat, hit, &unused);
-            if (st != CS_OK) {
-                cs_extract_fail(&x, st, cs_last_error());
-                break;
-            }
-        }
-        size_t m = 0;
-        for (size_t i = 0; i < k; i++) {
-            if (b.st[i] != CS_OK) hit[i] = 0; /* its digest is stale: never a hit */
-            if (hit[i]) {
-                n_hits++;
-                free(b.bytes[i]);
-                b.bytes[i] = NULL;
-            } else if (b.st[i] == CS_OK) {
-                todo[m++] = i;
-            }
-        }
-
-        cs_slot *sl = NULL;
-        if (m > 0) {
-            if (!x.sched) {
-                st = cs_extract_start(&x);
-                if (st != CS_OK) {
-                    cs_extract_fail(&x, st, cs_last_error());
-                    break;
-                }
-            }
-            sl = cs_extract_slot(&x);
-            if (!sl) break;
-            st = cs_extract_decode(&x, pool, &b, sl, todo, &m);
-            if (st != CS_OK) {
-                cs_extract_fail(&x, st, cs_last_error());
-                break;
-            }
-        }
-        /* a bad file stops the run (after saving what was computed) unless --skip-bad */
-        size_t first_bad = k;
-        for (size_t i = 0; i < k && x.err == CS_OK; i++)
-            if (b.st[i] != CS_OK) {
-                if (first_bad == k) first_bad = i;
-                x.n_settled++;
-                if (opts->skip_bad) {
-                    st = cs_pathlist_push(&out->skipped, b.paths[i]);
-                    char **nw = st == CS_OK ? realloc(out->skipped_why, out->skipped.n * sizeof *nw) : NULL;
-                    if (!nw) {
-                        cs_extract_fail(&x, st == CS_OK ? CS_E_NOMEM : st, st == CS_OK ? "out of memory" : cs_last_error());
-                        break;
-                    }
-                    out->skipped_why = nw;
-                    nw[out->skipped.n - 1] = b.msg[i] ? b.msg[i] : strdup("unreadable");
-                    b.msg[i] = NULL;
-                }
-            }
+        cs_extract_chunk(&x, files, start, n - start < B ? n - start : B, bi);
         if (x.err != CS_OK) break;
-        if (first_bad < k && !opts->skip_bad) {
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s (use --skip-bad to continue past bad images)",
-                     b.msg[first_bad] ? b.msg[first_bad] : b.paths[first_bad]);
-            cs_extract_fail(&x, b.st[first_bad], msg);
-            break;
-        }
-
-        /* rows in input order: cached ones now, computed ones when their batch comes back */
-        for (size_t i = 0, j = 0; i < k; i++) {
-            if (b.st[i] != CS_OK) continue;
-            const size_t row = out->n;
-            if (hit[i]) {
-                memcpy(out->data + row * d, feat + i * d, d * sizeof(float));
-                x.n_settled++;
-            } else {
-                CS_ASSERT(sl && j < m && todo[j] == i);
-                sl->row[j] = row;
-                memcpy(sl->sha[j], b.sha[i], 32);
-                j++;
-            }
-            cs_sha256_hex(b.sha[i], out->sha256[row]);
-            st = cs_pathlist_push(&out->paths, b.paths[i]);
-            if (st != CS_OK) break;
-            out->n++;
-        }
-        if (st != CS_OK) {
-            cs_extract_fail(&x, st, cs_last_error());
-            break;
-        }
-        out->n_from_cache += n_hits;
-        for (size_t i = 0; i < k; i++) {
-            free(b.msg[i]);
-            b.msg[i] = NULL;
-        }
-        if (m > 0) {
-            sl->busy = 1;
-            sl->b.id = bi;
-            sl->b.first = start;
-            sl->b.count = k;
-            sl->b.m = (int)m;
-            sl->b.feat = sl->feat;
-            sl->b.user = sl;
-            cs_sched_submit(x.sched, &sl->b);
-        }
         /* take back whatever has finished meanwhile (inline: this batch) */
         for (cs_sched_batch *db; x.sched && (db = cs_sched_next_done(x.sched, 0));) cs_extract_complete(&x, db);
-        if (opts->progress) {
-            double el = cs_now() - t0;
-            fprintf(stderr, "\rfeatures: %zu/%zu images (%.1f img/s)", x.n_settled, n,
-                    (double)x.n_settled / (el > 0 ? el : 1));
-            fflush(stderr);
-        }
+        if (opts->progress) cs_extract_progress(&x, n, t0);
     }
     /* wait for the batches still on the devices (after a failure: the running ones finish and
      * are saved, the queued ones come back unrun) */
@@ -574,21 +625,7 @@ cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *
     if (out->n == 0) st = CS_FAIL(CS_E_USAGE, "no image could be read (%zu skipped)", out->skipped.n);
 
 done:
-    cs_sched_free(x.sched); /* joins the device threads before their slots go */
-    for (int i = 0; x.slots && i < x.nslots; i++) { /* host memory went with the scheduler */
-        free(x.slots[i].items);
-        free(x.slots[i].sha);
-        free(x.slots[i].row);
-    }
-    free(x.slots);
-    for (size_t i = 0; i < B && b.bytes; i++) free(b.bytes[i]);
-    for (size_t i = 0; i < B && b.msg; i++) free(b.msg[i]);
-    for (size_t i = 0; i < B && b.imgs; i++) cs_image_free(&b.imgs[i]);
-    free(b.sha), free(b.bytes), free(b.len), free(b.st), free(b.msg), free(b.imgs);
-    free(todo), free(hit), free(feat);
-    cs_threadpool_free(pool);
-    cs_cache_close(x.cache);
-    cs_weights_free(w);
+    cs_extract_close(&x);
     out->seconds = cs_now() - t0;
     if (st != CS_OK) {
         /* keep the message of the failure, not of cleanup */

@@ -13,82 +13,6 @@
 
 /* ---- device lists ------------------------------------------------------------------------- */
 
-static cs_status spec_usage(const cs_device_spec *s, const char *what) {
-    return CS_FAIL(CS_E_USAGE, "%s%s%s: %s", s->testing ? "COPYSCOPE_TEST_DEVICES=" : "device '",
-                   s->text, s->testing ? "" : "'", what);
-}
-
-cs_status cs_device_spec_parse(const char *text, int testing, cs_device_spec *out) {
-    memset(out, 0, sizeof *out);
-    out->testing = testing;
-    snprintf(out->text, sizeof out->text, "%s", text ? text : "auto");
-    if (testing) { /* "cpu,cpu,...": CPU backends standing in for GPUs */
-        int n = 0;
-        const char *p = text ? text : "";
-        for (;;) {
-            if (strncmp(p, "cpu", 3) != 0 || (p[3] != ',' && p[3] != '\0'))
-                return spec_usage(out, "expected cpu,cpu[,cpu...] (a testing aid: CPU backends "
-                                       "standing in for GPUs)");
-            if (++n > CS_DEVICES_MAX) return spec_usage(out, "too many devices (at most 64)");
-            if (p[3] == '\0') break;
-            p += 4;
-        }
-        out->kind = CS_DEVSPEC_CPU;
-        out->n_cpu = n;
-        return CS_OK;
-    }
-    if (!text || !*text || !strcmp(text, "auto")) {
-        out->kind = CS_DEVSPEC_AUTO;
-        return CS_OK;
-    }
-    if (!strcmp(text, "cpu")) {
-        out->kind = CS_DEVSPEC_CPU;
-        out->n_cpu = 1;
-        return CS_OK;
-    }
-    if (!strcmp(text, "cuda")) {
-        out->kind = CS_DEVSPEC_CUDA_ALL;
-        return CS_OK;
-    }
-    if (strncmp(text, "cuda:", 5) != 0)
-        return spec_usage(out, "unknown device (expected cpu, cuda, cuda:N, cuda:N,M,... or auto)");
-    out->kind = CS_DEVSPEC_CUDA_LIST;
-    const char *p = text + 5;
-    if (!*p) return spec_usage(out, "expected GPU numbers after 'cuda:' (e.g. cuda:0 or cuda:0,2)");
-    for (;;) {
-        const char *q = p;
-        long v = 0;
-        while (*q >= '0' && *q <= '9') {
-            v = v * 10 + (*q - '0');
-            if (v > 1023) return spec_usage(out, "GPU number out of range (0..1023)");
-            q++;
-        }
-        if (q == p) {
-            char what[160];
-            if (*p == ',' || !*p) snprintf(what, sizeof what, "empty GPU number in the list");
-            else snprintf(what, sizeof what, "'%.20s' is not a GPU number (expected cuda:N or cuda:N,M,... with N >= 0)", p);
-            return spec_usage(out, what);
-        }
-        if (*q != ',' && *q != '\0') {
-            char what[160];
-            snprintf(what, sizeof what, "'%.20s' is not a GPU number (expected cuda:N or cuda:N,M,... with N >= 0)", p);
-            return spec_usage(out, what);
-        }
-        for (int i = 0; i < out->n_gpu; i++)
-            if (out->gpu[i] == (int)v) {
-                char what[64];
-                snprintf(what, sizeof what, "GPU %ld is listed twice", v);
-                return spec_usage(out, what);
-            }
-        if (out->n_gpu == CS_DEVICES_MAX) return spec_usage(out, "too many devices (at most 64)");
-        out->gpu[out->n_gpu++] = (int)v;
-        if (*q == '\0') break;
-        p = q + 1;
-        if (!*p) return spec_usage(out, "empty GPU number in the list");
-    }
-    return CS_OK;
-}
-
 static void add_device(cs_device_list *l, int gpu, const char *label) {
     cs_device *d = &l->dev[l->n++];
     d->gpu = gpu;
@@ -127,9 +51,8 @@ cs_status cs_device_list_resolve(const cs_device_spec *spec, int have_cuda, int 
             add_device(out, -1, label);
         }
         snprintf(out->notice, sizeof out->notice,
-                 "COPYSCOPE_TEST_DEVICES=%s (testing aid): %d CPU backends with %d thread%s each "
-                 "stand in for the --device list", spec->text, spec->n_cpu, out->threads_each,
-                 out->threads_each == 1 ? "" : "s");
+                 "testing aid: %d CPU backends with %d thread%s each stand in for the --device list",
+                 spec->n_cpu, out->threads_each, out->threads_each == 1 ? "" : "s");
         return CS_OK;
     case CS_DEVSPEC_CUDA_ALL:
     case CS_DEVSPEC_CUDA_LIST:
@@ -162,12 +85,11 @@ cs_status cs_device_list_resolve(const cs_device_spec *spec, int have_cuda, int 
     return CS_FAIL(CS_E_INTERNAL, "device spec kind %d", (int)spec->kind);
 }
 
-cs_status cs_device_list_get(const char *text, int threads, cs_device_list *out) {
+cs_status cs_device_list_get(const char *text, int stand_in, int threads, cs_device_list *out) {
     memset(out, 0, sizeof *out);
     cs_device_spec spec;
-    const char *test = getenv("COPYSCOPE_TEST_DEVICES");
-    if (test && *test) CS_TRY(cs_device_spec_parse(test, 1, &spec));
-    else CS_TRY(cs_device_spec_parse(text, 0, &spec));
+    if (stand_in > 0) CS_TRY(cs_device_spec_stand_in(stand_in, &spec));
+    else CS_TRY(cs_device_spec_parse(text, &spec));
     int have_cuda = 0, ngpu = 0;
     if (spec.kind != CS_DEVSPEC_CPU) cs_backend_cuda_probe(&have_cuda, &ngpu);
     long nc = sysconf(_SC_NPROCESSORS_ONLN);
@@ -199,9 +121,7 @@ typedef struct cs_worker {
 struct cs_sched {
     cs_device_list devs;
     const cs_weights *w;
-    const char *precision;  /* NULL or a literal-lifetime string of the caller (opts) */
-    int dims;
-    long fail_batch;        /* COPYSCOPE_TEST_FAIL_BATCH, -1: none */
+    cs_sched_opts o;        /* o.precision: the caller's, outlives the scheduler */
     int inline_run;
     int nw;
     cs_worker *wk;          /* (nw) */
@@ -240,7 +160,7 @@ static cs_status create_model(cs_sched *s, cs_worker *wk) {
     char dev[32];
     if (d->gpu < 0) snprintf(dev, sizeof dev, "cpu");
     else snprintf(dev, sizeof dev, "cuda:%d", d->gpu);
-    cs_status st = cs_model_create_ex(s->w, dev, s->precision, s->devs.threads_each, &wk->model);
+    cs_status st = cs_model_create_testing(s->w, dev, s->o.precision, s->devs.threads_each, &s->o.model, &wk->model);
     if (st != CS_OK) {
         snprintf(wk->create_msg, sizeof wk->create_msg, "%s", cs_last_error());
         return st;
@@ -258,12 +178,12 @@ static void batch_message(cs_worker *wk, cs_sched_batch *b) {
 static int start_batch(cs_sched *s, cs_worker *wk, cs_sched_batch *b, int slot) {
     cs_status st;
     b->device = wk->index;
-    if (s->fail_batch >= 0 && b->id == (size_t)s->fail_batch)
-        st = CS_FAIL(CS_E_DEVICE, "injected failure (COPYSCOPE_TEST_FAIL_BATCH=%ld)", s->fail_batch);
+    if (s->o.fail && b->id == s->o.fail_batch)
+        st = CS_FAIL(CS_E_DEVICE, "injected failure (testing aid: batch %zu fails)", b->id);
     else if (b->input)
-        st = cs_model_submit(wk->model, slot, b->input, b->m, s->dims, b->feat);
+        st = cs_model_submit(wk->model, slot, b->input, b->m, s->o.dims, b->feat);
     else
-        st = cs_model_submit_rgb(wk->model, slot, b->rgb, b->rgb_bytes, b->items, b->m, s->dims, b->feat);
+        st = cs_model_submit_rgb(wk->model, slot, b->rgb, b->rgb_bytes, b->items, b->m, s->o.dims, b->feat);
     b->st = st;
     if (st != CS_OK) batch_message(wk, b);
     return st == CS_OK;
@@ -345,27 +265,15 @@ static void *worker_main(void *arg) {
     }
 }
 
-cs_status cs_sched_create(const cs_device_list *devs, const cs_weights *w, const char *precision,
-                          int dims, cs_sched **out) {
+cs_status cs_sched_create(const cs_device_list *devs, const cs_weights *w, const cs_sched_opts *o,
+                          cs_sched **out) {
     *out = NULL;
     if (devs->n < 1 || devs->n > CS_DEVICES_MAX) return CS_FAIL(CS_E_USAGE, "no device to run on");
     cs_sched *s = cs_calloc(1, sizeof *s, "scheduler");
     if (!s) return CS_E_NOMEM;
     s->devs = *devs;
     s->w = w;
-    s->precision = precision;
-    s->dims = dims;
-    s->fail_batch = -1;
-    const char *fb = getenv("COPYSCOPE_TEST_FAIL_BATCH");
-    if (fb && *fb) {
-        char *end;
-        long v = strtol(fb, &end, 10);
-        if (*end || v < 0) {
-            free(s);
-            return CS_FAIL(CS_E_USAGE, "COPYSCOPE_TEST_FAIL_BATCH=%s: expected a batch number >= 0", fb);
-        }
-        s->fail_batch = v;
-    }
+    s->o = *o;
     s->inline_run = devs->n == 1 && devs->dev[0].gpu < 0;
     s->nw = devs->n;
     pthread_mutex_init(&s->mu, NULL);

@@ -1,22 +1,17 @@
 /* Device lists and the multi-device batch scheduler of the feature pipeline (internal).
  *
- * Device lists (--device):
- *   auto        every CUDA GPU when the build has the cuda backend and the machine a GPU, else
- *               one CPU with a one-line notice
- *   cpu         one CPU backend (all --threads)
- *   cuda        every CUDA GPU (cuda:0 .. cuda:N-1)
- *   cuda:0,2    those GPUs, in that order (no repeats)
- * Parsing is two steps so that both are unit-testable without a GPU: cs_device_spec_parse
- * checks the syntax only (a bad spec is CS_E_USAGE: "cuda:", "cuda:-1", "cuda:0,0", "gpu");
- * cs_device_list_resolve checks it against a machine (GPU count, whether the build has the cuda
- * backend): "cuda:9" on a machine with 2 GPUs is CS_E_USAGE, "cuda" on one without GPU or a build
- * without CUDA is CS_E_UNSUPPORTED (both exit 2).
+ * Device lists (--device, grammar in net/device_spec.h): cs_device_spec_parse checks the syntax,
+ * cs_device_list_resolve checks the spec against a machine (GPU count, whether the CUDA module
+ * has the cuda backend), so both are unit-testable without a GPU: "cuda:9" on a machine with 2
+ * GPUs is CS_E_USAGE, "cuda" on one without GPU or a build without CUDA is CS_E_UNSUPPORTED
+ * (both exit 2).
  *
- * Testing aid (no GPU needed): COPYSCOPE_TEST_DEVICES=cpu,cpu[,cpu...] replaces the --device list
- * by that many CPU backends (each with threads / count threads), so that the multi-device path
- * runs on any machine; COPYSCOPE_TEST_FAIL_BATCH=k makes the device that runs batch k (numbered
- * from 0 in input order, one batch per --batch input files) fail with CS_E_DEVICE. Neither is
- * meant for real runs; both announce themselves in the device notice.
+ * Testing aids (no GPU needed; cs_sched_opts and cs_features_testing, set by tests and by hidden
+ * options of `copyscope features`): CPU backends standing in for the --device list
+ * (cs_device_spec_stand_in, each with threads / count threads), so that the multi-device path
+ * runs on any machine; a failing batch (cs_sched_opts.fail_batch: the device that runs batch k,
+ * numbered from 0 in input order, fails with CS_E_DEVICE). Neither is meant for real runs; the
+ * stand-ins announce themselves in the device notice.
  *
  * The scheduler: one host thread per device, each creating and owning its own cs_model (the
  * cs_weights are shared read-only; each device holds its own folded copy), taking submitted
@@ -34,53 +29,33 @@
 #include "copyscope/model.h"
 #include "copyscope/status.h"
 #include "copyscope/weights.h"
+#include "net/device_spec.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define CS_DEVICES_MAX 64
-
 /* ---- device lists ------------------------------------------------------------------------- */
-
-typedef enum cs_devspec_kind {
-    CS_DEVSPEC_AUTO = 0, /* "auto" (or NULL / "") */
-    CS_DEVSPEC_CPU,      /* "cpu"; n_cpu instances (more than 1 only from the testing list) */
-    CS_DEVSPEC_CUDA_ALL, /* "cuda" */
-    CS_DEVSPEC_CUDA_LIST /* "cuda:N[,M...]" */
-} cs_devspec_kind;
-
-typedef struct cs_device_spec {
-    cs_devspec_kind kind;
-    int n_cpu;                /* CS_DEVSPEC_CPU: CPU backends */
-    int n_gpu;                /* CS_DEVSPEC_CUDA_LIST: GPU ordinals in gpu[] */
-    int gpu[CS_DEVICES_MAX];
-    int testing;              /* 1: from COPYSCOPE_TEST_DEVICES */
-    char text[96];            /* the spec as written (truncated), for messages */
-} cs_device_spec;
 
 typedef struct cs_device {
     int gpu;         /* CUDA ordinal; -1 for a CPU backend */
-    char label[24];  /* "cuda:1", "cpu", "cpu#1" (testing lists) */
+    char label[24];  /* "cuda:1", "cpu", "cpu#1" (CPU stand-ins) */
 } cs_device;
 
 typedef struct cs_device_list {
     int n;
     cs_device dev[CS_DEVICES_MAX];
     int threads_each;   /* threads per CPU backend (0: all cores) */
-    char notice[256];   /* non-empty: one line for stderr (auto fell back to the CPU; testing list) */
+    char notice[256];   /* non-empty: one line for stderr (auto fell back to the CPU; CPU stand-ins) */
 } cs_device_list;
 
-/* Syntax of a --device value (NULL or "" = auto). testing = 1 parses a COPYSCOPE_TEST_DEVICES
- * value instead ("cpu,cpu,..." only). Bad syntax: CS_E_USAGE, one line quoting the spec. */
-cs_status cs_device_spec_parse(const char *text, int testing, cs_device_spec *out);
-
 /* The spec on a machine: have_cuda = the build has the cuda backend, ngpu = GPUs present.
- * threads (<= 0: ncores) is split evenly among CPU backends of a testing list. */
+ * threads (<= 0: ncores) is split evenly among CPU stand-ins (cs_device_spec_stand_in). */
 cs_status cs_device_list_resolve(const cs_device_spec *spec, int have_cuda, int ngpu, int threads,
                                  int ncores, cs_device_list *out);
 
-/* Both steps on this machine, with COPYSCOPE_TEST_DEVICES taking the place of text when set. */
-cs_status cs_device_list_get(const char *text, int threads, cs_device_list *out);
+/* Both steps on this machine. stand_in > 0 (a testing aid): that many CPU backends instead of
+ * text (cs_device_spec_stand_in). */
+cs_status cs_device_list_get(const char *text, int stand_in, int threads, cs_device_list *out);
 
 /* ---- the scheduler ------------------------------------------------------------------------ */
 
@@ -105,11 +80,20 @@ typedef struct cs_sched_batch {
     struct cs_sched_batch *next; /* the scheduler's queue link */
 } cs_sched_batch;
 
-/* Start one worker per device; each creates its model (device, precision, the list's threads)
- * from w, which must outlive the scheduler. Returns when every model exists, or the first
- * creation error (naming the device) after stopping the others. dims: features per image. */
-cs_status cs_sched_create(const cs_device_list *devs, const cs_weights *w, const char *precision,
-                          int dims, cs_sched **out);
+typedef struct cs_sched_opts {
+    const char *precision;    /* NULL or a string that outlives the scheduler */
+    int dims;                 /* features per image */
+    /* testing aids (zero in real runs) */
+    int fail;                 /* 1: the device that runs batch fail_batch fails with CS_E_DEVICE */
+    size_t fail_batch;        /* cs_sched_batch.id */
+    cs_model_testing model;   /* every device's model (cs_model_create_testing) */
+} cs_sched_opts;
+
+/* Start one worker per device; each creates its model (device, o->precision, the list's threads,
+ * o->model) from w, which must outlive the scheduler. Returns when every model exists, or the
+ * first creation error (naming the device) after stopping the others. */
+cs_status cs_sched_create(const cs_device_list *devs, const cs_weights *w, const cs_sched_opts *o,
+                          cs_sched **out);
 /* Free: cancels what is queued, waits for the running batches, frees the models and every
  * buffer from cs_sched_host_alloc. NULL is fine. */
 void cs_sched_free(cs_sched *s);

@@ -1,4 +1,5 @@
-/* GPU statistics, Fréchet distances and similarity metrics (internal; CUDA builds only).
+/* GPU statistics, Fréchet distances and similarity metrics (internal; declared and defined in
+ * every build: see below).
  *
  * Each routine here is the GPU twin of a CPU routine and is defined to give the same numbers to
  * rounding (the CPU code is the oracle; tests/test_gpu_stats*.c compare the two):

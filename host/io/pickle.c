@@ -464,6 +464,211 @@ static cs_status cs_pk_memo_get(cs_pk_run *r, uint64_t idx) {
 
 /* ---- the loop ------------------------------------------------------------------------------- */
 
+/* The opcode r->op, everything but STOP, in four groups (push a new value; rearrange the stack
+ * and fill containers; the memo; framing and objects), each passing the opcodes it does not know
+ * on to the next; the last refuses them. */
+
+/* A string or bytes object whose length is a little-endian field of nbytes bytes (a negative
+ * length refused when is_signed: BINSTRING). */
+static cs_status cs_pk_op_sized_str(cs_pk_run *r, int nbytes, int is_signed, uint8_t type) {
+    uint64_t n;
+    CS_TRY(cs_pk_le(r, nbytes, &n));
+    if (is_signed && (int32_t)(uint32_t)n < 0) return CS_PK_FAIL(r, CS_E_FORMAT, "negative string size");
+    return cs_pk_str(r, type, n);
+}
+
+static cs_status cs_pk_push_new(cs_pk_run *r, uint8_t type) {
+    uint32_t id;
+    CS_TRY(cs_pk_new(r, type, &id));
+    return cs_pk_push(r, id);
+}
+
+static cs_status cs_pk_op_binfloat(cs_pk_run *r) { /* big-endian IEEE double */
+    CS_TRY(cs_pk_need(r, 8));
+    uint64_t x = 0;
+    for (int i = 0; i < 8; i++) x = (x << 8) | r->buf[r->pos + (size_t)i];
+    r->pos += 8;
+    double d;
+    memcpy(&d, &x, sizeof d);
+    uint32_t id;
+    CS_TRY(cs_pk_new(r, CS_PK_FLOAT, &id));
+    r->p->objs[id].u.f = d;
+    return cs_pk_push(r, id);
+}
+
+static cs_status cs_pk_op_object(cs_pk_run *r);
+static cs_status cs_pk_op_memo(cs_pk_run *r);
+static cs_status cs_pk_op_stack(cs_pk_run *r);
+
+/* Opcodes that push one new value: None, booleans, integers, floats, strings, empty containers. */
+static cs_status cs_pk_op_value(cs_pk_run *r) {
+    uint64_t v, n;
+    uint32_t id;
+    switch (r->op) {
+    case 'N': return cs_pk_push_new(r, CS_PK_NONE); /* NONE */
+    case 0x88: /* NEWTRUE */
+    case 0x89: /* NEWFALSE */
+        CS_TRY(cs_pk_new(r, CS_PK_BOOL, &id));
+        r->p->objs[id].u.i = r->op == 0x88;
+        return cs_pk_push(r, id);
+    case 'J': /* BININT */
+        CS_TRY(cs_pk_le(r, 4, &v));
+        return cs_pk_int(r, (int64_t)(int32_t)(uint32_t)v);
+    case 'K': /* BININT1 */
+        CS_TRY(cs_pk_le(r, 1, &v));
+        return cs_pk_int(r, (int64_t)v);
+    case 'M': /* BININT2 */
+        CS_TRY(cs_pk_le(r, 2, &v));
+        return cs_pk_int(r, (int64_t)v);
+    case 0x8a: /* LONG1 */
+        CS_TRY(cs_pk_le(r, 1, &n));
+        return cs_pk_long(r, n);
+    case 0x8b: /* LONG4 */
+        CS_TRY(cs_pk_le(r, 4, &n));
+        if ((int32_t)(uint32_t)n < 0) return CS_PK_FAIL(r, CS_E_FORMAT, "negative LONG4 size");
+        return cs_pk_long(r, n);
+    case 'G': return cs_pk_op_binfloat(r);                      /* BINFLOAT */
+    case 'X': return cs_pk_op_sized_str(r, 4, 0, CS_PK_STR);    /* BINUNICODE */
+    case 0x8c: return cs_pk_op_sized_str(r, 1, 0, CS_PK_STR);   /* SHORT_BINUNICODE */
+    case 0x8d: return cs_pk_op_sized_str(r, 8, 0, CS_PK_STR);   /* BINUNICODE8 */
+    case 'U': return cs_pk_op_sized_str(r, 1, 0, CS_PK_STR);    /* SHORT_BINSTRING (Python 2 str) */
+    case 'T': return cs_pk_op_sized_str(r, 4, 1, CS_PK_STR);    /* BINSTRING */
+    case 'C': return cs_pk_op_sized_str(r, 1, 0, CS_PK_BYTES);  /* SHORT_BINBYTES */
+    case 'B': return cs_pk_op_sized_str(r, 4, 0, CS_PK_BYTES);  /* BINBYTES */
+    case 0x8e: return cs_pk_op_sized_str(r, 8, 0, CS_PK_BYTES); /* BINBYTES8 */
+    case '}': return cs_pk_push_new(r, CS_PK_DICT);             /* EMPTY_DICT */
+    case ']': return cs_pk_push_new(r, CS_PK_LIST);             /* EMPTY_LIST */
+    case ')': return cs_pk_push_new(r, CS_PK_TUPLE);            /* EMPTY_TUPLE */
+    default: return cs_pk_op_stack(r);
+    }
+}
+
+/* APPENDS ('e') / SETITEMS ('u'): the items above the last MARK into the container below it. */
+static cs_status cs_pk_op_add_items(cs_pk_run *r) {
+    cs_pickle *p = r->p;
+    size_t start = 0;
+    CS_TRY(cs_pk_pop_mark(r, &start));
+    if (start == 0 || start <= cs_pk_floor(p)) return CS_PK_FAIL(r, CS_E_FORMAT, "no container below MARK");
+    uint32_t a = p->stack[start - 1];
+    if (!cs_pk_is(p, a, r->op == 'e' ? CS_PK_LIST : CS_PK_DICT))
+        return CS_PK_FAIL(r, CS_E_FORMAT, "%s to the wrong type", r->op == 'e' ? "APPENDS" : "SETITEMS");
+    if (r->op == 'u' && (p->nstack - start) % 2) return CS_PK_FAIL(r, CS_E_FORMAT, "odd number of dict items");
+    for (size_t i = start; i < p->nstack; i++) CS_TRY(cs_pk_seq_add(r, a, p->stack[i]));
+    p->nstack = start;
+    return CS_OK;
+}
+
+/* Opcodes that rearrange the stack or build and fill containers. */
+static cs_status cs_pk_op_stack(cs_pk_run *r) {
+    cs_pickle *p = r->p;
+    uint64_t n;
+    uint32_t a, b, id;
+    size_t start = 0;
+    switch (r->op) {
+    case '(': /* MARK */
+        if (!cs_pk_grow((void **)&p->marks, &p->marks_cap, p->nmarks + 1, sizeof(size_t))) return cs_pk_nomem(r);
+        if (p->nmarks >= CS_PK_MAX_STACK) return CS_PK_FAIL(r, CS_E_FORMAT, "too many MARKs");
+        p->marks[p->nmarks++] = p->nstack;
+        return CS_OK;
+    case '0': return cs_pk_pop(r, &id); /* POP */
+    case '1': /* POP_MARK */
+        CS_TRY(cs_pk_pop_mark(r, &start));
+        p->nstack = start;
+        return CS_OK;
+    case '2': /* DUP */
+        CS_TRY(cs_pk_top(r, &id));
+        return cs_pk_push(r, id);
+    case 't': /* TUPLE */
+    case 'l': /* LIST */
+    case 'd': /* DICT */
+        CS_TRY(cs_pk_pop_mark(r, &start));
+        if (r->op == 'd' && (p->nstack - start) % 2) return CS_PK_FAIL(r, CS_E_FORMAT, "odd number of dict items");
+        CS_TRY(cs_pk_collect(r, r->op == 't' ? CS_PK_TUPLE : r->op == 'l' ? CS_PK_LIST : CS_PK_DICT, start, &id));
+        return cs_pk_push(r, id);
+    case 0x85: /* TUPLE1 */
+    case 0x86: /* TUPLE2 */
+    case 0x87: /* TUPLE3 */
+        n = (uint64_t)(r->op - 0x84);
+        if (p->nstack < cs_pk_floor(p) + n) return CS_PK_FAIL(r, CS_E_FORMAT, "stack underflow");
+        CS_TRY(cs_pk_collect(r, CS_PK_TUPLE, p->nstack - n, &id));
+        return cs_pk_push(r, id);
+    case 'a': /* APPEND */
+        CS_TRY(cs_pk_pop(r, &b));
+        CS_TRY(cs_pk_top(r, &a));
+        if (!cs_pk_is(p, a, CS_PK_LIST)) return CS_PK_FAIL(r, CS_E_FORMAT, "APPEND to a non-list");
+        return cs_pk_seq_add(r, a, b);
+    case 'e': /* APPENDS */
+    case 'u': /* SETITEMS */
+        return cs_pk_op_add_items(r);
+    case 's': /* SETITEM */
+        CS_TRY(cs_pk_pop(r, &b));
+        CS_TRY(cs_pk_pop(r, &id));
+        CS_TRY(cs_pk_top(r, &a));
+        if (!cs_pk_is(p, a, CS_PK_DICT)) return CS_PK_FAIL(r, CS_E_FORMAT, "SETITEM to a non-dict");
+        CS_TRY(cs_pk_seq_add(r, a, id));
+        return cs_pk_seq_add(r, a, b);
+    default: return cs_pk_op_memo(r);
+    }
+}
+
+/* The memo: PUT and GET with 1- or 4-byte indices, MEMOIZE. */
+static cs_status cs_pk_op_memo(cs_pk_run *r) {
+    uint64_t v;
+    switch (r->op) {
+    case 'q': /* BINPUT */
+    case 'r': /* LONG_BINPUT */
+        CS_TRY(cs_pk_le(r, r->op == 'q' ? 1 : 4, &v));
+        return cs_pk_memo_put(r, v);
+    case 0x94: return cs_pk_memo_put(r, r->p->memo_count); /* MEMOIZE: index = number of memo entries, as in Python */
+    case 'h': /* BINGET */
+    case 'j': /* LONG_BINGET */
+        CS_TRY(cs_pk_le(r, r->op == 'h' ? 1 : 4, &v));
+        return cs_pk_memo_get(r, v);
+    default: return cs_pk_op_object(r);
+    }
+}
+
+/* Framing (PROTO, FRAME) and objects: the allowed globals, persistent ids (storages), calls
+ * (tensor rebuilds, OrderedDict), BUILD. Anything else is refused. */
+static cs_status cs_pk_op_object(cs_pk_run *r) {
+    cs_pickle *p = r->p;
+    uint64_t v;
+    uint32_t a, b;
+    switch (r->op) {
+    case 0x80: /* PROTO */
+        CS_TRY(cs_pk_u8(r, &v));
+        if (v < 2 || v > 5) return CS_PK_FAIL(r, CS_E_UNSUPPORTED, "pickle protocol %u (2 to 5 supported)", (unsigned)v);
+        return CS_OK;
+    case 0x95: /* FRAME: a length hint only */
+        CS_TRY(cs_pk_le(r, 8, &v));
+        if (v > r->len - r->pos) CS_TRY(cs_pk_need(r, v > SIZE_MAX ? SIZE_MAX : (size_t)v));
+        return CS_OK;
+    case 'c': { /* GLOBAL */
+        const char *mod, *name;
+        size_t modn, namen;
+        CS_TRY(cs_pk_read_line(r, &mod, &modn));
+        CS_TRY(cs_pk_read_line(r, &name, &namen));
+        return cs_pk_resolve_global(r, mod, modn, name, namen);
+    }
+    case 0x93: /* STACK_GLOBAL */
+        CS_TRY(cs_pk_pop(r, &b));
+        CS_TRY(cs_pk_pop(r, &a));
+        if (!cs_pk_is(p, a, CS_PK_STR) || !cs_pk_is(p, b, CS_PK_STR))
+            return CS_PK_FAIL(r, CS_E_FORMAT, "STACK_GLOBAL of non-strings");
+        return cs_pk_resolve_global(r, p->objs[a].u.str.s, p->objs[a].u.str.len, p->objs[b].u.str.s,
+                                    p->objs[b].u.str.len);
+    case 'Q': return cs_pk_persid(r); /* BINPERSID */
+    case 'R': return cs_pk_reduce(r); /* REDUCE */
+    case 'b': /* BUILD: only the OrderedDict's _metadata attribute, which we ignore */
+        CS_TRY(cs_pk_pop(r, &b));
+        CS_TRY(cs_pk_top(r, &a));
+        if (!cs_pk_is(p, a, CS_PK_DICT) || !p->objs[a].sub)
+            return CS_PK_FAIL(r, CS_E_FORMAT, "BUILD is only allowed on an OrderedDict");
+        return CS_OK;
+    default: return CS_PK_FAIL(r, CS_E_FORMAT, "unsupported pickle opcode");
+    }
+}
+
 cs_status cs_pickle_run(cs_pickle *p, const unsigned char *buf, size_t len, size_t *used,
                         uint32_t *root) {
     cs_pk_run run = {p, buf, len, 0, 0, 0};
@@ -477,231 +682,19 @@ cs_status cs_pickle_run(cs_pickle *p, const unsigned char *buf, size_t len, size
     p->max_objs = lim > CS_PK_MAX_OBJS ? CS_PK_MAX_OBJS : (uint32_t)lim;
 
     for (;;) {
-        uint64_t v, n;
-        uint32_t a, b, id;
-        size_t start = 0;
+        uint64_t v;
         r->op_pos = r->pos;
         r->op = -1;
         CS_TRY(cs_pk_u8(r, &v));
         r->op = (int)v;
-        switch (r->op) {
-        case 0x80: /* PROTO */
-            CS_TRY(cs_pk_u8(r, &v));
-            if (v < 2 || v > 5)
-                return CS_PK_FAIL(r, CS_E_UNSUPPORTED, "pickle protocol %u (2 to 5 supported)",
-                                  (unsigned)v);
-            break;
-        case 0x95: /* FRAME: a length hint only */
-            CS_TRY(cs_pk_le(r, 8, &v));
-            if (v > len - r->pos) CS_TRY(cs_pk_need(r, v > SIZE_MAX ? SIZE_MAX : (size_t)v));
-            break;
-        case '.': /* STOP */
+        if (r->op == '.') { /* STOP */
+            uint32_t id;
             CS_TRY(cs_pk_pop(r, &id));
             *used = r->pos;
             *root = id;
             return CS_OK;
-        case '(': /* MARK */
-            if (!cs_pk_grow((void **)&p->marks, &p->marks_cap, p->nmarks + 1, sizeof(size_t)))
-                return cs_pk_nomem(r);
-            if (p->nmarks >= CS_PK_MAX_STACK)
-                return CS_PK_FAIL(r, CS_E_FORMAT, "too many MARKs");
-            p->marks[p->nmarks++] = p->nstack;
-            break;
-        case '0': /* POP */
-            CS_TRY(cs_pk_pop(r, &id));
-            break;
-        case '1': /* POP_MARK */
-            CS_TRY(cs_pk_pop_mark(r, &start));
-            p->nstack = start;
-            break;
-        case '2': /* DUP */
-            CS_TRY(cs_pk_top(r, &id));
-            CS_TRY(cs_pk_push(r, id));
-            break;
-        case 'N': /* NONE */
-            CS_TRY(cs_pk_new(r, CS_PK_NONE, &id));
-            CS_TRY(cs_pk_push(r, id));
-            break;
-        case 0x88: /* NEWTRUE */
-        case 0x89: /* NEWFALSE */
-            CS_TRY(cs_pk_new(r, CS_PK_BOOL, &id));
-            p->objs[id].u.i = r->op == 0x88;
-            CS_TRY(cs_pk_push(r, id));
-            break;
-        case 'J': /* BININT */
-            CS_TRY(cs_pk_le(r, 4, &v));
-            CS_TRY(cs_pk_int(r, (int64_t)(int32_t)(uint32_t)v));
-            break;
-        case 'K': /* BININT1 */
-            CS_TRY(cs_pk_le(r, 1, &v));
-            CS_TRY(cs_pk_int(r, (int64_t)v));
-            break;
-        case 'M': /* BININT2 */
-            CS_TRY(cs_pk_le(r, 2, &v));
-            CS_TRY(cs_pk_int(r, (int64_t)v));
-            break;
-        case 0x8a: /* LONG1 */
-            CS_TRY(cs_pk_le(r, 1, &n));
-            CS_TRY(cs_pk_long(r, n));
-            break;
-        case 0x8b: /* LONG4 */
-            CS_TRY(cs_pk_le(r, 4, &n));
-            if ((int32_t)(uint32_t)n < 0) return CS_PK_FAIL(r, CS_E_FORMAT, "negative LONG4 size");
-            CS_TRY(cs_pk_long(r, n));
-            break;
-        case 'G': { /* BINFLOAT: big-endian IEEE double */
-            CS_TRY(cs_pk_need(r, 8));
-            uint64_t x = 0;
-            for (int i = 0; i < 8; i++) x = (x << 8) | buf[r->pos + (size_t)i];
-            r->pos += 8;
-            double d;
-            memcpy(&d, &x, sizeof d);
-            CS_TRY(cs_pk_new(r, CS_PK_FLOAT, &id));
-            p->objs[id].u.f = d;
-            CS_TRY(cs_pk_push(r, id));
-            break;
         }
-        case 'X': /* BINUNICODE */
-            CS_TRY(cs_pk_le(r, 4, &n));
-            CS_TRY(cs_pk_str(r, CS_PK_STR, n));
-            break;
-        case 0x8c: /* SHORT_BINUNICODE */
-            CS_TRY(cs_pk_le(r, 1, &n));
-            CS_TRY(cs_pk_str(r, CS_PK_STR, n));
-            break;
-        case 0x8d: /* BINUNICODE8 */
-            CS_TRY(cs_pk_le(r, 8, &n));
-            CS_TRY(cs_pk_str(r, CS_PK_STR, n));
-            break;
-        case 'U': /* SHORT_BINSTRING (Python 2 str) */
-            CS_TRY(cs_pk_le(r, 1, &n));
-            CS_TRY(cs_pk_str(r, CS_PK_STR, n));
-            break;
-        case 'T': /* BINSTRING */
-            CS_TRY(cs_pk_le(r, 4, &n));
-            if ((int32_t)(uint32_t)n < 0) return CS_PK_FAIL(r, CS_E_FORMAT, "negative string size");
-            CS_TRY(cs_pk_str(r, CS_PK_STR, n));
-            break;
-        case 'C': /* SHORT_BINBYTES */
-            CS_TRY(cs_pk_le(r, 1, &n));
-            CS_TRY(cs_pk_str(r, CS_PK_BYTES, n));
-            break;
-        case 'B': /* BINBYTES */
-            CS_TRY(cs_pk_le(r, 4, &n));
-            CS_TRY(cs_pk_str(r, CS_PK_BYTES, n));
-            break;
-        case 0x8e: /* BINBYTES8 */
-            CS_TRY(cs_pk_le(r, 8, &n));
-            CS_TRY(cs_pk_str(r, CS_PK_BYTES, n));
-            break;
-        case '}': /* EMPTY_DICT */
-            CS_TRY(cs_pk_new(r, CS_PK_DICT, &id));
-            CS_TRY(cs_pk_push(r, id));
-            break;
-        case ']': /* EMPTY_LIST */
-            CS_TRY(cs_pk_new(r, CS_PK_LIST, &id));
-            CS_TRY(cs_pk_push(r, id));
-            break;
-        case ')': /* EMPTY_TUPLE */
-            CS_TRY(cs_pk_new(r, CS_PK_TUPLE, &id));
-            CS_TRY(cs_pk_push(r, id));
-            break;
-        case 't': /* TUPLE */
-        case 'l': /* LIST */
-        case 'd': /* DICT */
-            CS_TRY(cs_pk_pop_mark(r, &start));
-            if (r->op == 'd' && (p->nstack - start) % 2)
-                return CS_PK_FAIL(r, CS_E_FORMAT, "odd number of dict items");
-            CS_TRY(cs_pk_collect(r, r->op == 't' ? CS_PK_TUPLE : r->op == 'l' ? CS_PK_LIST : CS_PK_DICT,
-                                 start, &id));
-            CS_TRY(cs_pk_push(r, id));
-            break;
-        case 0x85: /* TUPLE1 */
-        case 0x86: /* TUPLE2 */
-        case 0x87: /* TUPLE3 */
-            n = (uint64_t)(r->op - 0x84);
-            if (p->nstack < cs_pk_floor(p) + n) return CS_PK_FAIL(r, CS_E_FORMAT, "stack underflow");
-            CS_TRY(cs_pk_collect(r, CS_PK_TUPLE, p->nstack - n, &id));
-            CS_TRY(cs_pk_push(r, id));
-            break;
-        case 'a': /* APPEND */
-            CS_TRY(cs_pk_pop(r, &b));
-            CS_TRY(cs_pk_top(r, &a));
-            if (!cs_pk_is(p, a, CS_PK_LIST)) return CS_PK_FAIL(r, CS_E_FORMAT, "APPEND to a non-list");
-            CS_TRY(cs_pk_seq_add(r, a, b));
-            break;
-        case 'e': /* APPENDS */
-        case 'u': /* SETITEMS */
-            CS_TRY(cs_pk_pop_mark(r, &start));
-            if (start == 0 || start <= cs_pk_floor(p))
-                return CS_PK_FAIL(r, CS_E_FORMAT, "no container below MARK");
-            a = p->stack[start - 1];
-            if (!cs_pk_is(p, a, r->op == 'e' ? CS_PK_LIST : CS_PK_DICT))
-                return CS_PK_FAIL(r, CS_E_FORMAT, "%s to the wrong type",
-                                  r->op == 'e' ? "APPENDS" : "SETITEMS");
-            if (r->op == 'u' && (p->nstack - start) % 2)
-                return CS_PK_FAIL(r, CS_E_FORMAT, "odd number of dict items");
-            for (size_t i = start; i < p->nstack; i++) CS_TRY(cs_pk_seq_add(r, a, p->stack[i]));
-            p->nstack = start;
-            break;
-        case 's': /* SETITEM */
-            CS_TRY(cs_pk_pop(r, &b));
-            CS_TRY(cs_pk_pop(r, &id));
-            CS_TRY(cs_pk_top(r, &a));
-            if (!cs_pk_is(p, a, CS_PK_DICT)) return CS_PK_FAIL(r, CS_E_FORMAT, "SETITEM to a non-dict");
-            CS_TRY(cs_pk_seq_add(r, a, id));
-            CS_TRY(cs_pk_seq_add(r, a, b));
-            break;
-        case 'q': /* BINPUT */
-            CS_TRY(cs_pk_le(r, 1, &v));
-            CS_TRY(cs_pk_memo_put(r, v));
-            break;
-        case 'r': /* LONG_BINPUT */
-            CS_TRY(cs_pk_le(r, 4, &v));
-            CS_TRY(cs_pk_memo_put(r, v));
-            break;
-        case 0x94: /* MEMOIZE: index = number of memo entries, as in Python */
-            CS_TRY(cs_pk_memo_put(r, p->memo_count));
-            break;
-        case 'h': /* BINGET */
-            CS_TRY(cs_pk_le(r, 1, &v));
-            CS_TRY(cs_pk_memo_get(r, v));
-            break;
-        case 'j': /* LONG_BINGET */
-            CS_TRY(cs_pk_le(r, 4, &v));
-            CS_TRY(cs_pk_memo_get(r, v));
-            break;
-        case 'c': { /* GLOBAL */
-            const char *mod, *name;
-            size_t modn, namen;
-            CS_TRY(cs_pk_read_line(r, &mod, &modn));
-            CS_TRY(cs_pk_read_line(r, &name, &namen));
-            CS_TRY(cs_pk_resolve_global(r, mod, modn, name, namen));
-            break;
-        }
-        case 0x93: /* STACK_GLOBAL */
-            CS_TRY(cs_pk_pop(r, &b));
-            CS_TRY(cs_pk_pop(r, &a));
-            if (!cs_pk_is(p, a, CS_PK_STR) || !cs_pk_is(p, b, CS_PK_STR))
-                return CS_PK_FAIL(r, CS_E_FORMAT, "STACK_GLOBAL of non-strings");
-            CS_TRY(cs_pk_resolve_global(r, p->objs[a].u.str.s, p->objs[a].u.str.len,
-                                        p->objs[b].u.str.s, p->objs[b].u.str.len));
-            break;
-        case 'Q': /* BINPERSID */
-            CS_TRY(cs_pk_persid(r));
-            break;
-        case 'R': /* REDUCE */
-            CS_TRY(cs_pk_reduce(r));
-            break;
-        case 'b': /* BUILD: only the OrderedDict's _metadata attribute, which we ignore */
-            CS_TRY(cs_pk_pop(r, &b));
-            CS_TRY(cs_pk_top(r, &a));
-            if (!cs_pk_is(p, a, CS_PK_DICT) || !p->objs[a].sub)
-                return CS_PK_FAIL(r, CS_E_FORMAT, "BUILD is only allowed on an OrderedDict");
-            break;
-        default:
-            return CS_PK_FAIL(r, CS_E_FORMAT, "unsupported pickle opcode");
-        }
+        CS_TRY(cs_pk_op_value(r));
     }
 }
 

@@ -65,8 +65,15 @@ typedef struct cs_backend_i {
     cs_status (*workers_begin)(cs_backend *be);
     void (*workers_end)(cs_backend *be);
 
+    /* Buffers of this backend (device memory on a GPU). buffer_free waits for the copies and
+     * ops in flight that may still use the buffer. */
     cs_status (*buffer_alloc)(cs_backend *be, size_t bytes, void **out);
     void (*buffer_free)(cs_backend *be, void *buf); /* NULL is fine */
+    /* Copies between host memory and this backend's buffers: the device side (dst of upload,
+     * src of download) lies inside a buffer from buffer_alloc, at any offset; the host side is
+     * any host memory (host_alloc memory copies faster on a GPU). Both run in order on the
+     * compute queue, after the ops enqueued before them, and return when the copy is done: src
+     * may be reused (upload), dst holds the data (download). */
     cs_status (*upload)(cs_backend *be, void *dst, const void *src, size_t bytes);
     cs_status (*download)(cs_backend *be, void *dst, const void *src, size_t bytes);
     cs_status (*synchronize)(cs_backend *be);
@@ -93,12 +100,18 @@ typedef struct cs_backend_i {
      * return and the model pipelines nothing; the CPU). A backend offering them has two
      * queues: CS_QUEUE_COMPUTE, where ops and download_async run in order, and CS_QUEUE_COPY,
      * where upload_async runs, so that the next batch's copy overlaps this batch's compute.
-     * Fences 0 .. CS_BACKEND_FENCES-1 mark points in a queue (ggml's events):
-     *   upload_async   enqueue host src -> device dst on the copy queue and return; src must be
-     *                  host_alloc memory and stay unchanged until a fence recorded on the copy
-     *                  queue after it has been waited for;
-     *   download_async enqueue device src -> host dst on the compute queue; dst (host_alloc
-     *                  memory) holds the data once a fence recorded after it has been waited for;
+     * Fences 0 .. CS_BACKEND_FENCES-1 mark points in a queue (ggml's events). The device side
+     * of both copies lies inside a buffer from buffer_alloc; the host side should be host_alloc
+     * memory, without which a GPU copies correctly but synchronously (no overlap):
+     *   upload_async   enqueue host src -> device dst on the copy queue and return. src must
+     *                  stay unchanged until a fence recorded on the copy queue after it has been
+     *                  waited for (the CPU's testing emulation copies only then); ops read dst
+     *                  only after the compute queue waited for such a fence (queue_wait); and
+     *                  dst must not be rewritten while compute ops enqueued earlier may still
+     *                  read it (the copy queue waits for a compute fence first);
+     *   download_async enqueue device src -> host dst on the compute queue (after the ops
+     *                  before it); dst holds the data once a fence recorded on the compute queue
+     *                  after it has been waited for (fence_wait);
      *   fence_record   fence marks everything enqueued on queue so far (recording again moves it);
      *   queue_wait     what is enqueued on queue from now on starts after fence (a fence never
      *                  recorded is passed at once);
@@ -124,26 +137,37 @@ struct cs_backend {
     void *ctx;
 };
 
-/* Create a backend by name: "cpu", "cuda" (GPU 0), "cuda:N", or "auto" (cuda:0 when a GPU is
- * present, else cpu with a notice in *notice, which may be NULL). threads <= 0 means all cores.
- * "cuda" on a build or machine without CUDA: CS_E_UNSUPPORTED with a message. A list
- * "cuda:0,2" takes its first GPU here, with a notice (the multi-GPU split is the caller's: the
- * feature pipeline parses device lists and runs one backend per device, host/features/scheduler.h). */
-cs_status cs_backend_create(const char *device, int threads, cs_backend **out,
-                            char *notice, size_t notice_size);
-/* The same with a precision: NULL or "fp32" (default), "tf32", "fp16" (cuda only; see
- * kernels/cuda_backend.cu). The CPU computes in fp32 only: another precision on the CPU (also
- * when "auto" falls back to it) is CS_E_USAGE. */
+/* The CPU backend's options. */
+typedef struct cs_backend_cpu_opts {
+    int threads;         /* <= 0: all cores */
+    /* Testing aid (zero in real runs): the five asynchronous members above, with the copy queue
+     * emulated lazily (backend_cpu.c), so that the GPU's pipeline runs, and fails visibly when it
+     * breaks the contract, on the CPU. */
+    int async_emulation;
+} cs_backend_cpu_opts;
+
+/* Create a backend by name, in the --device grammar (net/device_spec.h): "cpu", "cuda" (GPU 0),
+ * "cuda:N", or "auto" (cuda:0 when a GPU is present, else cpu with a notice in *notice, which
+ * may be NULL). threads <= 0 means all cores. precision: NULL or "fp32" (default), "tf32",
+ * "fp16" (cuda only; see kernels/cuda_backend.cu); the CPU computes in fp32 only, so another
+ * precision on the CPU (also when "auto" falls back to it) is CS_E_USAGE. "cuda" on a build or
+ * machine without CUDA: CS_E_UNSUPPORTED with a message. A list "cuda:0,2" takes its first GPU
+ * here, with a notice (the multi-GPU split is the caller's: the feature pipeline runs one
+ * backend per device of the list, host/features/scheduler.h). */
 cs_status cs_backend_create_ex(const char *device, const char *precision, int threads,
                                cs_backend **out, char *notice, size_t notice_size);
+/* The same with the CPU backend's options (cpu->threads replaces threads), used when the device
+ * is the CPU. */
+cs_status cs_backend_create_opts(const char *device, const char *precision, const cs_backend_cpu_opts *cpu,
+                                 cs_backend **out, char *notice, size_t notice_size);
 void cs_backend_free(cs_backend *be); /* NULL is fine */
 
 /* Individual constructors. The CUDA ones forward to the CUDA module (host/net/cuda_api.h: kernels/
  * built into libcopyscope_cuda.so when nvcc is present, loaded at run time) and answer
  * CS_E_UNSUPPORTED without it, so no caller needs an #ifdef. */
 cs_status cs_backend_cpu_create(int threads, cs_backend **out);
+cs_status cs_backend_cpu_create_opts(const cs_backend_cpu_opts *o, cs_backend **out);
 int cs_cuda_device_count(void);
-cs_status cs_backend_cuda_create(int device, cs_backend **out);
 cs_status cs_backend_cuda_create_ex(int device, const char *precision, cs_backend **out);
 /* What "cuda" can mean here: *have_backend = 1 when the CUDA module (host/net/cuda_api.h) loaded and
  * has the cuda backend, *ngpu the CUDA GPUs present (0 without the backend). Without it,

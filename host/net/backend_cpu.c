@@ -95,7 +95,7 @@ typedef struct cpu_ws {
     size_t row_cap;
 } cpu_ws;
 
-/* The testing aid COPYSCOPE_TEST_CPU_ASYNC=1 (see cpu_iface_async): uploads on the "copy
+/* The testing aid cs_backend_cpu_opts.async_emulation (see cpu_iface_async): uploads on the "copy
  * queue" are deferred until the contract of backend.h forces them. */
 typedef struct cpu_pending_copy {
     void *dst;
@@ -193,7 +193,7 @@ static cs_status cpu_synchronize(cs_backend *be) {
     return CS_OK;
 }
 
-/* ---- COPYSCOPE_TEST_CPU_ASYNC=1: the asynchronous members, emulated lazily -------------------
+/* ---- async_emulation (a testing aid): the asynchronous members, emulated lazily -------------
  * The compute queue is this thread (ops and download_async happen at once, in order). The copy
  * queue is a list of deferred memcpys made only when the contract of backend.h forces them: the
  * compute queue waiting for a fence recorded on the copy queue, the host waiting for one, or a
@@ -464,7 +464,7 @@ static cs_status cpu_preprocess_rgb(cs_backend *be, const uint8_t *rgb, int widt
 
 static const cs_backend_i cpu_iface = {CPU_IFACE_OPS};
 
-/* The same with the asynchronous members (testing aid COPYSCOPE_TEST_CPU_ASYNC=1). */
+/* The same with the asynchronous members (the testing aid async_emulation). */
 static const cs_backend_i cpu_iface_async = {
     CPU_IFACE_OPS,
     .upload_async = cpu_upload_async,
@@ -489,12 +489,20 @@ cs_status cs_backend_cpu_create(int threads, cs_backend **out) {
     /* Process-wide settings: the last model created decides (documented in model.h). */
     omp_set_num_threads(threads);
     cs_blas_serial();
-    const char *ta = getenv("COPYSCOPE_TEST_CPU_ASYNC");
-    const int async = ta && !strcmp(ta, "1");
-    snprintf(c->name, sizeof c->name, "CPU (%d thread%s, OpenBLAS sgemm%s)", threads, threads == 1 ? "" : "s",
-             async ? "; COPYSCOPE_TEST_CPU_ASYNC=1: lazy copy queue, a testing aid" : "");
-    be->iface = async ? &cpu_iface_async : &cpu_iface;
+    snprintf(c->name, sizeof c->name, "CPU (%d thread%s, OpenBLAS sgemm)", threads, threads == 1 ? "" : "s");
+    be->iface = &cpu_iface;
     be->ctx = c;
     *out = be;
+    return CS_OK;
+}
+
+cs_status cs_backend_cpu_create_opts(const cs_backend_cpu_opts *o, cs_backend **out) {
+    CS_TRY(cs_backend_cpu_create(o->threads, out));
+    if (o->async_emulation) {
+        cpu_ctx *c = (*out)->ctx;
+        snprintf(c->name, sizeof c->name, "CPU (%d thread%s, OpenBLAS sgemm; lazily emulated copy queue, a testing aid)",
+                 c->threads, c->threads == 1 ? "" : "s");
+        (*out)->iface = &cpu_iface_async;
+    }
     return CS_OK;
 }

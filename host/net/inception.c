@@ -368,13 +368,19 @@ cs_status cs_model_create(const cs_weights *w, const char *device, int threads, 
 
 cs_status cs_model_create_ex(const cs_weights *w, const char *device, const char *precision,
                              int threads, cs_model **out) {
+    return cs_model_create_testing(w, device, precision, threads, NULL, out);
+}
+
+cs_status cs_model_create_testing(const cs_weights *w, const char *device, const char *precision,
+                                  int threads, const cs_model_testing *t, cs_model **out) {
     *out = NULL;
     if (!w) return CS_FAIL(CS_E_USAGE, "cs_model_create: no weights");
     cs_model *m = cs_calloc(1, sizeof *m, "model");
     if (!m) return CS_E_NOMEM;
     cs_status st;
-    CS_TRY_GOTO(st, cs_backend_create_ex(device ? device : "cpu", precision, threads, &m->be,
-                                         m->notice, sizeof m->notice), fail);
+    const cs_backend_cpu_opts cpu = {.threads = threads, .async_emulation = t && t->cpu_async};
+    CS_TRY_GOTO(st, cs_backend_create_opts(device ? device : "cpu", precision, &cpu, &m->be, m->notice,
+                                           sizeof m->notice), fail);
     for (int op = 0; op < CS_OP_COUNT; op++)
         if (!m->be->iface->supports(m->be, (cs_op)op, NULL)) {
             st = CS_FAIL(CS_E_UNSUPPORTED, "device %s: backend %s lacks operation %d of the network",
@@ -391,11 +397,8 @@ cs_status cs_model_create_ex(const cs_weights *w, const char *device, const char
     /* Preprocessing on the device pays off where it takes work off the host and shrinks the
      * upload (a GPU: uint8 pixels instead of 299x299x3 floats); the CPU backend's op is the
      * host code itself, so the pipeline keeps it in its decode pool (parallel), except with the
-     * testing aid COPYSCOPE_TEST_DEVICE_PREPROCESS=1, which sends even CPU batches this way. */
-    {
-        const char *t = getenv("COPYSCOPE_TEST_DEVICE_PREPROCESS");
-        m->device_preprocess = bi->preprocess_rgb && (m->async || (t && !strcmp(t, "1")));
-    }
+     * testing aid cpu_preprocess, which sends even CPU batches this way. */
+    m->device_preprocess = bi->preprocess_rgb && (m->async || (t && t->cpu_preprocess));
     if (m->workers > CS_MODEL_MAX_WORKERS) m->workers = CS_MODEL_MAX_WORKERS;
     *out = m;
     return CS_OK;

@@ -41,9 +41,6 @@ cs_status cs_cache_lookup(cs_cache *c, size_t n, const uint8_t (*sha)[32], float
 cs_status cs_cache_put(cs_cache *c, size_t n, const uint8_t (*sha)[32], const float *feat /* (n, dims) */);
 cs_status cs_cache_flush(cs_cache *c);
 
-size_t cs_cache_entry_count(const cs_cache *c);
-const char *cs_cache_path(const cs_cache *c); /* the namespace directory */
-
 #ifdef __cplusplus
 }
 #endif

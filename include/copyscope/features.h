@@ -36,6 +36,21 @@ cs_status cs_pathlist_push(cs_pathlist *pl, const char *path);
 void cs_pathlist_free(cs_pathlist *pl);
 
 /* ---- extraction ------------------------------------------------------------------------- */
+
+/* Testing aids (zero in real runs): they make the multi-device and GPU routes of the pipeline run
+ * on the CPU, so that tests exercise them on any machine. `copyscope features` sets them from
+ * hidden options (--testing-*, docs/gpu.md). */
+typedef struct cs_features_testing {
+    int cpu_devices;        /* >= 1: that many CPU backends stand in for the --device list
+                             * (threads split evenly; announced in a notice) */
+    int fail;               /* 1: the device that runs batch fail_batch fails with CS_E_DEVICE */
+    size_t fail_batch;      /* batches are numbered from 0 in input order, one per `batch` files */
+    size_t rgb_batch_bytes; /* > 0: the pixel budget of a packed batch (default 256 MiB, also the
+                             * largest allowed); batches over it go to the device as floats */
+    int cpu_async;          /* CPU backends with a GPU's asynchronous copies, emulated lazily */
+    int cpu_preprocess;     /* CPU backends take decoded pixels, as a GPU does */
+} cs_features_testing;
+
 typedef struct cs_features_opts {
     const char *weights_path; /* NULL: discovery (cs_weights_find) */
     const char *device;       /* "cpu", "cuda" (all GPUs), "cuda:0,2", "auto" (all GPUs, else cpu);
@@ -49,6 +64,7 @@ typedef struct cs_features_opts {
     const char *cache_dir;    /* NULL: $XDG_CACHE_HOME/copyscope or ~/.cache/copyscope */
     int progress;             /* progress on stderr (CLI sets it when stderr is a terminal) */
     int quiet;                /* no summary line on stderr */
+    cs_features_testing testing; /* testing aids, zero in real runs */
 } cs_features_opts;
 
 void cs_features_opts_default(cs_features_opts *o);

@@ -37,6 +37,18 @@ cs_status cs_model_create_ex(const cs_weights *w, const char *device, const char
                              int threads, cs_model **out);
 void cs_model_free(cs_model *m); /* NULL is fine */
 
+/* Testing aids (zero in real runs): the CPU backend taking a GPU's route, so that the GPU paths
+ * of the pipeline run, and fail visibly, on any machine. They apply when the device is the CPU. */
+typedef struct cs_model_testing {
+    int cpu_async;      /* the CPU backend gets the asynchronous members of a GPU, its copy queue
+                         * emulated lazily (cs_backend_cpu_opts.async_emulation) */
+    int cpu_preprocess; /* the pipeline hands the CPU backend decoded pixels, as it does a GPU
+                         * (cs_model_preprocesses = 1) */
+} cs_model_testing;
+/* cs_model_create_ex with testing aids (t: NULL is none). */
+cs_status cs_model_create_testing(const cs_weights *w, const char *device, const char *precision,
+                                  int threads, const cs_model_testing *t, cs_model **out);
+
 /* x: (n, 3, 299, 299) float32 preprocessed input; out: (n, dims) float32, the global average
  * pool of pytorch-fid's block output for dims (64: block 0, 192: block 1, 768: block 2,
  * 2048: block 3 = pool3). Only the blocks needed for dims run. dims outside {64, 192, 768,
@@ -79,8 +91,8 @@ cs_status cs_model_submit_rgb(cs_model *m, int slot, const uint8_t *rgb, size_t 
 cs_status cs_model_collect(cs_model *m, int slot);
 /* 1 if the pipeline should hand this model decoded RGB at its own size (cs_model_submit_rgb) rather than
  * preprocessed floats: the device preprocesses (a GPU; the CPU only with the testing aid
- * COPYSCOPE_TEST_DEVICE_PREPROCESS=1, since there the decode pool's parallel preprocessing is
- * faster). */
+ * cs_model_testing.cpu_preprocess or cpu_async, since there the decode pool's parallel
+ * preprocessing is faster). */
 int cs_model_preprocesses(const cs_model *m);
 /* 1 if the backend has asynchronous transfers (batches stay in flight between submit and collect). */
 int cs_model_async(const cs_model *m);

@@ -42,9 +42,8 @@ const char *cs_game_player_name(const cs_game *g, int i);
 cs_status cs_game_set(cs_game *g, uint64_t mask, double utility);
 /* 1 and *utility = v(mask) when measured, 0 otherwise (utility untouched). */
 int cs_game_get(const cs_game *g, uint64_t mask, double *utility);
-/* Measured coalitions in insertion order: k in [0, cs_game_n_measured). */
+/* Number of measured coalitions. */
 size_t cs_game_n_measured(const cs_game *g);
-uint64_t cs_game_measured(const cs_game *g, size_t k, double *utility);
 /* Number of coalitions missing from the full table (2^n - measured); only for n <= 62. */
 uint64_t cs_game_n_missing(const cs_game *g);
 
