@@ -81,6 +81,25 @@ int main(void) {
     printf("batched add: mean rel %.3g, m2 rel %.3g\n", e1, e2);
     CHECK(e1 <= 1e-12 && e2 <= 1e-12, "batched add differs from the reference");
 
+    /* 1b. bit-identical, not just close: calls of whole CS_STATS_CHUNK_ROWS multiples (the cached
+     * path reads 2 chunks at a time) give the same bits as one call (the computed path) */
+    {
+        cs_stats *ch = NULL;
+        cs_stats_init(&ch, d);
+        int steps[] = {CS_STATS_CHUNK_ROWS, 2 * CS_STATS_CHUNK_ROWS};
+        for (int o = 0, k = 0; o < n; k++) {
+            int nb = steps[k % 2] < n - o ? steps[k % 2] : n - o;
+            CHECK(cs_stats_add_f32(ch, x + (size_t)o * d, nb) == CS_OK, "chunk-aligned add");
+            o += nb;
+        }
+        CHECK(n > 2 * CS_STATS_CHUNK_ROWS, "the test needs more than two chunks (n = %d)", n);
+        CHECK(!memcmp(ch->mean, all->mean, d * sizeof(double)) &&
+                  !memcmp(ch->m2, all->m2, (size_t)d * d * sizeof(double)),
+              "chunk-aligned calls are not bit-identical to one call");
+        printf("chunk-aligned adds: bit-identical to one add\n");
+        cs_stats_free(ch);
+    }
+
     /* 2. shards in several splits, merged in several orders */
     int splits[][6] = {{1500, 1500}, {1, 2999}, {2999, 1}, {100, 900, 2000}, {700, 2, 298, 1000, 1000}, {2, 2, 2, 2, 2992}};
     int nsplit[] = {2, 2, 2, 3, 5, 5};

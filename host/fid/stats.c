@@ -8,8 +8,8 @@
 #include <math.h>
 #include <string.h>
 
-/* Rows converted to float64 at a time: bounds the scratch to ROWS * d doubles (16 MiB at d=2048). */
-#define CS_STATS_CHUNK_ROWS 1024
+/* CS_STATS_CHUNK_ROWS (stats.h) rows are converted to float64 at a time: the scratch is bounded
+ * to ROWS * d doubles (16 MiB at d=2048). */
 
 cs_status cs_stats_init(cs_stats **out, int d) {
     *out = NULL;

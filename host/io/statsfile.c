@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 /* Rows of a features file read per chunk when only statistics are needed. */
-#define CS_FEATURES_CHUNK_ROWS 2048
+/* Feature rows read per call when building statistics: a multiple of CS_STATS_CHUNK_ROWS, so that
+ * statistics from a features file are bit-identical to those of the same rows added at once. */
+#define CS_FEATURES_CHUNK_ROWS (2 * CS_STATS_CHUNK_ROWS)
+_Static_assert(CS_FEATURES_CHUNK_ROWS % CS_STATS_CHUNK_ROWS == 0, "chunk boundaries must coincide");
 /* Refuse features files claiming more rows than this. */
 #define CS_FEATURES_MAX_ROWS ((int64_t)1 << 31)
 

@@ -5,12 +5,17 @@
  *   m2   (d, d)    = sum (x_i - mean)(x_i - mean)^T       (the co-moment; both triangles filled)
  * and the covariance is m2 / (n - 1) (unbiased, like np.cov and pytorch-fid).
  *
- * Rows are added in batches (cs_stats_add_f32): each batch is converted to float64, its own mean
- * and centred co-moment are computed (one BLAS dsyrk), and the batch is merged into the running
- * result with Chan, Golub and LeVeque's pairwise formula
+ * Rows are added in batches (cs_stats_add_f32), each call's rows in chunks of CS_STATS_CHUNK_ROWS:
+ * each chunk is converted to float64, its own mean and centred co-moment are computed (fixed
+ * 256-column tiles, core/blas.h: the same bits for any thread count), and the chunk is merged into
+ * the running result with Chan, Golub and LeVeque's pairwise formula
  *   n = na + nb,  delta = mean_b - mean_a,
  *   mean = mean_a + delta * nb / n,
  *   m2 = m2_a + m2_b + delta delta^T * na nb / n.
+ * The bits depend on where the chunks start: adding n rows in one call, or in calls of any multiple
+ * of CS_STATS_CHUNK_ROWS rows (the last call any size), gives bit-identical statistics; that is
+ * how the computed path (one call per set) and the cached path (statsfile.c reads
+ * 2 * CS_STATS_CHUNK_ROWS rows at a time) agree bit for bit.
  * cs_stats_merge uses the same formula, so shards computed anywhere (other processes, nodes) merge
  * into the unsplit statistics to rounding (about 1e-13 relative) whatever the split and order.
  *
@@ -25,6 +30,9 @@
 #include "copyscope/status.h"
 
 #include <stdint.h>
+
+/* Rows per chunk of cs_stats_add_f32/_f64 (see above). */
+#define CS_STATS_CHUNK_ROWS 1024
 
 #ifdef __cplusplus
 extern "C" {
