@@ -45,4 +45,15 @@ if(COPYSCOPE_HAVE_CUDA)
            COMMAND sh -c "for p in \"$@\"; do if ldd \"$p\" | grep -E 'libcuda|libcublas|libcusolver|libcudnn'; then \
                             echo \"$p links CUDA\"; exit 1; fi; done; echo ok" sh ${CS_CLI} $<TARGET_FILE:test_cuda_module>)
   set_tests_properties(cuda_module_symbols cuda_module_programs PROPERTIES TIMEOUT 60)
+  # cuda_module_archs: SASS for every real architecture and PTX for every virtual one of
+  # CMAKE_CUDA_ARCHITECTURES in every kernel file (tests/cuda_archs.sh; skipped without cuobjdump:
+  # the toolkit's, -DCS_CUOBJDUMP=PATH, $CUOBJDUMP, or the PyPI wheel nvidia-cuda-cuobjdump)
+  find_program(CS_CUOBJDUMP cuobjdump HINTS ${CUDAToolkit_BIN_DIR} /usr/local/cuda/bin ENV CUDA_HOME
+               PATH_SUFFIXES bin)
+  if(NOT CS_CUOBJDUMP)
+    set(CS_CUOBJDUMP cuobjdump) # the script looks on PATH and at $CUOBJDUMP, else skips
+  endif()
+  add_test(NAME cuda_module_archs COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cuda_archs.sh $<TARGET_FILE:copyscope_cuda>
+                                          ${CS_CUOBJDUMP} "${CMAKE_CUDA_ARCHITECTURES}")
+  set_tests_properties(cuda_module_archs PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60)
 endif()
