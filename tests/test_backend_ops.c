@@ -29,6 +29,7 @@
 #include "net/backend.h"
 #include "core/common.h"
 #include "copyscope/model.h"
+#include "gpu_required.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -465,7 +466,11 @@ int main(int argc, char **argv) {
         cs_status st = cs_backend_create_ex(dev, prec, 2, &be, NULL, 0);
         unsetenv("COPYSCOPE_TEST_CPU_ASYNC");
         if (st == CS_E_UNSUPPORTED) {
-            printf("skip %s backend%s%s: %s\n", dev, prec ? " " : "", prec ? prec : "", cs_last_error());
+            /* a cuda configuration that cannot run: skipped, or a failure under COPYSCOPE_REQUIRE_GPU=1 */
+            char what[96];
+            snprintf(what, sizeof what, "%s backend%s%s", dev, prec ? " " : "", prec ? prec : "");
+            if (gpu_only) g_fail += cs_test_gpu_skip(what, cs_last_error()) != 77;
+            else printf("skip %s: %s\n", what, cs_last_error());
             continue;
         }
         if (st != CS_OK) {
@@ -481,10 +486,7 @@ int main(int argc, char **argv) {
         else run_all(be, configs[i].conv_only);
         cs_backend_free(be);
     }
-    if (gpu_only && !ran_gpu && !g_fail) {
-        printf("skipped: no cuda backend ran\n");
-        return 77;
-    }
+    if (gpu_only && !ran_gpu && !g_fail) return cs_test_gpu_skip("gpu_backend_ops", "no cuda backend ran");
     printf("%s: %d failure(s)\n", g_fail ? "FAILED" : "PASSED", g_fail);
     return g_fail ? 1 : 0;
 }

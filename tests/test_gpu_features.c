@@ -36,6 +36,7 @@
  *      (same batch shape, same plans: equal but for a cuDNN algorithm choice).
  */
 #include "net/backend.h"
+#include "gpu_required.h"
 #include "copyscope/image.h"
 #include "copyscope/model.h"
 #include "copyscope/status.h"
@@ -160,8 +161,9 @@ static int run_sanitizer(const char *tool, const char *weights) {
         }
     }
     if (access(tool, X_OK) != 0) {
-        printf("skip: no compute-sanitizer at %s nor on PATH\n", tool);
-        return 77;
+        char why[4200];
+        snprintf(why, sizeof why, "no compute-sanitizer at %s nor on PATH", tool);
+        return cs_test_gpu_skip("gpu_sanitizer", why);
     }
     fflush(stdout);
     pid_t pid = fork();
@@ -210,10 +212,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *why = NULL;
-    if (!gpu_present(&why)) {
-        printf("skip: %s\n", why);
-        return 77;
-    }
+    if (!gpu_present(&why)) return cs_test_gpu_skip("test_gpu_features", why);
     if (tool) return run_sanitizer(tool, weights);
 
     cs_weights *w = NULL;
