@@ -72,6 +72,7 @@ extern "C" int cs_cuda_device_count(void) {
 #if defined(COPYSCOPE_HAVE_CUDNN)
 
 #include "cuda_backend.h"
+#include "cuda_release.cuh"
 
 #include <cudnn.h>
 
@@ -141,6 +142,12 @@ struct cuda_ctx {
     cs_pool_params last_pool;
     int last_dims[4];
 
+    // an error of a release call (buffer_free, host_free), which cannot return one: reported by
+    // the next entry point as what it is, not as a failure of that op
+    cudaError_t released_err;
+    const char *released_stmt;
+    int released_line;
+
     char gpu[256];  // "NVIDIA H100 80GB HBM3"
     char name[512]; // device_name()
 };
@@ -190,6 +197,7 @@ cs_status fail_common(cuda_ctx *c, const char *what, const char *stmt, const cha
 }
 
 cs_status cuda_fail(cuda_ctx *c, cudaError_t e, const char *stmt, const char *file, int line) {
+    (void)cudaGetLastError(); // reported here: not left for the next op's launch check to report again
     char what[256];
     snprintf(what, sizeof what, "%s (%s)%s", cudaGetErrorName(e), cudaGetErrorString(e),
              e == cudaErrorMemoryAllocation ? ": out of GPU memory (try a smaller --batch)" : "");
@@ -225,13 +233,36 @@ cs_status dnn_fail(cuda_ctx *c, cudnnStatus_t s, const char *stmt, const char *f
 
 cuda_ctx *ctx_of(cs_backend *be) { return (cuda_ctx *)be->ctx; }
 
+void plan_destroy(conv_plan *pl);
+
 // Every entry point: make this backend's device current for the calling thread (one process
 // may drive several GPUs, one host thread each) and remember the op for messages.
 cs_status enter(cuda_ctx *c, int kind) {
+    if (c->released_err != cudaSuccess) { // an earlier free failed: say so, not "this op failed"
+        const cudaError_t e = c->released_err;
+        c->released_err = cudaSuccess;
+        return cs_error_set(CS_E_DEVICE, __FILE__, c->released_line,
+                            "cuda:%d (%s): an earlier release failed: %s: %s (%s) [%s:%d]", c->device, c->gpu,
+                            c->released_stmt, cudaGetErrorName(e), cudaGetErrorString(e), __FILE__,
+                            c->released_line);
+    }
     c->cur_kind = kind;
     CU_CHECK(c, cudaSetDevice(c->device));
     return CS_OK;
 }
+
+// A release call's error (cs_cuda_released's rule, kernels/cuda_release.cuh), kept for the next
+// entry point to report under its own name.
+void released(cuda_ctx *c, cudaError_t e, const char *stmt, int line) {
+    if (e == cudaSuccess) return;
+    (void)cudaGetLastError();
+    if (c->released_err == cudaSuccess) {
+        c->released_err = e;
+        c->released_stmt = stmt;
+        c->released_line = line;
+    }
+}
+#define RELEASED(c, stmt) released((c), (stmt), #stmt, __LINE__)
 
 // After an op has been enqueued: check the launch, and in debug mode run it to completion.
 cs_status leave(cuda_ctx *c) {
@@ -239,7 +270,9 @@ cs_status leave(cuda_ctx *c) {
     c->last_conv = c->cur_conv;
     c->last_pool = c->cur_pool;
     memcpy(c->last_dims, c->cur_dims, sizeof c->last_dims);
-    CU_CHECK(c, cudaGetLastError());
+    // No cudaGetLastError() here: it would return the error of any earlier call and charge it to
+    // this op. Every call of the op was checked where it was made (its launcher returns its own
+    // launch's error, cuDNN returns a status); faults inside kernels show at synchronisation.
     if (c->sync_debug) CU_CHECK(c, cudaStreamSynchronize(c->stream));
     return CS_OK;
 }
@@ -279,29 +312,23 @@ void cuda_free(cs_backend *be) {
     if (!be) return;
     cuda_ctx *c = ctx_of(be);
     if (c) {
-        cudaSetDevice(c->device);
-        if (c->stream) cudaStreamSynchronize(c->stream);
-        if (c->copy) cudaStreamSynchronize(c->copy);
-        for (int i = 0; i < c->nplans; i++) {
-            conv_plan *pl = &c->plans[i];
-            if (pl->xd) cudnnDestroyTensorDescriptor(pl->xd);
-            if (pl->yd) cudnnDestroyTensorDescriptor(pl->yd);
-            if (pl->bd) cudnnDestroyTensorDescriptor(pl->bd);
-            if (pl->wd) cudnnDestroyFilterDescriptor(pl->wd);
-            if (pl->cd) cudnnDestroyConvolutionDescriptor(pl->cd);
-        }
+        // the destructor: nobody to report to; every error is cleared (kernels/cuda_release.cuh)
+        cs_cuda_released(cudaSetDevice(c->device));
+        if (c->stream) cs_cuda_released(cudaStreamSynchronize(c->stream));
+        if (c->copy) cs_cuda_released(cudaStreamSynchronize(c->copy));
+        for (int i = 0; i < c->nplans; i++) plan_destroy(&c->plans[i]);
         free(c->plans);
-        cudaFree(c->ws);
-        cudaFree(c->scratch);
-        cudaFree(c->xh);
-        cudaFree(c->wh);
-        if (c->relu) cudnnDestroyActivationDescriptor(c->relu);
-        if (c->dnn) cudnnDestroy(c->dnn);
+        cs_cuda_released(cudaFree(c->ws));
+        cs_cuda_released(cudaFree(c->scratch));
+        cs_cuda_released(cudaFree(c->xh));
+        cs_cuda_released(cudaFree(c->wh));
+        if (c->relu) (void)cudnnDestroyActivationDescriptor(c->relu);
+        if (c->dnn) (void)cudnnDestroy(c->dnn);
         for (int i = 0; i < CS_BACKEND_FENCES; i++)
-            if (c->fence[i]) cudaEventDestroy(c->fence[i]);
-        if (c->copy) cudaStreamDestroy(c->copy);
-        if (c->stream) cudaStreamDestroy(c->stream);
-        (void)cudaGetLastError();
+            if (c->fence[i]) cs_cuda_released(cudaEventDestroy(c->fence[i]));
+        if (c->copy) cs_cuda_released(cudaStreamDestroy(c->copy));
+        if (c->stream) cs_cuda_released(cudaStreamDestroy(c->stream));
+        cs_cuda_clear_released(); // what the cuDNN destroys left
         free(c);
     }
     free(be);
@@ -334,7 +361,7 @@ cs_status cuda_buffer_alloc(cs_backend *be, size_t bytes, void **out) {
         cudaError_t e = cudaMemsetAsync(*out, 0xFF, bytes, c->stream);
         if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream);
         if (e != cudaSuccess) {
-            cudaFree(*out);
+            cs_cuda_released(cudaFree(*out)); // the poison error is the one reported
             *out = NULL;
             return cuda_fail(c, e, "cudaMemsetAsync(poison)", __FILE__, __LINE__);
         }
@@ -345,10 +372,12 @@ cs_status cuda_buffer_alloc(cs_backend *be, size_t bytes, void **out) {
 void cuda_buffer_free(cs_backend *be, void *buf) {
     if (!buf) return;
     cuda_ctx *c = ctx_of(be);
-    cudaSetDevice(c->device);
-    cudaStreamSynchronize(c->copy); // copies and ops in flight may still use it
-    cudaStreamSynchronize(c->stream);
-    cudaFree(buf); // an error here has nobody to report to: it shows at the next checked call
+    // errors here cannot be returned: kept and reported by the next entry point as a failed
+    // release, not charged to that op (RELEASED)
+    RELEASED(c, cudaSetDevice(c->device));
+    RELEASED(c, cudaStreamSynchronize(c->copy)); // copies and ops in flight may still use it
+    RELEASED(c, cudaStreamSynchronize(c->stream));
+    RELEASED(c, cudaFree(buf));
 }
 
 // One copy on a stream; sync: wait for it (the host buffer may then be reused / is filled).
@@ -407,8 +436,7 @@ cs_status cuda_queue_wait(cs_backend *be, int queue, int fence) {
 cs_status cuda_fence_wait(cs_backend *be, int fence) {
     cuda_ctx *c = ctx_of(be);
     TRY(cuda_fence_check(c, fence));
-    CU_CHECK(c, cudaEventSynchronize(c->fence[fence]));
-    CU_CHECK(c, cudaGetLastError());
+    CU_CHECK(c, cudaEventSynchronize(c->fence[fence])); // returns the faults of the work it waited for
     return CS_OK;
 }
 
@@ -424,15 +452,13 @@ cs_status cuda_host_alloc(cs_backend *be, size_t bytes, void **out) {
 }
 
 void cuda_host_free(cs_backend *be, void *p) {
-    (void)be;
-    if (p) cudaFreeHost(p); // an error here has nobody to report to
+    if (p) RELEASED(ctx_of(be), cudaFreeHost(p)); // reported by the next entry point
 }
 
 cs_status cuda_synchronize(cs_backend *be) {
     cuda_ctx *c = ctx_of(be);
     TRY(enter(c, OP_SYNC));
-    CU_CHECK(c, cudaStreamSynchronize(c->stream));
-    CU_CHECK(c, cudaGetLastError());
+    CU_CHECK(c, cudaStreamSynchronize(c->stream)); // returns the faults of the work it waited for
     return CS_OK;
 }
 
@@ -480,12 +506,13 @@ cudnnStatus_t conv_exec(cuda_ctx *c, const conv_plan *pl, const cs_conv2d_params
     }
 }
 
+// Descriptor destroys free host memory only (no CUDA call): their status is ignored.
 void plan_destroy(conv_plan *pl) {
-    if (pl->xd) cudnnDestroyTensorDescriptor(pl->xd);
-    if (pl->yd) cudnnDestroyTensorDescriptor(pl->yd);
-    if (pl->bd) cudnnDestroyTensorDescriptor(pl->bd);
-    if (pl->wd) cudnnDestroyFilterDescriptor(pl->wd);
-    if (pl->cd) cudnnDestroyConvolutionDescriptor(pl->cd);
+    if (pl->xd) (void)cudnnDestroyTensorDescriptor(pl->xd);
+    if (pl->yd) (void)cudnnDestroyTensorDescriptor(pl->yd);
+    if (pl->bd) (void)cudnnDestroyTensorDescriptor(pl->bd);
+    if (pl->wd) (void)cudnnDestroyFilterDescriptor(pl->wd);
+    if (pl->cd) (void)cudnnDestroyConvolutionDescriptor(pl->cd);
     memset(pl, 0, sizeof *pl);
 }
 
@@ -598,6 +625,10 @@ cs_status plan_make(cuda_ctx *c, const cs_conv2d_params *p, const float *x, cons
             cudnnStatus_t s = cudnnFindConvolutionForwardAlgorithmEx(c->dnn, pl.xd, xx, pl.wd, ww, pl.cd, pl.yd, yy,
                                                                      CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &nperf,
                                                                      perf, c->ws, c->ws_cap);
+            if (s != CUDNN_STATUS_SUCCESS && !refused(s)) {
+                st = dnn_fail(c, s, "cudnnFindConvolutionForwardAlgorithmEx", __FILE__, __LINE__);
+                break;
+            }
             if (s != CUDNN_STATUS_SUCCESS) nperf = 0; // fall back on the heuristics
         }
         if (!nperf) {
@@ -617,9 +648,11 @@ cs_status plan_make(cuda_ctx *c, const cs_conv2d_params *p, const float *x, cons
             if (pf->status != CUDNN_STATUS_SUCCESS || !math_allowed(c, pf->mathType)) continue;
             // fp32: always FMA math, whatever the heuristics' entry says (no TF32)
             const cudnnMathType_t math = c->precision == PREC_FP32 ? CUDNN_FMA_MATH : pf->mathType;
-            if (cudnnSetConvolutionMathType(pl.cd, math) != CUDNN_STATUS_SUCCESS) continue;
+            if (cudnnSetConvolutionMathType(pl.cd, math) != CUDNN_STATUS_SUCCESS) continue; // host-side: not this entry
             size_t need = pf->memory;
             size_t q = 0;
+            // the perf entry's size is the answer; this query only ever raises it (its failure
+            // leaves the entry's size, and the execution below validates the pair)
             if (cudnnGetConvolutionForwardWorkspaceSize(c->dnn, pl.xd, pl.wd, pl.cd, pl.yd, pf->algo, &q) ==
                     CUDNN_STATUS_SUCCESS && q > need)
                 need = q;
@@ -860,12 +893,20 @@ extern "C" cs_status cs_backend_cuda_create_ex(int device, const char *precision
             goto fail;
         }
     }
-    cudaMemGetInfo(&free_b, &total_b);
+    e = cudaMemGetInfo(&free_b, &total_b);
+    if (e != cudaSuccess) {
+        st = cuda_fail(c, e, "cudaMemGetInfo", __FILE__, __LINE__);
+        goto fail;
+    }
     {
         const char *tf = getenv("NVIDIA_TF32_OVERRIDE");
         int rt = 0, drv = 0;
-        cudaRuntimeGetVersion(&rt);
-        cudaDriverGetVersion(&drv);
+        e = cudaRuntimeGetVersion(&rt);
+        if (e == cudaSuccess) e = cudaDriverGetVersion(&drv);
+        if (e != cudaSuccess) {
+            st = cuda_fail(c, e, "cudaRuntimeGetVersion/cudaDriverGetVersion", __FILE__, __LINE__);
+            goto fail;
+        }
         snprintf(c->name, sizeof c->name,
                  "%s (cuda:%d, sm_%d%d, %.1f GiB, CUDA runtime %d driver %d, cuDNN %zu, %s%s)", prop.name,
                  device, prop.major, prop.minor, (double)total_b / (1024.0 * 1024.0 * 1024.0), rt, drv, rt_dnn,

@@ -57,3 +57,10 @@ if(COPYSCOPE_HAVE_CUDA)
                                           ${CS_CUOBJDUMP} "${CMAKE_CUDA_ARCHITECTURES}")
   set_tests_properties(cuda_module_archs PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60)
 endif()
+
+# cuda_calls_checked (any build; reads kernels/ only): every cuda*/cublas*/cusolver*/cudnn* call
+# has its status checked or, on a release path, cleared (kernels/cuda_release.cuh), so no error
+# is left for the next launch check to charge to the wrong op (tests/cuda_calls_lint.py)
+file(GLOB CS_KERNEL_SOURCES ${PROJECT_SOURCE_DIR}/kernels/*.cu ${PROJECT_SOURCE_DIR}/kernels/*.cuh)
+add_test(NAME cuda_calls_checked COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cuda_calls_lint.py ${CS_KERNEL_SOURCES})
+set_tests_properties(cuda_calls_checked PROPERTIES TIMEOUT 60)
