@@ -56,6 +56,7 @@
 #include "net/backend.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,10 @@ extern "C" int cs_cuda_device_count(void) {
 
 #include "cuda_backend.h"
 #include "cuda_release.cuh"
+#include "cudnn_status_class.h"
+extern "C" {
+#include "net/inception_arch.h"
+}
 
 #include <cudnn.h>
 
@@ -129,6 +134,7 @@ struct cuda_ctx {
     int nplans, plans_cap;
 
     int sync_debug, poison, find_mode, verbose, batch;
+    int batch_bound; // largest chunk: cuDNN's element limit and the free memory (creation)
     int forced_path; // -1: any
 
     // the op being run, for error messages
@@ -553,24 +559,18 @@ cs_status plan_descriptors(cuda_ctx *c, conv_plan *pl, const cs_conv2d_params *p
 }
 
 // A refusal of this algorithm/layout for this geometry (try the next one), as opposed to a
-// failure of the library or the device (reported at once). cuDNN 9 refines NOT_SUPPORTED and
-// BAD_PARAM into sub-codes (NOT_SUPPORTED_LAYOUT for strided outputs, ...); the ones that
-// mean "this installation cannot work" are not refusals.
-int refused(cudnnStatus_t s) {
-#if defined(CUDNN_STATUS_CATEGORY)
-    switch ((int)s) {
-    case 3005: // NOT_SUPPORTED_INCOMPATIBLE_CUDA_DRIVER
-    case 3006: // NOT_SUPPORTED_INCOMPATIBLE_CUDART
-    case 3007: // NOT_SUPPORTED_ARCH_MISMATCH
-    case 3008: // NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING
-    case 3009: // NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE
-        return 0;
-    }
-    const int cat = CUDNN_STATUS_CATEGORY((int)s);
-    return cat == CUDNN_STATUS_NOT_SUPPORTED || cat == CUDNN_STATUS_BAD_PARAM;
-#else
-    return s == CUDNN_STATUS_NOT_SUPPORTED || s == CUDNN_STATUS_BAD_PARAM;
-#endif
+// failure (reported at once): kernels/cudnn_status_class.h. BAD_PARAM is no refusal: wrong
+// parameters are a descriptor bug, and reported as one (dnn_fail_call).
+int refused(cudnnStatus_t s) { return cs_cudnn_status_class((int)s, CUDNN_MAJOR) == CS_DNN_REFUSED; }
+
+// A failed cuDNN call of the plan search, named for what it is.
+cs_status dnn_fail_call(cuda_ctx *c, cudnnStatus_t s, const char *call, const char *file, int line) {
+    char stmt[200];
+    if (cs_cudnn_status_class((int)s, CUDNN_MAJOR) == CS_DNN_BAD_PARAM)
+        snprintf(stmt, sizeof stmt, "%s (parameters rejected: a descriptor error, not an algorithm refusal)", call);
+    else
+        snprintf(stmt, sizeof stmt, "%s", call);
+    return dnn_fail(c, s, stmt, file, line);
 }
 
 // Append to the list of what plan_make tried (for its error message); truncates silently.
@@ -626,7 +626,7 @@ cs_status plan_make(cuda_ctx *c, const cs_conv2d_params *p, const float *x, cons
                                                                      CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &nperf,
                                                                      perf, c->ws, c->ws_cap);
             if (s != CUDNN_STATUS_SUCCESS && !refused(s)) {
-                st = dnn_fail(c, s, "cudnnFindConvolutionForwardAlgorithmEx", __FILE__, __LINE__);
+                st = dnn_fail_call(c, s, "cudnnFindConvolutionForwardAlgorithmEx", __FILE__, __LINE__);
                 break;
             }
             if (s != CUDNN_STATUS_SUCCESS) nperf = 0; // fall back on the heuristics
@@ -639,7 +639,7 @@ cs_status plan_make(cuda_ctx *c, const cs_conv2d_params *p, const float *x, cons
                 continue;
             }
             if (s != CUDNN_STATUS_SUCCESS) {
-                st = dnn_fail(c, s, "cudnnGetConvolutionForwardAlgorithm_v7", __FILE__, __LINE__);
+                st = dnn_fail_call(c, s, "cudnnGetConvolutionForwardAlgorithm_v7", __FILE__, __LINE__);
                 break;
             }
         }
@@ -675,7 +675,7 @@ cs_status plan_make(cuda_ctx *c, const cs_conv2d_params *p, const float *x, cons
                 tried_add(tried, sizeof tried, " %s/algo%d: %s;", kPathNames[path], (int)pf->algo,
                           cudnnGetErrorString(s));
             } else {
-                st = dnn_fail(c, s, "cuDNN convolution (plan validation)", __FILE__, __LINE__);
+                st = dnn_fail_call(c, s, kPathCalls[path], __FILE__, __LINE__);
             }
             if (st != CS_OK) break;
         }
@@ -731,7 +731,7 @@ cs_status cuda_conv2d(cs_backend *be, const cs_conv2d_params *p, const float *x,
     } else {
         cudaError_t kerr;
         cudnnStatus_t s = conv_exec(c, pl, p, x, w, bias, y, &kerr);
-        if (s != CUDNN_STATUS_SUCCESS) return dnn_fail(c, s, kPathCalls[pl->path], __FILE__, __LINE__);
+        if (s != CUDNN_STATUS_SUCCESS) return dnn_fail_call(c, s, kPathCalls[pl->path], __FILE__, __LINE__);
         if (kerr != cudaSuccess) return cuda_fail(c, kerr, "conv2d epilogue kernel", __FILE__, __LINE__);
     }
     return leave(c);
@@ -899,6 +899,22 @@ extern "C" cs_status cs_backend_cuda_create_ex(int device, const char *precision
         goto fail;
     }
     {
+        // Images per forward chunk: COPYSCOPE_CUDA_BATCH (default 64), bounded so that no tensor
+        // exceeds cuDNN's 2^31 - 1 elements (1552 images at Conv2d_2b's 64x147x147 output) and the
+        // chunk's activations fit 90% of the free memory less the cuDNN workspace limit and
+        // 256 MiB for weights and plans (host/net/inception_arch.c, cs_inception_batch_limit).
+        const size_t reserve = c->ws_limit + ((size_t)256 << 20), budget = free_b / 10 * 9;
+        const int bound = cs_inception_batch_limit((size_t)INT32_MAX, budget > reserve ? budget - reserve : 0,
+                                                   prec == PREC_FP16);
+        c->batch_bound = bound;
+        if (c->batch > bound) {
+            if (c->verbose)
+                fprintf(stderr, "copyscope cuda:%d: COPYSCOPE_CUDA_BATCH=%d bounded to %d images per chunk\n",
+                        device, c->batch, bound);
+            c->batch = bound;
+        }
+    }
+    {
         const char *tf = getenv("NVIDIA_TF32_OVERRIDE");
         int rt = 0, drv = 0;
         e = cudaRuntimeGetVersion(&rt);
@@ -908,9 +924,9 @@ extern "C" cs_status cs_backend_cuda_create_ex(int device, const char *precision
             goto fail;
         }
         snprintf(c->name, sizeof c->name,
-                 "%s (cuda:%d, sm_%d%d, %.1f GiB, CUDA runtime %d driver %d, cuDNN %zu, %s%s)", prop.name,
-                 device, prop.major, prop.minor, (double)total_b / (1024.0 * 1024.0 * 1024.0), rt, drv, rt_dnn,
-                 kPrecisionNames[prec],
+                 "%s (cuda:%d, sm_%d%d, %.1f GiB, CUDA runtime %d driver %d, cuDNN %zu, %s, chunk %d of at most %d%s)",
+                 prop.name, device, prop.major, prop.minor, (double)total_b / (1024.0 * 1024.0 * 1024.0), rt, drv,
+                 rt_dnn, kPrecisionNames[prec], c->batch, c->batch_bound,
                  prec == PREC_TF32 && tf && !strcmp(tf, "0") ? ", TF32 disabled by NVIDIA_TF32_OVERRIDE=0" : "");
     }
     *out = be;

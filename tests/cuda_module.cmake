@@ -64,3 +64,11 @@ endif()
 file(GLOB CS_KERNEL_SOURCES ${PROJECT_SOURCE_DIR}/kernels/*.cu ${PROJECT_SOURCE_DIR}/kernels/*.cuh)
 add_test(NAME cuda_calls_checked COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cuda_calls_lint.py ${CS_KERNEL_SOURCES})
 set_tests_properties(cuda_calls_checked PROPERTIES TIMEOUT 60)
+
+# cuda_bounds (any build): the cuda backend's host-side rules: the batch bound from the network's
+# largest activation and the device memory (host/net/inception_arch.c), and which cuDNN statuses
+# are refusals and which are descriptor errors (kernels/cudnn_status_class.h)
+cs_add_c_test(test_cuda_bounds ${CMAKE_CURRENT_SOURCE_DIR}/test_cuda_bounds.c)
+target_include_directories(test_cuda_bounds PRIVATE ${PROJECT_SOURCE_DIR}/kernels)
+add_test(NAME cuda_bounds COMMAND test_cuda_bounds)
+set_tests_properties(cuda_bounds PROPERTIES TIMEOUT 60)
