@@ -31,9 +31,10 @@
  *      or layout gives O(scale).
  *   5. API: precision "bogus" -> CS_E_USAGE; device cuda:N past the last GPU -> CS_E_UNSUPPORTED.
  *   6. the two-batch pipeline (tests/model_pipeline_check.h: uploads on the copy queue during
- *      the other slot's compute, fences, packed RGB, buffers scribbled after collect) vs
- *      cs_model_features_rgb of the same image pairs on the same model: max |d| <= 1e-6 * scale
- *      (same batch shape, same plans: equal but for a cuDNN algorithm choice).
+ *      the other slot's compute, fences, packed RGB, buffers scribbled after collect) vs an
+ *      independent reference: host preprocessing + cs_model_forward (synchronous copies) of the
+ *      same image pairs on the same model: max |d| <= 1e-6 * scale (same batch shape, same
+ *      plans: equal but for a cuDNN algorithm choice; the preprocessing is bit-exact).
  */
 #include "net/backend.h"
 #include "gpu_required.h"
@@ -325,12 +326,14 @@ int main(int argc, char **argv) {
     }
 
     /* 6. the two-batch pipeline: copies on the copy queue overlapping compute, fences, packed
-     * RGB preprocessed on the device; vs cs_model_features_rgb of the same pairs on this model */
+     * RGB preprocessed on the device; vs a reference that shares none of that path: the host's
+     * preprocessing (x, check 2) and cs_model_forward of the same pairs on this model (synchronous
+     * upload and download, same batch shape so the same cuDNN plans) */
     {
         static float ref_pairs[MPC_BATCHES * MPC_PER * 2048];
         int ok = 1;
         for (int t = 0; ok && t < MPC_BATCHES; t++)
-            ok = cs_model_features_rgb(gpu, imgs + t * MPC_PER, MPC_PER, 2048, ref_pairs + (size_t)t * MPC_PER * 2048) ==
+            ok = cs_model_forward(gpu, x + (size_t)t * MPC_PER * in1, MPC_PER, 2048, ref_pairs + (size_t)t * MPC_PER * 2048) ==
                  CS_OK;
         if (!ok) {
             printf("FAIL pipeline reference: %s\n", cs_last_error());
