@@ -56,6 +56,13 @@ if(COPYSCOPE_HAVE_CUDA)
   add_test(NAME cuda_module_archs COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cuda_archs.sh $<TARGET_FILE:copyscope_cuda>
                                           ${CS_CUOBJDUMP} "${CMAKE_CUDA_ARCHITECTURES}")
   set_tests_properties(cuda_module_archs PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60)
+  # cuda_preprocess_no_contraction: the bit-exact preprocessing kernel's PTX is the same with
+  # -fmad=true and -fmad=false and every float op in it is explicitly rounded (tests/cuda_fmad.sh)
+  add_test(NAME cuda_preprocess_no_contraction
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cuda_fmad.sh ${CMAKE_CUDA_COMPILER}
+                   ${PROJECT_SOURCE_DIR}/kernels/cuda_preprocess.cu ${PROJECT_SOURCE_DIR}/include
+                   ${PROJECT_SOURCE_DIR}/host ${PROJECT_SOURCE_DIR}/kernels)
+  set_tests_properties(cuda_preprocess_no_contraction PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
 endif()
 
 # cuda_calls_checked (any build; reads kernels/ only): every cuda*/cublas*/cusolver*/cudnn* call
