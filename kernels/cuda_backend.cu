@@ -24,14 +24,17 @@
 //              bias + ReLU + scatter kernel into the slice (for algorithms that refuse strided
 //              outputs; always used by fp16, whose cuDNN output is half).
 //    Each (geometry, batch) key gets a plan once: descriptors, algorithm (cuDNN heuristics,
-//    cudnnGetConvolutionForwardAlgorithm_v7, in their order; COPYSCOPE_CUDNN_FIND=1 benchmarks
-//    with cudnnFindConvolutionForwardAlgorithmEx instead), math type and workspace size. The
-//    plan is validated by its first execution (the real op); NOT_SUPPORTED / BAD_PARAM moves on
-//    to the next algorithm, then the next path. The workspace grows to the largest layer.
+//    cudnnGetConvolutionForwardAlgorithm_v7, in their order), math type and workspace size. The
+//    plan is validated by its first execution (the real op); NOT_SUPPORTED moves on to the next
+//    algorithm, then the next path; BAD_PARAM is reported at once as a descriptor error
+//    (kernels/cudnn_status_class.h). COPYSCOPE_CUDNN_FIND=1 times every candidate on the call
+//    that runs (fused call, fp16 conversion and epilogue included) and keeps the fastest. The
+//    workspace grows to the largest layer.
 //  - Precision: fp32 (default) runs CUDNN_FMA_MATH (no tensor cores, so no TF32 whatever
 //    NVIDIA_TF32_OVERRIDE says; cuDNN's DEFAULT_MATH would allow TF32 on Ampere and later);
 //    tf32 allows CUDNN_TENSOR_OP_MATH on float32 data (TF32 inputs, fp32 accumulation);
-//    fp16 converts each conv's input and weights to float16 (round to nearest), convolves with
+//    fp16 converts each conv's input (per call) and weights (once per model: the copies are
+//    kept per weight buffer and dropped when it is freed) to float16 (round to nearest), convolves with
 //    tensor cores and fp32 accumulation (cuDNN's PSEUDO_HALF config: compute type float),
 //    gets a float16 result and adds the bias + ReLU in float32. Activations between layers,
 //    pools and the global pool stay float32 in every mode.
@@ -48,15 +51,17 @@
 //   COPYSCOPE_CUDA_POISON=1        fill new buffers with NaN (0xFF bytes): reads of memory no op
 //                                  wrote show up as NaN features
 //   COPYSCOPE_CUDA_CONV_PATH=P     only path P (fused, slice or scratch)
-//   COPYSCOPE_CUDNN_FIND=1         benchmark algorithms instead of heuristics
+//   COPYSCOPE_CUDNN_FIND=1         time the heuristics' candidates on the real call, fastest first
 //   COPYSCOPE_CUDNN_WORKSPACE_MB=N largest cuDNN workspace (default 1024)
-//   COPYSCOPE_CUDA_BATCH=N         images per forward chunk (default 64)
-//   COPYSCOPE_CUDA_VERBOSE=1       print each new plan (path, algorithm, math, workspace)
+//   COPYSCOPE_CUDA_BATCH=N         images per forward chunk (default 64; bounded by cuDNN's 2^31
+//                                  elements and the free memory, cs_inception_batch_limit)
+//   COPYSCOPE_CUDA_VERBOSE=1       print each new plan (path, algorithm, math, tensor cores, workspace)
 #include <cuda_runtime.h>
 
 #include "net/backend.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +78,11 @@ extern "C" int cs_cuda_device_count(void) {
 #if defined(COPYSCOPE_HAVE_CUDNN)
 
 #include "cuda_backend.h"
+#include "cuda_release.cuh"
+#include "cudnn_status_class.h"
+extern "C" {
+#include "net/inception_arch.h"
+}
 
 #include <cudnn.h>
 
@@ -122,13 +132,18 @@ struct cuda_ctx {
     size_t scratch_cap;
     __half *xh;        // fp16: (n, cin, h, w) input copy
     size_t xh_cap;     // bytes
-    __half *wh;        // fp16: (cout, cin, kh, kw) weight copy
-    size_t wh_cap;     // bytes
+    // fp16: each layer's weights converted to float16 once per model (not per call), keyed by
+    // the float32 weights' device address; entries inside a buffer are dropped when it is freed
+    struct half_weights { const float *w; size_t count; __half *h; } *wc;
+    int nwc, wc_cap;
+    struct dev_alloc { void *p; size_t bytes; } *allocs; // buffer_alloc's live buffers
+    int nallocs, allocs_cap;
 
     conv_plan *plans;
     int nplans, plans_cap;
 
     int sync_debug, poison, find_mode, verbose, batch;
+    int batch_bound; // largest chunk: cuDNN's element limit and the free memory (creation)
     int forced_path; // -1: any
 
     // the op being run, for error messages
@@ -141,6 +156,12 @@ struct cuda_ctx {
     cs_conv2d_params last_conv;
     cs_pool_params last_pool;
     int last_dims[4];
+
+    // an error of a release call (buffer_free, host_free), which cannot return one: reported by
+    // the next entry point as what it is, not as a failure of that op
+    cudaError_t released_err;
+    const char *released_stmt;
+    int released_line;
 
     char gpu[256];  // "NVIDIA H100 80GB HBM3"
     char name[512]; // device_name()
@@ -191,6 +212,7 @@ cs_status fail_common(cuda_ctx *c, const char *what, const char *stmt, const cha
 }
 
 cs_status cuda_fail(cuda_ctx *c, cudaError_t e, const char *stmt, const char *file, int line) {
+    (void)cudaGetLastError(); // reported here: not left for the next op's launch check to report again
     char what[256];
     snprintf(what, sizeof what, "%s (%s)%s", cudaGetErrorName(e), cudaGetErrorString(e),
              e == cudaErrorMemoryAllocation ? ": out of GPU memory (try a smaller --batch)" : "");
@@ -226,13 +248,36 @@ cs_status dnn_fail(cuda_ctx *c, cudnnStatus_t s, const char *stmt, const char *f
 
 cuda_ctx *ctx_of(cs_backend *be) { return (cuda_ctx *)be->ctx; }
 
+void plan_destroy(conv_plan *pl);
+
 // Every entry point: make this backend's device current for the calling thread (one process
 // may drive several GPUs, one host thread each) and remember the op for messages.
 cs_status enter(cuda_ctx *c, int kind) {
+    if (c->released_err != cudaSuccess) { // an earlier free failed: say so, not "this op failed"
+        const cudaError_t e = c->released_err;
+        c->released_err = cudaSuccess;
+        return cs_error_set(CS_E_DEVICE, __FILE__, c->released_line,
+                            "cuda:%d (%s): an earlier release failed: %s: %s (%s) [%s:%d]", c->device, c->gpu,
+                            c->released_stmt, cudaGetErrorName(e), cudaGetErrorString(e), __FILE__,
+                            c->released_line);
+    }
     c->cur_kind = kind;
     CU_CHECK(c, cudaSetDevice(c->device));
     return CS_OK;
 }
+
+// A release call's error (cs_cuda_released's rule, kernels/cuda_release.cuh), kept for the next
+// entry point to report under its own name.
+void released(cuda_ctx *c, cudaError_t e, const char *stmt, int line) {
+    if (e == cudaSuccess) return;
+    (void)cudaGetLastError();
+    if (c->released_err == cudaSuccess) {
+        c->released_err = e;
+        c->released_stmt = stmt;
+        c->released_line = line;
+    }
+}
+#define RELEASED(c, stmt) released((c), (stmt), #stmt, __LINE__)
 
 // After an op has been enqueued: check the launch, and in debug mode run it to completion.
 cs_status leave(cuda_ctx *c) {
@@ -240,7 +285,9 @@ cs_status leave(cuda_ctx *c) {
     c->last_conv = c->cur_conv;
     c->last_pool = c->cur_pool;
     memcpy(c->last_dims, c->cur_dims, sizeof c->last_dims);
-    CU_CHECK(c, cudaGetLastError());
+    // No cudaGetLastError() here: it would return the error of any earlier call and charge it to
+    // this op. Every call of the op was checked where it was made (its launcher returns its own
+    // launch's error, cuDNN returns a status); faults inside kernels show at synchronisation.
     if (c->sync_debug) CU_CHECK(c, cudaStreamSynchronize(c->stream));
     return CS_OK;
 }
@@ -280,29 +327,25 @@ void cuda_free(cs_backend *be) {
     if (!be) return;
     cuda_ctx *c = ctx_of(be);
     if (c) {
-        cudaSetDevice(c->device);
-        if (c->stream) cudaStreamSynchronize(c->stream);
-        if (c->copy) cudaStreamSynchronize(c->copy);
-        for (int i = 0; i < c->nplans; i++) {
-            conv_plan *pl = &c->plans[i];
-            if (pl->xd) cudnnDestroyTensorDescriptor(pl->xd);
-            if (pl->yd) cudnnDestroyTensorDescriptor(pl->yd);
-            if (pl->bd) cudnnDestroyTensorDescriptor(pl->bd);
-            if (pl->wd) cudnnDestroyFilterDescriptor(pl->wd);
-            if (pl->cd) cudnnDestroyConvolutionDescriptor(pl->cd);
-        }
+        // the destructor: nobody to report to; every error is cleared (kernels/cuda_release.cuh)
+        cs_cuda_released(cudaSetDevice(c->device));
+        if (c->stream) cs_cuda_released(cudaStreamSynchronize(c->stream));
+        if (c->copy) cs_cuda_released(cudaStreamSynchronize(c->copy));
+        for (int i = 0; i < c->nplans; i++) plan_destroy(&c->plans[i]);
         free(c->plans);
-        cudaFree(c->ws);
-        cudaFree(c->scratch);
-        cudaFree(c->xh);
-        cudaFree(c->wh);
-        if (c->relu) cudnnDestroyActivationDescriptor(c->relu);
-        if (c->dnn) cudnnDestroy(c->dnn);
+        cs_cuda_released(cudaFree(c->ws));
+        cs_cuda_released(cudaFree(c->scratch));
+        cs_cuda_released(cudaFree(c->xh));
+        for (int i = 0; i < c->nwc; i++) cs_cuda_released(cudaFree(c->wc[i].h));
+        free(c->wc);
+        free(c->allocs);
+        if (c->relu) (void)cudnnDestroyActivationDescriptor(c->relu);
+        if (c->dnn) (void)cudnnDestroy(c->dnn);
         for (int i = 0; i < CS_BACKEND_FENCES; i++)
-            if (c->fence[i]) cudaEventDestroy(c->fence[i]);
-        if (c->copy) cudaStreamDestroy(c->copy);
-        if (c->stream) cudaStreamDestroy(c->stream);
-        (void)cudaGetLastError();
+            if (c->fence[i]) cs_cuda_released(cudaEventDestroy(c->fence[i]));
+        if (c->copy) cs_cuda_released(cudaStreamDestroy(c->copy));
+        if (c->stream) cs_cuda_released(cudaStreamDestroy(c->stream));
+        cs_cuda_clear_released(); // what the cuDNN destroys left
         free(c);
     }
     free(be);
@@ -331,11 +374,24 @@ cs_status cuda_buffer_alloc(cs_backend *be, size_t bytes, void **out) {
     TRY(enter(c, OP_ALLOC));
     c->cur_bytes = bytes;
     CU_CHECK(c, cudaMalloc(out, bytes ? bytes : 256));
+    if (c->nallocs == c->allocs_cap) {
+        const int cap = c->allocs_cap ? 2 * c->allocs_cap : 16;
+        cuda_ctx::dev_alloc *na = (cuda_ctx::dev_alloc *)realloc(c->allocs, (size_t)cap * sizeof *na);
+        if (!na) {
+            cs_cuda_released(cudaFree(*out));
+            *out = NULL;
+            return cs_error_set(CS_E_NOMEM, __FILE__, __LINE__, "out of memory for the buffer list");
+        }
+        c->allocs = na;
+        c->allocs_cap = cap;
+    }
+    c->allocs[c->nallocs].p = *out;
+    c->allocs[c->nallocs++].bytes = bytes ? bytes : 256;
     if (c->poison) { // NaN everywhere: reads of never-written memory become visible
         cudaError_t e = cudaMemsetAsync(*out, 0xFF, bytes, c->stream);
         if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream);
         if (e != cudaSuccess) {
-            cudaFree(*out);
+            cs_cuda_released(cudaFree(*out)); // the poison error is the one reported
             *out = NULL;
             return cuda_fail(c, e, "cudaMemsetAsync(poison)", __FILE__, __LINE__);
         }
@@ -346,10 +402,28 @@ cs_status cuda_buffer_alloc(cs_backend *be, size_t bytes, void **out) {
 void cuda_buffer_free(cs_backend *be, void *buf) {
     if (!buf) return;
     cuda_ctx *c = ctx_of(be);
-    cudaSetDevice(c->device);
-    cudaStreamSynchronize(c->copy); // copies and ops in flight may still use it
-    cudaStreamSynchronize(c->stream);
-    cudaFree(buf); // an error here has nobody to report to: it shows at the next checked call
+    // errors here cannot be returned: kept and reported by the next entry point as a failed
+    // release, not charged to that op (RELEASED)
+    RELEASED(c, cudaSetDevice(c->device));
+    RELEASED(c, cudaStreamSynchronize(c->copy)); // copies and ops in flight may still use it
+    RELEASED(c, cudaStreamSynchronize(c->stream));
+    RELEASED(c, cudaFree(buf));
+    // float16 weight copies made from inside this buffer are stale now
+    size_t lo = 0, hi = SIZE_MAX; // unknown buffer: drop them all
+    for (int i = 0; i < c->nallocs; i++)
+        if (c->allocs[i].p == buf) {
+            lo = (size_t)buf;
+            hi = lo + c->allocs[i].bytes;
+            c->allocs[i] = c->allocs[--c->nallocs];
+            break;
+        }
+    for (int i = 0; i < c->nwc;)
+        if ((size_t)c->wc[i].w >= lo && (size_t)c->wc[i].w < hi) {
+            RELEASED(c, cudaFree(c->wc[i].h));
+            c->wc[i] = c->wc[--c->nwc];
+        } else {
+            i++;
+        }
 }
 
 // One copy on a stream; sync: wait for it (the host buffer may then be reused / is filled).
@@ -408,8 +482,7 @@ cs_status cuda_queue_wait(cs_backend *be, int queue, int fence) {
 cs_status cuda_fence_wait(cs_backend *be, int fence) {
     cuda_ctx *c = ctx_of(be);
     TRY(cuda_fence_check(c, fence));
-    CU_CHECK(c, cudaEventSynchronize(c->fence[fence]));
-    CU_CHECK(c, cudaGetLastError());
+    CU_CHECK(c, cudaEventSynchronize(c->fence[fence])); // returns the faults of the work it waited for
     return CS_OK;
 }
 
@@ -425,21 +498,48 @@ cs_status cuda_host_alloc(cs_backend *be, size_t bytes, void **out) {
 }
 
 void cuda_host_free(cs_backend *be, void *p) {
-    (void)be;
-    if (p) cudaFreeHost(p); // an error here has nobody to report to
+    if (p) RELEASED(ctx_of(be), cudaFreeHost(p)); // reported by the next entry point
 }
 
 cs_status cuda_synchronize(cs_backend *be) {
     cuda_ctx *c = ctx_of(be);
     TRY(enter(c, OP_SYNC));
-    CU_CHECK(c, cudaStreamSynchronize(c->stream));
-    CU_CHECK(c, cudaGetLastError());
+    CU_CHECK(c, cudaStreamSynchronize(c->stream)); // returns the faults of the work it waited for
     return CS_OK;
 }
 
 // ---- convolution -------------------------------------------------------------------------------
 
 size_t conv_out_elems(const cs_conv2d_params *p) { return (size_t)p->n * p->cout * p->hout * p->wout; }
+
+// fp16: the float16 copy of a layer's weights w (count values), made on first use and kept
+// (round to nearest, cs_cuda_f32_to_f16, enqueued on the compute stream before its first use).
+cudaError_t fp16_weights(cuda_ctx *c, const float *w, size_t count, const __half **out) {
+    for (int i = 0; i < c->nwc; i++)
+        if (c->wc[i].w == w && c->wc[i].count == count) {
+            *out = c->wc[i].h;
+            return cudaSuccess;
+        }
+    if (c->nwc == c->wc_cap) {
+        const int cap = c->wc_cap ? 2 * c->wc_cap : 128; // 94 layers
+        cuda_ctx::half_weights *n = (cuda_ctx::half_weights *)realloc(c->wc, (size_t)cap * sizeof *n);
+        if (!n) return cudaErrorMemoryAllocation;
+        c->wc = n;
+        c->wc_cap = cap;
+    }
+    __half *h = NULL;
+    cudaError_t e = cudaMalloc(&h, count * sizeof(__half));
+    if (e != cudaSuccess) return e;
+    if ((e = cs_cuda_f32_to_f16(c->stream, w, h, count)) != cudaSuccess) {
+        cs_cuda_released(cudaFree(h)); // e is the error reported
+        return e;
+    }
+    c->wc[c->nwc].w = w;
+    c->wc[c->nwc].count = count;
+    c->wc[c->nwc++].h = h;
+    *out = h;
+    return cudaSuccess;
+}
 
 // Enqueue one convolution with a made plan. Returns the cuDNN status (NOT_SUPPORTED etc. while
 // a plan is being validated); failures of our own kernels go to *kerr.
@@ -452,9 +552,10 @@ cudnnStatus_t conv_exec(cuda_ctx *c, const conv_plan *pl, const cs_conv2d_params
     cudnnStatus_t s;
     if (c->precision == PREC_FP16) {
         const size_t nx = (size_t)p->n * p->cin * p->h * p->w, nw = (size_t)p->cout * p->cin * p->kh * p->kw;
+        const __half *wh = NULL;
+        if ((*kerr = fp16_weights(c, w, nw, &wh)) != cudaSuccess) return CUDNN_STATUS_SUCCESS;
         if ((*kerr = cs_cuda_f32_to_f16(c->stream, x, c->xh, nx)) != cudaSuccess) return CUDNN_STATUS_SUCCESS;
-        if ((*kerr = cs_cuda_f32_to_f16(c->stream, w, c->wh, nw)) != cudaSuccess) return CUDNN_STATUS_SUCCESS;
-        s = cudnnConvolutionForward(c->dnn, &one, pl->xd, c->xh, pl->wd, c->wh, pl->cd, pl->algo, c->ws,
+        s = cudnnConvolutionForward(c->dnn, &one, pl->xd, c->xh, pl->wd, wh, pl->cd, pl->algo, c->ws,
                                     pl->ws_bytes, &zero, pl->yd, c->scratch);
         if (s == CUDNN_STATUS_SUCCESS)
             *kerr = cs_cuda_bias_act_scatter_f16(c->stream, p, (const __half *)c->scratch, bias, y);
@@ -481,12 +582,13 @@ cudnnStatus_t conv_exec(cuda_ctx *c, const conv_plan *pl, const cs_conv2d_params
     }
 }
 
+// Descriptor destroys free host memory only (no CUDA call): their status is ignored.
 void plan_destroy(conv_plan *pl) {
-    if (pl->xd) cudnnDestroyTensorDescriptor(pl->xd);
-    if (pl->yd) cudnnDestroyTensorDescriptor(pl->yd);
-    if (pl->bd) cudnnDestroyTensorDescriptor(pl->bd);
-    if (pl->wd) cudnnDestroyFilterDescriptor(pl->wd);
-    if (pl->cd) cudnnDestroyConvolutionDescriptor(pl->cd);
+    if (pl->xd) (void)cudnnDestroyTensorDescriptor(pl->xd);
+    if (pl->yd) (void)cudnnDestroyTensorDescriptor(pl->yd);
+    if (pl->bd) (void)cudnnDestroyTensorDescriptor(pl->bd);
+    if (pl->wd) (void)cudnnDestroyFilterDescriptor(pl->wd);
+    if (pl->cd) (void)cudnnDestroyConvolutionDescriptor(pl->cd);
     memset(pl, 0, sizeof *pl);
 }
 
@@ -527,24 +629,18 @@ cs_status plan_descriptors(cuda_ctx *c, conv_plan *pl, const cs_conv2d_params *p
 }
 
 // A refusal of this algorithm/layout for this geometry (try the next one), as opposed to a
-// failure of the library or the device (reported at once). cuDNN 9 refines NOT_SUPPORTED and
-// BAD_PARAM into sub-codes (NOT_SUPPORTED_LAYOUT for strided outputs, ...); the ones that
-// mean "this installation cannot work" are not refusals.
-int refused(cudnnStatus_t s) {
-#if defined(CUDNN_STATUS_CATEGORY)
-    switch ((int)s) {
-    case 3005: // NOT_SUPPORTED_INCOMPATIBLE_CUDA_DRIVER
-    case 3006: // NOT_SUPPORTED_INCOMPATIBLE_CUDART
-    case 3007: // NOT_SUPPORTED_ARCH_MISMATCH
-    case 3008: // NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING
-    case 3009: // NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE
-        return 0;
-    }
-    const int cat = CUDNN_STATUS_CATEGORY((int)s);
-    return cat == CUDNN_STATUS_NOT_SUPPORTED || cat == CUDNN_STATUS_BAD_PARAM;
-#else
-    return s == CUDNN_STATUS_NOT_SUPPORTED || s == CUDNN_STATUS_BAD_PARAM;
-#endif
+// failure (reported at once): kernels/cudnn_status_class.h. BAD_PARAM is no refusal: wrong
+// parameters are a descriptor bug, and reported as one (dnn_fail_call).
+int refused(cudnnStatus_t s) { return cs_cudnn_status_class((int)s, CUDNN_MAJOR) == CS_DNN_REFUSED; }
+
+// A failed cuDNN call of the plan search, named for what it is.
+cs_status dnn_fail_call(cuda_ctx *c, cudnnStatus_t s, const char *call, const char *file, int line) {
+    char stmt[200];
+    if (cs_cudnn_status_class((int)s, CUDNN_MAJOR) == CS_DNN_BAD_PARAM)
+        snprintf(stmt, sizeof stmt, "%s (parameters rejected: a descriptor error, not an algorithm refusal)", call);
+    else
+        snprintf(stmt, sizeof stmt, "%s", call);
+    return dnn_fail(c, s, stmt, file, line);
 }
 
 // Append to the list of what plan_make tried (for its error message); truncates silently.
@@ -561,6 +657,86 @@ void tried_add(char *buf, size_t size, const char *fmt, ...) {
 int math_allowed(const cuda_ctx *c, cudnnMathType_t m) {
     if (c->precision == PREC_FP32) return m == CUDNN_FMA_MATH || m == CUDNN_DEFAULT_MATH;
     return m != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION || c->precision == PREC_FP16;
+}
+
+// Set the plan up for one heuristics entry: math type, workspace (grown). *usable = 0 when the
+// entry is not for this mode or needs more workspace than allowed (noted in tried).
+cs_status plan_candidate(cuda_ctx *c, conv_plan *pl, int path, const cudnnConvolutionFwdAlgoPerf_t *pf, char *tried,
+                         size_t tried_size, int *usable) {
+    *usable = 0;
+    if (pf->status != CUDNN_STATUS_SUCCESS || !math_allowed(c, pf->mathType)) return CS_OK;
+    // fp32: always FMA math, whatever the heuristics' entry says (no TF32)
+    const cudnnMathType_t math = c->precision == PREC_FP32 ? CUDNN_FMA_MATH : pf->mathType;
+    if (cudnnSetConvolutionMathType(pl->cd, math) != CUDNN_STATUS_SUCCESS) return CS_OK; // host-side: not this entry
+    size_t need = pf->memory;
+    size_t q = 0;
+    // the perf entry's size is the answer; this query only ever raises it (its failure leaves the
+    // entry's size, and the execution validates the pair)
+    if (cudnnGetConvolutionForwardWorkspaceSize(c->dnn, pl->xd, pl->wd, pl->cd, pl->yd, pf->algo, &q) ==
+            CUDNN_STATUS_SUCCESS && q > need)
+        need = q;
+    if (need > c->ws_limit) {
+        tried_add(tried, tried_size, " %s/algo%d: workspace %zu MB over the limit;", kPathNames[path], (int)pf->algo,
+                  need >> 20);
+        return CS_OK;
+    }
+    TRY(grow(c, &c->ws, &c->ws_cap, need, "cuDNN workspace"));
+    pl->algo = pf->algo;
+    pl->math = math;
+    pl->ws_bytes = need;
+    *usable = 1;
+    return CS_OK;
+}
+
+// Find mode: time each usable candidate (1 warm-up + 3 timed runs of conv_exec, the call that
+// will run) and keep them in order of time; refused ones drop out. Writes y (the real op, run
+// by the caller afterwards, overwrites it).
+cs_status plan_benchmark(cuda_ctx *c, conv_plan *pl, const cs_conv2d_params *p, int path, const float *x,
+                         const float *w, const float *bias, float *y, cudnnConvolutionFwdAlgoPerf_t *perf, int *nperf,
+                         char *tried, size_t tried_size) {
+    cudaEvent_t ev[2] = {NULL, NULL};
+    cs_status st = CS_OK;
+    cudaError_t e = cudaEventCreate(&ev[0]);
+    if (e == cudaSuccess) e = cudaEventCreate(&ev[1]);
+    if (e != cudaSuccess) st = cuda_fail(c, e, "cudaEventCreate (find mode)", __FILE__, __LINE__);
+    int kept = 0;
+    for (int k = 0; k < *nperf && st == CS_OK; k++) {
+        int usable = 0;
+        if ((st = plan_candidate(c, pl, path, &perf[k], tried, tried_size, &usable)) != CS_OK || !usable) continue;
+        cudaError_t kerr = cudaSuccess;
+        cudnnStatus_t s = conv_exec(c, pl, p, x, w, bias, y, &kerr); // warm-up (and validation)
+        float ms = 0.0f;
+        for (int r = 0; r < 3 && s == CUDNN_STATUS_SUCCESS && kerr == cudaSuccess; r++) {
+            if ((e = cudaEventRecord(ev[0], c->stream)) != cudaSuccess) break;
+            s = conv_exec(c, pl, p, x, w, bias, y, &kerr);
+            if (s != CUDNN_STATUS_SUCCESS || kerr != cudaSuccess) break;
+            float t = 0.0f;
+            if ((e = cudaEventRecord(ev[1], c->stream)) != cudaSuccess || (e = cudaEventSynchronize(ev[1])) != cudaSuccess ||
+                (e = cudaEventElapsedTime(&t, ev[0], ev[1])) != cudaSuccess)
+                break;
+            ms += t;
+        }
+        if (e != cudaSuccess) st = cuda_fail(c, e, "timing a convolution (find mode)", __FILE__, __LINE__);
+        else if (kerr != cudaSuccess) st = cuda_fail(c, kerr, "conv2d fp16 conversion or epilogue kernel", __FILE__, __LINE__);
+        else if (s != CUDNN_STATUS_SUCCESS && refused(s))
+            tried_add(tried, tried_size, " %s/algo%d: %s;", kPathNames[path], (int)perf[k].algo, cudnnGetErrorString(s));
+        else if (s != CUDNN_STATUS_SUCCESS) st = dnn_fail_call(c, s, kPathCalls[path], __FILE__, __LINE__);
+        else {
+            perf[kept] = perf[k];
+            perf[kept].time = ms / 3.0f;
+            kept++;
+        }
+    }
+    for (int i = 1; i < kept; i++) // insertion sort by time: at most 8 entries
+        for (int j = i; j > 0 && perf[j].time < perf[j - 1].time; j--) {
+            cudnnConvolutionFwdAlgoPerf_t t = perf[j];
+            perf[j] = perf[j - 1];
+            perf[j - 1] = t;
+        }
+    *nperf = st == CS_OK ? kept : 0;
+    for (int i = 0; i < 2; i++)
+        if (ev[i]) cs_cuda_released(cudaEventDestroy(ev[i])); // nothing to report beyond st
+    return st;
 }
 
 // Make, validate (by running it: this is the op itself) and store the plan for p.
@@ -582,26 +758,13 @@ cs_status plan_make(cuda_ctx *c, const cs_conv2d_params *p, const float *x, cons
             const size_t esz = c->precision == PREC_FP16 ? sizeof(__half) : sizeof(float);
             if ((st = grow(c, &c->scratch, &c->scratch_cap, out_elems * esz, "conv scratch")) != CS_OK) break;
         }
-        if (c->precision == PREC_FP16) {
-            size_t nx = (size_t)p->n * p->cin * p->h * p->w, nw = (size_t)p->cout * p->cin * p->kh * p->kw;
+        if (c->precision == PREC_FP16) { // the input's float16 copy (the weights': once, fp16_weights)
+            size_t nx = (size_t)p->n * p->cin * p->h * p->w;
             if ((st = grow(c, (void **)&c->xh, &c->xh_cap, nx * sizeof(__half), "fp16 input")) != CS_OK) break;
-            if ((st = grow(c, (void **)&c->wh, &c->wh_cap, nw * sizeof(__half), "fp16 weights")) != CS_OK) break;
         }
         cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
         int nperf = 0;
-        if (c->find_mode) {
-            // benchmarks every algorithm on the real tensors (writes y/scratch: overwritten below)
-            size_t want = c->ws_limit < ((size_t)256 << 20) ? c->ws_limit : ((size_t)256 << 20);
-            if ((st = grow(c, &c->ws, &c->ws_cap, want, "cuDNN workspace")) != CS_OK) break;
-            const void *xx = c->precision == PREC_FP16 ? (const void *)c->xh : (const void *)x;
-            const void *ww = c->precision == PREC_FP16 ? (const void *)c->wh : (const void *)w;
-            void *yy = path == PATH_SCRATCH ? c->scratch : (void *)(y + (size_t)p->out_c_offset * p->hout * p->wout);
-            cudnnStatus_t s = cudnnFindConvolutionForwardAlgorithmEx(c->dnn, pl.xd, xx, pl.wd, ww, pl.cd, pl.yd, yy,
-                                                                     CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &nperf,
-                                                                     perf, c->ws, c->ws_cap);
-            if (s != CUDNN_STATUS_SUCCESS) nperf = 0; // fall back on the heuristics
-        }
-        if (!nperf) {
+        {
             cudnnStatus_t s = cudnnGetConvolutionForwardAlgorithm_v7(c->dnn, pl.xd, pl.wd, pl.cd, pl.yd,
                                                                      CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &nperf, perf);
             if (refused(s)) {
@@ -609,41 +772,32 @@ cs_status plan_make(cuda_ctx *c, const cs_conv2d_params *p, const float *x, cons
                 continue;
             }
             if (s != CUDNN_STATUS_SUCCESS) {
-                st = dnn_fail(c, s, "cudnnGetConvolutionForwardAlgorithm_v7", __FILE__, __LINE__);
+                st = dnn_fail_call(c, s, "cudnnGetConvolutionForwardAlgorithm_v7", __FILE__, __LINE__);
                 break;
             }
         }
+        // COPYSCOPE_CUDNN_FIND=1: time every candidate on the call that will run (conv_exec: the
+        // fused call on the fused path, the fp16 conversion of the input and the epilogue
+        // included), not cuDNN's plain convolution on unconverted buffers; fastest first.
+        if (c->find_mode && (st = plan_benchmark(c, &pl, p, path, x, w, bias, y, perf, &nperf, tried,
+                                                 sizeof tried)) != CS_OK)
+            break;
         for (int k = 0; k < nperf && !found; k++) {
             const cudnnConvolutionFwdAlgoPerf_t *pf = &perf[k];
-            if (pf->status != CUDNN_STATUS_SUCCESS || !math_allowed(c, pf->mathType)) continue;
-            // fp32: always FMA math, whatever the heuristics' entry says (no TF32)
-            const cudnnMathType_t math = c->precision == PREC_FP32 ? CUDNN_FMA_MATH : pf->mathType;
-            if (cudnnSetConvolutionMathType(pl.cd, math) != CUDNN_STATUS_SUCCESS) continue;
-            size_t need = pf->memory;
-            size_t q = 0;
-            if (cudnnGetConvolutionForwardWorkspaceSize(c->dnn, pl.xd, pl.wd, pl.cd, pl.yd, pf->algo, &q) ==
-                    CUDNN_STATUS_SUCCESS && q > need)
-                need = q;
-            if (need > c->ws_limit) {
-                tried_add(tried, sizeof tried, " %s/algo%d: workspace %zu MB over the limit;", kPathNames[path],
-                          (int)pf->algo, need >> 20);
-                continue;
-            }
-            if ((st = grow(c, &c->ws, &c->ws_cap, need, "cuDNN workspace")) != CS_OK) break;
-            pl.algo = pf->algo;
-            pl.math = math;
-            pl.ws_bytes = need;
+            int usable = 0;
+            if ((st = plan_candidate(c, &pl, path, pf, tried, sizeof tried, &usable)) != CS_OK) break;
+            if (!usable) continue;
             cudaError_t kerr;
             cudnnStatus_t s = conv_exec(c, &pl, p, x, w, bias, y, &kerr);
             if (s == CUDNN_STATUS_SUCCESS && kerr == cudaSuccess) {
                 found = 1;
             } else if (kerr != cudaSuccess) {
-                st = cuda_fail(c, kerr, "conv2d epilogue kernel", __FILE__, __LINE__);
+                st = cuda_fail(c, kerr, "conv2d fp16 conversion or epilogue kernel", __FILE__, __LINE__);
             } else if (refused(s)) {
                 tried_add(tried, sizeof tried, " %s/algo%d: %s;", kPathNames[path], (int)pf->algo,
                           cudnnGetErrorString(s));
             } else {
-                st = dnn_fail(c, s, "cuDNN convolution (plan validation)", __FILE__, __LINE__);
+                st = dnn_fail_call(c, s, kPathCalls[path], __FILE__, __LINE__);
             }
             if (st != CS_OK) break;
         }
@@ -676,8 +830,15 @@ cs_status plan_make(cuda_ctx *c, const cs_conv2d_params *p, const float *x, cons
     if (c->verbose) {
         char op[256];
         describe(OP_CONV, p, NULL, NULL, 0, op, sizeof op);
-        fprintf(stderr, "copyscope cuda:%d plan %d: %s: path %s, algo %d, math %d, workspace %zu bytes\n",
-                c->device, c->nplans, op, kPathNames[pl.path], (int)pl.algo, (int)pl.math, pl.ws_bytes);
+        // "tensor cores yes": the algorithm entry cuDNN chose runs with tensor-op math (TF32 on
+        // float32 data, float16 in fp16 mode); tests/test_gpu_features.c check 4 counts these lines
+        const int tc = pl.math == CUDNN_TENSOR_OP_MATH || pl.math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+        fprintf(stderr,
+                "copyscope cuda:%d plan %d: %s: path %s, algo %d, math %s, tensor cores %s, workspace %zu bytes%s\n",
+                c->device, c->nplans, op, kPathNames[pl.path], (int)pl.algo,
+                pl.math == CUDNN_FMA_MATH ? "FMA" : pl.math == CUDNN_TENSOR_OP_MATH ? "TENSOR_OP"
+                : pl.math == CUDNN_DEFAULT_MATH ? "DEFAULT" : "TENSOR_OP_ALLOW_CONVERSION",
+                tc ? "yes" : "no", pl.ws_bytes, c->find_mode ? " (timed: find mode)" : "");
     }
     return CS_OK;
 }
@@ -699,8 +860,9 @@ cs_status cuda_conv2d(cs_backend *be, const cs_conv2d_params *p, const float *x,
     } else {
         cudaError_t kerr;
         cudnnStatus_t s = conv_exec(c, pl, p, x, w, bias, y, &kerr);
-        if (s != CUDNN_STATUS_SUCCESS) return dnn_fail(c, s, kPathCalls[pl->path], __FILE__, __LINE__);
-        if (kerr != cudaSuccess) return cuda_fail(c, kerr, "conv2d epilogue kernel", __FILE__, __LINE__);
+        if (s != CUDNN_STATUS_SUCCESS) return dnn_fail_call(c, s, kPathCalls[pl->path], __FILE__, __LINE__);
+        if (kerr != cudaSuccess)
+            return cuda_fail(c, kerr, "conv2d fp16 conversion or epilogue kernel", __FILE__, __LINE__);
     }
     return leave(c);
 }
@@ -861,16 +1023,40 @@ extern "C" cs_status cs_backend_cuda_create_ex(int device, const char *precision
             goto fail;
         }
     }
-    cudaMemGetInfo(&free_b, &total_b);
+    e = cudaMemGetInfo(&free_b, &total_b);
+    if (e != cudaSuccess) {
+        st = cuda_fail(c, e, "cudaMemGetInfo", __FILE__, __LINE__);
+        goto fail;
+    }
+    {
+        // Images per forward chunk: COPYSCOPE_CUDA_BATCH (default 64), bounded so that no tensor
+        // exceeds cuDNN's 2^31 - 1 elements (1552 images at Conv2d_2b's 64x147x147 output) and the
+        // chunk's activations fit 90% of the free memory less the cuDNN workspace limit and
+        // 256 MiB for weights and plans (host/net/inception_arch.c, cs_inception_batch_limit).
+        const size_t reserve = c->ws_limit + ((size_t)256 << 20), budget = free_b / 10 * 9;
+        const int bound = cs_inception_batch_limit((size_t)INT32_MAX, budget > reserve ? budget - reserve : 0,
+                                                   prec == PREC_FP16);
+        c->batch_bound = bound;
+        if (c->batch > bound) {
+            if (c->verbose)
+                fprintf(stderr, "copyscope cuda:%d: COPYSCOPE_CUDA_BATCH=%d bounded to %d images per chunk\n",
+                        device, c->batch, bound);
+            c->batch = bound;
+        }
+    }
     {
         const char *tf = getenv("NVIDIA_TF32_OVERRIDE");
         int rt = 0, drv = 0;
-        cudaRuntimeGetVersion(&rt);
-        cudaDriverGetVersion(&drv);
+        e = cudaRuntimeGetVersion(&rt);
+        if (e == cudaSuccess) e = cudaDriverGetVersion(&drv);
+        if (e != cudaSuccess) {
+            st = cuda_fail(c, e, "cudaRuntimeGetVersion/cudaDriverGetVersion", __FILE__, __LINE__);
+            goto fail;
+        }
         snprintf(c->name, sizeof c->name,
-                 "%s (cuda:%d, sm_%d%d, %.1f GiB, CUDA runtime %d driver %d, cuDNN %zu, %s%s)", prop.name,
-                 device, prop.major, prop.minor, (double)total_b / (1024.0 * 1024.0 * 1024.0), rt, drv, rt_dnn,
-                 kPrecisionNames[prec],
+                 "%s (cuda:%d, sm_%d%d, %.1f GiB, CUDA runtime %d driver %d, cuDNN %zu, %s, chunk %d of at most %d%s)",
+                 prop.name, device, prop.major, prop.minor, (double)total_b / (1024.0 * 1024.0 * 1024.0), rt, drv,
+                 rt_dnn, kPrecisionNames[prec], c->batch, c->batch_bound,
                  prec == PREC_TF32 && tf && !strcmp(tf, "0") ? ", TF32 disabled by NVIDIA_TF32_OVERRIDE=0" : "");
     }
     *out = be;

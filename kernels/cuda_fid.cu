@@ -122,7 +122,7 @@ struct cs_gpu_fid_ref {
 
 extern "C" void cs_gpu_fid_ref_free(cs_gpu_fid_ref *r) {
     if (!r) return;
-    if (r->g) cudaSetDevice(r->g->device);
+    if (r->g) cs_cuda_released(cudaSetDevice(r->g->device)); // release path (kernels/cuda_release.cuh)
     delete r;
 }
 
@@ -496,18 +496,20 @@ struct cs_gpu_fid_boot {
     cudaEvent_t ready, done[GF_BOOT_STREAMS];
     int nstreams;
     ~cs_gpu_fid_boot() {
+        // release path: errors cleared, not left for the next op (kernels/cuda_release.cuh)
         for (int i = 0; i < nstreams; i++) {
-            if (solvers[i]) cusolverDnDestroy(solvers[i]);
-            if (done[i]) cudaEventDestroy(done[i]);
-            if (streams[i]) cudaStreamDestroy(streams[i]);
+            if (solvers[i]) (void)cusolverDnDestroy(solvers[i]);
+            if (done[i]) cs_cuda_released(cudaEventDestroy(done[i]));
+            if (streams[i]) cs_cuda_released(cudaStreamDestroy(streams[i]));
         }
-        if (ready) cudaEventDestroy(ready);
+        if (ready) cs_cuda_released(cudaEventDestroy(ready));
+        cs_cuda_clear_released();
     }
 };
 
 extern "C" void cs_gpu_fid_boot_free(cs_gpu_fid_boot *b) {
     if (!b) return;
-    if (b->g) cudaSetDevice(b->g->device);
+    if (b->g) cs_cuda_released(cudaSetDevice(b->g->device)); // release path (kernels/cuda_release.cuh)
     delete b;
 }
 
@@ -815,7 +817,7 @@ static cs_status gf_boot_batch(cs_gpu_fid_boot *bt, int B, const int64_t *idx1, 
             cudaError_t ce = cudaStreamSynchronize(g->stream);
             if (ce != cudaSuccess) st = cs_gpu_fail_cuda(g, ce, "cudaStreamSynchronize(gesvdjBatched)", __FILE__, __LINE__);
         }
-        cusolverDnDestroyGesvdjInfo(params);
+        (void)cusolverDnDestroyGesvdjInfo(params); // host memory only; st is the error that matters
         CS_TRY(st);
     } else {
         // one gesvd per resample, round-robin over the streams, after the fill kernel

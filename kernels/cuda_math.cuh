@@ -19,6 +19,8 @@ extern "C" {
 #include <cuda_runtime.h>
 #include <cusolverDn.h>
 
+#include "cuda_release.cuh"
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -83,8 +85,8 @@ template <typename T> struct cs_dev { // device memory, cudaFree'd on scope exit
     cs_dev() = default;
     cs_dev(const cs_dev &) = delete;
     cs_dev &operator=(const cs_dev &) = delete;
-    ~cs_dev() {
-        if (p) cudaFree(p);
+    ~cs_dev() { // a scope's exit: nobody to report to (kernels/cuda_release.cuh)
+        if (p) cs_cuda_released(cudaFree(p));
     }
     T *release() {
         T *q = p;

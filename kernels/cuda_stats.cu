@@ -45,6 +45,7 @@ static void cs_call_text(char *buf, size_t size, const char *call) {
 cs_status cs_gpu_fail_cuda(const cs_gpu *g, cudaError_t e, const char *call, const char *file, int line) {
     char c[128];
     cs_call_text(c, sizeof c, call);
+    (void)cudaGetLastError(); // reported here: not left for the next launch check to report again
     return cs_error_set(CS_E_DEVICE, file, line, "%s, %s: %s failed: %s (%s)", cs_gpu_label(g),
                         cs_gpu_op(g), c, cudaGetErrorString(e), cudaGetErrorName(e));
 }
@@ -83,7 +84,7 @@ cs_status cs_gpu_alloc_bytes(const cs_gpu *g, void **p, size_t count, size_t ele
     cudaError_t e = cudaMalloc(p, bytes ? bytes : 1);
     if (e != cudaSuccess) {
         *p = NULL;
-        cudaGetLastError(); // an allocation failure is not sticky; clear it
+        (void)cudaGetLastError(); // an allocation failure is not sticky; clear it
         return cs_error_set(CS_E_DEVICE, file, line, "%s, %s: cannot allocate %s (%.1f MiB): %s",
                             cs_gpu_label(g), cs_gpu_op(g), what, (double)bytes / 1048576.0,
                             cudaGetErrorString(e));
@@ -101,16 +102,19 @@ cs_status cs_gpu_enter(cs_gpu *g, const char *op, const char *file, int line) {
 
 extern "C" void cs_gpu_close(cs_gpu *g) {
     if (!g) return;
-    cudaSetDevice(g->device);
-    if (g->solver) cusolverDnDestroy(g->solver);
-    if (g->blas) cublasDestroy(g->blas);
-    if (g->stream) cudaStreamDestroy(g->stream);
+    // release path: errors cleared, not left for the next op (kernels/cuda_release.cuh)
+    cs_cuda_released(cudaSetDevice(g->device));
+    if (g->solver) (void)cusolverDnDestroy(g->solver);
+    if (g->blas) (void)cublasDestroy(g->blas);
+    if (g->stream) cs_cuda_released(cudaStreamDestroy(g->stream));
+    cs_cuda_clear_released();
     free(g);
 }
 
 static cs_status cs_gpu_open_impl(cs_gpu *g) {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) (void)cudaGetLastError(); // reported below as "no CUDA GPU"; not left for later calls
     if (e != cudaSuccess || count == 0)
         return CS_FAIL(CS_E_UNSUPPORTED, "device cuda:%d: no CUDA GPU found on this machine (%s)",
                        g->device, e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
@@ -162,8 +166,8 @@ extern "C" cs_status cs_gpu_buffer_upload(cs_gpu *g, const void *host, size_t by
 
 extern "C" void cs_gpu_buffer_free(cs_gpu *g, void *dev) {
     if (!dev) return;
-    if (g) cudaSetDevice(g->device);
-    cudaFree(dev);
+    if (g) cs_cuda_released(cudaSetDevice(g->device)); // release path (kernels/cuda_release.cuh)
+    cs_cuda_released(cudaFree(dev));
 }
 
 // ---- statistics ----------------------------------------------------------------------------

@@ -45,4 +45,37 @@ if(COPYSCOPE_HAVE_CUDA)
            COMMAND sh -c "for p in \"$@\"; do if ldd \"$p\" | grep -E 'libcuda|libcublas|libcusolver|libcudnn'; then \
                             echo \"$p links CUDA\"; exit 1; fi; done; echo ok" sh ${CS_CLI} $<TARGET_FILE:test_cuda_module>)
   set_tests_properties(cuda_module_symbols cuda_module_programs PROPERTIES TIMEOUT 60)
+  # cuda_module_archs: SASS for every real architecture and PTX for every virtual one of
+  # CMAKE_CUDA_ARCHITECTURES in every kernel file (tests/cuda_archs.sh; skipped without cuobjdump:
+  # the toolkit's, -DCS_CUOBJDUMP=PATH, $CUOBJDUMP, or the PyPI wheel nvidia-cuda-cuobjdump)
+  find_program(CS_CUOBJDUMP cuobjdump HINTS ${CUDAToolkit_BIN_DIR} /usr/local/cuda/bin ENV CUDA_HOME
+               PATH_SUFFIXES bin)
+  if(NOT CS_CUOBJDUMP)
+    set(CS_CUOBJDUMP cuobjdump) # the script looks on PATH and at $CUOBJDUMP, else skips
+  endif()
+  add_test(NAME cuda_module_archs COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cuda_archs.sh $<TARGET_FILE:copyscope_cuda>
+                                          ${CS_CUOBJDUMP} "${CMAKE_CUDA_ARCHITECTURES}")
+  set_tests_properties(cuda_module_archs PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60)
+  # cuda_preprocess_no_contraction: the bit-exact preprocessing kernel's PTX is the same with
+  # -fmad=true and -fmad=false and every float op in it is explicitly rounded (tests/cuda_fmad.sh)
+  add_test(NAME cuda_preprocess_no_contraction
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cuda_fmad.sh ${CMAKE_CUDA_COMPILER}
+                   ${PROJECT_SOURCE_DIR}/kernels/cuda_preprocess.cu ${PROJECT_SOURCE_DIR}/include
+                   ${PROJECT_SOURCE_DIR}/host ${PROJECT_SOURCE_DIR}/kernels)
+  set_tests_properties(cuda_preprocess_no_contraction PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
 endif()
+
+# cuda_calls_checked (any build; reads kernels/ only): every cuda*/cublas*/cusolver*/cudnn* call
+# has its status checked or, on a release path, cleared (kernels/cuda_release.cuh), so no error
+# is left for the next launch check to charge to the wrong op (tests/cuda_calls_lint.py)
+file(GLOB CS_KERNEL_SOURCES ${PROJECT_SOURCE_DIR}/kernels/*.cu ${PROJECT_SOURCE_DIR}/kernels/*.cuh)
+add_test(NAME cuda_calls_checked COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cuda_calls_lint.py ${CS_KERNEL_SOURCES})
+set_tests_properties(cuda_calls_checked PROPERTIES TIMEOUT 60)
+
+# cuda_bounds (any build): the cuda backend's host-side rules: the batch bound from the network's
+# largest activation and the device memory (host/net/inception_arch.c), and which cuDNN statuses
+# are refusals and which are descriptor errors (kernels/cudnn_status_class.h)
+cs_add_c_test(test_cuda_bounds ${CMAKE_CURRENT_SOURCE_DIR}/test_cuda_bounds.c)
+target_include_directories(test_cuda_bounds PRIVATE ${PROJECT_SOURCE_DIR}/kernels)
+add_test(NAME cuda_bounds COMMAND test_cuda_bounds)
+set_tests_properties(cuda_bounds PROPERTIES TIMEOUT 60)

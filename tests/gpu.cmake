@@ -33,3 +33,10 @@ add_test(NAME gpu_pipeline
          COMMAND test_scheduler_pipeline ${CS_TESTDATA}/test-weights-seed1.pth ${CS_TESTDATA}/gpu-pipeline --gpu)
 set_tests_properties(gpu_pipeline PROPERTIES FIXTURES_REQUIRED test_weights SKIP_RETURN_CODE 77
                      LABELS gpu TIMEOUT 600)
+
+# gpu_require_no_skip (no label gpu: it runs on every machine without a GPU): every gpu-labelled
+# test, run with COPYSCOPE_REQUIRE_GPU=1 (tests/gpu_required.h), fails instead of skipping, and
+# skips without it (tests/gpu_require.py; itself skipped on a machine with a GPU device node).
+add_test(NAME gpu_require_no_skip COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gpu_require.py
+                                          ${CMAKE_CTEST_COMMAND} ${CMAKE_BINARY_DIR})
+set_tests_properties(gpu_require_no_skip PROPERTIES FIXTURES_REQUIRED test_weights SKIP_RETURN_CODE 77 TIMEOUT 600)

@@ -59,6 +59,10 @@ def main():
     probe = subprocess.run([cli, "fid", os.path.join(work, "a.npz"), os.path.join(work, "b.npz"), "--device", "cuda"],
                            capture_output=True, text=True)
     if probe.returncode == 2 and ("no CUDA GPU" in probe.stderr or "no CUDA" in probe.stderr):
+        # tests/gpu_required.h: with COPYSCOPE_REQUIRE_GPU=1 a GPU test that cannot run fails
+        if os.environ.get("COPYSCOPE_REQUIRE_GPU", "") not in ("", "0"):
+            print("FAIL (COPYSCOPE_REQUIRE_GPU=1, so no skipping): cannot run: %s" % probe.stderr.strip())
+            return 1
         print("SKIP: %s" % probe.stderr.strip())
         return SKIP
     worst = 0.0

@@ -29,6 +29,7 @@
 #include "net/backend.h"
 #include "core/common.h"
 #include "copyscope/model.h"
+#include "gpu_required.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -464,7 +465,11 @@ int main(int argc, char **argv) {
         const cs_backend_cpu_opts cpu = {.threads = 2, .async_emulation = configs[i].cpu_async};
         cs_status st = cs_backend_create_opts(dev, prec, &cpu, &be, NULL, 0);
         if (st == CS_E_UNSUPPORTED) {
-            printf("skip %s backend%s%s: %s\n", dev, prec ? " " : "", prec ? prec : "", cs_last_error());
+            /* a cuda configuration that cannot run: skipped, or a failure under COPYSCOPE_REQUIRE_GPU=1 */
+            char what[96];
+            snprintf(what, sizeof what, "%s backend%s%s", dev, prec ? " " : "", prec ? prec : "");
+            if (gpu_only) g_fail += cs_test_gpu_skip(what, cs_last_error()) != 77;
+            else printf("skip %s: %s\n", what, cs_last_error());
             continue;
         }
         if (st != CS_OK) {
@@ -484,10 +489,7 @@ int main(int argc, char **argv) {
         else run_all(be, configs[i].conv_only);
         cs_backend_free(be);
     }
-    if (gpu_only && !ran_gpu && !g_fail) {
-        printf("skipped: no cuda backend ran\n");
-        return 77;
-    }
+    if (gpu_only && !ran_gpu && !g_fail) return cs_test_gpu_skip("gpu_backend_ops", "no cuda backend ran");
     printf("%s: %d failure(s)\n", g_fail ? "FAILED" : "PASSED", g_fail);
     return g_fail ? 1 : 0;
 }

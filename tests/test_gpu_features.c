@@ -28,14 +28,18 @@
  *   4. tf32 and fp16 vs fp32 cuda at dims 2048: the deviation is printed (the README's
  *      numbers come from the bench on real images) and bounded by 5e-2 * scale: a 10-bit
  *      mantissa gives ~1e-3 relative per layer, ~1e-2 after the network; a broken conversion
- *      or layout gives O(scale).
+ *      or layout gives O(scale). The bound is only from above, so the plans the backend
+ *      prints (COPYSCOPE_CUDA_VERBOSE=1, captured) must show tensor-core math for at least one
+ *      layer in tf32 and fp16, and for none in fp32 (a fresh fp32 model, also within 1e-6).
  *   5. API: precision "bogus" -> CS_E_USAGE; device cuda:N past the last GPU -> CS_E_UNSUPPORTED.
  *   6. the two-batch pipeline (tests/model_pipeline_check.h: uploads on the copy queue during
- *      the other slot's compute, fences, packed RGB, buffers scribbled after collect) vs
- *      cs_model_features_rgb of the same image pairs on the same model: max |d| <= 1e-6 * scale
- *      (same batch shape, same plans: equal but for a cuDNN algorithm choice).
+ *      the other slot's compute, fences, packed RGB, buffers scribbled after collect) vs an
+ *      independent reference: host preprocessing + cs_model_forward (synchronous copies) of the
+ *      same image pairs on the same model: max |d| <= 1e-6 * scale (same batch shape, same
+ *      plans: equal but for a cuDNN algorithm choice; the preprocessing is bit-exact).
  */
 #include "net/backend.h"
+#include "gpu_required.h"
 #include "copyscope/image.h"
 #include "copyscope/model.h"
 #include "copyscope/status.h"
@@ -160,8 +164,9 @@ static int run_sanitizer(const char *tool, const char *weights) {
         }
     }
     if (access(tool, X_OK) != 0) {
-        printf("skip: no compute-sanitizer at %s nor on PATH\n", tool);
-        return 77;
+        char why[4200];
+        snprintf(why, sizeof why, "no compute-sanitizer at %s nor on PATH", tool);
+        return cs_test_gpu_skip("gpu_sanitizer", why);
     }
     fflush(stdout);
     pid_t pid = fork();
@@ -194,6 +199,45 @@ static int run_sanitizer(const char *tool, const char *weights) {
     return rc == 0 ? 0 : 1;
 }
 
+/* Capture the backend's plan lines (COPYSCOPE_CUDA_VERBOSE=1, read at backend creation) from
+ * stderr into a temporary file while a model is made and run. */
+static FILE *g_cap;
+static int g_saved_err = -1;
+
+static cs_status capture_plans_begin(void) {
+    fflush(stderr);
+    g_cap = tmpfile();
+    g_saved_err = dup(2);
+    if (!g_cap || g_saved_err < 0 || dup2(fileno(g_cap), 2) < 0) {
+        if (g_cap) fclose(g_cap);
+        g_cap = NULL;
+        return cs_error_set(CS_E_IO, __FILE__, __LINE__, "cannot capture stderr");
+    }
+    setenv("COPYSCOPE_CUDA_VERBOSE", "1", 1);
+    return CS_OK;
+}
+
+static void capture_plans_end(int *plans, int *tensor) {
+    fflush(stderr);
+    unsetenv("COPYSCOPE_CUDA_VERBOSE");
+    dup2(g_saved_err, 2);
+    close(g_saved_err);
+    g_saved_err = -1;
+    *plans = *tensor = 0;
+    char line[1024];
+    rewind(g_cap);
+    while (fgets(line, sizeof line, g_cap)) {
+        if (!strstr(line, " plan ") || !strstr(line, "tensor cores ")) {
+            fputs(line, stderr); /* anything else the run printed */
+            continue;
+        }
+        (*plans)++;
+        *tensor += strstr(line, "tensor cores yes") != NULL;
+    }
+    fclose(g_cap);
+    g_cap = NULL;
+}
+
 int main(int argc, char **argv) {
     int one = 0;
     const char *tool = NULL, *weights = NULL;
@@ -210,10 +254,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *why = NULL;
-    if (!gpu_present(&why)) {
-        printf("skip: %s\n", why);
-        return 77;
-    }
+    if (!gpu_present(&why)) return cs_test_gpu_skip("test_gpu_features", why);
     if (tool) return run_sanitizer(tool, weights);
 
     cs_weights *w = NULL;
@@ -302,14 +343,34 @@ int main(int argc, char **argv) {
         check(dd <= 1e-5 * scale2048, "gpu: batch of 1 vs row 5 of the batch of %d: max|d| %.3g", N_IMAGES, dd);
     }
 
-    /* 4. reduced precisions */
-    const char *precs[2] = {"tf32", "fp16"};
-    for (int k = 0; k < 2; k++) {
+    /* 4. reduced precisions, and which math the convolutions ran with */
+    const char *precs[3] = {"fp32", "tf32", "fp16"};
+    for (int k = 0; k < 3; k++) {
         cs_model *mp = NULL;
-        if (cs_model_create_ex(w, "cuda", precs[k], 1, &mp) != CS_OK ||
-            cs_model_features_rgb(mp, imgs, N_IMAGES, 2048, f2) != CS_OK) {
+        int plans = 0, tensor = 0;
+        cs_status st4 = capture_plans_begin();
+        if (st4 == CS_OK) {
+            st4 = cs_model_create_ex(w, "cuda", precs[k], 1, &mp);
+            if (st4 == CS_OK) st4 = cs_model_features_rgb(mp, imgs, N_IMAGES, 2048, f2);
+            capture_plans_end(&plans, &tensor);
+        }
+        if (st4 == CS_OK) {
+            /* tensor cores, from the plans the backend printed (COPYSCOPE_CUDA_VERBOSE=1: the
+             * math of the cuDNN algorithm entry it chose per layer): fp32 none (TF32 off); tf32
+             * and fp16 at least one, or their deviation bound says nothing about speed */
+            if (k == 0)
+                check(plans > 0 && tensor == 0, "fp32: %d of %d conv plans with tensor-core math (0 expected)", tensor,
+                      plans);
+            else
+                check(plans > 0 && tensor > 0, "%s: %d of %d conv plans with tensor-core math (>= 1 expected)",
+                      precs[k], tensor, plans);
+        }
+        if (st4 != CS_OK) {
             printf("FAIL %s: %s\n", precs[k], cs_last_error());
             g_fail++;
+        } else if (k == 0) {
+            const double dd = max_diff(f2, fg, (size_t)N_IMAGES * 2048);
+            check(dd <= 1e-6 * scale2048, "fp32 again (new model, plans made anew) vs fp32: max|d| %.3g", dd);
         } else {
             const size_t nf = (size_t)N_IMAGES * 2048;
             const double dd = max_diff(f2, fg, nf);
@@ -326,12 +387,14 @@ int main(int argc, char **argv) {
     }
 
     /* 6. the two-batch pipeline: copies on the copy queue overlapping compute, fences, packed
-     * RGB preprocessed on the device; vs cs_model_features_rgb of the same pairs on this model */
+     * RGB preprocessed on the device; vs a reference that shares none of that path: the host's
+     * preprocessing (x, check 2) and cs_model_forward of the same pairs on this model (synchronous
+     * upload and download, same batch shape so the same cuDNN plans) */
     {
         static float ref_pairs[MPC_BATCHES * MPC_PER * 2048];
         int ok = 1;
         for (int t = 0; ok && t < MPC_BATCHES; t++)
-            ok = cs_model_features_rgb(gpu, imgs + t * MPC_PER, MPC_PER, 2048, ref_pairs + (size_t)t * MPC_PER * 2048) ==
+            ok = cs_model_forward(gpu, x + (size_t)t * MPC_PER * in1, MPC_PER, 2048, ref_pairs + (size_t)t * MPC_PER * 2048) ==
                  CS_OK;
         if (!ok) {
             printf("FAIL pipeline reference: %s\n", cs_last_error());

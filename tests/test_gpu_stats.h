@@ -15,16 +15,17 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "gpu_required.h"
 
 static cs_gpu *gpu_open_or_skip(const char *prog) {
     if (!cs_gpu_math_available()) {
-        printf("%s: SKIP: no GPU math here: %s\n", prog, cs_backend_cuda_why());
-        exit(77);
+        char why[600];
+        snprintf(why, sizeof why, "no GPU math here: %s", cs_backend_cuda_why());
+        exit(cs_test_gpu_skip(prog, why));
     }
     int n = cs_cuda_device_count();
     if (n <= 0) {
-        printf("%s: SKIP: no CUDA device on this machine\n", prog);
-        exit(77);
+        exit(cs_test_gpu_skip(prog, "no CUDA device on this machine"));
     }
     cs_gpu *g = NULL;
     if (cs_gpu_open(0, &g) != CS_OK) {

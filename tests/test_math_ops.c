@@ -40,6 +40,7 @@
 #include "copyscope/stats.h"
 
 #include "check.h"
+#include "gpu_required.h"
 #include "test_rng.h"
 
 #include <math.h>
@@ -522,10 +523,7 @@ int main(int argc, char **argv) {
     }
     cs_math_free(cpu);
     data_free(&g);
-    if (gpu_only && !ran_gpu && !failures) {
-        printf("skipped: no cuda math backend ran\n");
-        return 77;
-    }
+    if (gpu_only && !ran_gpu && !failures) return cs_test_gpu_skip("gpu_fid_math_ops", "no cuda math backend ran");
     printf("%s: %d failure(s)\n", failures ? "FAILED" : "PASSED", failures);
     return failures ? 1 : 0;
 }

@@ -37,6 +37,7 @@
 #include "copyscope/model.h"
 #include "copyscope/status.h"
 #include "copyscope/weights.h"
+#include "gpu_required.h"
 #include "model_pipeline_check.h"
 #include "features/scheduler.h"
 
@@ -281,10 +282,7 @@ int main(int argc, char **argv) {
     const int gpu = argc > 3 && !strcmp(argv[3], "--gpu");
     if (gpu) { /* skip before any CPU work */
         cs_device_list dl;
-        if (cs_device_list_get("cuda", 0, 0, &dl) != CS_OK) {
-            printf("skipped: %s\n", cs_last_error());
-            return 77;
-        }
+        if (cs_device_list_get("cuda", 0, 0, &dl) != CS_OK) return cs_test_gpu_skip("gpu_pipeline", cs_last_error());
         printf("GPUs: %d\n", dl.n);
     }
     snprintf(g_work, sizeof g_work, "%s", argv[2]);

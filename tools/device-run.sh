@@ -7,7 +7,8 @@
 #
 #        tools/device-run.sh pack
 #
-#      configures build-gpu/ (Release, sm_90 SASS + compute_90 PTX, COPYSCOPE_CUDA=ON), builds
+#      configures build-gpu/ (Release, the project's architectures: sm_80/86/89/90 SASS + compute_90
+#      PTX, so whichever lent GPU it gets runs native code; COPYSCOPE_CUDA=ON), builds
 #      the CLI, bench_features and every executable a ctest labelled `gpu` runs, strips them,
 #      deletes the object files (the device runs no compiler), and packs the non-CUDA shared
 #      libraries they load (Debian's HDF5, OpenBLAS, libpng, libjpeg, libzip, ...) into
@@ -17,7 +18,15 @@
 #      The CUDA libraries (cudart, cuBLAS, cuSOLVER, cuDNN: hundreds of MB) are NOT carried:
 #      the run step finds the device's own.
 #
-#   2. With the session's device tool, two calls (the build is for CUDA 13 / cuDNN 9, i.e. a
+#   2. The 15-minute recipe (a lent session has 15 minutes of device time, start included): after
+#      `pack`, `tools/device-run.sh check --dry-run` lists here what travels (under 64 MiB) and
+#      what runs; then ONE call does it all in ~8 minutes (stages with their own limits, see
+#      run_check below), results under $OUT:
+#
+#        run(command="bash tools/device-run.sh run check", carry=["build-gpu", ".devlibs"],
+#            timeout_s=600)
+#
+#      Otherwise, with more time, two calls (the build is for CUDA 13 / cuDNN 9, i.e. a
 #      driver >= 580, which the lent H100/H200 images have; pack again after any source change):
 #
 #        run(command="bash tools/device-run.sh run gpu", carry=["build-gpu", ".devlibs"],
@@ -91,7 +100,7 @@ EOF
   chmod +x "$BUILD/cs-python"
   echo "== configure $BUILD"
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCOPYSCOPE_CUDA=ON -DCOPYSCOPE_MPI=OFF \
-    -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES=90 -DCS_PYTHON="$BUILD/cs-python" \
+    -DCMAKE_CUDA_COMPILER="$nvcc" -DCS_PYTHON="$BUILD/cs-python" \
     >"$BUILD/configure.log" 2>&1 || { tail -30 "$BUILD/configure.log"; die "configure failed"; }
   grep "copyscope:" "$BUILD/configure.log"
   grep -q "cuda backend ON" "$BUILD/configure.log" || die "the cuda backend is not configured (cuDNN missing?)"
@@ -119,7 +128,7 @@ PY
   # keep the names that are targets (test programs are named after theirs; the CLI is copyscope_cli)
   local known
   known=$(cmake --build "$BUILD" --target help 2>/dev/null | awk '$1 == "..." {print $2}')
-  targets=$(for t in copyscope_cli copyscope_cuda bench_features $targets; do echo "$known" | grep -qx "$t" && echo "$t"; done | sort -u)
+  targets=$(for t in copyscope_cli copyscope_cuda bench_features bench_kernels_cuda $targets; do echo "$known" | grep -qx "$t" && echo "$t"; done | sort -u)
   targets=$(echo $targets)
   echo "== build: $targets"
   cmake --build "$BUILD" -j"${JOBS:-2}" --target $targets || die "build failed"
@@ -307,14 +316,18 @@ setup_paths() {
 }
 
 run_ctest() {
-  echo "== ctest -L gpu"
-  local args=(--test-dir "$BUILD" -L gpu --output-on-failure --timeout 900)
+  # COPYSCOPE_REQUIRE_GPU=1 (tests/gpu_required.h): on the GPU machine a gpu test that cannot run
+  # (module without cuDNN, device list failing, tool missing) FAILS instead of skipping
+  export COPYSCOPE_REQUIRE_GPU=1
+  echo "== ctest -L gpu (COPYSCOPE_REQUIRE_GPU=1)"
+  local args=(--test-dir "$BUILD" -L gpu --output-on-failure --timeout "${CS_TEST_TIMEOUT:-900}")
   [ "${CS_SKIP_SANITIZER:-0}" = 1 ] && args+=(-E gpu_sanitizer)
   # shellcheck disable=SC2206
   args+=(${CS_CTEST_ARGS:-})
-  ctest "${args[@]}" 2>&1 | tee "$OUT/ctest-gpu.log"
+  local log=${CS_CTEST_LOG:-ctest-gpu}
+  ctest "${args[@]}" 2>&1 | tee "$OUT/$log.log"
   local rc=${PIPESTATUS[0]}
-  cp "$BUILD/Testing/Temporary/LastTest.log" "$OUT/LastTest.log" 2>/dev/null
+  cp "$BUILD/Testing/Temporary/LastTest.log" "$OUT/${log/ctest-gpu/LastTest}.log" 2>/dev/null
   echo "ctest exit $rc"
   return "$rc"
 }
@@ -481,6 +494,117 @@ PY
   } 2>&1 | tee "$OUT/bench-fid-gpu.txt"
 }
 
+# ------------------------------------------------------------------- the 15-minute recipe
+# `run check`: everything a lent session's first (and maybe only) device call must bring back,
+# in one call of at most ~8 minutes (CS_CHECK_BUDGET seconds, default 480), each stage under
+# its own time limit so that one hang cannot eat the rest; every result under $OUT:
+#   device.txt        probe and library paths                                       (~30 s)
+#   ctest-gpu.log     ctest -L gpu with COPYSCOPE_REQUIRE_GPU=1 (nothing skips) but the
+#                     sanitizer: backend ops, features vs CPU (fp32/tf32/fp16, tensor-core
+#                     plans), the pipeline, GPU math, the CLI, the kernel lab's checks
+#                     (LastTest.log: their full output)                             (<= 220 s)
+#   kernel-lab.txt    the kernel lab at batch 64: GB/s of each kernel beside the peak (<= 40 s)
+#   bench-gpu.txt     forward images/s fp32/tf32/fp16, heuristics and find mode     (<= 70 s)
+#   plans.txt         the cuDNN plan of every layer (path, algorithm, tensor cores) (<= 30 s)
+#   ctest-sanitizer.log  compute-sanitizer memcheck of one batch, fp32 and fp16 (gpu_sanitizer;
+#                     last: the slowest, and the one most likely to need more time) (<= 120 s)
+#   summary.txt       each stage: exit status and seconds
+CHECK_STAGES="ctest:220 lab:40 bench:70 plans:30 sanitizer:120"
+
+stage_cmd() {
+  case "$1" in
+    ctest) echo "ctest --test-dir build-gpu -L gpu -E gpu_sanitizer --timeout 200 (COPYSCOPE_REQUIRE_GPU=1) > \$OUT/ctest-gpu.log" ;;
+    sanitizer) echo "ctest --test-dir build-gpu -R gpu_sanitizer (COPYSCOPE_REQUIRE_GPU=1) > \$OUT/ctest-sanitizer.log" ;;
+    lab) echo "$BUILD/tests/bench_kernels_cuda 64 > \$OUT/kernel-lab.txt" ;;
+    bench) echo "bench_features WEIGHTS --device cuda --precision {fp32,tf32,fp16} --batch 64 --iters 5 [COPYSCOPE_CUDNN_FIND=1 too] > \$OUT/bench-gpu.txt" ;;
+    plans) echo "COPYSCOPE_CUDA_VERBOSE=1 bench_features ... --iters 1 (fp32, fp16) > \$OUT/plans.txt" ;;
+  esac
+}
+
+stage_run() {
+  local B=$BUILD/tests/bench_features prec
+  case "$1" in
+    ctest) CS_TEST_TIMEOUT=200 CS_CTEST_ARGS="-E gpu_sanitizer" run_ctest ;;
+    sanitizer) CS_TEST_TIMEOUT=115 CS_CTEST_LOG=ctest-sanitizer CS_CTEST_ARGS="-R gpu_sanitizer" run_ctest ;;
+    lab) "$BUILD/tests/bench_kernels_cuda" 64 2>&1 | tee "$OUT/kernel-lab.txt"; return "${PIPESTATUS[0]}" ;;
+    bench)
+      weights
+      {
+        for prec in fp32 tf32 fp16; do
+          COPYSCOPE_CUDA_BATCH=64 "$B" "$W" --device cuda --precision $prec --batch 64 --iters 5 2>&1
+        done
+        echo "-- COPYSCOPE_CUDNN_FIND=1 (candidates timed on the call that runs):"
+        for prec in fp32 tf32 fp16; do
+          COPYSCOPE_CUDNN_FIND=1 COPYSCOPE_CUDA_BATCH=64 "$B" "$W" --device cuda --precision $prec --batch 64 --iters 5 2>&1
+        done
+      } | tee "$OUT/bench-gpu.txt"
+      return "${PIPESTATUS[0]}" ;;
+    plans)
+      weights
+      for prec in fp32 fp16; do
+        echo "== $prec"
+        COPYSCOPE_CUDA_VERBOSE=1 COPYSCOPE_CUDA_BATCH=64 "$B" "$W" --device cuda --precision $prec --batch 64 --iters 1 2>&1
+      done >"$OUT/plans.txt"
+      grep -c "tensor cores yes" "$OUT/plans.txt" | sed 's/^/plans with tensor cores: /' ;;
+  esac
+}
+
+run_check() {
+  local budget=${CS_CHECK_BUDGET:-480} start=$SECONDS st name lim t0 rc left
+  export COPYSCOPE_REQUIRE_GPU=1 # every stage: no skipping on the GPU machine (tests/gpu_required.h)
+  : >"$OUT/summary.txt"
+  for st in $CHECK_STAGES; do
+    name=${st%%:*} lim=${st#*:}
+    left=$((budget - (SECONDS - start)))
+    if [ "$left" -lt 20 ]; then
+      echo "$name: not run (budget of ${budget}s spent)" | tee -a "$OUT/summary.txt"
+      continue
+    fi
+    [ "$lim" -gt "$left" ] && lim=$left
+    echo "== stage $name (limit ${lim}s): $(stage_cmd "$name")"
+    t0=$SECONDS
+    # this script again (`_stage NAME`: the paths are in the environment), under its own limit
+    OUT=$OUT timeout -k 10 "$lim" bash "$ROOT/tools/device-run.sh" _stage "$name"
+    rc=$?
+    echo "$name: exit $rc in $((SECONDS - t0)) s (limit $lim s)" | tee -a "$OUT/summary.txt"
+  done
+  echo "total: $((SECONDS - start)) s of ${budget} s" | tee -a "$OUT/summary.txt"
+  ! grep -qv ": exit 0 \|^total:\|^plans" "$OUT/summary.txt"
+}
+
+# `check --dry-run` (here, after `pack`): what `run check` would carry and run, and the size.
+dry_run() {
+  cd "$ROOT" || exit 1
+  [ -f "$BUILD/.packed_root" ] || die "no packed build-gpu/ here: run 'tools/device-run.sh pack' first"
+  local tree b d total
+  tree=$(git ls-files -co --exclude-standard -z | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
+  b=$(du -sb "$BUILD" | cut -f1)
+  d=$(du -sb "$DEVLIBS" 2>/dev/null | cut -f1)
+  total=$((tree + b + ${d:-0}))
+  echo "== carries (run's carry=[\"build-gpu\", \".devlibs\"], plus the working tree):"
+  awk -v t="$tree" -v b="$b" -v d="${d:-0}" -v n="$total" 'BEGIN { m = 1048576;
+    printf "  working tree %.1f MiB\n  build-gpu    %.1f MiB\n  .devlibs     %.1f MiB\n  total        %.1f MiB of 64 MiB\n",
+           t / m, b / m, d / m, n / m }'
+  echo "  the CUDA module: $(ls -la "$BUILD/libcopyscope_cuda.so" | awk '{print $5}') bytes, architectures:"
+  local cuobj=${CUOBJDUMP:-$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)}
+  [ -x "$cuobj" ] || cuobj=$(grep -s '^CS_CUOBJDUMP:' "$ROOT/build/CMakeCache.txt" | cut -d= -f2)
+  if [ -x "$cuobj" ]; then
+    "$cuobj" --list-elf --list-ptx "$BUILD/libcopyscope_cuda.so" | sed -n 's/.*\.\(sm_[0-9]*\)\.\(cubin\|ptx\)$/\1 \2/p' | sort | uniq -c | sed 's/^/   /'
+  else
+    echo "   (no cuobjdump here: set CUOBJDUMP)"
+  fi
+  echo "  executables: $(build_exes | xargs -n1 basename | tr '\n' ' ')"
+  echo "  carried libraries: $(tr '\n' ' ' <"$DEVLIBS/MANIFEST" 2>/dev/null)"
+  echo "== runs (one call, budget ${CS_CHECK_BUDGET:-480} s; results under \$OUT):"
+  echo "  probe + library paths -> device.txt"
+  local st
+  for st in $CHECK_STAGES; do echo "  ${st%%:*} (<= ${st#*:} s): $(stage_cmd "${st%%:*}")"; done
+  echo "  gpu tests: $(ctest --test-dir "$BUILD" -N -L gpu 2>/dev/null | awk '/Test +#/ {print $3}' | tr '\n' ' ')"
+  echo "== the call:"
+  echo "  run(command=\"bash tools/device-run.sh run check\", carry=[\"build-gpu\", \".devlibs\"], timeout_s=600)"
+  [ "$total" -lt $((64 * 1048576)) ] || { echo "OVER 64 MiB: carry less"; return 1; }
+}
+
 device_run() {
   local what=${1:-all}
   mkdir -p "$OUT"
@@ -498,7 +622,8 @@ device_run() {
     bench) run_bench || rc=1; run_bench_fid || rc=1 ;;
     benchfid) run_bench_fid || rc=1 ;;
     all) run_ctest || rc=1; run_bench || rc=1; run_bench_fid || rc=1 ;;
-    *) die "unknown mode '$what' (probe, gpu, bench, benchfid, all)" ;;
+    check) run_check || rc=1 ;;
+    *) die "unknown mode '$what' (probe, gpu, bench, benchfid, all, check)" ;;
   esac
   echo "device-run: done (exit $rc)"
   return $rc
@@ -506,6 +631,13 @@ device_run() {
 
 case "${1:-}" in
   pack) pack ;;
+  _stage) # one stage of `run check`, in a fresh shell under `timeout` (run_check)
+    cd "$ROOT" || exit 1
+    mkdir -p "$OUT"
+    stage_run "$2" ;;
+  check) # here: check --dry-run (what `run check` carries and runs); the run itself is `run check`
+    [ "${2:-}" = --dry-run ] || die "usage: tools/device-run.sh check --dry-run (the device call is 'run check')"
+    dry_run ;;
   run) shift; device_run "$@" ;;
   env) # set up the library paths quietly, then run a command: tools/device-run.sh env CMD ARGS...
     shift

@@ -606,8 +606,10 @@ static cs_status submit_chunk(cs_model *m, int slot, const float *x, const uint8
     return CS_OK;
 }
 
+/* may_async 0: every chunk runs to completion with synchronous copies (cs_model_features_rgb,
+ * whose host memory is the caller's pageable memory: backend.h allows it only there). */
 static cs_status submit(cs_model *m, int slot, const float *x, const uint8_t *rgb, size_t rgb_bytes,
-                        const cs_rgb_item *items, int n, int dims, float *out) {
+                        const cs_rgb_item *items, int n, int dims, float *out, int may_async) {
     if (slot < 0 || slot > 1) return CS_FAIL(CS_E_USAGE, "pipeline slot %d (expected 0 or 1)", slot);
     if (m->pipe[slot].pending) return CS_FAIL(CS_E_USAGE, "pipeline slot %d is still in flight", slot);
     if (!cs_model_dims_valid(dims))
@@ -627,7 +629,7 @@ static cs_status submit(cs_model *m, int slot, const float *x, const uint8_t *rg
     }
     /* A batch that fits one chunk is left in flight on an asynchronous backend; anything else
      * runs to completion now, chunk by chunk (collect then only reports it). */
-    const int async = m->async && n <= m->chunk_max;
+    const int async = may_async && m->async && n <= m->chunk_max;
     for (int i = 0; i < n; i += m->chunk_max) {
         int k = n - i < m->chunk_max ? n - i : m->chunk_max;
         cs_status st = submit_chunk(m, slot, x ? x + input_floats(i) : NULL, rgb, items ? items + i : NULL, k, dims,
@@ -641,13 +643,13 @@ static cs_status submit(cs_model *m, int slot, const float *x, const uint8_t *rg
 
 cs_status cs_model_submit(cs_model *m, int slot, const float *x, int n, int dims, float *out) {
     if (!x) return CS_FAIL(CS_E_USAGE, "cs_model_submit: no input");
-    return submit(m, slot, x, NULL, 0, NULL, n, dims, out);
+    return submit(m, slot, x, NULL, 0, NULL, n, dims, out, 1);
 }
 
 cs_status cs_model_submit_rgb(cs_model *m, int slot, const uint8_t *rgb, size_t rgb_bytes,
                               const cs_rgb_item *items, int n, int dims, float *out) {
     if (!rgb || !items) return CS_FAIL(CS_E_USAGE, "cs_model_submit_rgb: no input");
-    return submit(m, slot, NULL, rgb, rgb_bytes, items, n, dims, out);
+    return submit(m, slot, NULL, rgb, rgb_bytes, items, n, dims, out, 1);
 }
 
 cs_status cs_model_collect(cs_model *m, int slot) {
@@ -661,7 +663,10 @@ cs_status cs_model_collect(cs_model *m, int slot) {
 }
 
 /* Backends that preprocess: each chunk's images are packed into one host buffer and go through
- * pipeline slot 0 (one upload, resized on the device straight into the chunk's input). */
+ * pipeline slot 0 (one upload, resized on the device straight into the chunk's input), with
+ * synchronous copies only: the packed buffer (malloc) and `out` (the caller's) are pageable, which
+ * the asynchronous members of backend.h do not accept. This keeps the call, which tests use as
+ * the reference, off the copy queue, fences and asynchronous download it is compared with. */
 static cs_status features_rgb_dev(cs_model *m, const cs_image *imgs, int n, int dims, float *out) {
     if (!m->host_items) {
         m->host_items = cs_malloc((size_t)m->chunk_max * sizeof *m->host_items, "packed image list");
@@ -688,7 +693,7 @@ static cs_status features_rgb_dev(cs_model *m, const cs_image *imgs, int n, int 
         }
         for (int j = 0; j < k; j++)
             memcpy(m->host_rgb + m->host_items[j].offset, imgs[i + j].rgb, item_bytes(&m->host_items[j]));
-        cs_status st = submit(m, 0, NULL, m->host_rgb, total, m->host_items, k, dims, out + (size_t)i * dims);
+        cs_status st = submit(m, 0, NULL, m->host_rgb, total, m->host_items, k, dims, out + (size_t)i * dims, 0);
         if (st == CS_OK) st = cs_model_collect(m, 0);
         if (st != CS_OK) return CS_FAIL(st, "%s (from image %d of this call)", cs_last_error(), i);
     }
