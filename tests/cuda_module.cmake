@@ -48,8 +48,9 @@ if(COPYSCOPE_HAVE_CUDA)
   # cuda_module_archs: SASS for every real architecture and PTX for every virtual one of
   # CMAKE_CUDA_ARCHITECTURES in every kernel file (tests/cuda_archs.sh; skipped without cuobjdump:
   # the toolkit's, -DCS_CUOBJDUMP=PATH, $CUOBJDUMP, or the PyPI wheel nvidia-cuda-cuobjdump)
-  find_program(CS_CUOBJDUMP cuobjdump HINTS ${CUDAToolkit_BIN_DIR} /usr/local/cuda/bin ENV CUDA_HOME
-               PATH_SUFFIXES bin)
+  file(GLOB CS_CUOBJDUMP_WHEEL_BINS /opt/copyscope-tools/cuobjdump/nvidia/*/bin) # tools/install-deps.sh
+  find_program(CS_CUOBJDUMP cuobjdump HINTS ${CUDAToolkit_BIN_DIR} /usr/local/cuda/bin ${CS_CUOBJDUMP_WHEEL_BINS}
+               ENV CUDA_HOME PATH_SUFFIXES bin)
   if(NOT CS_CUOBJDUMP)
     set(CS_CUOBJDUMP cuobjdump) # the script looks on PATH and at $CUOBJDUMP, else skips
   endif()

@@ -30,4 +30,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# Where a CUDA build happens (nvcc present), cuobjdump for the test that lists the module's
+# architectures (tests/cuda_module.cmake, cuda_module_archs): the NVIDIA wheel from PyPI, into its
+# own folder (CS_TOOLS_DIR); a failed download leaves that test skipped, never the build broken.
+CS_TOOLS_DIR=${CS_TOOLS_DIR:-/opt/copyscope-tools}
+if { command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; } &&
+   ! command -v cuobjdump >/dev/null && [ ! -x /usr/local/cuda/bin/cuobjdump ] &&
+   ! ls "$CS_TOOLS_DIR"/cuobjdump/nvidia/*/bin/cuobjdump >/dev/null 2>&1; then
+  echo "install-deps: cuobjdump (PyPI nvidia-cuda-cuobjdump) into $CS_TOOLS_DIR/cuobjdump" >&2
+  # a venv's pip (python3-venv above): Debian's own python3 refuses pip installs (PEP 668)
+  { $SUDO /usr/bin/python3 -m venv "$CS_TOOLS_DIR/venv" &&
+    $SUDO "$CS_TOOLS_DIR/venv/bin/pip" install -q --no-deps --target "$CS_TOOLS_DIR/cuobjdump" nvidia-cuda-cuobjdump
+  } >/dev/null 2>&1 || echo "install-deps: cuobjdump not installed (cuda_module_archs will skip)" >&2
+fi
 echo "install-deps: all dependencies present" >&2
