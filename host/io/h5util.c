@@ -123,19 +123,130 @@ cs_status cs_h5_write_strings(hid_t file, const char *name, char *const *strs, s
     return CS_OK;
 }
 
-cs_status cs_h5_dims(hid_t file, const char *name, int *rank, hsize_t dims[2], const char *path) {
+/* Deflate expands at most ~1032:1; each chunk adds a few bytes of its own. */
+#define CS_H5_MAX_RATIO 1100
+#define CS_H5_RATIO_SLACK 65536
+
+cs_status cs_h5_check_dataset(hid_t ds, const char *name, const char *path) {
+    cs_status st = CS_OK;
+    hid_t dcpl = H5Dget_create_plist(ds), type = H5Dget_type(ds), space = H5Dget_space(ds);
+    if (dcpl < 0 || type < 0 || space < 0) {
+        st = CS_FAIL(CS_E_FORMAT, "%s: cannot read the properties of dataset /%s (corrupt?)", path, name);
+        goto done;
+    }
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    if (layout == H5D_VIRTUAL) {
+        st = CS_FAIL(CS_E_FORMAT, "%s: dataset /%s is a virtual dataset (its data would come from "
+                                  "other files): refused", path, name);
+        goto done;
+    }
+    if (layout != H5D_CONTIGUOUS && layout != H5D_CHUNKED && layout != H5D_COMPACT) {
+        st = CS_FAIL(CS_E_FORMAT, "%s: dataset /%s has an unknown storage layout (%d)", path, name,
+                     (int)layout);
+        goto done;
+    }
+    int next = H5Pget_external_count(dcpl);
+    if (next != 0) {
+        char ext[256] = "?";
+        off_t off = 0;
+        hsize_t sz = 0;
+        if (next > 0) H5Pget_external(dcpl, 0, sizeof ext, ext, &off, &sz);
+        ext[sizeof ext - 1] = 0;
+        for (char *q = ext; *q; q++)
+            if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e) *q = '?';
+        st = CS_FAIL(CS_E_FORMAT, "%s: dataset /%s keeps its data in external file(s) ('%s'): refused",
+                     path, name, ext);
+        goto done;
+    }
+    int nf = H5Pget_nfilters(dcpl);
+    if (nf < 0) {
+        st = CS_FAIL(CS_E_FORMAT, "%s: cannot read the filters of dataset /%s", path, name);
+        goto done;
+    }
+    for (int i = 0; i < nf; i++) {
+        unsigned flags = 0, conf = 0;
+        size_t nelem = 0;
+        char fname[64] = "";
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, sizeof fname, fname, &conf);
+        if (id != H5Z_FILTER_DEFLATE && id != H5Z_FILTER_SHUFFLE && id != H5Z_FILTER_FLETCHER32) {
+            st = CS_FAIL(CS_E_FORMAT,
+                         "%s: dataset /%s uses HDF5 filter %d, not one of deflate, shuffle, "
+                         "fletcher32: refused",
+                         path, name, (int)id);
+            goto done;
+        }
+    }
+    /* The declared size must be stored in the file: a tiny file cannot declare terabytes of fill
+     * values (reading them would take hours), nor a huge shape with a few chunks written. */
+    hssize_t npts = H5Sget_simple_extent_npoints(space);
+    size_t tsize = H5Tget_size(type);
+    if (npts < 0 || tsize == 0) {
+        st = CS_FAIL(CS_E_FORMAT, "%s: dataset /%s has an unreadable shape or type", path, name);
+        goto done;
+    }
+    double declared = (double)npts * (double)tsize;
+    double stored = (double)H5Dget_storage_size(ds);
+    double need = nf > 0 ? (declared - CS_H5_RATIO_SLACK) / CS_H5_MAX_RATIO : declared;
+    if (layout != H5D_COMPACT && stored < need)
+        st = CS_FAIL(CS_E_FORMAT,
+                     "%s: dataset /%s declares %.0f bytes (%lld values) but the file stores %.0f "
+                     "bytes of it: refused",
+                     path, name, declared, (long long)npts, stored);
+done:
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return st;
+}
+
+cs_status cs_h5_open_dataset(hid_t file, const char *name, const char *path, hid_t *ds_out) {
+    *ds_out = -1;
     if (H5Lexists(file, name, H5P_DEFAULT) <= 0)
         return CS_FAIL(CS_E_FORMAT, "%s: HDF5 dataset '%s' is missing", path, name);
-    hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
-    hid_t space = dset >= 0 ? H5Dget_space(dset) : -1;
-    int r = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    H5L_info_t li;
+    if (H5Lget_info(file, name, &li, H5P_DEFAULT) < 0)
+        return CS_FAIL(CS_E_FORMAT, "%s: cannot read the link /%s (corrupt?)", path, name);
+    if (li.type != H5L_TYPE_HARD)
+        return CS_FAIL(CS_E_FORMAT, "%s: /%s is %s, not a dataset stored in this file: refused", path,
+                       name,
+                       li.type == H5L_TYPE_EXTERNAL ? "an external link (to another file)"
+                       : li.type == H5L_TYPE_SOFT   ? "a soft link"
+                                                    : "a user-defined link");
+    H5O_info_t oi;
+    if (H5Oget_info_by_name(file, name, &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_DATASET)
+        return CS_FAIL(CS_E_FORMAT, "%s: /%s is not a dataset", path, name);
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+    if (ds < 0) return CS_FAIL(CS_E_FORMAT, "%s: cannot open dataset /%s (corrupt?)", path, name);
+    cs_status st = cs_h5_check_dataset(ds, name, path);
+    if (st != CS_OK) {
+        H5Dclose(ds);
+        return st;
+    }
+    *ds_out = ds;
+    return CS_OK;
+}
+
+cs_status cs_h5_dims(hid_t file, const char *name, int *rank, hsize_t dims[2], const char *path) {
+    hid_t dset;
     dims[0] = dims[1] = 0;
+    CS_TRY(cs_h5_open_dataset(file, name, path, &dset));
+    hid_t space = H5Dget_space(dset);
+    int r = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     if (r >= 1 && r <= 2) H5Sget_simple_extent_dims(space, dims, NULL);
     if (space >= 0) H5Sclose(space);
-    if (dset >= 0) H5Dclose(dset);
+    H5Dclose(dset);
     if (r < 1 || r > 2)
         return CS_FAIL(CS_E_FORMAT, "%s: HDF5 dataset '%s' has rank %d, expected 1 or 2", path, name, r);
     *rank = r;
+    return CS_OK;
+}
+
+cs_status cs_h5_open_file(const char *path, hid_t *file) {
+    *file = -1;
+    CS_TRY(cs_check_regular_file(path));
+    cs_h5_quiet();
+    *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*file < 0) return CS_FAIL(CS_E_FORMAT, "%s: not a readable HDF5 file", path);
     return CS_OK;
 }
 

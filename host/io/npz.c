@@ -277,6 +277,7 @@ static cs_status cs_zip_member(zip_t *za, const char *path, const char *member, 
 
 cs_status cs_npz_read_stats(const char *path, cs_stats **out) {
     *out = NULL;
+    CS_TRY(cs_check_regular_file(path)); /* a FIFO would block libzip's open */
     int zerr = 0;
     zip_t *za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
     if (!za) {
@@ -316,14 +317,24 @@ cs_status cs_npz_read_stats(const char *path, cs_stats **out) {
                      path, (long long)shs[0], (long long)(nd == 2 ? shs[1] : 0), d, d);
         goto done;
     }
+    for (size_t k = 0; k < d; k++)
+        if (!isfinite(mu[k])) {
+            st = CS_FAIL(CS_E_FORMAT, "%s: mu column %zu is not finite (%g)", path, k, mu[k]);
+            goto done;
+        }
     for (size_t k = 0; k < d * d; k++)
-        if (!isfinite(sigma[k]) || (k < d && !isfinite(mu[k]))) {
-            st = CS_FAIL(CS_E_FORMAT, "%s: %s contains NaN or inf (statistics computed in float32 "
-                                      "that overflowed?)",
-                         path, k < d && !isfinite(mu[k]) ? "mu" : "sigma");
+        if (!isfinite(sigma[k])) {
+            st = CS_FAIL(CS_E_FORMAT, "%s: sigma row %zu column %zu is not finite (%g)", path, k / d,
+                         k % d, sigma[k]);
             goto done;
         }
     CS_TRY_GOTO(st, cs_stats_from_mean_cov((int)d, mu, sigma, out), done);
+    /* sigma must be a covariance: symmetric, positive semi-definite within rounding */
+    st = cs_stats_validate(*out, path);
+    if (st != CS_OK) {
+        cs_stats_free(*out);
+        *out = NULL;
+    }
 done:
     free(buf);
     free(mu);
