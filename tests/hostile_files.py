@@ -216,6 +216,20 @@ def main():
         f.create_dataset("comoment", shape=(d, d), dtype="f8", fillvalue=0.0)
     run(["fid", "ref.npz", "hugemean.h5"], 2, ["declares", "/comoment"], "hugemean.h5")
 
+    # dims are compared before any row is read: a 64-d features file with a NaN row against 16-d
+    # statistics reports the mismatch, not the NaN (which it would meet reading the rows)
+    x64 = rng.standard_normal((50, 64)).astype("f4")
+    x64[5, 7] = np.nan
+    with h5py.File(os.path.join(WORK, "nan64.h5"), "w") as f:
+        f["features"] = x64
+    run(["fid", "ref.npz", "nan64.h5"], 2, ["16-dimensional", "has 64"], "nan64.h5")
+    run(["fid", "nan64.h5", "ref.npz"], 2, ["64-dimensional", "has 16"], "nan64.h5")
+    run(["fid", "ref.npz", "good.h5", "nan64.h5"], 2, ["has 64"], "nan64.h5")
+    run(["fid", "nan64.h5", "ok.h5", "--dims", "16"], 2, ["--dims says 16"], "nan64.h5")
+    stats_h5("n1.h5", 1, mu, np.zeros((d, d)))
+    run(["fid", "ref.npz", "n1.h5"], 2, ["1 sample", "at least 2"], "n1.h5")
+    run(["fid", "n1.h5", "ref.npz"], 2, ["1 sample", "at least 2"], "n1.h5")
+
     # ---- 4. non-finite values: one rule, exit 2 with file, row and column ----------------------
     xn = xf.copy()
     xn[37, 5] = np.nan

@@ -232,6 +232,47 @@ static cJSON *cs_result_json(const cs_fid_result *r, const cs_fid_input *a, cons
 
 /* ---- command ------------------------------------------------------------------------------------ */
 
+/* The dimension of a statistics or features file from its shapes alone (an HDF5 features file may
+ * hold millions of rows); 0 for directories, or when it cannot be read here (loading it reports
+ * why). */
+static int cs_fid_peek_dims(const char *path) {
+    cs_file_kind kind;
+    int64_t n;
+    int d = 0;
+    cs_extractor_id id;
+    if (cs_file_kind_detect(path, &kind) != CS_OK) return 0;
+    if (kind == CS_FILE_H5_FEATURES && cs_features_file_info(path, &n, &d, &id) != CS_OK) return 0;
+    if (kind == CS_FILE_NPZ && cs_npz_dims(path, &d) != CS_OK) return 0;
+    return d;
+}
+
+/* Inputs that cannot be compared are refused before any feature row is read: statistics and
+ * features files of different dimensions (or not --dims). peek[i] gets each cs_fid_peek_dims. */
+static cs_status cs_fid_precheck(int np, char **paths, const cs_fid_cli_opts *o, int *peek) {
+    int first = -1;
+    for (int i = 0; i < np; i++) {
+        peek[i] = cs_fid_peek_dims(paths[i]);
+        if (!peek[i]) continue;
+        if (o->dims_given && peek[i] != o->feat.dims)
+            return CS_FAIL(CS_E_MISMATCH, "%s: has %d-dimensional features, --dims says %d", paths[i],
+                           peek[i], o->feat.dims);
+        if (first < 0) first = i;
+        else if (peek[i] != peek[first])
+            return CS_FAIL(CS_E_MISMATCH, "%s has %d-dimensional features, %s has %d", paths[first],
+                           peek[first], paths[i], peek[i]);
+    }
+    return CS_OK;
+}
+
+/* A loaded input the FID can use: at least 2 samples when the count is known (named here, the
+ * engine only knows "set 2"). */
+static cs_status cs_fid_check_loaded(const cs_fid_input *in) {
+    if (!(in->stats && in->stats->cov_only) && in->n < 2)
+        return CS_FAIL(CS_E_USAGE, "%s: has %lld sample%s; the FID needs at least 2", in->path,
+                       (long long)in->n, in->n == 1 ? "" : "s");
+    return CS_OK;
+}
+
 static void usage(FILE *out) {
     fprintf(out,
             "Usage: copyscope fid A B [options]\n"
@@ -317,15 +358,25 @@ int cs_cmd_fid(int argc, char **argv) {
     cs_fid_engine *eng = NULL;
     cs_fid_result *res = calloc((size_t)np, sizeof *res); /* res[i] for set i >= 1 */
     if (!res) st = CS_FAIL(CS_E_NOMEM, "out of memory");
+    int *peek = calloc((size_t)np, sizeof *peek);
+    if (st == CS_OK && !peek) st = CS_FAIL(CS_E_NOMEM, "out of memory");
+    if (st == CS_OK) st = cs_fid_precheck(np, paths, &o, peek);
     /* the reference stays loaded; each other set is loaded, compared and released in turn */
     st = st == CS_OK ? cs_fid_load_input(paths[0], &o, want_rows, &in[0]) : st;
+    if (st == CS_OK) st = cs_fid_check_loaded(&in[0]);
     if (st == CS_OK) {
         cs_fid_set ref = cs_fid_input_set(&in[0]);
         cs_fid_many_opts fo = {.method = method, .n_sets = (size_t)np - 1, .rows_ref = 1};
         st = cs_fid_engine_create(mb, &ref, &fo, &eng);
     }
     for (int i = 1; i < np && st == CS_OK; i++) {
+        if (peek[i] && peek[i] != in[0].d) { /* before reading its rows */
+            st = CS_FAIL(CS_E_MISMATCH, "%s has %d-dimensional features, %s has %d", paths[0], in[0].d,
+                         paths[i], peek[i]);
+            break;
+        }
         if ((st = cs_fid_load_input(paths[i], &o, want_rows, &in[i])) != CS_OK) break;
+        if ((st = cs_fid_check_loaded(&in[i])) != CS_OK) break;
         cs_fid_set set = cs_fid_input_set(&in[i]);
         st = cs_fid_engine_compare(eng, &set, &res[i]);
         if (st != CS_OK && np > 2) st = CS_FAIL(st, "%s: %s", paths[i], cs_last_error());
@@ -367,5 +418,6 @@ int cs_cmd_fid(int argc, char **argv) {
     for (int i = 0; i < np; i++) cs_fid_input_free(&in[i]);
     free(in);
     free(res);
+    free(peek);
     return st == CS_OK ? CS_EXIT_OK : cs_cli_fail(cmd, st);
 }

@@ -343,6 +343,30 @@ done:
     return st;
 }
 
+cs_status cs_npz_dims(const char *path, int *d) {
+    *d = 0;
+    CS_TRY(cs_check_regular_file(path));
+    int zerr = 0;
+    zip_t *za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+    if (!za) return CS_FAIL(CS_E_FORMAT, "%s: not a readable .npz (zip) file", path);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    double *mu = NULL;
+    int nd = 0;
+    int64_t shp[2];
+    char name[4200];
+    snprintf(name, sizeof name, "%s: mu.npy", path);
+    cs_status st = cs_zip_member(za, path, "mu.npy", 4096 + (size_t)CS_STATS_MAX_DIMS * 8, &buf, &len);
+    if (st == CS_OK) st = cs_npy_parse(buf, len, name, CS_STATS_MAX_DIMS, &mu, &nd, shp);
+    if (st == CS_OK && (nd != 1 || shp[0] < 1))
+        st = CS_FAIL(CS_E_FORMAT, "%s: mu is not a non-empty vector", path);
+    if (st == CS_OK) *d = (int)shp[0];
+    free(buf);
+    free(mu);
+    zip_discard(za);
+    return st;
+}
+
 cs_status cs_npz_write_stats(const char *path, const cs_stats *s) {
     cs_status st = CS_OK;
     const size_t dd = (size_t)s->d * s->d;

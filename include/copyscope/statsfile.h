@@ -50,6 +50,8 @@ cs_status cs_file_kind_detect(const char *path, cs_file_kind *kind);
 
 /* ---- .npz (pytorch-fid) ---- */
 cs_status cs_npz_read_stats(const char *path, cs_stats **out);
+/* The dimension d of a .npz from mu.npy alone (sigma is not read). */
+cs_status cs_npz_dims(const char *path, int *d);
 /* Writes mu and sigma = covariance (needs n >= 2 or cov_only). */
 cs_status cs_npz_write_stats(const char *path, const cs_stats *s);
 
