@@ -159,6 +159,22 @@ def main():
     savez("tinyneg.npz", mu, (tiny + tiny.T) / 2)
     run(["fid", "ref.npz", "tinyneg.npz"], 0)
 
+    # a negative eigenvalue beyond the FID's warning level (1e-6 of the largest) but inside the
+    # reader's tolerance (1e-6 of the trace): clamped, and --json says by how much
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    wc = np.linspace(1, 2, d)
+    wc[0] = -6e-6
+    sc = (q * wc) @ q.T
+    savez("clamp.npz", np.zeros(d), (sc + sc.T) / 2)
+    for args, side in ((["fid", "ref.npz", "clamp.npz", "--json"], 2),
+                       (["fid", "clamp.npz", "ref.npz", "--json"], 1)):
+        p = run(args, 0)
+        if p is not None and p.returncode == 0:
+            warns = json.loads(p.stdout)["warnings"]
+            want = f"set {side}: covariance has negative eigenvalues (clamped to 0; the most negative was -3e-06 of the largest)"
+            if want not in warns:
+                failures.append(f"{' '.join(args)}: --json warnings {warns} lack '{want}'")
+
     # ---- 2. HDF5 files read nothing outside them -----------------------------------------------
     xf = x.astype("f4")
     with h5py.File(os.path.join(WORK, "good.h5"), "w") as f:

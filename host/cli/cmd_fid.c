@@ -204,11 +204,25 @@ static void cs_format_pyfloat(double v, char *out, size_t cap) {
 #undef CS_PUT
 }
 
-static void cs_print_warnings(const char *label, unsigned w) {
+/* The text of one warning of r; the not-PSD ones say how much was clamped. */
+static void cs_warning_text(const cs_fid_result *r, unsigned bit, char *out, size_t cap) {
+    int side = bit == CS_FID_WARN_NOT_PSD1 ? 0 : bit == CS_FID_WARN_NOT_PSD2 ? 1 : -1;
+    if (side >= 0 && r->clamped[side] > 0.0)
+        snprintf(out, cap, "set %d: covariance has negative eigenvalues (clamped to 0; the most "
+                           "negative was -%.3g of the largest)",
+                 side + 1, r->clamped[side]);
+    else
+        snprintf(out, cap, "%s", cs_fid_warning_text(bit));
+}
+
+static void cs_print_warnings(const char *label, const cs_fid_result *r) {
+    char text[256];
     for (unsigned b = 0; b < CS_FID_WARN_COUNT; b++)
-        if (w & (1u << b))
+        if (r->warnings & (1u << b)) {
+            cs_warning_text(r, 1u << b, text, sizeof text);
             fprintf(stderr, "copyscope fid: warning: %s%s%s\n", label ? label : "", label ? ": " : "",
-                    cs_fid_warning_text(1u << b));
+                    text);
+        }
 }
 
 static cJSON *cs_result_json(const cs_fid_result *r, const cs_fid_input *a, const cs_fid_input *b) {
@@ -224,9 +238,12 @@ static cJSON *cs_result_json(const cs_fid_result *r, const cs_fid_input *a, cons
     cJSON_AddNumberToObject(o, "dims", a->d);
     cJSON_AddStringToObject(o, "method", r->method);
     cJSON *w = cJSON_AddArrayToObject(o, "warnings");
+    char text[256];
     for (unsigned bit = 0; bit < CS_FID_WARN_COUNT; bit++)
-        if (r->warnings & (1u << bit))
-            cJSON_AddItemToArray(w, cJSON_CreateString(cs_fid_warning_text(1u << bit)));
+        if (r->warnings & (1u << bit)) {
+            cs_warning_text(r, 1u << bit, text, sizeof text);
+            cJSON_AddItemToArray(w, cJSON_CreateString(text));
+        }
     return o;
 }
 
@@ -387,7 +404,7 @@ int cs_cmd_fid(int argc, char **argv) {
     if (st == CS_OK) {
         cJSON *arr = json && np > 2 ? cJSON_CreateArray() : NULL;
         for (int i = 1; i < np; i++) {
-            cs_print_warnings(np > 2 ? paths[i] : NULL, res[i].warnings);
+            cs_print_warnings(np > 2 ? paths[i] : NULL, &res[i]);
             if (json) {
                 cJSON *obj = cs_result_json(&res[i], &in[0], &in[i]);
                 cJSON_AddStringToObject(obj, "math_device", mb->iface->device_name(mb));
