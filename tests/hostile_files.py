@@ -74,6 +74,21 @@ def features_h5(name, **kw):
         f.attrs["kind"] = "features"
 
 
+def write_png(path, rng, w=24, h=20):
+    """A small RGB PNG of random pixels (no imaging library needed)."""
+    import struct
+    import zlib
+    px = rng.integers(0, 256, (h, w * 3), dtype=np.uint8)
+    raw = b"".join(b"\x00" + px[y].tobytes() for y in range(h))
+
+    def chunk(t, data):
+        return struct.pack(">I", len(data)) + t + data + struct.pack(">I", zlib.crc32(t + data) & 0xFFFFFFFF)
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
 def main():
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
@@ -281,6 +296,14 @@ def main():
         run(["metrics", "fifo.png", "imgs"], 2, ["FIFO"], "fifo.png")
         run(["features", "zero.npz", "--out", "feat.h5", "--weights", WEIGHTS, "--no-cache",
              "--device", "cpu"], 2, ["character device"], "zero.npz", timeout=60)
+        # a FIFO named like a part in the feature cache (shared storage) must not hang later runs
+        for i in range(2):
+            write_png(os.path.join(WORK, "imgs", f"{i}.png"), rng)
+        common = ["--weights", WEIGHTS, "--cache", "cache", "--device", "cpu"]
+        run(["features", "imgs", "--out", "f1.h5"] + common, 0, timeout=60)
+        sub = [e for e in os.listdir(os.path.join(WORK, "cache"))]
+        os.mkfifo(os.path.join(WORK, "cache", sub[0], "part-fifo.h5"))
+        run(["features", "imgs", "--out", "f2.h5"] + common, 0, timeout=60)
     else:
         print("(features/metrics FIFO cases skipped: no weights file given)")
 
