@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 
 CLI, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-WEIGHTS = sys.argv[3] if len(sys.argv) > 3 else ""
+WEIGHTS = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else ""
 TIME_LIMIT = 10.0
 failures = []
 
@@ -306,6 +306,38 @@ def main():
         run(["features", "imgs", "--out", "f2.h5"] + common, 0, timeout=60)
     else:
         print("(features/metrics FIFO cases skipped: no weights file given)")
+
+    # ---- 7. temporary files of a killed writer are swept by the next write; disk full is said ----
+    stale, fresh = os.path.join(WORK, "sw.h5.tmp-999999"), os.path.join(WORK, "sw.h5.tmp-999998")
+    for f in (stale, fresh):
+        with open(f, "w") as fh:
+            fh.write("left by a writer killed during the final write")
+    old = time.time() - 7200
+    os.utime(stale, (old, old))  # dead pid, untouched for 2 h: stale; `fresh` may be another node's
+    p = run(["stats", "ok.h5", "--out", "sw.h5"], 0)
+    if os.path.exists(stale) or not os.path.exists(fresh):
+        failures.append("stats --out sw.h5: stale sw.h5.tmp-999999 not swept, or recent tmp removed")
+    small = os.path.join(WORK, "small")
+    os.makedirs(small)
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", small], capture_output=True).returncode == 0
+    if mounted:
+        try:
+            with h5py.File(os.path.join(WORK, "ok128.h5"), "w") as f:
+                x128 = rng.standard_normal((300, 128))
+                f["n"] = np.int64(300)
+                f["mean"] = x128.mean(0)
+                f["comoment"] = np.cov(x128, rowvar=False) * 299
+            for out in ("small/x.h5", "small/x.npz"):
+                p = run(["stats", "ok128.h5", "--out", out], 1)
+                if p is not None and "disk full" not in p.stderr:
+                    failures.append(f"stats --out {out} on a full disk: no 'disk full' in {p.stderr!r}")
+            if os.listdir(small):
+                failures.append(f"files left on the full disk: {os.listdir(small)}")
+        finally:
+            subprocess.run(["umount", small])
+    else:
+        print("(disk-full cases skipped: cannot mount a small tmpfs)")
 
     if failures:
         print(f"\n{len(failures)} failure(s):")

@@ -1,11 +1,60 @@
 /* HDF5 helpers: quiet error stack, attributes, whole-dataset writes, fsync. */
 #include "io/h5util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
+
+const char *cs_write_fail_note(const char *path) {
+    int e = errno;
+    if (e == ENOSPC) return " (disk full)";
+    if (e == EDQUOT) return " (disk quota exceeded)";
+    /* HDF5 may have overwritten errno since the failing write: ask the file system */
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    struct statvfs vs;
+    if (statvfs(dirname(tmp), &vs) == 0 && vs.f_bavail == 0) return " (disk full)";
+    return "";
+}
+
+/* Temporary files of a killed writer: "<base>.tmp-<pid>" beside path, the pid no longer running
+ * on this machine, untouched for CS_TMP_STALE_S seconds (a writer on another node of a shared
+ * file system may have the same pid; a live writer keeps its file's mtime recent). */
+#define CS_TMP_STALE_S 60
+
+void cs_tmp_sweep_stale(const char *path) {
+    char dbuf[4096], bbuf[4096];
+    snprintf(dbuf, sizeof dbuf, "%s", path);
+    snprintf(bbuf, sizeof bbuf, "%s", path);
+    const char *dir = dirname(dbuf), *base = basename(bbuf);
+    size_t bl = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    time_t now = time(NULL);
+    while ((e = readdir(d))) {
+        const char *nm = e->d_name;
+        if (strncmp(nm, base, bl) != 0 || strncmp(nm + bl, ".tmp-", 5) != 0) continue;
+        const char *q = nm + bl + 5;
+        char *end;
+        long pid = strtol(q, &end, 10);
+        if (end == q || *end != 0 || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive (or not ours to judge) */
+        char full[8300];
+        snprintf(full, sizeof full, "%s/%s", dir, nm);
+        struct stat sb;
+        if (lstat(full, &sb) != 0 || !S_ISREG(sb.st_mode) || now - sb.st_mtime < CS_TMP_STALE_S) continue;
+        if (unlink(full) == 0) fprintf(stderr, "copyscope: removed %s, left by a killed writer\n", full);
+    }
+    closedir(d);
+}
 
 void cs_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -21,7 +70,7 @@ cs_status cs_h5_write_attr_str(hid_t obj, const char *name, const char *value, c
     if (attr < 0 || H5Awrite(attr, type, value) < 0) goto fail;
     goto done;
 fail:
-    st = CS_FAIL(CS_E_IO, "%s: cannot write HDF5 attribute '%s'", path, name);
+    st = CS_FAIL(CS_E_IO, "%s: cannot write HDF5 attribute '%s'%s", path, name, cs_write_fail_note(path));
 done:
     if (attr >= 0) H5Aclose(attr);
     if (space >= 0) H5Sclose(space);
@@ -78,7 +127,8 @@ cs_status cs_h5_write_attr_int(hid_t obj, const char *name, long long value, con
     herr_t e = attr >= 0 ? H5Awrite(attr, H5T_NATIVE_LLONG, &value) : -1;
     if (attr >= 0) H5Aclose(attr);
     H5Sclose(space);
-    if (e < 0) return CS_FAIL(CS_E_IO, "%s: cannot write HDF5 attribute '%s'", path, name);
+    if (e < 0)
+        return CS_FAIL(CS_E_IO, "%s: cannot write HDF5 attribute '%s'%s", path, name, cs_write_fail_note(path));
     return CS_OK;
 }
 
@@ -104,7 +154,8 @@ cs_status cs_h5_write_2d(hid_t file, const char *name, hid_t mem_type, hid_t fil
     herr_t e = dset >= 0 ? (rows ? H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0) : -1;
     if (dset >= 0) H5Dclose(dset);
     if (space >= 0) H5Sclose(space);
-    if (e < 0) return CS_FAIL(CS_E_IO, "%s: cannot write HDF5 dataset '%s'", path, name);
+    if (e < 0)
+        return CS_FAIL(CS_E_IO, "%s: cannot write HDF5 dataset '%s'%s", path, name, cs_write_fail_note(path));
     return CS_OK;
 }
 
@@ -119,7 +170,8 @@ cs_status cs_h5_write_strings(hid_t file, const char *name, char *const *strs, s
     if (dset >= 0) H5Dclose(dset);
     H5Sclose(space);
     H5Tclose(type);
-    if (e < 0) return CS_FAIL(CS_E_IO, "%s: cannot write HDF5 dataset '%s'", path, name);
+    if (e < 0)
+        return CS_FAIL(CS_E_IO, "%s: cannot write HDF5 dataset '%s'%s", path, name, cs_write_fail_note(path));
     return CS_OK;
 }
 
@@ -254,8 +306,10 @@ cs_status cs_fsync_path(const char *path) {
     int fd = open(path, O_RDONLY);
     if (fd < 0) return CS_FAIL(CS_E_IO, "%s: cannot open for fsync: %s", path, strerror(errno));
     int r = fsync(fd);
+    int e = errno;
     close(fd);
-    if (r != 0) return CS_FAIL(CS_E_IO, "%s: fsync failed: %s", path, strerror(errno));
+    errno = e;
+    if (r != 0) return CS_FAIL(CS_E_IO, "%s: fsync failed: %s%s", path, strerror(e), cs_write_fail_note(path));
     return CS_OK;
 }
 
@@ -273,10 +327,12 @@ cs_status cs_fsync_dir_of(const char *path) {
 cs_status cs_h5_commit(hid_t *file, const char *tmp, const char *path) {
     herr_t e = H5Fclose(*file);
     *file = -1;
-    if (e < 0) return CS_FAIL(CS_E_IO, "%s: cannot finish the HDF5 file %s", path, tmp);
+    if (e < 0)
+        return CS_FAIL(CS_E_IO, "%s: cannot finish the HDF5 file %s%s", path, tmp, cs_write_fail_note(path));
     CS_TRY(cs_fsync_path(tmp));
     if (rename(tmp, path) != 0)
         return CS_FAIL(CS_E_IO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
     cs_fsync_dir_of(path);
+    cs_tmp_sweep_stale(path);
     return CS_OK;
 }

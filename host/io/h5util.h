@@ -38,11 +38,19 @@ cs_status cs_h5_open_file(const char *path, hid_t *file);
  * there applies); CS_E_FORMAT if missing or wrong rank. */
 cs_status cs_h5_dims(hid_t file, const char *name, int *rank, hsize_t dims[2], const char *path);
 
+/* " (disk full)" / " (disk quota exceeded)" when a write to path failed for lack of space (errno,
+ * else statvfs of its directory), else "": appended to write-failure messages. */
+const char *cs_write_fail_note(const char *path);
+/* Remove "<path>.tmp-<pid>" files left by killed writers (pid not running here, file untouched for
+ * a minute), saying so on stderr; called after each successful commit of path. */
+void cs_tmp_sweep_stale(const char *path);
+
 /* fsync a file by path, and the directory that holds it (after a rename). */
 cs_status cs_fsync_path(const char *path);
 cs_status cs_fsync_dir_of(const char *path);
 /* Finish an HDF5 file written under the temporary name tmp and publish it atomically as path:
- * close it (*file = -1 afterwards, whatever happens), fsync it, rename it, fsync the directory.
+ * close it (*file = -1 afterwards, whatever happens), fsync it, rename it, fsync the directory,
+ * then sweep stale temporary files of path (cs_tmp_sweep_stale).
  * On failure the caller removes tmp. */
 cs_status cs_h5_commit(hid_t *file, const char *tmp, const char *path);
 

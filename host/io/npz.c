@@ -9,6 +9,7 @@
 #include "copyscope/statsfile.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 #include <zip.h>
@@ -399,7 +400,10 @@ cs_status cs_npz_write_stats(const char *path, const cs_stats *s) {
         zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0);
     }
     if (zip_close(za) != 0) {
-        st = CS_FAIL(CS_E_IO, "%s: cannot write the .npz file: %s", path, zip_strerror(za));
+        zip_error_t *ze = zip_get_error(za);
+        int full = zip_error_code_system(ze) == ENOSPC || zip_error_code_system(ze) == EDQUOT;
+        st = CS_FAIL(CS_E_IO, "%s: cannot write the .npz file%s: %s", path, full ? " (disk full)" : "",
+                     zip_strerror(za));
         goto done;
     }
     za = NULL;

@@ -162,7 +162,7 @@ cs_status cs_h5_write_stats(const char *path, const cs_stats *s) {
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
     cs_status st = CS_OK;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0) return CS_FAIL(CS_E_IO, "%s: cannot create HDF5 file", tmp);
+    if (file < 0) return CS_FAIL(CS_E_IO, "%s: cannot create HDF5 file%s", tmp, cs_write_fail_note(tmp));
     long long n = s->cov_only ? 0 : (long long)s->n;
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t ds = H5Dcreate2(file, "n", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -170,7 +170,7 @@ cs_status cs_h5_write_stats(const char *path, const cs_stats *s) {
     if (ds >= 0) H5Dclose(ds);
     H5Sclose(sp);
     if (e < 0) {
-        st = CS_FAIL(CS_E_IO, "%s: cannot write dataset /n", path);
+        st = CS_FAIL(CS_E_IO, "%s: cannot write dataset /n%s", path, cs_write_fail_note(path));
         goto fail;
     }
     CS_TRY_GOTO(st, cs_h5_write_2d(file, "mean", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (size_t)s->d, 0,
