@@ -257,6 +257,8 @@ def main():
     run(["fid", "nan64.h5", "ref.npz"], 2, ["64-dimensional", "has 16"], "nan64.h5")
     run(["fid", "ref.npz", "good.h5", "nan64.h5"], 2, ["has 64"], "nan64.h5")
     run(["fid", "nan64.h5", "ok.h5", "--dims", "16"], 2, ["--dims says 16"], "nan64.h5")
+    run(["stats", "good.h5", "nan64.h5", "--out", "s64.h5"], 2, ["has 64"], "nan64.h5")
+    run(["merge", "nan64.h5", "good.h5", "--out", "s64.h5"], 2, ["has 16"], "nan64.h5")
     stats_h5("n1.h5", 1, mu, np.zeros((d, d)))
     run(["fid", "ref.npz", "n1.h5"], 2, ["1 sample", "at least 2"], "n1.h5")
     run(["fid", "n1.h5", "ref.npz"], 2, ["1 sample", "at least 2"], "n1.h5")

@@ -263,9 +263,7 @@ static int cs_fid_peek_dims(const char *path) {
     return d;
 }
 
-/* Inputs that cannot be compared are refused before any feature row is read: statistics and
- * features files of different dimensions (or not --dims). peek[i] gets each cs_fid_peek_dims. */
-static cs_status cs_fid_precheck(int np, char **paths, const cs_fid_cli_opts *o, int *peek) {
+cs_status cs_fid_precheck_dims(int np, char **paths, const cs_fid_cli_opts *o, int *peek) {
     int first = -1;
     for (int i = 0; i < np; i++) {
         peek[i] = cs_fid_peek_dims(paths[i]);
@@ -377,7 +375,7 @@ int cs_cmd_fid(int argc, char **argv) {
     if (!res) st = CS_FAIL(CS_E_NOMEM, "out of memory");
     int *peek = calloc((size_t)np, sizeof *peek);
     if (st == CS_OK && !peek) st = CS_FAIL(CS_E_NOMEM, "out of memory");
-    if (st == CS_OK) st = cs_fid_precheck(np, paths, &o, peek);
+    if (st == CS_OK) st = cs_fid_precheck_dims(np, paths, &o, peek);
     /* the reference stays loaded; each other set is loaded, compared and released in turn */
     st = st == CS_OK ? cs_fid_load_input(paths[0], &o, want_rows, &in[0]) : st;
     if (st == CS_OK) st = cs_fid_check_loaded(&in[0]);
