@@ -64,6 +64,8 @@ static cs_status cs_audit_path_kind(const char *mname, const char *what, const c
         return CS_OK;
     }
     unsigned char sig[8] = {0};
+    if (cs_check_regular_file(p) != CS_OK) /* a FIFO or device would block or never end */
+        return CS_FAIL(CS_E_USAGE, "%s: %s: %s", mname, what, cs_last_error());
     FILE *f = fopen(p, "rb");
     if (!f) return CS_FAIL(CS_E_IO, "%s: %s: cannot open %s: %s", mname, what, p, strerror(errno));
     size_t got = fread(sig, 1, sizeof sig, f);

@@ -204,11 +204,25 @@ static void cs_format_pyfloat(double v, char *out, size_t cap) {
 #undef CS_PUT
 }
 
-static void cs_print_warnings(const char *label, unsigned w) {
+/* The text of one warning of r; the not-PSD ones say how much was clamped. */
+static void cs_warning_text(const cs_fid_result *r, unsigned bit, char *out, size_t cap) {
+    int side = bit == CS_FID_WARN_NOT_PSD1 ? 0 : bit == CS_FID_WARN_NOT_PSD2 ? 1 : -1;
+    if (side >= 0 && r->clamped[side] > 0.0)
+        snprintf(out, cap, "set %d: covariance has negative eigenvalues (clamped to 0; the most "
+                           "negative was -%.3g of the largest)",
+                 side + 1, r->clamped[side]);
+    else
+        snprintf(out, cap, "%s", cs_fid_warning_text(bit));
+}
+
+static void cs_print_warnings(const char *label, const cs_fid_result *r) {
+    char text[256];
     for (unsigned b = 0; b < CS_FID_WARN_COUNT; b++)
-        if (w & (1u << b))
+        if (r->warnings & (1u << b)) {
+            cs_warning_text(r, 1u << b, text, sizeof text);
             fprintf(stderr, "copyscope fid: warning: %s%s%s\n", label ? label : "", label ? ": " : "",
-                    cs_fid_warning_text(1u << b));
+                    text);
+        }
 }
 
 static cJSON *cs_result_json(const cs_fid_result *r, const cs_fid_input *a, const cs_fid_input *b) {
@@ -224,13 +238,55 @@ static cJSON *cs_result_json(const cs_fid_result *r, const cs_fid_input *a, cons
     cJSON_AddNumberToObject(o, "dims", a->d);
     cJSON_AddStringToObject(o, "method", r->method);
     cJSON *w = cJSON_AddArrayToObject(o, "warnings");
+    char text[256];
     for (unsigned bit = 0; bit < CS_FID_WARN_COUNT; bit++)
-        if (r->warnings & (1u << bit))
-            cJSON_AddItemToArray(w, cJSON_CreateString(cs_fid_warning_text(1u << bit)));
+        if (r->warnings & (1u << bit)) {
+            cs_warning_text(r, 1u << bit, text, sizeof text);
+            cJSON_AddItemToArray(w, cJSON_CreateString(text));
+        }
     return o;
 }
 
 /* ---- command ------------------------------------------------------------------------------------ */
+
+/* The dimension of a statistics or features file from its shapes alone (an HDF5 features file may
+ * hold millions of rows); 0 for directories, or when it cannot be read here (loading it reports
+ * why). */
+static int cs_fid_peek_dims(const char *path) {
+    cs_file_kind kind;
+    int64_t n;
+    int d = 0;
+    cs_extractor_id id;
+    if (cs_file_kind_detect(path, &kind) != CS_OK) return 0;
+    if (kind == CS_FILE_H5_FEATURES && cs_features_file_info(path, &n, &d, &id) != CS_OK) return 0;
+    if (kind == CS_FILE_NPZ && cs_npz_dims(path, &d) != CS_OK) return 0;
+    return d;
+}
+
+cs_status cs_fid_precheck_dims(int np, char **paths, const cs_fid_cli_opts *o, int *peek) {
+    int first = -1;
+    for (int i = 0; i < np; i++) {
+        peek[i] = cs_fid_peek_dims(paths[i]);
+        if (!peek[i]) continue;
+        if (o->dims_given && peek[i] != o->feat.dims)
+            return CS_FAIL(CS_E_MISMATCH, "%s: has %d-dimensional features, --dims says %d", paths[i],
+                           peek[i], o->feat.dims);
+        if (first < 0) first = i;
+        else if (peek[i] != peek[first])
+            return CS_FAIL(CS_E_MISMATCH, "%s has %d-dimensional features, %s has %d", paths[first],
+                           peek[first], paths[i], peek[i]);
+    }
+    return CS_OK;
+}
+
+/* A loaded input the FID can use: at least 2 samples when the count is known (named here, the
+ * engine only knows "set 2"). */
+static cs_status cs_fid_check_loaded(const cs_fid_input *in) {
+    if (!(in->stats && in->stats->cov_only) && in->n < 2)
+        return CS_FAIL(CS_E_USAGE, "%s: has %lld sample%s; the FID needs at least 2", in->path,
+                       (long long)in->n, in->n == 1 ? "" : "s");
+    return CS_OK;
+}
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -317,27 +373,41 @@ int cs_cmd_fid(int argc, char **argv) {
     cs_fid_engine *eng = NULL;
     cs_fid_result *res = calloc((size_t)np, sizeof *res); /* res[i] for set i >= 1 */
     if (!res) st = CS_FAIL(CS_E_NOMEM, "out of memory");
+    int *peek = calloc((size_t)np, sizeof *peek);
+    if (st == CS_OK && !peek) st = CS_FAIL(CS_E_NOMEM, "out of memory");
+    if (st == CS_OK) st = cs_fid_precheck_dims(np, paths, &o, peek);
     /* the reference stays loaded; each other set is loaded, compared and released in turn */
     st = st == CS_OK ? cs_fid_load_input(paths[0], &o, want_rows, &in[0]) : st;
+    if (st == CS_OK) st = cs_fid_check_loaded(&in[0]);
     if (st == CS_OK) {
         cs_fid_set ref = cs_fid_input_set(&in[0]);
         cs_fid_many_opts fo = {.method = method, .n_sets = (size_t)np - 1, .rows_ref = 1};
         st = cs_fid_engine_create(mb, &ref, &fo, &eng);
     }
-    /* groups of as many sets as the backend has threads: loaded in order, compared at once
-     * (each on one BLAS thread: the numbers do not depend on the group size), then released */
+    /* groups of as many sets as the backend has threads: loaded in order (each set's dims checked
+     * from its shape before its rows are read), compared at once (each on one BLAS thread: the
+     * numbers do not depend on the group size), then released */
     int group = mb->iface->concurrency ? mb->iface->concurrency(mb) : 1;
     if (group < 1) group = 1;
     for (int i0 = 1; i0 < np && st == CS_OK; i0 += group) {
         const int i1 = i0 + group < np ? i0 + group : np;
-        int loaded = i0;
-        while (loaded < i1 && (st = cs_fid_load_input(paths[loaded], &o, want_rows, &in[loaded])) == CS_OK)
+        int loaded = i0, ready = i0; /* [i0, loaded) to free, [i0, ready) to compare */
+        while (loaded < i1) {
+            if (peek[loaded] && peek[loaded] != in[0].d) { /* before reading its rows */
+                st = CS_FAIL(CS_E_MISMATCH, "%s has %d-dimensional features, %s has %d", paths[0], in[0].d,
+                             paths[loaded], peek[loaded]);
+                break;
+            }
+            if ((st = cs_fid_load_input(paths[loaded], &o, want_rows, &in[loaded])) != CS_OK) break;
             loaded++;
+            if ((st = cs_fid_check_loaded(&in[loaded - 1])) != CS_OK) break;
+            ready = loaded;
+        }
         cs_status sc[i1 - i0]; /* (group) */
         char msg[1024] = "";
         int bad = i1;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(loaded - i0 > 1 ? loaded - i0 : 1) if (loaded - i0 > 1)
-        for (int i = i0; i < loaded; i++) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(ready - i0 > 1 ? ready - i0 : 1) if (ready - i0 > 1)
+        for (int i = i0; i < ready; i++) {
             cs_fid_set set = cs_fid_input_set(&in[i]);
             sc[i - i0] = cs_fid_engine_compare(eng, &set, &res[i]);
             if (sc[i - i0] != CS_OK) {
@@ -360,7 +430,7 @@ int cs_cmd_fid(int argc, char **argv) {
     if (st == CS_OK) {
         cJSON *arr = json && np > 2 ? cJSON_CreateArray() : NULL;
         for (int i = 1; i < np; i++) {
-            cs_print_warnings(np > 2 ? paths[i] : NULL, res[i].warnings);
+            cs_print_warnings(np > 2 ? paths[i] : NULL, &res[i]);
             if (json) {
                 cJSON *obj = cs_result_json(&res[i], &in[0], &in[i]);
                 cJSON_AddStringToObject(obj, "math_device", mb->iface->device_name(mb));
@@ -391,5 +461,6 @@ int cs_cmd_fid(int argc, char **argv) {
     for (int i = 0; i < np; i++) cs_fid_input_free(&in[i]);
     free(in);
     free(res);
+    free(peek);
     return st == CS_OK ? CS_EXIT_OK : cs_cli_fail(cmd, st);
 }

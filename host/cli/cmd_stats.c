@@ -34,6 +34,10 @@ int cs_cli_stats_merge_run(const char *cmd, int n, char **paths, const char *out
                            const cs_fid_cli_opts *o) {
     cs_status st = CS_OK;
     cs_stats *acc = NULL;
+    int *peek = calloc((size_t)n, sizeof *peek);
+    if (!peek) return cs_cli_fail(cmd, CS_FAIL(CS_E_NOMEM, "out of memory"));
+    st = cs_fid_precheck_dims(n, paths, o, peek); /* before reading any feature row */
+    free(peek);
     for (int i = 0; i < n && st == CS_OK; i++) {
         cs_fid_input in;
         cs_stats *s = NULL;

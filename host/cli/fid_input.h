@@ -72,6 +72,10 @@ typedef struct cs_fid_input {
  * want_rows: 0 statistics only; 1 keep the feature rows instead when the input has them and
  * n <= d (so that the low-rank method can be used); 2 keep the rows whenever the input has them. */
 cs_status cs_fid_load_input(const char *path, const cs_fid_cli_opts *o, int want_rows, cs_fid_input *in);
+/* Inputs that cannot be combined are refused before any feature row is read: statistics (.npz) and
+ * HDF5 features files of different dimensions, or not the --dims given. peek (np) gets each input's
+ * dimension from its shapes alone (0 for directories and HDF5 statistics, which are small). */
+cs_status cs_fid_precheck_dims(int np, char **paths, const cs_fid_cli_opts *o, int *peek);
 /* The statistics of an input (computed from its rows on first use). */
 cs_status cs_fid_input_stats(cs_fid_input *in, cs_stats **out);
 void cs_fid_input_free(cs_fid_input *in);

@@ -43,7 +43,13 @@ static inline int cs_mul_size(size_t a, size_t b, size_t *out) {
 void *cs_malloc(size_t n, const char *what);
 void *cs_calloc(size_t count, size_t size, const char *what);
 
-/* Read a whole file (bounded by max_bytes) into a new buffer; *len gets its size. */
+/* Whether path (symbolic links followed) is a regular file, from stat without opening it:
+ * CS_E_NOTFOUND (missing, dangling link), CS_E_FORMAT naming what it is otherwise (directory,
+ * FIFO, character/block device, socket, symbolic link loop). Every reader of a named file calls it
+ * first, since opening a FIFO blocks and /dev/zero never ends. */
+cs_status cs_check_regular_file(const char *path);
+
+/* Read a whole regular file (bounded by max_bytes) into a new buffer; *len gets its size. */
 cs_status cs_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *len);
 
 /* Monotonic seconds. */

@@ -18,9 +18,41 @@ void *cs_calloc(size_t count, size_t size, const char *what) {
     return p;
 }
 
+/* What a stat mode is, for messages. */
+static const char *cs_file_type_name(mode_t m) {
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO (named pipe)";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+cs_status cs_check_regular_file(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        int e = errno;
+        struct stat lb;
+        if (e == ENOENT && lstat(path, &lb) == 0 && S_ISLNK(lb.st_mode))
+            return CS_FAIL(CS_E_NOTFOUND, "%s: dangling symbolic link (its target does not exist)", path);
+        if (e == ENOENT) return CS_FAIL(CS_E_NOTFOUND, "%s: no such file", path);
+        if (e == ELOOP)
+            return CS_FAIL(CS_E_FORMAT, "%s: symbolic link loop (too many levels of symbolic links)", path);
+        if (e == ENOTDIR) return CS_FAIL(CS_E_NOTFOUND, "%s: a component of the path is not a directory", path);
+        if (e == ENAMETOOLONG) return CS_FAIL(CS_E_USAGE, "%s: file name too long", path);
+        return CS_FAIL(CS_E_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode))
+        return CS_FAIL(CS_E_FORMAT, "%s: is %s, expected a regular file (refused without reading it)",
+                       path, cs_file_type_name(sb.st_mode));
+    return CS_OK;
+}
+
 cs_status cs_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *len) {
     *data = NULL;
     *len = 0;
+    /* stat before open: opening a FIFO blocks, a device never ends */
+    CS_TRY(cs_check_regular_file(path));
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (errno == ENOENT) return CS_FAIL(CS_E_NOTFOUND, "%s: no such file", path);
@@ -31,9 +63,10 @@ cs_status cs_read_file(const char *path, size_t max_bytes, unsigned char **data,
         fclose(f);
         return CS_FAIL(CS_E_IO, "%s: cannot stat: %s", path, strerror(errno));
     }
-    if (S_ISDIR(sb.st_mode)) {
+    if (!S_ISREG(sb.st_mode)) { /* replaced after the stat above */
         fclose(f);
-        return CS_FAIL(CS_E_FORMAT, "%s: is a directory, expected a file", path);
+        return CS_FAIL(CS_E_FORMAT, "%s: is %s, expected a regular file", path,
+                       cs_file_type_name(sb.st_mode));
     }
     if ((uint64_t)sb.st_size > (uint64_t)max_bytes) {
         fclose(f);

@@ -114,6 +114,7 @@ static cs_status cs_mkdir_p(const char *path) {
 static cs_status cs_cache_index_part(cs_cache *c, const char *name, int32_t part_idx) {
     char path[8192];
     snprintf(path, sizeof path, "%s/%s", c->dir, name);
+    if (cs_check_regular_file(path) != CS_OK) return (cs_error_clear(), CS_OK); /* a FIFO would block */
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return CS_OK;
     cs_status st = CS_OK;

@@ -248,6 +248,7 @@ typedef struct cs_cov_factor {
     int d, r;  /* F is (d, r) */
     int chol;  /* 1: F = L, lower triangular, r = d */
     double *f; /* (d, r) float64 row-major */
+    double clamped; /* with the not-PSD warning: -(most negative eigenvalue) / largest, else 0 */
 } cs_cov_factor;
 
 /* Cholesky S = L L^T, accepted only when every pivot^2 is at least 1e-10 of the largest (else
@@ -290,7 +291,10 @@ static cs_status cs_cov_factor_init(cs_cov_factor *fa, const double *cov, int d,
         return CS_FAIL(CS_E_NUMERIC, "symmetric eigendecomposition failed (LAPACK dsyevd info %d)",
                        (int)info);
     }
-    if (w[0] < -1e-6 * fabs(w[d - 1])) *warn |= not_psd_bit;
+    if (w[0] < -1e-6 * fabs(w[d - 1])) {
+        *warn |= not_psd_bit;
+        fa->clamped = w[d - 1] > 0.0 ? -w[0] / w[d - 1] : 1.0;
+    }
     int r = cs_fid_eig_rank(w, d, n);
     if (r < d) *warn |= singular_bit;
     /* F[i][k] = V[i][d - r + k] sqrt(w[d - r + k]); every write lands at or below its read, and
@@ -459,6 +463,7 @@ static cs_status cs_fid_ref_compare_cov(const cs_fid_ref *r, const double *mu, c
     CS_TRY(cs_fid_check_finite(mu, (size_t)d, "set 2 mean"));
     CS_TRY(cs_fid_check_finite(cov, (size_t)d * d, "set 2 covariance"));
     res->warnings = r->warn | cs_fid_singular_flag(n, d, CS_FID_WARN_SINGULAR2);
+    res->clamped[0] = r->fa.clamped;
     res->trace1 = r->trace;
     res->trace2 = cs_trace(cov, d);
     res->mean_term = cs_fid_mean_term(r->mu, mu, d);
@@ -474,6 +479,7 @@ static cs_status cs_fid_ref_compare_cov(const cs_fid_ref *r, const double *mu, c
         cs_status st = cs_cov_factor_init(&fb, cov, d, n, r->allow_chol, &res->warnings,
                                           CS_FID_WARN_SINGULAR2, CS_FID_WARN_NOT_PSD2);
         if (st == CS_OK) st = cs_svd_trace_sqrt(&r->fa, &fb, &res->trace_sqrt);
+        res->clamped[1] = fb.clamped;
         free(fb.f);
         CS_TRY(st);
     }
@@ -683,6 +689,7 @@ cs_status cs_fid_ref_compare_features(const cs_fid_ref *r, const float *x, int64
             ss += v * v;
         }
     res->warnings = r->warn | cs_fid_singular_flag(n, d, CS_FID_WARN_SINGULAR2);
+    res->clamped[0] = r->fa.clamped;
     res->trace1 = r->trace;
     res->trace2 = ss / (double)(n - 1);
     res->mean_term = cs_fid_mean_term(r->mu, mean, d);
@@ -870,6 +877,9 @@ void cs_fid_result_swap_sides(cs_fid_result *res) {
     double t = res->trace1;
     res->trace1 = res->trace2;
     res->trace2 = t;
+    t = res->clamped[0];
+    res->clamped[0] = res->clamped[1];
+    res->clamped[1] = t;
     unsigned w = res->warnings;
     res->warnings = (w & ~(CS_FID_WARN_SINGULAR1 | CS_FID_WARN_SINGULAR2 | CS_FID_WARN_NOT_PSD1 | CS_FID_WARN_NOT_PSD2)) |
                     ((w & CS_FID_WARN_SINGULAR1) ? CS_FID_WARN_SINGULAR2 : 0) |

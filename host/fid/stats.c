@@ -5,6 +5,7 @@
 #include "core/common.h"
 
 #include <cblas.h>
+#include <lapacke.h>
 #include <math.h>
 #include <string.h>
 
@@ -138,6 +139,10 @@ cs_status cs_stats_merge(cs_stats *a, const cs_stats *b) {
                        a->id.weights_sha256[0] ? a->id.weights_sha256 : "unknown",
                        a->id.preprocessing, b->id.weights_sha256[0] ? b->id.weights_sha256 : "unknown",
                        b->id.preprocessing);
+    if (a->n < 0 || b->n < 0 || a->n > CS_STATS_MAX_N || b->n > CS_STATS_MAX_N - a->n)
+        return CS_FAIL(CS_E_FORMAT,
+                       "sample counts %lld + %lld are impossible (merged count above 2^53)",
+                       (long long)a->n, (long long)b->n);
     if (b->n == 0) return CS_OK;
     const int d = a->d;
     const size_t dd = (size_t)d * d;
@@ -186,5 +191,70 @@ cs_status cs_stats_from_mean_cov(int d, const double *mean, const double *cov, c
     s->cov_only = 1;
     memcpy(s->mean, mean, (size_t)d * sizeof(double));
     memcpy(s->m2, cov, (size_t)d * (size_t)d * sizeof(double));
+    return CS_OK;
+}
+
+cs_status cs_stats_validate(const cs_stats *s, const char *what) {
+    const int d = s->d;
+    const size_t dd = (size_t)d * d;
+    const char *name = s->cov_only ? "covariance" : "co-moment";
+    if (s->cov_only ? s->n != 0 : (s->n < 0 || s->n > CS_STATS_MAX_N))
+        return CS_FAIL(CS_E_FORMAT, "%s: impossible sample count n = %lld (expected 0..2^53)", what,
+                       (long long)s->n);
+    for (int j = 0; j < d; j++)
+        if (!isfinite(s->mean[j]))
+            return CS_FAIL(CS_E_FORMAT, "%s: mean column %d is not finite (%g)", what, j, s->mean[j]);
+    for (size_t k = 0; k < dd; k++)
+        if (!isfinite(s->m2[k]))
+            return CS_FAIL(CS_E_FORMAT, "%s: %s row %zu column %zu is not finite (%g)", what, name,
+                           k / (size_t)d, k % (size_t)d, s->m2[k]);
+    double maxdiag = 0.0, trace = 0.0;
+    for (int i = 0; i < d; i++) {
+        double v = s->m2[(size_t)i * d + i];
+        if (v < 0.0)
+            return CS_FAIL(CS_E_FORMAT,
+                           "%s: %s diagonal entry %d is negative (%g): not a covariance (a variance "
+                           "cannot be negative)",
+                           what, name, i, v);
+        maxdiag = fmax(maxdiag, v);
+        trace += v;
+    }
+    /* Symmetry: every entry of a PSD matrix is at most its largest diagonal entry in magnitude;
+     * float32 storage makes the two triangles differ by ~1.2e-7 of that at most. */
+    const double sym_tol = CS_STATS_SYM_RTOL * maxdiag;
+    for (int i = 0; i < d; i++)
+        for (int j = i + 1; j < d; j++) {
+            double a = s->m2[(size_t)i * d + j], b = s->m2[(size_t)j * d + i];
+            if (!(fabs(a - b) <= sym_tol))
+                return CS_FAIL(CS_E_FORMAT,
+                               "%s: %s is not symmetric: entry (%d, %d) = %.17g but (%d, %d) = "
+                               "%.17g (tolerance %.3g)",
+                               what, name, i, j, a, j, i, b, sym_tol);
+        }
+    if (trace == 0.0) {
+        for (size_t k = 0; k < dd; k++)
+            if (s->m2[k] != 0.0)
+                return CS_FAIL(CS_E_FORMAT, "%s: %s has a zero diagonal but non-zero entries: not "
+                                            "positive semi-definite", what, name);
+        return CS_OK;
+    }
+    /* PSD: a covariance M = M0 + E with M0 PSD and E the rounding of its entries (|E_ij| <= u
+     * sqrt(M_ii M_jj)) has ||E||_2 <= ||E||_F <= u tr(M), so M + tol tr(M) I is positive definite
+     * whenever tol > u: the Cholesky factorization of the shifted matrix succeeds. tol = 1e-6
+     * covers float32 storage (u = 6e-8) 16 times over; a matrix it refuses has an eigenvalue below
+     * -1e-6 tr(M), which no rounding explains. */
+    const double shift = CS_STATS_PSD_RTOL * trace;
+    double *l = cs_malloc(dd * sizeof(double), "covariance check"); /* (d, d) */
+    if (!l) return CS_E_NOMEM;
+    memcpy(l, s->m2, dd * sizeof(double));
+    for (int i = 0; i < d; i++) l[(size_t)i * d + i] += shift;
+    /* column-major 'U' on row-major data reads the lower triangle: the symmetry was checked */
+    lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', d, l, d);
+    free(l);
+    if (info != 0)
+        return CS_FAIL(CS_E_FORMAT,
+                       "%s: %s is not positive semi-definite (it has an eigenvalue below -%.3g = "
+                       "-%g x its trace; Cholesky fails at column %d): not a covariance",
+                       what, name, shift, CS_STATS_PSD_RTOL, (int)info);
     return CS_OK;
 }

@@ -531,12 +531,19 @@ static void load_many_one(void *vctx, size_t i, int worker) {
 
 cs_status cs_image_load_many(cs_threadpool *pool, const char *const *paths, size_t n, cs_image *out,
                              cs_status *st_each, char **msg_each) {
-    load_many_ctx c = {paths, out, st_each, msg_each};
-    CS_TRY(cs_threadpool_for(pool, n, load_many_one, &c));
-    for (size_t i = 0; i < n; i++) {
+    /* messages are thread-local: keep each worker's, so the first failure is reported in full */
+    char **own = msg_each ? NULL : cs_calloc(n, sizeof *own, "image messages");
+    if (!msg_each && !own) return CS_E_NOMEM;
+    char **msg = msg_each ? msg_each : own;
+    load_many_ctx c = {paths, out, st_each, msg};
+    cs_status st = cs_threadpool_for(pool, n, load_many_one, &c);
+    for (size_t i = 0; i < n && st == CS_OK; i++) {
         if (st_each[i] == CS_OK) continue;
-        if (msg_each && msg_each[i]) return CS_FAIL(st_each[i], "%s", msg_each[i]);
-        return CS_FAIL(st_each[i], "%s: %s", paths[i], cs_status_name(st_each[i]));
+        if (msg[i]) st = CS_FAIL(st_each[i], "%s", msg[i]);
+        else st = CS_FAIL(st_each[i], "%s: %s", paths[i], cs_status_name(st_each[i]));
     }
-    return CS_OK;
+    if (own)
+        for (size_t i = 0; i < n; i++) free(own[i]);
+    free(own);
+    return st;
 }

@@ -9,6 +9,7 @@
 #include "copyscope/statsfile.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 #include <zip.h>
@@ -277,6 +278,7 @@ static cs_status cs_zip_member(zip_t *za, const char *path, const char *member, 
 
 cs_status cs_npz_read_stats(const char *path, cs_stats **out) {
     *out = NULL;
+    CS_TRY(cs_check_regular_file(path)); /* a FIFO would block libzip's open */
     int zerr = 0;
     zip_t *za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
     if (!za) {
@@ -316,18 +318,52 @@ cs_status cs_npz_read_stats(const char *path, cs_stats **out) {
                      path, (long long)shs[0], (long long)(nd == 2 ? shs[1] : 0), d, d);
         goto done;
     }
+    for (size_t k = 0; k < d; k++)
+        if (!isfinite(mu[k])) {
+            st = CS_FAIL(CS_E_FORMAT, "%s: mu column %zu is not finite (%g)", path, k, mu[k]);
+            goto done;
+        }
     for (size_t k = 0; k < d * d; k++)
-        if (!isfinite(sigma[k]) || (k < d && !isfinite(mu[k]))) {
-            st = CS_FAIL(CS_E_FORMAT, "%s: %s contains NaN or inf (statistics computed in float32 "
-                                      "that overflowed?)",
-                         path, k < d && !isfinite(mu[k]) ? "mu" : "sigma");
+        if (!isfinite(sigma[k])) {
+            st = CS_FAIL(CS_E_FORMAT, "%s: sigma row %zu column %zu is not finite (%g)", path, k / d,
+                         k % d, sigma[k]);
             goto done;
         }
     CS_TRY_GOTO(st, cs_stats_from_mean_cov((int)d, mu, sigma, out), done);
+    /* sigma must be a covariance: symmetric, positive semi-definite within rounding */
+    st = cs_stats_validate(*out, path);
+    if (st != CS_OK) {
+        cs_stats_free(*out);
+        *out = NULL;
+    }
 done:
     free(buf);
     free(mu);
     free(sigma);
+    zip_discard(za);
+    return st;
+}
+
+cs_status cs_npz_dims(const char *path, int *d) {
+    *d = 0;
+    CS_TRY(cs_check_regular_file(path));
+    int zerr = 0;
+    zip_t *za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+    if (!za) return CS_FAIL(CS_E_FORMAT, "%s: not a readable .npz (zip) file", path);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    double *mu = NULL;
+    int nd = 0;
+    int64_t shp[2];
+    char name[4200];
+    snprintf(name, sizeof name, "%s: mu.npy", path);
+    cs_status st = cs_zip_member(za, path, "mu.npy", 4096 + (size_t)CS_STATS_MAX_DIMS * 8, &buf, &len);
+    if (st == CS_OK) st = cs_npy_parse(buf, len, name, CS_STATS_MAX_DIMS, &mu, &nd, shp);
+    if (st == CS_OK && (nd != 1 || shp[0] < 1))
+        st = CS_FAIL(CS_E_FORMAT, "%s: mu is not a non-empty vector", path);
+    if (st == CS_OK) *d = (int)shp[0];
+    free(buf);
+    free(mu);
     zip_discard(za);
     return st;
 }
@@ -364,7 +400,10 @@ cs_status cs_npz_write_stats(const char *path, const cs_stats *s) {
         zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0);
     }
     if (zip_close(za) != 0) {
-        st = CS_FAIL(CS_E_IO, "%s: cannot write the .npz file: %s", path, zip_strerror(za));
+        zip_error_t *ze = zip_get_error(za);
+        int full = zip_error_code_system(ze) == ENOSPC || zip_error_code_system(ze) == EDQUOT;
+        st = CS_FAIL(CS_E_IO, "%s: cannot write the .npz file%s: %s", path, full ? " (disk full)" : "",
+                     zip_strerror(za));
         goto done;
     }
     za = NULL;

@@ -21,13 +21,14 @@ cs_status cs_file_kind_detect(const char *path, cs_file_kind *kind) {
     *kind = CS_FILE_UNKNOWN;
     struct stat sb;
     if (stat(path, &sb) != 0) {
-        if (errno == ENOENT) return CS_FAIL(CS_E_NOTFOUND, "%s: no such file or directory", path);
+        if (errno == ENOENT || errno == ELOOP) return cs_check_regular_file(path); /* its message */
         return CS_FAIL(CS_E_IO, "%s: cannot stat: %s", path, strerror(errno));
     }
     if (S_ISDIR(sb.st_mode)) {
         *kind = CS_FILE_DIRECTORY;
         return CS_OK;
     }
+    CS_TRY(cs_check_regular_file(path)); /* FIFOs, devices, sockets: refused before opening */
     unsigned char sig[8] = {0};
     FILE *f = fopen(path, "rb");
     if (!f) return CS_FAIL(CS_E_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -43,6 +44,7 @@ cs_status cs_file_kind_detect(const char *path, cs_file_kind *kind) {
         cs_h5_quiet();
         hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
         if (file < 0) return CS_FAIL(CS_E_FORMAT, "%s: corrupt HDF5 file", path);
+        /* kind by the links present; nothing is read (the readers check each dataset) */
         if (H5Lexists(file, "features", H5P_DEFAULT) > 0) *kind = CS_FILE_H5_FEATURES;
         else if (H5Lexists(file, "mean", H5P_DEFAULT) > 0) *kind = CS_FILE_H5_STATS;
         H5Fclose(file);
@@ -100,10 +102,8 @@ static cs_status cs_h5_read_f64(hid_t file, const char *path, const char *name, 
 
 cs_status cs_h5_read_stats(const char *path, cs_stats **out) {
     *out = NULL;
-    cs_h5_quiet();
-    if (access(path, F_OK) != 0) return CS_FAIL(CS_E_NOTFOUND, "%s: no such file", path);
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0) return CS_FAIL(CS_E_FORMAT, "%s: not a readable HDF5 file", path);
+    hid_t file;
+    CS_TRY(cs_h5_open_file(path, &file));
     cs_status st = CS_OK;
     cs_stats *s = NULL;
     cs_extractor_id id;
@@ -122,15 +122,16 @@ cs_status cs_h5_read_stats(const char *path, cs_stats **out) {
         goto done;
     }
     if (H5Lexists(file, "n", H5P_DEFAULT) > 0) {
-        hid_t ds = H5Dopen2(file, "n", H5P_DEFAULT);
+        hid_t ds;
+        CS_TRY_GOTO(st, cs_h5_open_dataset(file, "n", path, &ds), done);
         hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
         herr_t e = -1;
         if (sp >= 0 && H5Sget_simple_extent_npoints(sp) == 1)
             e = H5Dread(ds, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, &n);
         if (sp >= 0) H5Sclose(sp);
         if (ds >= 0) H5Dclose(ds);
-        if (e < 0 || n < 0) {
-            st = CS_FAIL(CS_E_FORMAT, "%s: /n is not a non-negative integer", path);
+        if (e < 0 || n < 0 || n > CS_STATS_MAX_N) {
+            st = CS_FAIL(CS_E_FORMAT, "%s: /n is not an integer in 0..2^53 (%lld)", path, n);
             goto done;
         }
     }
@@ -149,12 +150,8 @@ cs_status cs_h5_read_stats(const char *path, cs_stats **out) {
                      path);
         goto done;
     }
-    size_t dd = (size_t)d * d;
-    for (size_t k = 0; k < dd; k++)
-        if (!isfinite(s->m2[k]) || (k < (size_t)d && !isfinite(s->mean[k]))) {
-            st = CS_FAIL(CS_E_FORMAT, "%s: statistics contain NaN or inf", path);
-            goto done;
-        }
+    /* finite, symmetric, positive semi-definite, a possible n (exit 2 naming the problem) */
+    CS_TRY_GOTO(st, cs_stats_validate(s, path), done);
 done:
     H5Fclose(file);
     if (st != CS_OK) cs_stats_free(s);
@@ -168,7 +165,7 @@ cs_status cs_h5_write_stats(const char *path, const cs_stats *s) {
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
     cs_status st = CS_OK;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0) return CS_FAIL(CS_E_IO, "%s: cannot create HDF5 file", tmp);
+    if (file < 0) return CS_FAIL(CS_E_IO, "%s: cannot create HDF5 file%s", tmp, cs_write_fail_note(tmp));
     long long n = s->cov_only ? 0 : (long long)s->n;
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t ds = H5Dcreate2(file, "n", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -176,7 +173,7 @@ cs_status cs_h5_write_stats(const char *path, const cs_stats *s) {
     if (ds >= 0) H5Dclose(ds);
     H5Sclose(sp);
     if (e < 0) {
-        st = CS_FAIL(CS_E_IO, "%s: cannot write dataset /n", path);
+        st = CS_FAIL(CS_E_IO, "%s: cannot write dataset /n%s", path, cs_write_fail_note(path));
         goto fail;
     }
     CS_TRY_GOTO(st, cs_h5_write_2d(file, "mean", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (size_t)s->d, 0,
@@ -196,10 +193,8 @@ fail:
 static cs_status cs_features_open(const char *path, hid_t *file_out, hid_t *ds_out, int64_t *n_out,
                                   int *d_out, cs_extractor_id *id) {
     *file_out = *ds_out = -1;
-    cs_h5_quiet();
-    if (access(path, F_OK) != 0) return CS_FAIL(CS_E_NOTFOUND, "%s: no such file", path);
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0) return CS_FAIL(CS_E_FORMAT, "%s: not a readable HDF5 file", path);
+    hid_t file;
+    CS_TRY(cs_h5_open_file(path, &file));
     cs_status st = CS_OK;
     long long dims_attr = -1;
     int rk;
@@ -215,6 +210,19 @@ static cs_status cs_features_open(const char *path, hid_t *file_out, hid_t *ds_o
         st = CS_FAIL(CS_E_FORMAT, "%s: attribute dims = %lld but /features has %llu columns", path,
                      dims_attr, (unsigned long long)dims[1]);
         goto fail;
+    }
+    /* the lists that go with the rows must have as many entries (checked before reading rows) */
+    static const char *const lists[2] = {"paths", "sha256"};
+    for (int i = 0; i < 2; i++) {
+        int lrk;
+        hsize_t ldims[2];
+        if (H5Lexists(file, lists[i], H5P_DEFAULT) <= 0) continue;
+        CS_TRY_GOTO(st, cs_h5_dims(file, lists[i], &lrk, ldims, path), fail);
+        if (lrk != 1 || ldims[0] != dims[0]) {
+            st = CS_FAIL(CS_E_FORMAT, "%s: /%s has %llu entries, /features has %llu rows", path,
+                         lists[i], (unsigned long long)ldims[0], (unsigned long long)dims[0]);
+            goto fail;
+        }
     }
     hid_t ds = H5Dopen2(file, "features", H5P_DEFAULT);
     hid_t ty = ds >= 0 ? H5Dget_type(ds) : -1;
@@ -247,6 +255,16 @@ static cs_status cs_features_read_rows(hid_t ds, const char *path, int64_t r0, i
     if (e < 0)
         return CS_FAIL(CS_E_FORMAT, "%s: cannot read /features rows %lld..%lld (corrupt?)", path,
                        (long long)r0, (long long)(r0 + nr - 1));
+    return CS_OK;
+}
+
+/* Rows r0.. of a features file held in buf (nr, d): NaN or inf is bad input whatever the container
+ * (CS_E_FORMAT naming the file, row and column, like .npz and HDF5 statistics). */
+static cs_status cs_features_check_finite(const char *path, const float *buf, int64_t r0, int64_t nr, int d) {
+    for (size_t k = 0; k < (size_t)nr * (size_t)d; k++)
+        if (!isfinite(buf[k]))
+            return CS_FAIL(CS_E_FORMAT, "%s: /features row %lld column %zu is not finite (%g)", path,
+                           (long long)(r0 + (int64_t)(k / (size_t)d)), k % (size_t)d, (double)buf[k]);
     return CS_OK;
 }
 
@@ -340,11 +358,7 @@ cs_status cs_features_file_read(const char *path, int with_paths, cs_features *f
     f->dims = d;
     snprintf(f->weights_sha256, sizeof f->weights_sha256, "%s", id.weights_sha256);
     if (n) CS_TRY_GOTO(st, cs_features_read_rows(ds, path, 0, n, d, f->data), done);
-    for (size_t k = 0; k < (size_t)n * d; k++)
-        if (!isfinite(f->data[k])) {
-            st = CS_FAIL(CS_E_NUMERIC, "%s: /features row %zu is not finite", path, k / (size_t)d);
-            goto done;
-        }
+    CS_TRY_GOTO(st, cs_features_check_finite(path, f->data, 0, n, d), done);
     if (with_paths) {
         strs = cs_calloc((size_t)n ? (size_t)n : 1, sizeof *strs, "paths");
         if (!strs) {
@@ -403,6 +417,7 @@ cs_status cs_features_file_stats(const char *path, cs_stats **out) {
     for (int64_t r0 = 0; r0 < n; r0 += rows) {
         int64_t nr = n - r0 < rows ? n - r0 : rows;
         CS_TRY_GOTO(st, cs_features_read_rows(ds, path, r0, nr, d, buf), done);
+        CS_TRY_GOTO(st, cs_features_check_finite(path, buf, r0, nr, d), done);
         st = cs_stats_add_f32(s, buf, nr);
         if (st != CS_OK) {
             st = CS_FAIL(st, "%s: %s", path, cs_last_error());

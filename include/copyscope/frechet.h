@@ -82,6 +82,8 @@ typedef struct cs_fid_result {
     double trace_sqrt;  /* tr((S1 S2)^(1/2)) */
     const char *method; /* "chol", "eig-ref", "chol-svd", "eig-svd", "lowrank", "reference" (static) */
     unsigned warnings;  /* CS_FID_WARN_* bits */
+    double clamped[2];  /* with CS_FID_WARN_NOT_PSD1/2: set 1's / set 2's most negative covariance
+                           eigenvalue (clamped to 0) as a fraction of its largest; else 0 */
 } cs_fid_result;
 
 /* "auto", "eig" (= "chol"), "eig-ref", "svd", "lowrank", "reference" -> method (else CS_E_USAGE). */

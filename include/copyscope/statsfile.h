@@ -24,7 +24,16 @@
  *
  * Every reader treats the file as hostile: sizes are bounded by the file and by CS_STATS_MAX_DIMS,
  * shapes are checked against the data, and errors name the file (CS_E_FORMAT / CS_E_TRUNCATED,
- * exit code 2). */
+ * exit code 2). In particular (issue 20):
+ *   - a path that is not a regular file (FIFO, device, socket, symbolic link loop) is refused from
+ *     stat before it is opened;
+ *   - statistics must be possible (cs_stats_validate): finite, symmetric and positive
+ *     semi-definite within rounding, 0 <= n <= 2^53;
+ *   - every HDF5 dataset is checked before it is read (cs_h5_check_dataset): a hard link, no
+ *     external raw storage, no virtual layout, only the deflate/shuffle/fletcher32 filters, and
+ *     its declared size stored in the file (a tiny file cannot declare terabytes of fill value);
+ *     /paths and /sha256 must have as many entries as /features has rows;
+ *   - NaN or inf anywhere is CS_E_FORMAT naming the file, the row and the column. */
 #ifndef COPYSCOPE_STATSFILE_H
 #define COPYSCOPE_STATSFILE_H
 
@@ -50,6 +59,8 @@ cs_status cs_file_kind_detect(const char *path, cs_file_kind *kind);
 
 /* ---- .npz (pytorch-fid) ---- */
 cs_status cs_npz_read_stats(const char *path, cs_stats **out);
+/* The dimension d of a .npz from mu.npy alone (sigma is not read). */
+cs_status cs_npz_dims(const char *path, int *d);
 /* Writes mu and sigma = covariance (needs n >= 2 or cov_only). */
 cs_status cs_npz_write_stats(const char *path, const cs_stats *s);
 
