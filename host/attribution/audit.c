@@ -20,6 +20,7 @@ void cs_audit_options_default(cs_audit_options *o) {
     cs_kid_opts_default(&o->kid);
     o->estimator = -1;
     o->seed = 0;
+    o->interval = CS_INTERVAL_DEFAULT;
 }
 
 void cs_audit_free(cs_audit *a) {
@@ -378,6 +379,7 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
     a->utility = o->utility;
     a->bootstrap = o->bootstrap;
     a->seed = o->seed;
+    a->interval = (unsigned)o->interval < CS_INTERVAL_N ? o->interval : CS_INTERVAL_DEFAULT;
     const size_t ns = m->n_sets;
     size_t base = 0;
     for (size_t k = 0; k < ns; k++)
@@ -564,12 +566,12 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
         }
         for (size_t k = 0; k < ns; k++) {
             for (size_t r = 0; r < good; r++) col[r] = rep_fid[r * ns + k];
-            cs_ci_compute(col, good, &a->coalitions[k].score_ci);
+            cs_audit_ci_compute(col, good, fid[k], a->interval, &a->coalitions[k].score_ci);
             if (a->metric == CS_METRIC_FID) a->coalitions[k].fid_ci = a->coalitions[k].score_ci;
             else a->coalitions[k].fid_ci.lo = a->coalitions[k].fid_ci.hi = a->coalitions[k].fid_ci.se =
                      a->coalitions[k].fid_ci.mean = NAN;
             for (size_t r = 0; r < good; r++) col[r] = util[r * ns + k];
-            cs_ci_compute(col, good, &a->coalitions[k].utility_ci);
+            cs_audit_ci_compute(col, good, a->coalitions[k].utility, a->interval, &a->coalitions[k].utility_ci);
         }
         for (size_t e = 0; e < ne; e++) {
             a->estimates[e].ci = cs_calloc(np, sizeof(cs_audit_ci), "value intervals");
@@ -579,7 +581,7 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
             }
             for (size_t i = 0; i < np; i++) {
                 for (size_t r = 0; r < good; r++) col[r] = vals[(r * ne + e) * np + i];
-                cs_ci_compute(col, good, &a->estimates[e].ci[i]);
+                cs_audit_ci_compute(col, good, a->estimates[e].a.values[i], a->interval, &a->estimates[e].ci[i]);
             }
         }
         a->seconds_bootstrap = cs_now() - t0;

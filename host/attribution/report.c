@@ -42,6 +42,14 @@ static cJSON *cs_pair(double lo, double hi) {
     return a;
 }
 
+/* {"percentile": [lo, hi], "basic": [...], ...}: every interval method (intervals.h) */
+static cJSON *cs_ci_methods(const cs_audit_ci *ci) {
+    cJSON *o = cJSON_CreateObject();
+    for (int m = 0; m < CS_INTERVAL_N; m++)
+        cJSON_AddItemToObject(o, cs_interval_name((cs_interval_method)m), cs_pair(ci->lo_m[m], ci->hi_m[m]));
+    return o;
+}
+
 static cJSON *cs_coalition_names(const cs_audit_manifest *m, uint64_t mask) {
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < m->n_players; i++)
@@ -85,6 +93,18 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON *se = cJSON_AddObjectToObject(root, "std_error");
     cJSON *ci = cJSON_AddObjectToObject(root, "ci95");
     cJSON *bm = cJSON_AddObjectToObject(root, "bootstrap_mean");
+    /* issue 22: what the values and intervals estimate, and every interval method's interval */
+    cJSON_AddStringToObject(root, "estimand", a->metric == CS_METRIC_FID
+                                                  ? "Shapley value of the population FID gain U(S) = FID(baseline) - FID(S) "
+                                                    "(FID of the image distributions, not of these samples)"
+                                                  : "Shapley value of the population utility");
+    cJSON_AddStringToObject(root, "interval_method", a->bootstrap ? cs_interval_name(a->interval) : "none");
+    cJSON *dbv = cJSON_AddObjectToObject(root, "debiased");
+    cJSON *cim = cJSON_AddObjectToObject(root, "ci95_methods");
+    for (int i = 0; i < m->n_players; i++) {
+        cJSON_AddItemToObject(dbv, m->players[i], pe->ci ? cs_num(pe->ci[i].debiased) : cJSON_CreateNull());
+        cJSON_AddItemToObject(cim, m->players[i], pe->ci ? cs_ci_methods(&pe->ci[i]) : cJSON_CreateNull());
+    }
     for (int i = 0; i < m->n_players; i++) {
         cJSON_AddItemToObject(bm, m->players[i], pe->ci ? cs_num(pe->ci[i].mean) : cJSON_CreateNull());
         cJSON_AddItemToObject(vals, m->players[i], cs_num(pe->a.values[i]));
@@ -130,6 +150,9 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
         cJSON_AddItemToObject(o, "fid_ci95", a->bootstrap ? cs_pair(c->fid_ci.lo, c->fid_ci.hi) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "fid_std_error", a->bootstrap ? cs_num(c->fid_ci.se) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "fid_bootstrap_mean", a->bootstrap ? cs_num(c->fid_ci.mean) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "fid_debiased", a->bootstrap ? cs_num(c->fid_ci.debiased) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "fid_ci95_methods", a->bootstrap && a->metric == CS_METRIC_FID
+                                                         ? cs_ci_methods(&c->fid_ci) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "score", cs_num(c->score));
         cJSON_AddItemToObject(o, "score_ci95", a->bootstrap ? cs_pair(c->score_ci.lo, c->score_ci.hi) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "score_std_error", a->bootstrap ? cs_num(c->score_ci.se) : cJSON_CreateNull());
@@ -158,7 +181,8 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON_AddNumberToObject(bs, "replicates", a->bootstrap);
     cJSON_AddNumberToObject(bs, "seed", (double)a->seed);
     cJSON_AddNumberToObject(bs, "failed_replicates", a->bootstrap_failed);
-    cJSON_AddStringToObject(bs, "interval", "percentile 95% (numpy linear interpolation)");
+    cJSON_AddStringToObject(bs, "interval", cs_interval_description(a->interval));
+    cJSON_AddStringToObject(bs, "interval_method", cs_interval_name(a->interval));
     cJSON_AddStringToObject(bs, "resampling",
                             a->metric == CS_METRIC_FID
                                 ? "per replicate: reference rows resampled once (shared by all sets), each set "

@@ -29,6 +29,9 @@ static void usage(FILE *out) {
             "      --json           print report.json on stdout (the files are written too)\n"
             "  -B, --bootstrap B    bootstrap replicates (default 0 = none; 1000 is typical)\n"
             "  -s, --seed S         bootstrap seed (default 0); results do not depend on --threads\n"
+            "      --interval M     bootstrap interval: debiased (default: the percentile interval\n"
+            "                       moved by twice the bootstrap's bias estimate; FID is biased up by\n"
+            "                       O(1/n)), percentile, basic, debiased-normal, bc (docs/audit.md)\n"
             "  -e, --estimator E    primary estimator: exact, kernelshap, loo, banzhaf, paper,\n"
             "                       permutation (default: exact with a full table, else kernelshap)\n"
             "  -u, --utility U      fid-gain (default: U(S) = FID(baseline) - FID(S)) or neg-fid (-FID(S));\n"
@@ -76,7 +79,8 @@ enum {
     OPT_PARTIALS,
     OPT_FROM_PARTIALS,
     OPT_KID_N,
-    OPT_KID_M
+    OPT_KID_M,
+    OPT_INTERVAL
 };
 
 int cs_cmd_audit(int argc, char **argv) {
@@ -98,6 +102,7 @@ int cs_cmd_audit(int argc, char **argv) {
         CS_MPI_LONGOPT,
         {"kid-subsets", required_argument, 0, OPT_KID_N},
         {"kid-subset-size", required_argument, 0, OPT_KID_M},
+        {"interval", required_argument, 0, OPT_INTERVAL},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *cmd = "audit";
@@ -167,6 +172,11 @@ int cs_cmd_audit(int argc, char **argv) {
             o.kid.subset_size = v;
             break;
         case 'q': quiet = 1; break;
+        case OPT_INTERVAL:
+            if (!cs_interval_parse(optarg, &o.interval))
+                return cs_cli_usage_error(cmd, "--interval: unknown method '%s' (percentile, basic, debiased, "
+                                          "debiased-normal, bc)", optarg);
+            break;
         case 'h': usage(stdout); return 0;
         default: return cs_cli_usage_error(cmd, "unknown option");
         }

@@ -24,6 +24,7 @@
 #define COPYSCOPE_AUDIT_H
 
 #include "copyscope/features.h"
+#include "copyscope/intervals.h"
 #include "copyscope/metrics.h"
 #include "copyscope/shapley.h"
 #include "copyscope/status.h"
@@ -105,6 +106,7 @@ typedef struct cs_audit_options {
     int bootstrap;             /* replicates (0 = none) */
     uint64_t seed;             /* bootstrap seed */
     int threads;               /* bootstrap threads; 0 = all cores (results do not depend on it) */
+    cs_interval_method interval; /* primary interval method (default CS_INTERVAL_DEFAULT, intervals.h) */
     int progress;              /* progress lines on stderr */
     /* Optional precomputed rows of every image of the image sets in manifest order, then the
      * reference's images (cs_audit_image_list, shard.h); when set nothing is extracted. Not owned. */
@@ -115,12 +117,14 @@ void cs_audit_options_default(cs_audit_options *o);
 
 /* Bootstrap summary of one quantity. */
 typedef struct cs_audit_ci {
-    double lo, hi; /* percentile 95% interval */
+    double lo, hi; /* 95% interval of the audit's primary interval method (cs_audit.interval) */
     double se;     /* standard deviation of the replicates (ddof 1) */
     double mean;   /* mean of the replicates: mean - point estimate is the bootstrap's estimate of
                     * the estimator's bias (FID's small-sample bias grows when resampling with
                     * replacement repeats rows, so it can exceed se: then the interval may not
                     * contain the point estimate; report.html says so) */
+    double debiased; /* bootstrap bias-corrected estimate: point - (mean - point) */
+    double lo_m[CS_INTERVAL_N], hi_m[CS_INTERVAL_N]; /* every method's 95% interval (intervals.h) */
 } cs_audit_ci;
 
 typedef struct cs_audit_coalition {
@@ -162,6 +166,7 @@ typedef struct cs_audit {
     size_t primary;
     int bootstrap;
     uint64_t seed;
+    cs_interval_method interval;    /* primary interval method */
     int bootstrap_failed;           /* replicates whose evaluation failed (excluded) */
     size_t n_images_from_cache, n_images_computed;
     double seconds_features, seconds_fid, seconds_metric, seconds_bootstrap;
@@ -189,6 +194,9 @@ void cs_rng_resample(cs_rng *r, int64_t n, int64_t *idx, int64_t m);
 double cs_percentile_sorted(const double *sorted, size_t n, double q);
 /* 95% percentile interval and standard deviation (ddof 1) of x (n), NaN-free; x is reordered. */
 void cs_ci_compute(double *x, size_t n, cs_audit_ci *ci);
+/* Every interval method (intervals.h) of x (n replicates, NaN-free; reordered) around the point
+ * estimate; lo/hi = method's interval. (host/attribution/intervals.c) */
+void cs_audit_ci_compute(double *x, size_t n, double point, cs_interval_method method, cs_audit_ci *ci);
 
 /* Bootstrap FIDs: rep_fid (B, n_sets) row-major gets FID(reference resample, set resample) of
  * replicate r for every set; sets[k] = (n_k, d) rows. Deterministic for (seed, B). Sets are
