@@ -1,6 +1,7 @@
 /* The audit engine: features per set -> FID of every set vs the reference -> utilities ->
  * estimators -> (optional) bootstrap of all of it. See include/copyscope/audit.h. */
 #include "copyscope/audit.h"
+#include "copyscope/bias.h"
 #include "copyscope/frechet.h"
 #include "copyscope/stats.h"
 #include "copyscope/statsfile.h"
@@ -321,6 +322,38 @@ static cs_status cs_audit_pixel(const cs_audit_manifest *m, const cs_audit_optio
     return st;
 }
 
+/* Utility fid-inf (issue 22): every coalition's FID becomes its FID-infinity estimate
+ * (include/copyscope/bias.h), and with --bootstrap B every replicate's too (*rep: (B, ns), the
+ * replicates of cs_bootstrap_fids' resamples). */
+static cs_status cs_audit_fid_inf(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
+                                  cs_audit_rows *r, double **rep) {
+    const size_t ns = m->n_sets;
+    if (!r->x[ns])
+        return CS_FAIL(CS_E_USAGE, "%s: the fid-inf utility needs the reference's rows (its images or a features "
+                       ".h5), not a statistics file", m->path);
+    double *point = cs_malloc(ns * sizeof(double), "FID-infinity"); /* (ns) */
+    if (!point) return CS_E_NOMEM;
+    if (o->bootstrap > 0) {
+        *rep = cs_malloc((size_t)o->bootstrap * ns * sizeof(double), "FID-infinity replicates"); /* (B, ns) */
+        if (!*rep) {
+            free(point);
+            return CS_E_NOMEM;
+        }
+    }
+    cs_fid_inf_opts fo;
+    cs_fid_inf_opts_default(&fo);
+    double t0 = cs_now();
+    cs_status st = cs_fid_inf_sets(r->x[ns], r->n[ns], (const float *const *)r->x, r->n, ns, a->dims, &fo, o->seed,
+                                   o->bootstrap, o->threads, point, *rep);
+    if (st == CS_OK)
+        for (size_t k = 0; k < ns; k++) a->coalitions[k].fid = point[k];
+    else
+        st = CS_FAIL(st, "%s: %s", m->path, cs_last_error());
+    free(point);
+    a->seconds_bootstrap += cs_now() - t0;
+    return st;
+}
+
 /* Utilities from the metric's scores (k-th coalition's in score[k]); base = index of the empty
  * coalition. */
 static cs_status cs_audit_game(const cs_audit_manifest *m, const cs_utility_spec *u, const double *score,
@@ -380,6 +413,8 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
     a->bootstrap = o->bootstrap;
     a->seed = o->seed;
     a->interval = (unsigned)o->interval < CS_INTERVAL_N ? o->interval : CS_INTERVAL_DEFAULT;
+    a->fid_inf = o->fid_inf;
+    double *inf_rep = NULL; /* (B, ns) FID-infinity replicates (utility fid-inf) */
     const size_t ns = m->n_sets;
     size_t base = 0;
     for (size_t k = 0; k < ns; k++)
@@ -412,7 +447,7 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
         cs_audit_coalition *c = &a->coalitions[k];
         c->mask = m->sets[k].mask;
         c->label = m->sets[k].label;
-        c->fid = c->score = c->score_min = c->score_max = c->score_std = NAN;
+        c->fid = c->fid_plain = c->score = c->score_min = c->score_max = c->score_std = NAN;
     }
     const int pixel = cs_metric_is_pixel(a->metric);
     if (pixel) {
@@ -436,6 +471,9 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
             if (o->progress) fprintf(stderr, "copyscope audit: KIDs of %zu sets vs the reference\n", ns);
             CS_TRY_GOTO(st, cs_audit_kids(m, o, a, &rows), fail);
         } else {
+            for (size_t k = 0; k < ns; k++) a->coalitions[k].fid_plain = a->coalitions[k].fid;
+            if (o->fid_inf) /* issue 22: FID-infinity points and replicates (host/fid/bias.c) */
+                CS_TRY_GOTO(st, cs_audit_fid_inf(m, o, a, &rows, &inf_rep), fail);
             for (size_t k = 0; k < ns; k++) a->coalitions[k].score = a->coalitions[k].fid;
         }
     }
@@ -520,6 +558,8 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
         } else if (a->metric == CS_METRIC_KID) {
             CS_TRY_GOTO(st, cs_bootstrap_kids(rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, &o->kid, B, o->seed,
                                               o->threads, rep_fid), fail);
+        } else if (inf_rep) {
+            memcpy(rep_fid, inf_rep, (size_t)B * ns * sizeof(double));
         } else if (gpu) {
             CS_TRY_GOTO(st, cs_bootstrap_fids_gpu(gpu, rows.x[ns], rows.n[ns], sx, rows.n, ns, a->dims, B, o->seed,
                                                   o->progress, rep_fid), fail);
@@ -584,13 +624,14 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
                 cs_audit_ci_compute(col, good, a->estimates[e].a.values[i], a->interval, &a->estimates[e].ci[i]);
             }
         }
-        a->seconds_bootstrap = cs_now() - t0;
+        a->seconds_bootstrap += cs_now() - t0;
     }
     *out = a;
     a = NULL;
     st = CS_OK;
 fail: /* and success: a is NULL then */
     cs_game_free(g);
+    free(inf_rep);
     free(rep_fid);
     free(buf);
     free(fid);

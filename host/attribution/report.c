@@ -74,7 +74,11 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON_AddStringToObject(root, "baseline", m->baseline);
     cJSON *pl = cJSON_AddArrayToObject(root, "players");
     for (int i = 0; i < m->n_players; i++) cJSON_AddItemToArray(pl, cJSON_CreateString(m->players[i]));
-    cJSON_AddStringToObject(root, "utility", cs_utility_name(&a->utility));
+    cJSON_AddStringToObject(root, "utility", a->fid_inf ? "fid-inf-gain" : cs_utility_name(&a->utility));
+    cJSON_AddStringToObject(root, "fid_estimator",
+                            a->fid_inf ? "fid-inf: mean term corrected exactly, subset FIDs at 1/2 and all rows "
+                                         "extrapolated to 1/n = 0 (Chong & Forsyth 2020)"
+                                       : "plain (the FID of the samples; biased upward by O(1/n))");
     cJSON_AddStringToObject(root, "utility_formula", cs_utility_formula(a));
     cJSON_AddStringToObject(root, "metric", cs_metric_name(a->metric));
     cJSON_AddStringToObject(root, "sign_convention",
@@ -126,6 +130,9 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
         cJSON *s = cJSON_AddObjectToObject(o, "std_error");
         cJSON *c = cJSON_AddObjectToObject(o, "ci95");
         cJSON *b = cJSON_AddObjectToObject(o, "bootstrap_mean");
+        cJSON *cm = cJSON_AddObjectToObject(o, "ci95_methods");
+        for (int i = 0; i < m->n_players; i++)
+            cJSON_AddItemToObject(cm, m->players[i], es->ci ? cs_ci_methods(&es->ci[i]) : cJSON_CreateNull());
         for (int i = 0; i < m->n_players; i++) {
             cJSON_AddItemToObject(b, m->players[i], es->ci ? cs_num(es->ci[i].mean) : cJSON_CreateNull());
             cJSON_AddItemToObject(v, m->players[i], cs_num(es->a.values[i]));
@@ -147,6 +154,7 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
         cJSON_AddItemToObject(o, "coalition", cs_coalition_names(m, c->mask));
         cJSON_AddNumberToObject(o, "n", (double)c->n);
         cJSON_AddItemToObject(o, "fid", cs_num(c->fid));
+        if (a->fid_inf) cJSON_AddItemToObject(o, "fid_plain", cs_num(c->fid_plain));
         cJSON_AddItemToObject(o, "fid_ci95", a->bootstrap ? cs_pair(c->fid_ci.lo, c->fid_ci.hi) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "fid_std_error", a->bootstrap ? cs_num(c->fid_ci.se) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "fid_bootstrap_mean", a->bootstrap ? cs_num(c->fid_ci.mean) : cJSON_CreateNull());

@@ -35,6 +35,8 @@ static void usage(FILE *out) {
             "  -e, --estimator E    primary estimator: exact, kernelshap, loo, banzhaf, paper,\n"
             "                       permutation (default: exact with a full table, else kernelshap)\n"
             "  -u, --utility U      fid-gain (default: U(S) = FID(baseline) - FID(S)) or neg-fid (-FID(S));\n"
+            "                       fid-inf: the same gain of FID-infinity estimates (Chong & Forsyth:\n"
+            "                       subset FIDs extrapolated to infinitely many images; less biased)\n"
             "                       kid (= kid-gain, KID(baseline) - KID(S)) or neg-kid; a pixel\n"
             "                       similarity cosine, hist, dhash, ssim, rgb-ssim or fusion (= M-gain:\n"
             "                       mean over all (generated, reference) image pairs, M(S) - M(baseline);\n"
@@ -217,6 +219,10 @@ int cs_cmd_audit(int argc, char **argv) {
             return cs_cli_usage_error(cmd, "--estimator: unknown estimator '%s'", estimator);
         }
         o.estimator = (int)e;
+    }
+    if (utility && (!strcmp(utility, "fid-inf") || !strcmp(utility, "fid-inf-gain"))) {
+        o.fid_inf = 1; /* FID-infinity (include/copyscope/bias.h) behind the fid-gain utility */
+        utility = "fid-gain";
     }
     if (utility) {
         if (cs_utility_parse(utility, &o.utility) != CS_OK || o.utility.kind == CS_UTILITY_RAW) {

@@ -107,6 +107,7 @@ typedef struct cs_audit_options {
     uint64_t seed;             /* bootstrap seed */
     int threads;               /* bootstrap threads; 0 = all cores (results do not depend on it) */
     cs_interval_method interval; /* primary interval method (default CS_INTERVAL_DEFAULT, intervals.h) */
+    int fid_inf;               /* utility fid-inf: every FID is FID-infinity (bias.h), bootstrap too */
     int progress;              /* progress lines on stderr */
     /* Optional precomputed rows of every image of the image sets in manifest order, then the
      * reference's images (cs_audit_image_list, shard.h); when set nothing is extracted. Not owned. */
@@ -131,7 +132,9 @@ typedef struct cs_audit_coalition {
     uint64_t mask;
     const char *label;   /* points into the manifest */
     int64_t n;           /* images */
-    double fid;          /* FID vs the reference (NaN for pixel-metric utilities) */
+    double fid;          /* FID vs the reference (NaN for pixel-metric utilities; FID-infinity
+                          * with fid_inf) */
+    double fid_plain;    /* the plain FID of the samples (= fid unless fid_inf) */
     double score;        /* the utility's metric: fid, kid, or the mean pair similarity */
     double score_min, score_max; /* pixel metrics: over the pairs (else NaN) */
     double score_std;    /* kid: standard deviation over its subsets (else NaN) */
@@ -167,6 +170,7 @@ typedef struct cs_audit {
     int bootstrap;
     uint64_t seed;
     cs_interval_method interval;    /* primary interval method */
+    int fid_inf;                    /* FIDs are FID-infinity estimates (utility fid-inf) */
     int bootstrap_failed;           /* replicates whose evaluation failed (excluded) */
     size_t n_images_from_cache, n_images_computed;
     double seconds_features, seconds_fid, seconds_metric, seconds_bootstrap;
