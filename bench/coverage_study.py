@@ -199,7 +199,7 @@ def main():
     t0 = time.time()
     if args.summarize:
         with open(args.summarize) as f:
-            lines = [json.loads(x) for x in f if x.strip()]
+            lines = [json.loads(x) for x in f if x.strip() and "|" in x]
     else:
         with tempfile.TemporaryDirectory(prefix="cs-coverage-") as work:
             for rep in range(args.reps):

@@ -70,7 +70,8 @@ cs_status cs_fid_inf_eval(const cs_fid_boot *b, const int64_t *idx1, int64_t m1,
     double x[CS_FID_INF_MAX_FRACS], y[CS_FID_INF_MAX_FRACS];
     for (int f = 0; f < o->n_fracs; f++) {
         const double fr = o->fracs[f];
-        int64_t k1 = (int64_t)llround(fr * (double)m1), k2 = (int64_t)llround(fr * (double)m2);
+        /* floor: floor(1/f) blocks of k rows fit in m rows */
+        int64_t k1 = (int64_t)floor(fr * (double)m1 + 1e-9), k2 = (int64_t)floor(fr * (double)m2 + 1e-9);
         if (k1 < 2 || k2 < 2)
             return CS_FAIL(CS_E_USAGE, "FID-infinity: a subset of %g of %lld and %lld rows has fewer than 2 rows", fr,
                            (long long)m1, (long long)m2);

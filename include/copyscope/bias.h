@@ -13,7 +13,7 @@
  * is read at 1/f = 0. Here every subset FID is exact (cs_fid_boot: the Gram matrix of the rows is
  * computed once; a subset is an index list) and has its mean term corrected exactly first, so the
  * fit only extrapolates the trace-root term. Subsets: for each of `permutations` random
- * permutations of the rows, floor(1/f) disjoint consecutive blocks of round(f m) rows (f = 1/2:
+ * permutations of the rows, floor(1/f) disjoint consecutive blocks of floor(f m) rows (f = 1/2:
  * two complementary halves); the fraction 1 is the whole multiset (no randomness). With the
  * fractions {1/2, 1} the fit is Richardson's extrapolation 2 FID_n - mean FID_{n/2}.
  *
