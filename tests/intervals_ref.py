@@ -201,6 +201,14 @@ def mode_threads(cli, work):
         if r3["ci95"] == r1["ci95"]:
             fail("another seed gave identical intervals (%s)" % " ".join(extra))
         print("ok identical reports with 1 and 2 threads: %s" % (" ".join(extra) or "default"))
+        # 20-23 images per set at 10 dims is below the validated n >= 4 d: the report says so in words
+        iv = r1["interval_validity"]
+        if iv["validated"] or not iv["note"]:
+            fail("20 images at 10 dims reported as validated: %s" % iv)
+        if not extra and "OUTSIDE the validated range" not in iv["note"]:
+            fail("the default intervals outside the range do not say so: %s" % iv["note"])
+        if not r1["estimand"].startswith("Shapley value of the population"):
+            fail("report.json does not name the estimand: %s" % r1["estimand"])
     print("PASS threads")
 
 

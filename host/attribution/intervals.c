@@ -4,6 +4,7 @@
 #include "copyscope/audit.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,4 +107,74 @@ void cs_audit_ci_compute(double *x, size_t n, double point, cs_interval_method m
     if ((unsigned)method >= CS_INTERVAL_N) method = CS_INTERVAL_DEFAULT;
     ci->lo = ci->lo_m[method];
     ci->hi = ci->hi_m[method];
+}
+
+/* ---- what the intervals mean at this audit's d and n ------------------------------------------ */
+
+/* Coverage of the population Shapley values by nominal 95% intervals, measured by
+ * bench/coverage_study.py (bench/results/coverage-cpu.txt; Gaussian worlds, exact Shapley values).
+ * ratio = d / n (n = images per set, reference the same). */
+typedef struct {
+    int d, n, fid_inf;
+    cs_interval_method method;
+    double coverage; /* percent */
+    int values;      /* number of (replicate, player) values behind it */
+} cs_study_row;
+
+static const cs_study_row cs_study[] = {
+#include "attribution/coverage_table.h"
+};
+
+void cs_audit_interval_validity(const cs_audit *a, cs_interval_validity *v) {
+    memset(v, 0, sizeof *v);
+    v->coverage = NAN;
+    if (!a->bootstrap) {
+        snprintf(v->note, sizeof v->note, "no bootstrap: no intervals");
+        return;
+    }
+    if (a->metric != CS_METRIC_FID) {
+        snprintf(v->note, sizeof v->note, "the coverage of the %s intervals of the %s utility has not been "
+                 "studied (bench/coverage_study.py covers FID utilities)", cs_interval_name(a->interval),
+                 cs_metric_name(a->metric));
+        return;
+    }
+    int64_t n_min = a->n_reference;
+    for (size_t k = 0; k < a->n_coalitions; k++) n_min = a->coalitions[k].n < n_min ? a->coalitions[k].n : n_min;
+    const double ratio = n_min > 0 ? (double)a->dims / (double)n_min : INFINITY;
+    /* nearest study row (in log d/n) of the same method and FID estimator */
+    const cs_study_row *best = NULL;
+    double bd = INFINITY;
+    for (size_t i = 0; i < sizeof cs_study / sizeof cs_study[0]; i++) {
+        const cs_study_row *s = &cs_study[i];
+        if (s->method != a->interval || s->fid_inf != a->fid_inf) continue;
+        double dist = fabs(log(ratio) - log((double)s->d / (double)s->n));
+        if (dist < bd) bd = dist, best = s;
+    }
+    if (best) {
+        v->coverage = best->coverage;
+        v->study_d = best->d;
+        v->study_n = best->n;
+    }
+    const int ok_method = best && best->coverage >= 90.0;
+    v->validated = ok_method && ratio <= CS_INTERVAL_VALID_RATIO * (1.0 + 1e-12);
+    char cov[160] = "";
+    if (best)
+        snprintf(cov, sizeof cov, "; at d = %d, n = %d the study measured %.1f%% coverage of nominal 95%% %s "
+                 "intervals (%d values)", best->d, best->n, best->coverage, cs_interval_name(a->interval),
+                 best->values);
+    if (v->validated)
+        snprintf(v->note, sizeof v->note, "validated range: %lld images per set >= %.0f x %d dims%s", (long long)n_min,
+                 1.0 / CS_INTERVAL_VALID_RATIO, a->dims, cov);
+    else if (!best)
+        snprintf(v->note, sizeof v->note, "the %s intervals%s have not been studied: treat them as indicative, not "
+                 "as 95%% intervals", cs_interval_name(a->interval), a->fid_inf ? " of FID-infinity" : "");
+    else if (!ok_method)
+        snprintf(v->note, sizeof v->note, "the %s intervals%s do not reach 90%% coverage in the study%s: they are "
+                 "not 95%% intervals (use the default, --interval %s)", cs_interval_name(a->interval),
+                 a->fid_inf ? " of FID-infinity" : "", cov, cs_interval_name(CS_INTERVAL_DEFAULT));
+    else
+        snprintf(v->note, sizeof v->note, "OUTSIDE the validated range: %lld images per set for %d dims (the "
+                 "study validated n >= %.0f x dims); FID's small-sample bias is then too large for the "
+                 "bias correction to be trusted, so these are NOT 95%% intervals, only indications%s",
+                 (long long)n_min, a->dims, 1.0 / CS_INTERVAL_VALID_RATIO, cov);
 }

@@ -103,6 +103,17 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
                                                     "(FID of the image distributions, not of these samples)"
                                                   : "Shapley value of the population utility");
     cJSON_AddStringToObject(root, "interval_method", a->bootstrap ? cs_interval_name(a->interval) : "none");
+    {
+        cs_interval_validity iv;
+        cs_audit_interval_validity(a, &iv);
+        cJSON *vo = cJSON_AddObjectToObject(root, "interval_validity");
+        cJSON_AddBoolToObject(vo, "validated", iv.validated);
+        cJSON_AddStringToObject(vo, "note", iv.note);
+        cJSON_AddItemToObject(vo, "study_coverage_percent", cs_num(iv.coverage));
+        cJSON_AddItemToObject(vo, "study_d", iv.study_d ? cJSON_CreateNumber(iv.study_d) : cJSON_CreateNull());
+        cJSON_AddItemToObject(vo, "study_n", iv.study_n ? cJSON_CreateNumber(iv.study_n) : cJSON_CreateNull());
+        cJSON_AddStringToObject(vo, "study", "bench/coverage_study.py, bench/results/coverage-cpu.txt");
+    }
     cJSON *dbv = cJSON_AddObjectToObject(root, "debiased");
     cJSON *cim = cJSON_AddObjectToObject(root, "ci95_methods");
     for (int i = 0; i < m->n_players; i++) {
@@ -385,9 +396,17 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
             np, a->n_coalitions, (long long)a->n_missing_total, (long long)a->n_reference, a->dims,
             a->fid_method ? a->fid_method : "", cs_utility_name(&a->utility), cs_utility_formula(a),
             cs_estimator_name(pe->a.estimator));
-    if (a->bootstrap)
-        fprintf(f, "<p>Bootstrap: %d replicates (seed %llu, %d failed), percentile 95%% intervals "
-                "shown as whiskers.</p>\n", a->bootstrap, (unsigned long long)a->seed, a->bootstrap_failed);
+    if (a->bootstrap) {
+        cs_interval_validity iv;
+        cs_audit_interval_validity(a, &iv);
+        fprintf(f, "<p>Estimand: the Shapley value of the <b>population</b> %s gain (the FID of the image "
+                "distributions, not of these samples). Bootstrap: %d replicates (seed %llu, %d failed); "
+                "whiskers: %s.</p>\n", a->fid_inf ? "FID-infinity" : "FID", a->bootstrap,
+                (unsigned long long)a->seed, a->bootstrap_failed, cs_interval_description(a->interval));
+        fprintf(f, "<p%s>", iv.validated ? "" : " class=\"warn\" style=\"background:#a15c00;font-size:1em\"");
+        cs_html_esc(f, iv.note);
+        fputs(".</p>\n", f);
+    }
     /* bar chart */
     double lo = 0.0, hi = 0.0;
     for (int i = 0; i < np; i++) {

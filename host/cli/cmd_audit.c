@@ -299,6 +299,12 @@ int cs_cmd_audit(int argc, char **argv) {
             fprintf(stderr, "copyscope audit: WARNING: features from non-official weights (SHA-256 "
                     "%.16s...): numbers are not comparable to published FIDs\n",
                     a->weights_sha256[0] ? a->weights_sha256 : "unknown");
+        if (a->bootstrap) { /* issue 22: say what the intervals mean at this d and n */
+            cs_interval_validity iv;
+            cs_audit_interval_validity(a, &iv);
+            fprintf(stderr, "copyscope audit: %s intervals: %s%s\n", cs_interval_name(a->interval),
+                    iv.validated ? "" : "WARNING: ", iv.note);
+        }
         fprintf(stderr, "copyscope audit: %zu coalitions, %d players, FID method %s, report in %s/\n",
                 a->n_coalitions, m->n_players, a->fid_method, out_dir);
     }

@@ -225,6 +225,19 @@ cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const 
                             const int64_t *n_set, size_t n_sets, int d, const cs_kid_opts *kid,
                             int B, uint64_t seed, int threads, double *rep_score);
 
+/* ---- what the intervals mean (host/attribution/intervals.c) --------------------------------------- */
+
+/* The intervals are validated (bench/coverage_study.py) when every set and the reference have at
+ * least dims / CS_INTERVAL_VALID_RATIO images and the method reached 90% coverage there. */
+#define CS_INTERVAL_VALID_RATIO 0.25
+typedef struct cs_interval_validity {
+    int validated;     /* inside the studied range with >= 90% coverage */
+    double coverage;   /* the study's coverage (percent) nearest this d/n, NaN if none */
+    int study_d, study_n;
+    char note[768];    /* in words, for report.json / report.html / stderr */
+} cs_interval_validity;
+void cs_audit_interval_validity(const cs_audit *a, cs_interval_validity *v);
+
 /* ---- reports (host/attribution/report.c) ---------------------------------------------------------------- */
 
 /* report.json as a NUL-terminated string (malloc'd; free()). */
