@@ -331,7 +331,7 @@ static cs_status cs_audit_fid_inf(const cs_audit_manifest *m, const cs_audit_opt
     if (!r->x[ns])
         return CS_FAIL(CS_E_USAGE, "%s: the fid-inf utility needs the reference's rows (its images or a features "
                        ".h5), not a statistics file", m->path);
-    double *point = cs_malloc(ns * sizeof(double), "FID-infinity"); /* (ns) */
+    double *point = cs_malloc(2 * ns * sizeof(double), "FID-infinity"); /* (ns) points, (ns) plug-in FIDs */
     if (!point) return CS_E_NOMEM;
     if (o->bootstrap > 0) {
         *rep = cs_malloc((size_t)o->bootstrap * ns * sizeof(double), "FID-infinity replicates"); /* (B, ns) */
@@ -344,11 +344,16 @@ static cs_status cs_audit_fid_inf(const cs_audit_manifest *m, const cs_audit_opt
     cs_fid_inf_opts_default(&fo);
     double t0 = cs_now();
     cs_status st = cs_fid_inf_sets(r->x[ns], r->n[ns], (const float *const *)r->x, r->n, ns, a->dims, &fo, o->seed,
-                                   o->bootstrap, o->threads, point, *rep);
+                                   o->bootstrap, o->threads, point, point + ns, *rep);
     if (st == CS_OK)
         for (size_t k = 0; k < ns; k++) a->coalitions[k].fid = point[k];
-    else
-        st = CS_FAIL(st, "%s: %s", m->path, cs_last_error());
+    /* The bootstrap world's population is the empirical distribution, whose FID is the plug-in FID
+     * (point + ns), not the estimate: replicates of an unbiased estimator scatter around the
+     * former. Re-centre them on the estimate; every utility and value is linear in the FIDs, so
+     * their replicates move by the same amounts. */
+    for (int b = 0; st == CS_OK && b < o->bootstrap; b++)
+        for (size_t k = 0; k < ns; k++) (*rep)[(size_t)b * ns + k] += point[k] - point[ns + k];
+    if (st != CS_OK) st = CS_FAIL(st, "%s: %s", m->path, cs_last_error());
     free(point);
     a->seconds_bootstrap += cs_now() - t0;
     return st;

@@ -115,7 +115,7 @@ cs_status cs_fid_inf_eval(const cs_fid_boot *b, const int64_t *idx1, int64_t m1,
 
 cs_status cs_fid_inf_sets(const float *ref, int64_t n_ref, const float *const *sets, const int64_t *n_set,
                           size_t n_sets, int d, const cs_fid_inf_opts *o, uint64_t seed, int B, int threads,
-                          double *point, double *rep) {
+                          double *point, double *plugin, double *rep) {
     CS_TRY(cs_fid_inf_check(o));
     if (B < 0 || B > CS_AUDIT_MAX_BOOTSTRAP) return CS_FAIL(CS_E_USAGE, "bootstrap replicates must be 0..%d", CS_AUDIT_MAX_BOOTSTRAP);
     int64_t n_max = n_ref;
@@ -165,6 +165,12 @@ cs_status cs_fid_inf_sets(const float *ref, int64_t n_ref, const float *const *s
                 const uint64_t s_ref = (uint64_t)(r + 1) * 8192u, s_set = s_ref + 1u + (uint64_t)k;
                 double v = NAN;
                 cs_status s = cs_fid_inf_eval(b, idx1, n_ref, idx2, nk, o, seed, s_ref, s_set, scratch, &v, NULL);
+                if (r < 0 && s == CS_OK && plugin) { /* the plug-in FID: covariances divided by n */
+                    cs_fid_result full;
+                    s = cs_fid_boot_eval(b, idx1, n_ref, idx2, nk, &full);
+                    const double c1 = (double)(n_ref - 1) / (double)n_ref, c2 = (double)(nk - 1) / (double)nk;
+                    plugin[k] = full.mean_term + c1 * full.trace1 + c2 * full.trace2 - 2.0 * sqrt(c1 * c2) * full.trace_sqrt;
+                }
                 if (r < 0) {
                     point[k] = v;
                     if (s != CS_OK) {

@@ -59,14 +59,19 @@ cs_status cs_fid_inf_eval(const cs_fid_boot *b, const int64_t *idx1, int64_t m1,
                           const cs_fid_inf_opts *o, uint64_t seed, uint64_t stream1, uint64_t stream2,
                           int64_t *scratch, double *fid_inf, double *fid_m);
 
-/* FID-infinity of every set against the reference (point[k], n_sets), and, when B > 0, of every
+/* plugin[k] (optional, n_sets): the plug-in FID of set k, the FID of the empirical distributions
+ * (covariances divided by n, not n - 1): the population FID of the bootstrap world, which the
+ * replicates of an (almost) unbiased estimator scatter around. The audit re-centres them on the
+ * estimate (rep - plugin + point) before taking intervals.
+ *
+ * FID-infinity of every set against the reference (point[k], n_sets), and, when B > 0, of every
  * bootstrap replicate (rep[r * n_sets + k]; the replicates draw exactly the resamples of
  * cs_bootstrap_fids for (seed, r), then their subsets from their own streams). Replicates in
  * parallel (threads; 0 = all cores); every result is stored by index: bit-identical for any
  * number of threads. A failed replicate evaluation is NaN. */
 cs_status cs_fid_inf_sets(const float *ref, int64_t n_ref, const float *const *sets, const int64_t *n_set,
                           size_t n_sets, int d, const cs_fid_inf_opts *o, uint64_t seed, int B, int threads,
-                          double *point, double *rep);
+                          double *point, double *plugin, double *rep);
 
 #ifdef __cplusplus
 }
