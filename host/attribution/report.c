@@ -469,7 +469,11 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
         int outside = 0;
         for (int i = 0; i < np; i++)
             outside += !(pe->ci[i].lo <= pe->a.values[i] && pe->a.values[i] <= pe->ci[i].hi);
-        if (outside)
+        if (outside && a->interval != CS_INTERVAL_PERCENTILE)
+            fprintf(f, "<p>%d of %d intervals do not contain their point estimate: the %s interval corrects "
+                    "FID's small-sample bias, which here exceeds the spread; the bias-corrected estimates are "
+                    "<code>debiased</code> in report.json.</p>\n", outside, np, cs_interval_name(a->interval));
+        else if (outside)
             fprintf(f, "<p class=\"warn\" style=\"background:#a15c00;font-size:1em\">%d of %d "
                     "intervals do not contain their point estimate: the bootstrap distribution is "
                     "shifted (FID's small-sample bias grows when resampled sets repeat images). "
