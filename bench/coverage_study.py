@@ -232,6 +232,8 @@ def main():
     out.append("## d=%d n=%d n_ref=%d players=%d%s B=%d reps=%d world_seed=%d seed=%d shift=%g %s (%.0f s, %d thread)"
                % (args.d, args.n, args.n_ref or args.n, p, " (last = null)" if args.null else "", args.bootstrap,
                   len(lines), args.world_seed, args.seed, args.shift, " ".join(args.extra), el, args.threads))
+    if args.summarize:
+        out[-1] = out[-1][:out[-1].rindex("(")] + "(from %s)" % os.path.basename(args.summarize)
     out.append("true Shapley %s; true Banzhaf %s; true FIDs %s" % (
         np.array2string(phi_true, precision=3), np.array2string(beta_true, precision=3),
         np.array2string(fid_true, precision=2)))
@@ -242,8 +244,9 @@ def main():
         vals = [v for ln in lines for v in ln[key]]
         n = len(vals)
         if m == "point":
-            out.append("%-13s %-8s %-16s mean error of the point estimate %+.4f (%d values)"
-                       % (u, kind, m, sum(v[1] for v in vals) / n, n))
+            per = np.array([[v[1] for v in ln[key]] for ln in lines])  # (reps, values)
+            out.append("%-13s %-8s %-16s mean error of the point estimates %s (RMS %.3f)"
+                       % (u, kind, m, np.array2string(per.mean(0), precision=3), math.sqrt(np.mean(per ** 2))))
             continue
         k = sum(v[0] for v in vals)
         lo, hi = wilson(k, n)

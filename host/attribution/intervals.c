@@ -117,8 +117,9 @@ void cs_audit_ci_compute(double *x, size_t n, double point, cs_interval_method m
 typedef struct {
     int d, n, fid_inf;
     cs_interval_method method;
-    double coverage; /* percent */
-    int values;      /* number of (replicate, player) values behind it */
+    double coverage;     /* percent, Shapley values */
+    int values;          /* number of (replicate, player) values behind it */
+    double coverage_fid; /* percent, coalition FIDs (NaN: not measured) */
 } cs_study_row;
 
 static const cs_study_row cs_study[] = {
@@ -155,16 +156,37 @@ void cs_audit_interval_validity(const cs_audit *a, cs_interval_validity *v) {
         v->study_d = best->d;
         v->study_n = best->n;
     }
+    /* the validated range: d/n up to the largest studied ratio below which every studied ratio
+     * (same method and FID estimator) reached 90% coverage of the Shapley values */
+    double r_max = 0.0;
+    for (;;) {
+        double next = INFINITY;
+        int ok = 1;
+        for (size_t i = 0; i < sizeof cs_study / sizeof cs_study[0]; i++) {
+            const cs_study_row *s = &cs_study[i];
+            double rr = (double)s->d / (double)s->n;
+            if (s->method != a->interval || s->fid_inf != a->fid_inf || rr <= r_max) continue;
+            if (rr < next) next = rr, ok = s->coverage >= 90.0;
+            else if (rr == next) ok &= s->coverage >= 90.0;
+        }
+        if (!isfinite(next) || !ok) break;
+        r_max = next;
+    }
+    v->valid_ratio = r_max;
     const int ok_method = best && best->coverage >= 90.0;
-    v->validated = ok_method && ratio <= CS_INTERVAL_VALID_RATIO * (1.0 + 1e-12);
-    char cov[160] = "";
-    if (best)
-        snprintf(cov, sizeof cov, "; at d = %d, n = %d the study measured %.1f%% coverage of nominal 95%% %s "
-                 "intervals (%d values)", best->d, best->n, best->coverage, cs_interval_name(a->interval),
-                 best->values);
+    v->validated = ok_method && r_max > 0.0 && ratio <= r_max * (1.0 + 1e-12);
+    char cov[256] = "";
+    if (best && isnan(best->coverage_fid))
+        snprintf(cov, sizeof cov, "; at d = %d, n = %d the study measured %.1f%% coverage of the population "
+                 "Shapley values by nominal 95%% %s intervals (%d values)", best->d, best->n, best->coverage,
+                 cs_interval_name(a->interval), best->values);
+    else if (best)
+        snprintf(cov, sizeof cov, "; at d = %d, n = %d the study measured %.1f%% coverage of the population "
+                 "Shapley values by nominal 95%% %s intervals (%d values), %.0f%% of the population coalition FIDs",
+                 best->d, best->n, best->coverage, cs_interval_name(a->interval), best->values, best->coverage_fid);
     if (v->validated)
-        snprintf(v->note, sizeof v->note, "validated range: %lld images per set >= %.0f x %d dims%s", (long long)n_min,
-                 1.0 / CS_INTERVAL_VALID_RATIO, a->dims, cov);
+        snprintf(v->note, sizeof v->note, "validated range: %lld images per set >= %.2f x %d dims%s", (long long)n_min,
+                 1.0 / r_max, a->dims, cov);
     else if (!best)
         snprintf(v->note, sizeof v->note, "the %s intervals%s have not been studied: treat them as indicative, not "
                  "as 95%% intervals", cs_interval_name(a->interval), a->fid_inf ? " of FID-infinity" : "");
@@ -174,7 +196,7 @@ void cs_audit_interval_validity(const cs_audit *a, cs_interval_validity *v) {
                  a->fid_inf ? " of FID-infinity" : "", cov, cs_interval_name(CS_INTERVAL_DEFAULT));
     else
         snprintf(v->note, sizeof v->note, "OUTSIDE the validated range: %lld images per set for %d dims (the "
-                 "study validated n >= %.0f x dims); FID's small-sample bias is then too large for the "
+                 "study validated n >= %.2f x dims); FID's small-sample bias is then too large for the "
                  "bias correction to be trusted, so these are NOT 95%% intervals, only indications%s",
-                 (long long)n_min, a->dims, 1.0 / CS_INTERVAL_VALID_RATIO, cov);
+                 (long long)n_min, a->dims, r_max > 0.0 ? 1.0 / r_max : INFINITY, cov);
 }

@@ -227,11 +227,13 @@ cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const 
 
 /* ---- what the intervals mean (host/attribution/intervals.c) --------------------------------------- */
 
-/* The intervals are validated (bench/coverage_study.py) when every set and the reference have at
- * least dims / CS_INTERVAL_VALID_RATIO images and the method reached 90% coverage there. */
-#define CS_INTERVAL_VALID_RATIO 0.25
+/* The intervals are validated (bench/coverage_study.py, host/attribution/coverage_table.h) when
+ * dims / n (n = the smallest set or reference) is at most the largest studied ratio below which
+ * every studied ratio reached 90% coverage of the population Shapley values, for the audit's
+ * interval method and FID estimator. */
 typedef struct cs_interval_validity {
     int validated;     /* inside the studied range with >= 90% coverage */
+    double valid_ratio; /* the validated d/n (0: none) */
     double coverage;   /* the study's coverage (percent) nearest this d/n, NaN if none */
     int study_d, study_n;
     char note[768];    /* in words, for report.json / report.html / stderr */
