@@ -32,7 +32,9 @@ SALT = 0xD1B54A32D192ED03
 
 def run_audit(cli, manifest, args):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    r = subprocess.run([cli, "audit", manifest, "--json", "-q"] + args, capture_output=True, text=True, env=env)
+    out = os.path.join(os.path.dirname(os.path.abspath(manifest)), "report")
+    r = subprocess.run([cli, "audit", manifest, "--json", "-q", "--out", out] + args, capture_output=True, text=True,
+                       env=env)
     if r.returncode != 0:
         fail("audit %s -> %d\n%s" % (" ".join(args), r.returncode, r.stderr))
     return json.loads(r.stdout)
