@@ -1,6 +1,6 @@
 /* Rows of the coverage study (bench/results/coverage-cpu.txt, written by bench/coverage_study.py):
  * {d, n, fid_inf, method, coverage % of the population Shapley values, values behind it,
- *  coverage % of the population coalition FIDs}. Regenerate from the study's JSON lines. */
+ *  coverage % of the population coalition FIDs}. Regenerate with bench/coverage_table.py. */
 {64, 300, 0, CS_INTERVAL_PERCENTILE, 30.6, 324, 0.0}, /* 108 replicates */
 {64, 300, 0, CS_INTERVAL_BASIC, 98.5, 324, 92.9}, /* 108 replicates */
 {64, 300, 0, CS_INTERVAL_DEBIASED, 98.8, 324, 89.8}, /* 108 replicates */
