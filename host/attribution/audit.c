@@ -1,6 +1,7 @@
 /* The audit engine: features per set -> FID of every set vs the reference -> utilities ->
  * estimators -> (optional) bootstrap of all of it. See include/copyscope/audit.h. */
 #include "copyscope/audit.h"
+#include "copyscope/bias.h"
 #include "copyscope/frechet.h"
 #include "copyscope/stats.h"
 #include "copyscope/statsfile.h"
@@ -20,6 +21,7 @@ void cs_audit_options_default(cs_audit_options *o) {
     cs_kid_opts_default(&o->kid);
     o->estimator = -1;
     o->seed = 0;
+    o->interval = CS_INTERVAL_DEFAULT;
 }
 
 void cs_audit_free(cs_audit *a) {
@@ -309,6 +311,43 @@ static cs_status cs_audit_pixel(const cs_audit_manifest *m, const cs_audit_optio
     return st;
 }
 
+/* Utility fid-inf (issue 22): every coalition's FID becomes its FID-infinity estimate
+ * (include/copyscope/bias.h), and with --bootstrap B every replicate's too (*rep: (B, ns), the
+ * replicates of cs_bootstrap_fids' resamples). */
+static cs_status cs_audit_fid_inf(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
+                                  cs_audit_rows *r, double **rep) {
+    const size_t ns = m->n_sets;
+    if (!r->x[ns])
+        return CS_FAIL(CS_E_USAGE, "%s: the fid-inf utility needs the reference's rows (its images or a features "
+                       ".h5), not a statistics file", m->path);
+    double *point = cs_malloc(2 * ns * sizeof(double), "FID-infinity"); /* (ns) points, (ns) plug-in FIDs */
+    if (!point) return CS_E_NOMEM;
+    if (o->bootstrap > 0) {
+        *rep = cs_malloc((size_t)o->bootstrap * ns * sizeof(double), "FID-infinity replicates"); /* (B, ns) */
+        if (!*rep) {
+            free(point);
+            return CS_E_NOMEM;
+        }
+    }
+    cs_fid_inf_opts fo;
+    cs_fid_inf_opts_default(&fo);
+    double t0 = cs_now();
+    cs_status st = cs_fid_inf_sets(r->x[ns], r->n[ns], (const float *const *)r->x, r->n, ns, a->dims, &fo, o->seed,
+                                   o->bootstrap, o->threads, point, point + ns, *rep);
+    if (st == CS_OK)
+        for (size_t k = 0; k < ns; k++) a->coalitions[k].fid = point[k];
+    /* The bootstrap world's population is the empirical distribution, whose FID is the plug-in FID
+     * (point + ns), not the estimate: replicates of an unbiased estimator scatter around the
+     * former. Re-centre them on the estimate; every utility and value is linear in the FIDs, so
+     * their replicates move by the same amounts. */
+    for (int b = 0; st == CS_OK && b < o->bootstrap; b++)
+        for (size_t k = 0; k < ns; k++) (*rep)[(size_t)b * ns + k] += point[k] - point[ns + k];
+    if (st != CS_OK) st = CS_FAIL(st, "%s: %s", m->path, cs_last_error());
+    free(point);
+    a->seconds_bootstrap += cs_now() - t0;
+    return st;
+}
+
 /* Utilities from the metric's scores (k-th coalition's in score[k]); base = index of the empty
  * coalition. */
 static cs_status cs_audit_game(const cs_audit_manifest *m, const cs_utility_spec *u, const double *score,
@@ -360,6 +399,7 @@ typedef struct cs_audit_work {
     double *score;      /* (ns) each coalition's score (the utility's metric) */
     cs_game *game;      /* the measured coalitions' utilities */
     size_t base;        /* index of the empty coalition */
+    double *inf_rep;    /* (B, ns) FID-infinity replicates (utility fid-inf), or NULL */
 } cs_audit_work;
 
 /* The options an audit accepts; a->metric from the utility. */
@@ -391,7 +431,7 @@ static cs_status cs_audit_coalitions_init(const cs_audit_manifest *m, cs_audit *
         cs_audit_coalition *c = &a->coalitions[k];
         c->mask = m->sets[k].mask;
         c->label = m->sets[k].label;
-        c->fid = c->score = c->score_min = c->score_max = c->score_std = NAN;
+        c->fid = c->fid_plain = c->score = c->score_min = c->score_max = c->score_std = NAN;
     }
     return CS_OK;
 }
@@ -413,6 +453,9 @@ static cs_status cs_audit_measure_features(const cs_audit_manifest *m, const cs_
         if (o->progress) fprintf(stderr, "copyscope audit: KIDs of %zu sets vs the reference\n", ns);
         CS_TRY(cs_audit_kids(m, o, a, &w->rows));
     } else {
+        for (size_t k = 0; k < ns; k++) a->coalitions[k].fid_plain = a->coalitions[k].fid;
+        if (o->fid_inf) /* issue 22: FID-infinity points and replicates (host/fid/bias.c) */
+            CS_TRY(cs_audit_fid_inf(m, o, a, &w->rows, &w->inf_rep));
         for (size_t k = 0; k < ns; k++) a->coalitions[k].score = a->coalitions[k].fid;
     }
     return CS_OK;
@@ -484,6 +527,10 @@ static cs_status cs_audit_bootstrap_scores(const cs_audit_manifest *m, const cs_
     if (a->metric == CS_METRIC_KID)
         return cs_bootstrap_kids(rows->x[ns], rows->n[ns], sx, rows->n, ns, a->dims, &o->kid, B, o->seed, o->threads,
                                  rep);
+    if (w->inf_rep) { /* fid-inf: its own replicates, made with its point estimates */
+        memcpy(rep, w->inf_rep, (size_t)B * ns * sizeof(double));
+        return CS_OK;
+    }
     return cs_bootstrap_fids_on(w->mb, rows->x[ns], rows->n[ns], sx, rows->n, ns, a->dims, B, o->seed, o->progress,
                                 rep);
 }
@@ -526,26 +573,26 @@ static cs_status cs_audit_bootstrap_replicates(const cs_audit_manifest *m, const
     return CS_OK;
 }
 
-/* Percentile intervals of the scores, utilities and values over the good replicates; col (good)
- * scratch. */
+/* Intervals (a->interval's method, every method's in the CI records) of the scores, utilities and
+ * values over the good replicates, each around its point estimate; col (good) scratch. */
 static cs_status cs_audit_bootstrap_intervals(const cs_audit_manifest *m, cs_audit *a, const double *rep,
                                               const double *util, const double *vals, size_t good, double *col) {
     const size_t ns = m->n_sets, np = (size_t)m->n_players, ne = a->n_estimates;
     for (size_t k = 0; k < ns; k++) {
         cs_audit_coalition *c = &a->coalitions[k];
         for (size_t r = 0; r < good; r++) col[r] = rep[r * ns + k];
-        cs_ci_compute(col, good, &c->score_ci);
+        cs_audit_ci_compute(col, good, c->score, a->interval, &c->score_ci);
         if (a->metric == CS_METRIC_FID) c->fid_ci = c->score_ci;
         else c->fid_ci.lo = c->fid_ci.hi = c->fid_ci.se = c->fid_ci.mean = NAN;
         for (size_t r = 0; r < good; r++) col[r] = util[r * ns + k];
-        cs_ci_compute(col, good, &c->utility_ci);
+        cs_audit_ci_compute(col, good, c->utility, a->interval, &c->utility_ci);
     }
     for (size_t e = 0; e < ne; e++) {
         a->estimates[e].ci = cs_calloc(np, sizeof(cs_audit_ci), "value intervals");
         if (!a->estimates[e].ci) return CS_E_NOMEM;
         for (size_t i = 0; i < np; i++) {
             for (size_t r = 0; r < good; r++) col[r] = vals[(r * ne + e) * np + i];
-            cs_ci_compute(col, good, &a->estimates[e].ci[i]);
+            cs_audit_ci_compute(col, good, a->estimates[e].a.values[i], a->interval, &a->estimates[e].ci[i]);
         }
     }
     return CS_OK;
@@ -570,7 +617,7 @@ static cs_status cs_audit_bootstrap(const cs_audit_manifest *m, const cs_audit_o
     if (st == CS_OK && good < 2)
         st = CS_FAIL(CS_E_NUMERIC, "bootstrap: %d of %d replicates failed", a->bootstrap_failed, B);
     if (st == CS_OK) st = cs_audit_bootstrap_intervals(m, a, rep, util, vals, good, col);
-    if (st == CS_OK) a->seconds_bootstrap = cs_now() - t0;
+    if (st == CS_OK) a->seconds_bootstrap += cs_now() - t0; /* fid-inf counted its own part */
     free(rep);
     free(buf);
     return st;
@@ -582,6 +629,7 @@ static void cs_audit_work_free(cs_audit_work *w, size_t ns) {
     cs_audit_pairs_free(w->pairs, ns);
     cs_audit_rows_free(&w->rows, ns);
     cs_math_free(w->mb);
+    free(w->inf_rep);
 }
 
 cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit **out) {
@@ -595,6 +643,8 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
     a->utility = o->utility;
     a->bootstrap = o->bootstrap;
     a->seed = o->seed;
+    a->interval = (unsigned)o->interval < CS_INTERVAL_N ? o->interval : CS_INTERVAL_DEFAULT;
+    a->fid_inf = o->fid_inf;
     const size_t ns = m->n_sets;
     CS_TRY_GOTO(st, cs_audit_check_options(m, o, a), fail);
     CS_TRY_GOTO(st, cs_audit_coalitions_init(m, a, &w), fail);

@@ -42,6 +42,14 @@ static cJSON *cs_pair(double lo, double hi) {
     return a;
 }
 
+/* {"percentile": [lo, hi], "basic": [...], ...}: every interval method (intervals.h) */
+static cJSON *cs_ci_methods(const cs_audit_ci *ci) {
+    cJSON *o = cJSON_CreateObject();
+    for (int m = 0; m < CS_INTERVAL_N; m++)
+        cJSON_AddItemToObject(o, cs_interval_name((cs_interval_method)m), cs_pair(ci->lo_m[m], ci->hi_m[m]));
+    return o;
+}
+
 static cJSON *cs_coalition_names(const cs_audit_manifest *m, uint64_t mask) {
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < m->n_players; i++)
@@ -66,7 +74,11 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON_AddStringToObject(root, "baseline", m->baseline);
     cJSON *pl = cJSON_AddArrayToObject(root, "players");
     for (int i = 0; i < m->n_players; i++) cJSON_AddItemToArray(pl, cJSON_CreateString(m->players[i]));
-    cJSON_AddStringToObject(root, "utility", cs_utility_name(&a->utility));
+    cJSON_AddStringToObject(root, "utility", a->fid_inf ? "fid-inf-gain" : cs_utility_name(&a->utility));
+    cJSON_AddStringToObject(root, "fid_estimator",
+                            a->fid_inf ? "fid-inf: mean term corrected exactly, subset FIDs at 1/2 and all rows "
+                                         "extrapolated to 1/n = 0 (Chong & Forsyth 2020)"
+                                       : "plain (the FID of the samples; biased upward by O(1/n))");
     cJSON_AddStringToObject(root, "utility_formula", cs_utility_formula(a));
     cJSON_AddStringToObject(root, "metric", cs_metric_name(a->metric));
     cJSON_AddStringToObject(root, "sign_convention",
@@ -85,6 +97,29 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON *se = cJSON_AddObjectToObject(root, "std_error");
     cJSON *ci = cJSON_AddObjectToObject(root, "ci95");
     cJSON *bm = cJSON_AddObjectToObject(root, "bootstrap_mean");
+    /* issue 22: what the values and intervals estimate, and every interval method's interval */
+    cJSON_AddStringToObject(root, "estimand", a->metric == CS_METRIC_FID
+                                                  ? "Shapley value of the population FID gain U(S) = FID(baseline) - FID(S) "
+                                                    "(FID of the image distributions, not of these samples)"
+                                                  : "Shapley value of the population utility");
+    cJSON_AddStringToObject(root, "interval_method", a->bootstrap ? cs_interval_name(a->interval) : "none");
+    {
+        cs_interval_validity iv;
+        cs_audit_interval_validity(a, &iv);
+        cJSON *vo = cJSON_AddObjectToObject(root, "interval_validity");
+        cJSON_AddBoolToObject(vo, "validated", iv.validated);
+        cJSON_AddStringToObject(vo, "note", iv.note);
+        cJSON_AddItemToObject(vo, "study_coverage_percent", cs_num(iv.coverage));
+        cJSON_AddItemToObject(vo, "study_d", iv.study_d ? cJSON_CreateNumber(iv.study_d) : cJSON_CreateNull());
+        cJSON_AddItemToObject(vo, "study_n", iv.study_n ? cJSON_CreateNumber(iv.study_n) : cJSON_CreateNull());
+        cJSON_AddStringToObject(vo, "study", "bench/coverage_study.py, bench/results/coverage-cpu.txt");
+    }
+    cJSON *dbv = cJSON_AddObjectToObject(root, "debiased");
+    cJSON *cim = cJSON_AddObjectToObject(root, "ci95_methods");
+    for (int i = 0; i < m->n_players; i++) {
+        cJSON_AddItemToObject(dbv, m->players[i], pe->ci ? cs_num(pe->ci[i].debiased) : cJSON_CreateNull());
+        cJSON_AddItemToObject(cim, m->players[i], pe->ci ? cs_ci_methods(&pe->ci[i]) : cJSON_CreateNull());
+    }
     for (int i = 0; i < m->n_players; i++) {
         cJSON_AddItemToObject(bm, m->players[i], pe->ci ? cs_num(pe->ci[i].mean) : cJSON_CreateNull());
         cJSON_AddItemToObject(vals, m->players[i], cs_num(pe->a.values[i]));
@@ -106,6 +141,9 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
         cJSON *s = cJSON_AddObjectToObject(o, "std_error");
         cJSON *c = cJSON_AddObjectToObject(o, "ci95");
         cJSON *b = cJSON_AddObjectToObject(o, "bootstrap_mean");
+        cJSON *cm = cJSON_AddObjectToObject(o, "ci95_methods");
+        for (int i = 0; i < m->n_players; i++)
+            cJSON_AddItemToObject(cm, m->players[i], es->ci ? cs_ci_methods(&es->ci[i]) : cJSON_CreateNull());
         for (int i = 0; i < m->n_players; i++) {
             cJSON_AddItemToObject(b, m->players[i], es->ci ? cs_num(es->ci[i].mean) : cJSON_CreateNull());
             cJSON_AddItemToObject(v, m->players[i], cs_num(es->a.values[i]));
@@ -127,9 +165,13 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
         cJSON_AddItemToObject(o, "coalition", cs_coalition_names(m, c->mask));
         cJSON_AddNumberToObject(o, "n", (double)c->n);
         cJSON_AddItemToObject(o, "fid", cs_num(c->fid));
+        if (a->fid_inf) cJSON_AddItemToObject(o, "fid_plain", cs_num(c->fid_plain));
         cJSON_AddItemToObject(o, "fid_ci95", a->bootstrap ? cs_pair(c->fid_ci.lo, c->fid_ci.hi) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "fid_std_error", a->bootstrap ? cs_num(c->fid_ci.se) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "fid_bootstrap_mean", a->bootstrap ? cs_num(c->fid_ci.mean) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "fid_debiased", a->bootstrap ? cs_num(c->fid_ci.debiased) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "fid_ci95_methods", a->bootstrap && a->metric == CS_METRIC_FID
+                                                         ? cs_ci_methods(&c->fid_ci) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "score", cs_num(c->score));
         cJSON_AddItemToObject(o, "score_ci95", a->bootstrap ? cs_pair(c->score_ci.lo, c->score_ci.hi) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "score_std_error", a->bootstrap ? cs_num(c->score_ci.se) : cJSON_CreateNull());
@@ -158,7 +200,8 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON_AddNumberToObject(bs, "replicates", a->bootstrap);
     cJSON_AddNumberToObject(bs, "seed", (double)a->seed);
     cJSON_AddNumberToObject(bs, "failed_replicates", a->bootstrap_failed);
-    cJSON_AddStringToObject(bs, "interval", "percentile 95% (numpy linear interpolation)");
+    cJSON_AddStringToObject(bs, "interval", cs_interval_description(a->interval));
+    cJSON_AddStringToObject(bs, "interval_method", cs_interval_name(a->interval));
     cJSON_AddStringToObject(bs, "resampling",
                             a->metric == CS_METRIC_FID
                                 ? "per replicate: reference rows resampled once (shared by all sets), each set "
@@ -353,9 +396,17 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
             np, a->n_coalitions, (long long)a->n_missing_total, (long long)a->n_reference, a->dims,
             a->fid_method ? a->fid_method : "", cs_utility_name(&a->utility), cs_utility_formula(a),
             cs_estimator_name(pe->a.estimator));
-    if (a->bootstrap)
-        fprintf(f, "<p>Bootstrap: %d replicates (seed %llu, %d failed), percentile 95%% intervals "
-                "shown as whiskers.</p>\n", a->bootstrap, (unsigned long long)a->seed, a->bootstrap_failed);
+    if (a->bootstrap) {
+        cs_interval_validity iv;
+        cs_audit_interval_validity(a, &iv);
+        fprintf(f, "<p>Estimand: the Shapley value of the <b>population</b> %s gain (the FID of the image "
+                "distributions, not of these samples). Bootstrap: %d replicates (seed %llu, %d failed); "
+                "whiskers: %s.</p>\n", a->fid_inf ? "FID-infinity" : "FID", a->bootstrap,
+                (unsigned long long)a->seed, a->bootstrap_failed, cs_interval_description(a->interval));
+        fprintf(f, "<p%s>", iv.validated ? "" : " class=\"warn\" style=\"background:#a15c00;font-size:1em\"");
+        cs_html_esc(f, iv.note);
+        fputs(".</p>\n", f);
+    }
     /* bar chart */
     double lo = 0.0, hi = 0.0;
     for (int i = 0; i < np; i++) {
@@ -418,7 +469,11 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
         int outside = 0;
         for (int i = 0; i < np; i++)
             outside += !(pe->ci[i].lo <= pe->a.values[i] && pe->a.values[i] <= pe->ci[i].hi);
-        if (outside)
+        if (outside && a->interval != CS_INTERVAL_PERCENTILE)
+            fprintf(f, "<p>%d of %d intervals do not contain their point estimate: the %s interval corrects "
+                    "FID's small-sample bias, which here exceeds the spread; the bias-corrected estimates are "
+                    "<code>debiased</code> in report.json.</p>\n", outside, np, cs_interval_name(a->interval));
+        else if (outside)
             fprintf(f, "<p class=\"warn\" style=\"background:#a15c00;font-size:1em\">%d of %d "
                     "intervals do not contain their point estimate: the bootstrap distribution is "
                     "shifted (FID's small-sample bias grows when resampled sets repeat images). "

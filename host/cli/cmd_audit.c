@@ -29,9 +29,14 @@ static void usage(FILE *out) {
             "      --json           print report.json on stdout (the files are written too)\n"
             "  -B, --bootstrap B    bootstrap replicates (default 0 = none; 1000 is typical)\n"
             "  -s, --seed S         bootstrap seed (default 0); results do not depend on --threads\n"
+            "      --interval M     bootstrap interval: debiased (default: the percentile interval\n"
+            "                       moved by twice the bootstrap's bias estimate; FID is biased up by\n"
+            "                       O(1/n)), percentile, basic, debiased-normal, bc (docs/audit.md)\n"
             "  -e, --estimator E    primary estimator: exact, kernelshap, loo, banzhaf, paper,\n"
             "                       permutation (default: exact with a full table, else kernelshap)\n"
             "  -u, --utility U      fid-gain (default: U(S) = FID(baseline) - FID(S)) or neg-fid (-FID(S));\n"
+            "                       fid-inf: the same gain of FID-infinity estimates (Chong & Forsyth:\n"
+            "                       subset FIDs extrapolated to infinitely many images; less biased)\n"
             "                       kid (= kid-gain, KID(baseline) - KID(S)) or neg-kid; a pixel\n"
             "                       similarity cosine, hist, dhash, ssim, rgb-ssim or fusion (= M-gain:\n"
             "                       mean over all (generated, reference) image pairs, M(S) - M(baseline);\n"
@@ -76,7 +81,8 @@ enum {
     OPT_PARTIALS,
     OPT_FROM_PARTIALS,
     OPT_KID_N,
-    OPT_KID_M
+    OPT_KID_M,
+    OPT_INTERVAL
 };
 
 /* The command line, parsed. */
@@ -108,6 +114,7 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
         CS_MPI_LONGOPT,
         {"kid-subsets", required_argument, 0, OPT_KID_N},
         {"kid-subset-size", required_argument, 0, OPT_KID_M},
+        {"interval", required_argument, 0, OPT_INTERVAL},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     cs_audit_options *o = &cl->o;
@@ -171,6 +178,11 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
             o->kid.subset_size = v;
             break;
         case 'q': cl->quiet = 1; break;
+        case OPT_INTERVAL:
+            if (!cs_interval_parse(optarg, &cl->o.interval))
+                return cs_cli_usage_error(cmd, "--interval: unknown method '%s' (percentile, basic, debiased, "
+                                          "debiased-normal, bc)", optarg);
+            break;
         case 'h': usage(stdout); return 0;
         default: return cs_cli_usage_error(cmd, "unknown option");
         }
@@ -216,6 +228,10 @@ static int cs_audit_apply_manifest_options(const char *cmd, const cs_audit_manif
         if (!cs_estimator_parse(estimator, &e))
             return cs_cli_usage_error(cmd, "--estimator: unknown estimator '%s'", estimator);
         o->estimator = (int)e;
+    }
+    if (utility && (!strcmp(utility, "fid-inf") || !strcmp(utility, "fid-inf-gain"))) {
+        o->fid_inf = 1; /* FID-infinity (include/copyscope/bias.h) behind the fid-gain utility */
+        utility = "fid-gain";
     }
     if (utility) {
         if (cs_utility_parse(utility, &o->utility) != CS_OK || o->utility.kind == CS_UTILITY_RAW)
@@ -284,6 +300,12 @@ static void cs_audit_print_summary(const cs_audit *a, const cs_audit_manifest *m
         fprintf(stderr, "copyscope audit: WARNING: features from non-official weights (SHA-256 "
                 "%.16s...): numbers are not comparable to published FIDs\n",
                 a->weights_sha256[0] ? a->weights_sha256 : "unknown");
+    if (a->bootstrap) { /* issue 22: say what the intervals mean at this d and n */
+        cs_interval_validity iv;
+        cs_audit_interval_validity(a, &iv);
+        fprintf(stderr, "copyscope audit: %s intervals: %s%s\n", cs_interval_name(a->interval),
+                iv.validated ? "" : "WARNING: ", iv.note);
+    }
     fprintf(stderr, "copyscope audit: %zu coalitions, %d players, FID method %s, report in %s/\n",
             a->n_coalitions, m->n_players, a->fid_method, out_dir);
 }

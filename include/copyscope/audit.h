@@ -13,9 +13,9 @@
  * splitmix64(seed, r), one resample with replacement of the reference rows (shared by all sets)
  * and then one resample of each set's rows, in manifest order; recomputes every FID exactly with
  * the low-rank Gram method (cs_fid_boot, frechet.h), every utility and every estimator. The result
- * depends only on (seed, B, the features), never on the number of threads. Intervals are
- * percentile intervals (numpy's default linear interpolation at 2.5% and 97.5%); standard errors
- * are the replicates' standard deviation (ddof 1).
+ * depends only on (seed, B, the features), never on the number of threads. Intervals: every method
+ * of intervals.h (default: debiased, the percentile interval moved by twice the bootstrap's bias
+ * estimate; issue 22); standard errors are the replicates' standard deviation (ddof 1).
  *
  * Ownership: a cs_audit_manifest owns all its strings and path lists; a cs_audit owns its arrays
  * and the manifest copy it points to is NOT owned (keep the manifest alive while using the
@@ -24,6 +24,7 @@
 #define COPYSCOPE_AUDIT_H
 
 #include "copyscope/features.h"
+#include "copyscope/intervals.h"
 #include "copyscope/metrics.h"
 #include "copyscope/shapley.h"
 #include "copyscope/status.h"
@@ -105,6 +106,8 @@ typedef struct cs_audit_options {
     int bootstrap;             /* replicates (0 = none) */
     uint64_t seed;             /* bootstrap seed */
     int threads;               /* bootstrap threads; 0 = all cores (results do not depend on it) */
+    cs_interval_method interval; /* primary interval method (default CS_INTERVAL_DEFAULT, intervals.h) */
+    int fid_inf;               /* utility fid-inf: every FID is FID-infinity (bias.h), bootstrap too */
     int progress;              /* progress lines on stderr */
     /* Optional precomputed rows of every image of the image sets in manifest order, then the
      * reference's images (cs_audit_image_list, shard.h); when set nothing is extracted. Not owned. */
@@ -115,19 +118,23 @@ void cs_audit_options_default(cs_audit_options *o);
 
 /* Bootstrap summary of one quantity. */
 typedef struct cs_audit_ci {
-    double lo, hi; /* percentile 95% interval */
+    double lo, hi; /* 95% interval of the audit's primary interval method (cs_audit.interval) */
     double se;     /* standard deviation of the replicates (ddof 1) */
     double mean;   /* mean of the replicates: mean - point estimate is the bootstrap's estimate of
                     * the estimator's bias (FID's small-sample bias grows when resampling with
                     * replacement repeats rows, so it can exceed se: then the interval may not
                     * contain the point estimate; report.html says so) */
+    double debiased; /* bootstrap bias-corrected estimate: point - (mean - point) */
+    double lo_m[CS_INTERVAL_N], hi_m[CS_INTERVAL_N]; /* every method's 95% interval (intervals.h) */
 } cs_audit_ci;
 
 typedef struct cs_audit_coalition {
     uint64_t mask;
     const char *label;   /* points into the manifest */
     int64_t n;           /* images */
-    double fid;          /* FID vs the reference (NaN for pixel-metric utilities) */
+    double fid;          /* FID vs the reference (NaN for pixel-metric utilities; FID-infinity
+                          * with fid_inf) */
+    double fid_plain;    /* the plain FID of the samples (= fid unless fid_inf) */
     double score;        /* the utility's metric: fid, kid, or the mean pair similarity */
     double score_min, score_max; /* pixel metrics: over the pairs (else NaN) */
     double score_std;    /* kid: standard deviation over its subsets (else NaN) */
@@ -162,6 +169,8 @@ typedef struct cs_audit {
     size_t primary;
     int bootstrap;
     uint64_t seed;
+    cs_interval_method interval;    /* primary interval method */
+    int fid_inf;                    /* FIDs are FID-infinity estimates (utility fid-inf) */
     int bootstrap_failed;           /* replicates whose evaluation failed (excluded) */
     size_t n_images_from_cache, n_images_computed;
     double seconds_features, seconds_fid, seconds_metric, seconds_bootstrap;
@@ -189,6 +198,9 @@ void cs_rng_resample(cs_rng *r, int64_t n, int64_t *idx, int64_t m);
 double cs_percentile_sorted(const double *sorted, size_t n, double q);
 /* 95% percentile interval and standard deviation (ddof 1) of x (n), NaN-free; x is reordered. */
 void cs_ci_compute(double *x, size_t n, cs_audit_ci *ci);
+/* Every interval method (intervals.h) of x (n replicates, NaN-free; reordered) around the point
+ * estimate; lo/hi = method's interval. (host/attribution/intervals.c) */
+void cs_audit_ci_compute(double *x, size_t n, double point, cs_interval_method method, cs_audit_ci *ci);
 
 /* Bootstrap FIDs: rep_fid (B, n_sets) row-major gets FID(reference resample, set resample) of
  * replicate r for every set; sets[k] = (n_k, d) rows. Deterministic for (seed, B). Sets are
@@ -212,6 +224,21 @@ cs_status cs_bootstrap_pair_means(const double *const *pairs, int64_t n_ref, con
 cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const *sets,
                             const int64_t *n_set, size_t n_sets, int d, const cs_kid_opts *kid,
                             int B, uint64_t seed, int threads, double *rep_score);
+
+/* ---- what the intervals mean (host/attribution/intervals.c) --------------------------------------- */
+
+/* The intervals are validated (bench/coverage_study.py, host/attribution/coverage_table.h) when
+ * dims / n (n = the smallest set or reference) is at most the largest studied ratio below which
+ * every studied ratio reached 90% coverage of the population Shapley values, for the audit's
+ * interval method and FID estimator. */
+typedef struct cs_interval_validity {
+    int validated;     /* inside the studied range with >= 90% coverage */
+    double valid_ratio; /* the validated d/n (0: none) */
+    double coverage;   /* the study's coverage (percent) nearest this d/n, NaN if none */
+    int study_d, study_n;
+    char note[768];    /* in words, for report.json / report.html / stderr */
+} cs_interval_validity;
+void cs_audit_interval_validity(const cs_audit *a, cs_interval_validity *v);
 
 /* ---- reports (host/attribution/report.c) ---------------------------------------------------------------- */
 

@@ -1,0 +1,43 @@
+/* Rows of the coverage study (bench/results/coverage-cpu.txt, written by bench/coverage_study.py):
+ * {d, n, fid_inf, method, coverage % of the population Shapley values, values behind it,
+ *  coverage % of the population coalition FIDs}. Regenerate with bench/coverage_table.py. */
+{64, 300, 0, CS_INTERVAL_PERCENTILE, 30.6, 324, 0.0}, /* 108 replicates */
+{64, 300, 0, CS_INTERVAL_BASIC, 98.5, 324, 92.9}, /* 108 replicates */
+{64, 300, 0, CS_INTERVAL_DEBIASED, 98.8, 324, 89.8}, /* 108 replicates */
+{64, 300, 0, CS_INTERVAL_DEBIASED_NORMAL, 98.8, 324, 92.2}, /* 108 replicates */
+{64, 300, 0, CS_INTERVAL_BC, 59.6, 324, 0.0}, /* 108 replicates */
+{64, 300, 1, CS_INTERVAL_PERCENTILE, 98.7, 78, 98.6}, /* 26 replicates */
+{64, 300, 1, CS_INTERVAL_BASIC, 98.7, 78, 98.1}, /* 26 replicates */
+{64, 300, 1, CS_INTERVAL_DEBIASED, 98.7, 78, 97.6}, /* 26 replicates */
+{64, 300, 1, CS_INTERVAL_DEBIASED_NORMAL, 98.7, 78, 98.1}, /* 26 replicates */
+{64, 300, 1, CS_INTERVAL_BC, 98.7, 78, 98.1}, /* 26 replicates */
+{64, 100, 0, CS_INTERVAL_PERCENTILE, 38.8, 240, 0.0}, /* 60 replicates */
+{64, 100, 0, CS_INTERVAL_BASIC, 96.7, 240, 29.2}, /* 60 replicates */
+{64, 100, 0, CS_INTERVAL_DEBIASED, 97.1, 240, 19.7}, /* 60 replicates */
+{64, 100, 0, CS_INTERVAL_DEBIASED_NORMAL, 96.7, 240, 25.1}, /* 60 replicates */
+{64, 100, 0, CS_INTERVAL_BC, 54.2, 240, 0.0}, /* 60 replicates */
+{64, 100, 1, CS_INTERVAL_PERCENTILE, 99.6, 240, 99.7}, /* 60 replicates */
+{64, 100, 1, CS_INTERVAL_BASIC, 99.2, 240, 99.9}, /* 60 replicates */
+{64, 100, 1, CS_INTERVAL_DEBIASED, 100.0, 240, 100.0}, /* 60 replicates */
+{64, 100, 1, CS_INTERVAL_DEBIASED_NORMAL, 99.6, 240, 100.0}, /* 60 replicates */
+{64, 100, 1, CS_INTERVAL_BC, 100.0, 240, 100.0}, /* 60 replicates */
+{64, 50, 0, CS_INTERVAL_PERCENTILE, 35.0, 180, 0.0}, /* 60 replicates */
+{64, 50, 0, CS_INTERVAL_BASIC, 84.4, 180, 0.0}, /* 60 replicates */
+{64, 50, 0, CS_INTERVAL_DEBIASED, 85.0, 180, 0.0}, /* 60 replicates */
+{64, 50, 0, CS_INTERVAL_DEBIASED_NORMAL, 86.1, 180, 0.0}, /* 60 replicates */
+{64, 50, 0, CS_INTERVAL_BC, 46.1, 180, 0.0}, /* 60 replicates */
+{64, 50, 1, CS_INTERVAL_PERCENTILE, 94.4, 180, 0.0}, /* 60 replicates */
+{64, 50, 1, CS_INTERVAL_BASIC, 97.8, 180, 18.8}, /* 60 replicates */
+{64, 50, 1, CS_INTERVAL_DEBIASED, 97.8, 180, 12.9}, /* 60 replicates */
+{64, 50, 1, CS_INTERVAL_DEBIASED_NORMAL, 97.8, 180, 16.2}, /* 60 replicates */
+{64, 50, 1, CS_INTERVAL_BC, 98.3, 180, 0.0}, /* 60 replicates */
+{2048, 300, 0, CS_INTERVAL_PERCENTILE, 0.0, 16, 0.0}, /* 8 replicates */
+{2048, 300, 0, CS_INTERVAL_BASIC, 0.0, 16, 0.0}, /* 8 replicates */
+{2048, 300, 0, CS_INTERVAL_DEBIASED, 0.0, 16, 0.0}, /* 8 replicates */
+{2048, 300, 0, CS_INTERVAL_DEBIASED_NORMAL, 0.0, 16, 0.0}, /* 8 replicates */
+{2048, 300, 0, CS_INTERVAL_BC, 0.0, 16, 0.0}, /* 8 replicates */
+{2048, 300, 1, CS_INTERVAL_PERCENTILE, 0.0, 16, 0.0}, /* 8 replicates */
+{2048, 300, 1, CS_INTERVAL_BASIC, 0.0, 16, 0.0}, /* 8 replicates */
+{2048, 300, 1, CS_INTERVAL_DEBIASED, 0.0, 16, 0.0}, /* 8 replicates */
+{2048, 300, 1, CS_INTERVAL_DEBIASED_NORMAL, 0.0, 16, 0.0}, /* 8 replicates */
+{2048, 300, 1, CS_INTERVAL_BC, 0.0, 16, 0.0}, /* 8 replicates */
