@@ -4,6 +4,7 @@
 #include "io/h5util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -268,6 +269,58 @@ static cs_status cs_features_check_finite(const char *path, const float *buf, in
     return CS_OK;
 }
 
+/* The longest string a /paths or /sha256 entry may hold (fixed or variable length). */
+#define CS_H5_MAX_STRING 65536
+
+/* HDF5 (1.10) allocates a conversion buffer of each variable-length string's declared length
+ * before it looks the string up in the global heap, so 16 bytes of a tiny file can make it ask for
+ * 4 GiB (found by fuzz_h5; tests/fuzz/regress/h5/vlen-huge-length.h5). The n declared lengths are
+ * therefore read raw first: the dataset must be contiguous (as h5py and copyscope write it), each
+ * element is a 4-byte little-endian length, a heap address and a 4-byte index. */
+static cs_status cs_h5_check_vlen_lengths(hid_t file, hid_t ds, const char *path, const char *name,
+                                          int64_t n) {
+    hid_t dcpl = H5Dget_create_plist(ds);
+    H5D_layout_t lay = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    if (dcpl >= 0) H5Pclose(dcpl);
+    haddr_t off = H5Dget_offset(ds);
+    hid_t fcpl = H5Fget_create_plist(file);
+    size_t sa = 0, ss = 0;
+    herr_t e = fcpl >= 0 ? H5Pget_sizes(fcpl, &sa, &ss) : -1;
+    if (fcpl >= 0) H5Pclose(fcpl);
+    if (lay != H5D_CONTIGUOUS || off == HADDR_UNDEF || e < 0 || (sa != 4 && sa != 8))
+        return CS_FAIL(CS_E_FORMAT, "%s: /%s: variable-length strings must be stored contiguously (as h5py "
+                       "writes them)", path, name);
+    size_t el = 4 + sa + 4, bytes;
+    if (!cs_mul_size((size_t)n, el, &bytes) || off > (haddr_t)INT64_MAX - bytes)
+        return CS_FAIL(CS_E_FORMAT, "%s: /%s is too large", path, name);
+    unsigned char *raw = cs_malloc(bytes, name); /* (n, el) bytes as stored */
+    if (!raw) return CS_E_NOMEM;
+    cs_status st = CS_OK;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t got = 0;
+    while (fd >= 0 && got < bytes) {
+        ssize_t r = pread(fd, raw + got, bytes - got, (off_t)(off + got));
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    if (fd >= 0) close(fd);
+    if (got < bytes) {
+        st = CS_FAIL(CS_E_FORMAT, "%s: /%s: its data lies past the end of the file", path, name);
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            const unsigned char *q = raw + (size_t)i * el;
+            uint32_t len = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+            if (len > CS_H5_MAX_STRING) {
+                st = CS_FAIL(CS_E_FORMAT, "%s: /%s entry %lld declares a string of %u bytes (at most %d)", path,
+                             name, (long long)i, len, CS_H5_MAX_STRING);
+                break;
+            }
+        }
+    }
+    free(raw);
+    return st;
+}
+
 /* Read a 1-D string dataset of exactly n entries (variable or fixed length) into strs[i] = strdup. */
 static cs_status cs_h5_read_strings(hid_t file, const char *path, const char *name, int64_t n,
                                     char **strs) {
@@ -295,6 +348,7 @@ static cs_status cs_h5_read_strings(hid_t file, const char *path, const char *na
             st = CS_E_NOMEM;
             goto done;
         }
+        if (n) CS_TRY_GOTO(st, cs_h5_check_vlen_lengths(file, ds, path, name, n), done);
         if (n && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, vl) < 0) {
             st = CS_FAIL(CS_E_FORMAT, "%s: cannot read /%s", path, name);
             goto done;
@@ -308,7 +362,7 @@ static cs_status cs_h5_read_strings(hid_t file, const char *path, const char *na
         }
     } else {
         size_t sz = H5Tget_size(ty), total;
-        if (sz == 0 || sz > 65536 || !cs_mul_size(sz, (size_t)n, &total)) {
+        if (sz == 0 || sz > CS_H5_MAX_STRING || !cs_mul_size(sz, (size_t)n, &total)) {
             st = CS_FAIL(CS_E_FORMAT, "%s: /%s has an absurd string size", path, name);
             goto done;
         }
