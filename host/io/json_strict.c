@@ -437,8 +437,8 @@ cs_status cs_json_strict_check(const char *name, const char *text, size_t len, s
     if (r == 1) return CS_OK;
     if (r < 0) return CS_FAIL(CS_E_NOMEM, "%s: out of memory while checking the JSON", name);
     if (pr.offset == 0 && len > max_bytes)
-        return CS_FAIL(CS_E_FORMAT, "%s:1:1: %s (%zu bytes; at most %zu)", name, pr.problem, len, max_bytes);
+        return CS_FAIL(CS_E_FORMAT, "%s:1:1: invalid JSON: %s (%zu bytes; at most %zu)", name, pr.problem, len, max_bytes);
     if (strcmp(pr.problem, "nesting too deep") == 0)
-        return CS_FAIL(CS_E_FORMAT, "%s:%d:%d: %s (at most %d levels)", name, pr.line, pr.col, pr.problem, max_depth);
-    return CS_FAIL(CS_E_FORMAT, "%s:%d:%d: %s", name, pr.line, pr.col, pr.problem);
+        return CS_FAIL(CS_E_FORMAT, "%s:%d:%d: invalid JSON: %s (at most %d levels)", name, pr.line, pr.col, pr.problem, max_depth);
+    return CS_FAIL(CS_E_FORMAT, "%s:%d:%d: invalid JSON: %s", name, pr.line, pr.col, pr.problem);
 }
