@@ -1,8 +1,10 @@
 # Hostile statistics, feature and image files (issue 20): impossible covariances, HDF5 datasets
 # whose data lies outside the file (external storage, links, virtual datasets, unknown filters),
 # tiny files declaring huge datasets, non-finite values, FIFOs/devices/symlink loops named on the
-# command line. Each must exit 2 with one line naming the file, within 10 s (tests/hostile_files.py);
-# valid controls (float32 storage, rounding-level asymmetry, singular covariances) must still pass.
+# command line; audit manifests that are not strict JSON (trailing data, duplicate keys, \u0000,
+# invalid UTF-8, lone surrogates, truncation, deep nesting: MANIFEST:LINE:COL). Each must exit 2
+# with one line naming the file, within 10 s (tests/hostile_files.py); valid controls (float32
+# storage, rounding-level asymmetry, singular covariances) must still pass.
 add_test(NAME hostile_files
          COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/hostile_files.py ${CS_CLI}
                  ${CS_TESTDATA}/hostile_files ${CS_TESTDATA}/test-weights-seed1.pth)

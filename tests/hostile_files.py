@@ -37,7 +37,7 @@ def run(args, rc=2, needles=(), name=None, timeout=TIME_LIMIT):
     dt = time.monotonic() - t0
     err = p.stderr.strip()
     problems = []
-    if p.returncode != rc:
+    if rc is not None and p.returncode != rc:
         problems.append(f"exit {p.returncode}, expected {rc}")
     if rc == 2:
         lines = [l for l in err.splitlines() if l.strip()]
@@ -296,6 +296,38 @@ def main():
         json.dump({"name": "fifo", "reference": "fifo.npz", "baseline": "Base", "players": ["A"],
                    "sets": [{"coalition": [], "path": "mset"}, {"coalition": ["A"], "path": "mset"}]}, f)
     run(["audit", "fifo-manifest.json", "--utility", "rgb-ssim", "--out", "fifo-report"], 2, ["FIFO"], "fifo.npz")
+    # strict JSON (host/io/json_strict.c): every manifest defect cJSON would let through is refused
+    # before parsing, naming MANIFEST:LINE:COL. good is a valid manifest text; each case edits it.
+    good = ('{"name": "j", "reference": "ref.npz", "baseline": "Base", "players": ["A"],\n'
+            ' "sets": [{"coalition": [], "path": "mset"}, {"coalition": ["A"], "path": "mset"}]}')
+    json_cases = [
+        ("trailing", good.encode() + b"\n x", "3:2", "trailing data"),
+        ("two-objects", good.encode() + b"\n{}", "3:1", "trailing data"),
+        ("duplicate-key", good.replace('"baseline": "Base"', '"baseline": "Base",\n "baseline": "B2"').encode(),
+         "2:2", "duplicate key"),
+        ("nul-escape", good.replace('["A"]', '["A\\u0000B"]').encode(), "1:73", "\\u0000"),
+        ("bad-utf8", good.replace('["A"]', '["A\xff"]').encode("latin-1"), "1:73", "invalid UTF-8"),
+        ("overlong-utf8", good.encode().replace(b'["A"]', b'["A\xc0\xaf"]'), "1:73", "invalid UTF-8"),
+        ("lone-surrogate", good.replace('["A"]', '["A\\ud800"]').encode(), "1:73", "surrogate"),
+        ("truncated", good.encode()[:-3], "2:81", "truncated"),
+        ("deep", b'{"name": ' + b"[" * 100000, "1:73", "nesting too deep"),
+    ]
+    for tag, text, where, needle in json_cases:
+        fn = f"json-{tag}.json"
+        with open(os.path.join(WORK, fn), "wb") as f:
+            f.write(text)
+        run(["audit", fn, "--utility", "rgb-ssim", "--out", f"json-{tag}-report"], 2, [f"{fn}:{where}:", needle], fn)
+    with open(os.path.join(WORK, "json-good.json"), "w") as f:
+        f.write(good)
+    # the control: the same text unedited gets past the JSON check (then fails on the empty sets)
+    p = run(["audit", "json-good.json", "--utility", "rgb-ssim", "--out", "json-good-report"], None)
+    if p is not None and "json-good.json:" in p.stderr and ("duplicate" in p.stderr or "UTF-8" in p.stderr):
+        failures.append(f"valid manifest refused by the JSON check: {p.stderr!r}")
+    # a slurm job.json with trailing data
+    os.makedirs(os.path.join(WORK, "slurmjob"), exist_ok=True)
+    with open(os.path.join(WORK, "slurmjob", "job.json"), "w") as f:
+        f.write('{"shards": 2, "array_job_id": 1}{"shards": 3}')
+    run(["slurm", "status", "slurmjob"], 2, ["job.json:1:33:", "trailing data"], "job.json")
     if WEIGHTS and os.path.exists(WEIGHTS):
         os.mkfifo(os.path.join(WORK, "fifo.png"))
         os.makedirs(os.path.join(WORK, "imgs"))

@@ -7,6 +7,7 @@
 #include "copyscope/statsfile.h"
 
 #include "core/common.h"
+#include "io/json_strict.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -441,6 +442,9 @@ cs_status cs_audit_manifest_parse(const char *name, const char *base_dir, const 
         st = CS_E_NOMEM;
         goto fail;
     }
+    /* cJSON alone accepts trailing data, keeps the first of duplicate keys, cuts names at \u0000
+     * and passes invalid UTF-8 through: the whole text is validated first (io/json_strict.h). */
+    CS_TRY_GOTO(st, cs_json_strict_check(name, text, len, CS_AUDIT_MAX_MANIFEST, CS_JSON_DEFAULT_MAX_DEPTH), fail);
     const char *end = NULL;
     root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) {

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "copyscope/shard.h"
+#include "io/json_strict.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -468,6 +469,9 @@ static int cmd_status(int argc, char **argv) {
     size_t len = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[len] = 0;
+    /* Strict JSON first (io/json_strict.h); a full buffer means a longer file, refused as too large. */
+    cs_status jst = cs_json_strict_check(path, buf, len, sizeof buf - 2, CS_JSON_DEFAULT_MAX_DEPTH);
+    if (jst != CS_OK) return cs_cli_fail(cmd, jst);
     cJSON *o = cJSON_Parse(buf);
     const cJSON *js = cJSON_GetObjectItemCaseSensitive(o, "shards");
     const cJSON *ja = cJSON_GetObjectItemCaseSensitive(o, "array_job_id");

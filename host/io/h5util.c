@@ -7,6 +7,7 @@
 #include <libgen.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -293,13 +294,82 @@ cs_status cs_h5_dims(hid_t file, const char *name, int *rank, hsize_t dims[2], c
     return CS_OK;
 }
 
+static uint64_t cs_le_decode(const unsigned char *p, size_t n) {
+    uint64_t v = 0;
+    for (size_t i = n; i-- > 0;) v = v << 8 | p[i];
+    return v;
+}
+
+/* libhdf5 1.10 loops forever on a global heap collection whose object list does not advance (an
+ * object 0 of length 0), and walks off its buffer when an object runs past the collection's end
+ * (found by fuzz_h5; tests/fuzz/regress/h5/gheap-loop.h5). Variable-length strings (attributes,
+ * /paths, /sha256) live in such collections, so every collection in the file (signature "GCOL",
+ * version 1, three zero bytes) is walked here the way HDF5 walks it, before HDF5 may load one. */
+static cs_status cs_h5_check_global_heaps(hid_t file, const char *path) {
+    hid_t fcpl = H5Fget_create_plist(file);
+    size_t sa = 0, ss = 0;
+    herr_t e = fcpl >= 0 ? H5Pget_sizes(fcpl, &sa, &ss) : -1;
+    if (fcpl >= 0) H5Pclose(fcpl);
+    if (e < 0 || (ss != 2 && ss != 4 && ss != 8))
+        return CS_FAIL(CS_E_FORMAT, "%s: HDF5 file with unreadable size parameters", path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        if (fd >= 0) close(fd);
+        return CS_FAIL(CS_E_IO, "%s: cannot reopen: %s", path, strerror(errno));
+    }
+    size_t n = (size_t)sb.st_size;
+    if (n == 0) {
+        close(fd);
+        return CS_OK;
+    }
+    const unsigned char *b = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (b == MAP_FAILED) return CS_FAIL(CS_E_IO, "%s: cannot map: %s", path, strerror(errno));
+    cs_status st = CS_OK;
+    const size_t hdr = 8 + ss, objhdr = 8 + ss; /* collection header; object header */
+    const unsigned char *q = memmem(b, n, "GCOL", 4);
+    while (q && st == CS_OK) {
+        size_t off = (size_t)(q - b);
+        if (n - off >= hdr && q[4] == 1 && q[5] == 0 && q[6] == 0 && q[7] == 0) {
+            uint64_t csize = cs_le_decode(q + 8, ss);
+            if (csize < hdr) {
+                st = CS_FAIL(CS_E_FORMAT, "%s: corrupt HDF5 global heap at byte %zu (size %llu)", path, off,
+                             (unsigned long long)csize);
+                break;
+            }
+            const unsigned char *p = q + hdr, *end = q + (csize < n - off ? csize : n - off);
+            while (p < end && (size_t)(end - p) >= objhdr) {
+                unsigned idx = (unsigned)p[0] | (unsigned)p[1] << 8;
+                uint64_t osize = cs_le_decode(p + 8, ss), need;
+                if (idx > 0) need = osize > UINT64_MAX - 16 - objhdr ? UINT64_MAX : objhdr + ((osize + 7) & ~(uint64_t)7);
+                else need = osize; /* free space: its size counts its header */
+                if (need == 0 || need > (uint64_t)(end - p)) {
+                    st = CS_FAIL(CS_E_FORMAT, "%s: corrupt HDF5 global heap at byte %zu (object %u at byte %zu "
+                                 "declares %llu bytes)", path, off, idx, (size_t)(p - b), (unsigned long long)osize);
+                    break;
+                }
+                p += need;
+            }
+        }
+        q = off + 1 < n ? memmem(q + 1, n - off - 1, "GCOL", 4) : NULL;
+    }
+    munmap((void *)b, n);
+    return st;
+}
+
 cs_status cs_h5_open_file(const char *path, hid_t *file) {
     *file = -1;
     CS_TRY(cs_check_regular_file(path));
     cs_h5_quiet();
     *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (*file < 0) return CS_FAIL(CS_E_FORMAT, "%s: not a readable HDF5 file", path);
-    return CS_OK;
+    cs_status st = cs_h5_check_global_heaps(*file, path);
+    if (st != CS_OK) {
+        H5Fclose(*file);
+        *file = -1;
+    }
+    return st;
 }
 
 cs_status cs_fsync_path(const char *path) {

@@ -4,6 +4,7 @@
 #include "io/h5util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -268,6 +269,133 @@ static cs_status cs_features_check_finite(const char *path, const float *buf, in
     return CS_OK;
 }
 
+/* The longest string a /paths or /sha256 entry may hold (fixed or variable length). */
+#define CS_H5_MAX_STRING 65536
+
+static uint64_t cs_h5_le(const unsigned char *p, size_t n) {
+    uint64_t v = 0;
+    for (size_t i = n; i-- > 0;) v = v << 8 | p[i];
+    return v;
+}
+
+/* The global heap collection loaded last, with where each object index starts (table[idx]: its
+ * offset + 1 in buf when present; later duplicates win, as in HDF5). */
+typedef struct {
+    uint64_t addr;
+    unsigned char *buf;
+    size_t size;
+    size_t *table; /* (65536) */
+    int loaded;
+} cs_h5_heap;
+
+/* libhdf5 1.10 copies a heap object's stored size into a buffer of the string's declared length,
+ * and reads the object index without checking that it exists (a SEGV in H5HG_read, found by
+ * fuzz_h5: tests/fuzz/regress/h5/gheap-missing-object.h5). Entry i of /name points at object idx
+ * of the collection at addr: it must exist, not be the free space (0), and hold at most len bytes. */
+static cs_status cs_h5_check_heap_object(cs_h5_heap *h, int fd, const char *path, const char *name, int64_t i,
+                                         uint64_t addr, unsigned idx, uint32_t len, size_t ss) {
+    const size_t hdr = 8 + ss, objhdr = 8 + ss;
+    if (!h->loaded || h->addr != addr) {
+        unsigned char head[16];
+        h->loaded = 0;
+        if (addr > (uint64_t)INT64_MAX || pread(fd, head, hdr, (off_t)addr) != (ssize_t)hdr ||
+            memcmp(head, "GCOL", 4) != 0 || head[4] != 1)
+            return CS_FAIL(CS_E_FORMAT, "%s: /%s entry %lld points at no HDF5 global heap (byte %llu)", path, name,
+                           (long long)i, (unsigned long long)addr);
+        uint64_t csize = cs_h5_le(head + 8, ss);
+        struct stat sb;
+        if (fstat(fd, &sb) != 0 || csize < hdr || csize > (uint64_t)sb.st_size)
+            return CS_FAIL(CS_E_FORMAT, "%s: /%s entry %lld: corrupt HDF5 global heap at byte %llu", path, name,
+                           (long long)i, (unsigned long long)addr);
+        unsigned char *b = realloc(h->buf, (size_t)csize);
+        if (!b) return CS_FAIL(CS_E_NOMEM, "out of memory reading /%s", name);
+        h->buf = b;
+        if (!h->table && !(h->table = malloc(65536 * sizeof *h->table)))
+            return CS_FAIL(CS_E_NOMEM, "out of memory reading /%s", name);
+        if (pread(fd, h->buf, (size_t)csize, (off_t)addr) != (ssize_t)csize)
+            return CS_FAIL(CS_E_FORMAT, "%s: /%s: HDF5 global heap at byte %llu runs past the end of the file",
+                           path, name, (unsigned long long)addr);
+        h->size = (size_t)csize;
+        memset(h->table, 0, 65536 * sizeof *h->table);
+        size_t p = hdr;
+        while (p < h->size && h->size - p >= objhdr) { /* the walk of h5util.c's global heap check */
+            unsigned k = (unsigned)cs_h5_le(h->buf + p, 2);
+            uint64_t osize = cs_h5_le(h->buf + p + 8, ss), need;
+            if (k > 0) need = osize > UINT64_MAX - 16 - objhdr ? UINT64_MAX : objhdr + ((osize + 7) & ~(uint64_t)7);
+            else need = osize;
+            if (need == 0 || need > h->size - p)
+                return CS_FAIL(CS_E_FORMAT, "%s: corrupt HDF5 global heap at byte %llu", path, (unsigned long long)addr);
+            h->table[k] = p + 1;
+            p += (size_t)need;
+        }
+        h->addr = addr;
+        h->loaded = 1;
+    }
+    size_t at = idx < 65536 ? h->table[idx] : 0;
+    uint64_t osize = at ? cs_h5_le(h->buf + at - 1 + 8, ss) : 0;
+    if (idx == 0 || !at || osize > len)
+        return CS_FAIL(CS_E_FORMAT, "%s: /%s entry %lld: HDF5 global heap at byte %llu has no object %u of at most "
+                       "%u bytes", path, name, (long long)i, (unsigned long long)addr, idx, len);
+    return CS_OK;
+}
+
+/* HDF5 (1.10) allocates a conversion buffer of each variable-length string's declared length
+ * before it looks the string up in the global heap, so 16 bytes of a tiny file can make it ask for
+ * 4 GiB (found by fuzz_h5; tests/fuzz/regress/h5/vlen-huge-length.h5). The n declared lengths are
+ * therefore read raw first: the dataset must be contiguous (as h5py and copyscope write it), each
+ * element is a 4-byte little-endian length, a heap address and a 4-byte index. */
+static cs_status cs_h5_check_vlen_lengths(hid_t file, hid_t ds, const char *path, const char *name,
+                                          int64_t n) {
+    hid_t dcpl = H5Dget_create_plist(ds);
+    H5D_layout_t lay = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    if (dcpl >= 0) H5Pclose(dcpl);
+    haddr_t off = H5Dget_offset(ds);
+    hid_t fcpl = H5Fget_create_plist(file);
+    size_t sa = 0, ss = 0;
+    hsize_t ub = 0;
+    herr_t e = fcpl >= 0 ? H5Pget_sizes(fcpl, &sa, &ss) : -1;
+    if (e >= 0) e = H5Pget_userblock(fcpl, &ub);
+    if (fcpl >= 0) H5Pclose(fcpl);
+    if (lay != H5D_CONTIGUOUS || off == HADDR_UNDEF || e < 0 || (sa != 4 && sa != 8) || (ss != 2 && ss != 4 && ss != 8))
+        return CS_FAIL(CS_E_FORMAT, "%s: /%s: variable-length strings must be stored contiguously (as h5py "
+                       "writes them)", path, name);
+    size_t el = 4 + sa + 4, bytes;
+    if (!cs_mul_size((size_t)n, el, &bytes) || off > (haddr_t)INT64_MAX - bytes)
+        return CS_FAIL(CS_E_FORMAT, "%s: /%s is too large", path, name);
+    unsigned char *raw = cs_malloc(bytes, name); /* (n, el) bytes as stored */
+    if (!raw) return CS_E_NOMEM;
+    cs_status st = CS_OK;
+    cs_h5_heap heap = {0};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t got = 0;
+    while (fd >= 0 && got < bytes) {
+        ssize_t r = pread(fd, raw + got, bytes - got, (off_t)(off + got));
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    if (got < bytes) {
+        st = CS_FAIL(CS_E_FORMAT, "%s: /%s: its data lies past the end of the file", path, name);
+    } else {
+        for (int64_t i = 0; i < n && st == CS_OK; i++) {
+            const unsigned char *q = raw + (size_t)i * el;
+            uint32_t len = (uint32_t)cs_h5_le(q, 4);
+            if (len > CS_H5_MAX_STRING) {
+                st = CS_FAIL(CS_E_FORMAT, "%s: /%s entry %lld declares a string of %u bytes (at most %d)", path,
+                             name, (long long)i, len, CS_H5_MAX_STRING);
+                break;
+            }
+            if (len == 0) continue; /* empty or NULL: HDF5 reads no heap object */
+            st = cs_h5_check_heap_object(&heap, fd, path, name, i, cs_h5_le(q + 4, sa) + ub, (unsigned)cs_h5_le(q + 4 + sa, 4),
+                                         len, ss);
+        }
+    }
+    if (fd >= 0) close(fd);
+    free(heap.buf);
+    free(heap.table);
+    free(raw);
+    return st;
+}
+
 /* Read a 1-D string dataset of exactly n entries (variable or fixed length) into strs[i] = strdup. */
 static cs_status cs_h5_read_strings(hid_t file, const char *path, const char *name, int64_t n,
                                     char **strs) {
@@ -295,6 +423,7 @@ static cs_status cs_h5_read_strings(hid_t file, const char *path, const char *na
             st = CS_E_NOMEM;
             goto done;
         }
+        if (n) CS_TRY_GOTO(st, cs_h5_check_vlen_lengths(file, ds, path, name, n), done);
         if (n && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, vl) < 0) {
             st = CS_FAIL(CS_E_FORMAT, "%s: cannot read /%s", path, name);
             goto done;
@@ -308,7 +437,7 @@ static cs_status cs_h5_read_strings(hid_t file, const char *path, const char *na
         }
     } else {
         size_t sz = H5Tget_size(ty), total;
-        if (sz == 0 || sz > 65536 || !cs_mul_size(sz, (size_t)n, &total)) {
+        if (sz == 0 || sz > CS_H5_MAX_STRING || !cs_mul_size(sz, (size_t)n, &total)) {
             st = CS_FAIL(CS_E_FORMAT, "%s: /%s has an absurd string size", path, name);
             goto done;
         }
