@@ -304,7 +304,11 @@ static uint64_t cs_le_decode(const unsigned char *p, size_t n) {
  * object 0 of length 0), and walks off its buffer when an object runs past the collection's end
  * (found by fuzz_h5; tests/fuzz/regress/h5/gheap-loop.h5). Variable-length strings (attributes,
  * /paths, /sha256) live in such collections, so every collection in the file (signature "GCOL",
- * version 1, three zero bytes) is walked here the way HDF5 walks it, before HDF5 may load one. */
+ * version 1, three zero bytes) is walked here the way HDF5 walks it, before HDF5 may load one.
+ * The signature is searched in all bytes of the file (one memmem pass, a few GB/s), so raw data
+ * that happens to spell it (as float32: 5.4e7 followed by the denormal 1.4e-45, which no feature
+ * extractor produces) is walked too and, if it does not parse as a collection, the file is
+ * refused: a false refusal, never a wrong read. */
 static cs_status cs_h5_check_global_heaps(hid_t file, const char *path) {
     hid_t fcpl = H5Fget_create_plist(file);
     size_t sa = 0, ss = 0;
