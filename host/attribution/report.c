@@ -3,6 +3,7 @@
 #include "copyscope/audit.h"
 
 #include "core/common.h"
+#include "core/tmpfile.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -249,6 +250,7 @@ static cs_status cs_write_atomic(const char *dir, const char *name, const char *
     }
     cs_status st = CS_OK;
     FILE *f = fopen(tmp, "wb");
+    const int slot = f ? cs_tmp_track(tmp) : -1; /* unlinked if a signal ends the run before the rename */
     if (!f) {
         st = CS_FAIL(CS_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
     } else {
@@ -258,6 +260,7 @@ static cs_status cs_write_atomic(const char *dir, const char *name, const char *
         else if (rename(tmp, path) != 0) st = CS_FAIL(CS_E_IO, "%s: cannot rename into place: %s", path, strerror(errno));
         if (st != CS_OK) unlink(tmp);
     }
+    cs_tmp_untrack(slot);
     free(path);
     free(tmp);
     return st;

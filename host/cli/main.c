@@ -3,6 +3,7 @@
  * Subcommands are defined in host/cli/cmd_<name>.c. They are declared weak here
  * so that the table lists exactly the commands that this build contains. */
 #include "cli.h"
+#include "core/tmpfile.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -73,6 +74,7 @@ static void cs_print_help(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    cs_tmp_install_signal_cleanup(); /* no OUT.tmp-PID left behind by SIGINT/SIGTERM/SIGHUP */
     if (argc < 2) {
         cs_print_help(stderr);
         return CS_EXIT_USAGE;

@@ -3,6 +3,7 @@
 
 #include "copyscope/weights.h"
 #include "io/h5util.h"
+#include "core/tmpfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -209,15 +210,18 @@ static cs_status cs_cache_write_part(cs_cache *c, size_t n, const uint8_t (*sha)
     cs_status st = CS_OK;
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) return CS_FAIL(CS_E_IO, "%s: cannot create cache part", tmp);
+    const int slot = cs_tmp_track(tmp); /* unlinked if a signal ends the run before the rename */
     CS_TRY_GOTO(st, cs_h5_write_attr_str(f, "extractor", c->id, tmp), fail);
     CS_TRY_GOTO(st, cs_h5_write_2d(f, "sha256", H5T_NATIVE_UCHAR, H5T_STD_U8LE, n, 32, sha, tmp), fail);
     CS_TRY_GOTO(st, cs_h5_write_2d(f, "features", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, n, (size_t)c->dims, feat, tmp), fail);
     CS_TRY_GOTO(st, cs_h5_commit(&f, tmp, path), fail);
+    cs_tmp_untrack(slot);
     if (name_out) snprintf(name_out, name_size, "%s", name);
     return CS_OK;
 fail:
     if (f >= 0) H5Fclose(f);
     unlink(tmp);
+    cs_tmp_untrack(slot);
     return st;
 }
 

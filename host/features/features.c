@@ -9,6 +9,7 @@
 #include "io/h5util.h"
 #include "features/scheduler.h"
 #include "core/threadpool.h"
+#include "core/tmpfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -660,6 +661,7 @@ cs_status cs_features_write_h5(const cs_features *f, const char *path) {
     char **hex = NULL;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) return CS_FAIL(CS_E_IO, "%s: cannot create HDF5 file", path);
+    const int slot = cs_tmp_track(tmp); /* unlinked if a signal ends the run before the rename */
     CS_TRY_GOTO(st, cs_h5_write_2d(file, "features", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, f->n, (size_t)f->dims, f->data, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_strings(file, "paths", f->paths.paths, f->n, path), fail);
     hex = cs_malloc((f->n ? f->n : 1) * sizeof *hex, "digest list");
@@ -678,10 +680,12 @@ cs_status cs_features_write_h5(const cs_features *f, const char *path) {
     free(hex);
     hex = NULL;
     CS_TRY_GOTO(st, cs_h5_commit(&file, tmp, path), fail);
+    cs_tmp_untrack(slot);
     return CS_OK;
 fail:
     free(hex);
     if (file >= 0) H5Fclose(file);
     unlink(tmp);
+    cs_tmp_untrack(slot);
     return st;
 }

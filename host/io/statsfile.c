@@ -2,6 +2,7 @@
 #include "copyscope/statsfile.h"
 
 #include "io/h5util.h"
+#include "core/tmpfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -167,6 +168,7 @@ cs_status cs_h5_write_stats(const char *path, const cs_stats *s) {
     cs_status st = CS_OK;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) return CS_FAIL(CS_E_IO, "%s: cannot create HDF5 file%s", tmp, cs_write_fail_note(tmp));
+    const int slot = cs_tmp_track(tmp); /* unlinked if a signal ends the run before the rename */
     long long n = s->cov_only ? 0 : (long long)s->n;
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t ds = H5Dcreate2(file, "n", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -183,10 +185,12 @@ cs_status cs_h5_write_stats(const char *path, const cs_stats *s) {
                                    H5T_IEEE_F64LE, (size_t)s->d, (size_t)s->d, s->m2, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_identity(file, path, &s->id, s->d, "stats"), fail);
     CS_TRY_GOTO(st, cs_h5_commit(&file, tmp, path), fail);
+    cs_tmp_untrack(slot);
     return CS_OK;
 fail:
     if (file >= 0) H5Fclose(file);
     unlink(tmp);
+    cs_tmp_untrack(slot);
     return st;
 }
 
