@@ -403,24 +403,12 @@ int cs_cmd_fid(int argc, char **argv) {
             if ((st = cs_fid_check_loaded(&in[loaded - 1])) != CS_OK) break;
             ready = loaded;
         }
-        cs_status sc[i1 - i0]; /* (group) */
-        char msg[1024] = "";
-        int bad = i1;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(ready - i0 > 1 ? ready - i0 : 1) if (ready - i0 > 1)
-        for (int i = i0; i < ready; i++) {
-            cs_fid_set set = cs_fid_input_set(&in[i]);
-            sc[i - i0] = cs_fid_engine_compare(eng, &set, &res[i]);
-            if (sc[i - i0] != CS_OK) {
-#pragma omp critical(cs_cmd_fid_fail)
-                if (i < bad) {
-                    bad = i;
-                    snprintf(msg, sizeof msg, "%s", cs_last_error());
-                }
-            }
-        }
-        if (st == CS_OK && bad < i1) {
-            st = np > 2 ? CS_FAIL(sc[bad - i0], "%s: %s", paths[bad], msg) : CS_FAIL(sc[bad - i0], "%s", msg);
-        }
+        cs_fid_set gs[i1 - i0]; /* (group) */
+        for (int i = i0; i < ready; i++) gs[i - i0] = cs_fid_input_set(&in[i]);
+        size_t bad = 0;
+        cs_status sc = st == CS_OK && ready > i0 ? cs_fid_engine_compare_many(eng, gs, (size_t)(ready - i0), res + i0, &bad) : CS_OK;
+        if (st == CS_OK && sc != CS_OK)
+            st = np > 2 ? CS_FAIL(sc, "%s: %s", paths[i0 + (int)bad], cs_last_error()) : sc;
         for (int i = i0; i < loaded; i++) {
             cs_stats_free(in[i].stats); /* keep only n, d and identity for the report */
             in[i].stats = NULL;

@@ -123,17 +123,13 @@ cs_status cs_fid_engine_compare(cs_fid_engine *e, const cs_fid_set *set, cs_fid_
     return st;
 }
 
-cs_status cs_fid_many(cs_math *mb, const cs_fid_set *ref, const cs_fid_set *sets, size_t n_sets,
-                      const cs_fid_many_opts *o, cs_fid_result *res, size_t *failed) {
-    if (failed) *failed = n_sets;
-    cs_fid_many_opts eo = *o;
-    eo.n_sets = n_sets;
-    cs_fid_engine *e = NULL;
-    CS_TRY(cs_fid_engine_create(mb, ref, &eo, &e));
+cs_status cs_fid_engine_compare_many(cs_fid_engine *e, const cs_fid_set *sets, size_t n_sets, cs_fid_result *res,
+                                     size_t *failed) {
     /* Sets spread over the backend's threads, each result at its index; every op inside runs on
      * one BLAS thread (core/blas.h), so the numbers do not depend on the thread count. The first
      * failing set in set order is reported (messages are per thread: copied out). */
-    int nt = mb->iface->concurrency ? mb->iface->concurrency(mb) : 1;
+    if (failed) *failed = n_sets;
+    int nt = e->mb->iface->concurrency ? e->mb->iface->concurrency(e->mb) : 1;
     if ((size_t)nt > n_sets) nt = (int)n_sets;
     cs_status st = CS_OK;
     size_t first_bad = n_sets;
@@ -150,10 +146,19 @@ cs_status cs_fid_many(cs_math *mb, const cs_fid_set *ref, const cs_fid_set *sets
             }
         }
     }
+    if (st == CS_OK) return CS_OK;
+    if (failed) *failed = first_bad;
+    return CS_FAIL(st, "%s", msg);
+}
+
+cs_status cs_fid_many(cs_math *mb, const cs_fid_set *ref, const cs_fid_set *sets, size_t n_sets,
+                      const cs_fid_many_opts *o, cs_fid_result *res, size_t *failed) {
+    if (failed) *failed = n_sets;
+    cs_fid_many_opts eo = *o;
+    eo.n_sets = n_sets;
+    cs_fid_engine *e = NULL;
+    CS_TRY(cs_fid_engine_create(mb, ref, &eo, &e));
+    cs_status st = cs_fid_engine_compare_many(e, sets, n_sets, res, failed);
     cs_fid_engine_free(e);
-    if (st != CS_OK) {
-        if (failed) *failed = first_bad;
-        return CS_FAIL(st, "%s", msg);
-    }
-    return CS_OK;
+    return st;
 }

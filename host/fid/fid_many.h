@@ -64,6 +64,10 @@ typedef struct cs_fid_engine cs_fid_engine;
 cs_status cs_fid_engine_create(cs_math *mb, const cs_fid_set *ref, const cs_fid_many_opts *o,
                                cs_fid_engine **out);
 cs_status cs_fid_engine_compare(cs_fid_engine *e, const cs_fid_set *set, cs_fid_result *res);
+/* Sets [0, n_sets) at once over the backend's concurrency(), res[k] for set k; on failure the
+ * first failing set in set order is reported and *failed (may be NULL) is its index, else n_sets. */
+cs_status cs_fid_engine_compare_many(cs_fid_engine *e, const cs_fid_set *sets, size_t n_sets, cs_fid_result *res,
+                                     size_t *failed);
 void cs_fid_engine_free(cs_fid_engine *e); /* NULL is fine */
 
 /* The same in one call: res (n_sets) gets each set's FID; on failure *failed (may be NULL) is the
