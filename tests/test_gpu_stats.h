@@ -38,27 +38,6 @@ static cs_gpu *gpu_open_or_skip(const char *prog) {
 
 #include "test_rng.h"
 
-/* Rows x (n, d) float32 = z W + shift, z ~ N(0, diag(scale^(k/d))), W a random mixing (d, d):
- * correlated features with a spread of eigenvalues, like Inception features. */
-static float *gen_rows(int n, int d, double shift, double scale, uint64_t seed) {
-    rng_state = seed;
-    double *w = malloc((size_t)d * d * sizeof(double)); /* (d, d) */
-    double *z = malloc((size_t)d * sizeof(double));     /* (d) */
-    float *x = malloc((size_t)n * d * sizeof(float));   /* (n, d) */
-    if (!w || !z || !x) abort();
-    for (size_t i = 0; i < (size_t)d * d; i++) w[i] = nrand() / sqrt((double)d);
-    for (int i = 0; i < n; i++) {
-        for (int k = 0; k < d; k++) z[k] = nrand() * pow(scale, (double)k / d);
-        for (int j = 0; j < d; j++) {
-            double s = shift + 0.1 * (j % 5);
-            for (int k = 0; k < d; k++) s += z[k] * w[(size_t)k * d + j];
-            x[(size_t)i * d + j] = (float)s;
-        }
-    }
-    free(w);
-    free(z);
-    return x;
-}
 
 /* max |a - b| / max |b| (norm-wise relative difference of two arrays) */
 static inline double rel_diff(const double *a, const double *b, size_t n) {

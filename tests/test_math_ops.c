@@ -63,28 +63,6 @@ typedef struct data {
     cs_fid_result t12, t13, tab;   /* the Jacobi reference's FIDs of (s1, s2), (s1, s3), (sa, sb) */
 } data;
 
-/* Rows x (n, d) = z W + shift, z ~ N(0, diag(scale^(k/d))), W a random mixing: correlated features
- * with a spread of eigenvalues, like Inception features. */
-static float *gen_rows(int n, int d, double shift, double scale, uint64_t seed) {
-    rng_state = seed;
-    double *w = malloc((size_t)d * d * sizeof(double)); /* (d, d) */
-    double *z = malloc((size_t)d * sizeof(double));     /* (d) */
-    float *x = malloc((size_t)n * d * sizeof(float));   /* (n, d) */
-    if (!w || !z || !x) abort();
-    for (size_t i = 0; i < (size_t)d * d; i++) w[i] = nrand() / sqrt((double)d);
-    for (int i = 0; i < n; i++) {
-        for (int k = 0; k < d; k++) z[k] = nrand() * pow(scale, (double)k / d);
-        for (int j = 0; j < d; j++) {
-            double s = shift + 0.1 * (j % 5);
-            for (int k = 0; k < d; k++) s += z[k] * w[(size_t)k * d + j];
-            x[(size_t)i * d + j] = (float)s;
-        }
-    }
-    free(w);
-    free(z);
-    return x;
-}
-
 static cs_stats *stats_of(const float *x, int n) {
     cs_stats *s = NULL;
     if (cs_stats_init(&s, D) || cs_stats_add_f32(s, x, n)) abort();
