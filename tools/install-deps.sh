@@ -8,11 +8,13 @@ PKGS=(
   # build
   build-essential cmake pkg-config
   libpng-dev libjpeg62-turbo-dev zlib1g-dev libhdf5-dev libopenblas-dev liblapacke-dev
-  libcjson-dev libzip-dev libssl-dev
+  libcjson-dev libzip-dev libssl-dev libwebp-dev libtiff-dev
   # independent references used by the tests (PyTorch running the pytorch-fid architecture,
   # numpy/scipy/mpmath for linear algebra, PIL for decoding, h5py to read our HDF5 files)
   python3 python3-venv python3-numpy python3-scipy python3-mpmath python3-pil python3-h5py
-  python3-torch python3-torchvision python3-skimage python3-opencv
+  python3-torch python3-torchvision python3-skimage python3-opencv python3-tqdm python3-requests
+  # headless Chromium renders report.html in the report tests (and --pdf prints it)
+  chromium
   hdf5-tools bc time
   # a real single-node Slurm for the scale-out test (tests/scaleout.cmake; no service is started)
   slurmctld slurmd slurm-client munge
@@ -42,5 +44,18 @@ if { command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; } &&
   { $SUDO /usr/bin/python3 -m venv "$CS_TOOLS_DIR/venv" &&
     $SUDO "$CS_TOOLS_DIR/venv/bin/pip" install -q --no-deps --target "$CS_TOOLS_DIR/cuobjdump" nvidia-cuda-cuobjdump
   } >/dev/null 2>&1 || echo "install-deps: cuobjdump not installed (cuda_module_archs will skip)" >&2
+fi
+# The peer libraries themselves, as independent references (pytorch-fid, clean-fid, torch-fidelity):
+# pure Python from PyPI, pinned, without their dependencies (Debian's torch, torchvision, numpy,
+# scipy, PIL, tqdm and requests above serve them), into CS_TOOLS_DIR/pypeers (tests add it to
+# PYTHONPATH). A failed download leaves the peer tests skipped, never the build broken.
+PEERS=(pytorch-fid==0.3.0 clean-fid==0.1.35 torch-fidelity==0.4.0)
+if [ ! -f "$CS_TOOLS_DIR/pypeers/.pinned" ] || [ "$(cat "$CS_TOOLS_DIR/pypeers/.pinned")" != "${PEERS[*]}" ]; then
+  echo "install-deps: peer libraries ${PEERS[*]} (PyPI, --no-deps) into $CS_TOOLS_DIR/pypeers" >&2
+  { [ -x "$CS_TOOLS_DIR/venv/bin/pip" ] || $SUDO /usr/bin/python3 -m venv "$CS_TOOLS_DIR/venv"; } &&
+  $SUDO rm -rf "$CS_TOOLS_DIR/pypeers" &&
+  $SUDO "$CS_TOOLS_DIR/venv/bin/pip" install -q --no-deps --target "$CS_TOOLS_DIR/pypeers" "${PEERS[@]}" >/dev/null 2>&1 &&
+  echo "${PEERS[*]}" | $SUDO tee "$CS_TOOLS_DIR/pypeers/.pinned" >/dev/null ||
+  echo "install-deps: peer libraries not installed (the tests that compare with them will skip)" >&2
 fi
 echo "install-deps: all dependencies present" >&2
