@@ -12,7 +12,7 @@ PKGS=(
   # independent references used by the tests (PyTorch running the pytorch-fid architecture,
   # numpy/scipy/mpmath for linear algebra, PIL for decoding, h5py to read our HDF5 files)
   python3 python3-venv python3-numpy python3-scipy python3-mpmath python3-pil python3-h5py
-  python3-torch python3-torchvision python3-skimage python3-opencv python3-tqdm python3-requests
+  python3-torch python3-torchvision python3-skimage python3-opencv python3-tqdm python3-requests python3-pytest
   # headless Chromium renders report.html in the report tests (and --pdf prints it)
   chromium
   hdf5-tools bc time
