@@ -8,6 +8,14 @@
                                        point FIDs, the mean-term correction, plain FIDs, values,
                                        every bootstrap interval; and the mean-term correction's
                                        exactness (an exact expectation over all resamples).
+  intervals_ref.py methods  CLI WORK   bca, studentized and subsample against numpy on the SAME
+                                       groups, resamples and subsets: the delete-group jackknife
+                                       (rows i mod G) of every sample, its acceleration, the
+                                       bootstrap-t pivots from every replicate's own jackknife,
+                                       the m-out-of-n subsets (partial Fisher-Yates of the
+                                       documented streams) and their rescaling; for coalition
+                                       FIDs, utilities, Shapley and Banzhaf values (computed here
+                                       from jackknifed FID vectors, not through a linear map).
   intervals_ref.py threads  CLI WORK   reports bit-identical for 1 and 2 threads (default
                                        intervals, fid-inf), another seed changes the intervals.
   intervals_ref.py coverage CLI WORK   a small seeded coverage study at d = 16 (a world none of the
@@ -28,6 +36,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from audit_ref import M64, Stream, close, fail, write_features  # noqa: E402
 
 SALT = 0xD1B54A32D192ED03
+SUB_SALT = 0x5851F42D4C957F2D
+Z975 = 1.959963984540054
 
 
 def run_audit(cli, manifest, args):
@@ -203,11 +213,143 @@ def mode_fidinf(cli, work):
     print("PASS fidinf")
 
 
+def banzhaf(p, u):
+    return np.array([sum(u[s | 1 << i] - u[s] for s in range(1 << p) if not s >> i & 1) / 2 ** (p - 1)
+                     for i in range(p)])
+
+
+def sub_draw(seed, stream, n, m):
+    st = Stream((seed ^ SUB_SALT) & M64, stream & M64)
+    p = list(range(n))
+    for i in range(m):
+        j = i + int(st.resample(n - i, 1)[0])
+        p[i], p[j] = p[j], p[i]
+    return np.array(p[:m], dtype=np.int64)
+
+
+def jk_vectors(ref, rows, masks, G):
+    """FID vectors (by mask) with one group (positions i mod G) of one sample deleted: a list per
+    sample (the reference first, then each set in manifest order) of G vectors."""
+    full = {m: fid_parts(ref, rows[m])[0] for m in masks}
+    out = [[{m: fid_parts(ref[np.arange(len(ref)) % G != g], rows[m])[0] for m in masks} for g in range(G)]]
+    for m in masks:
+        sample = []
+        for g in range(G):
+            v = dict(full)
+            v[m] = fid_parts(ref, rows[m][np.arange(len(rows[m])) % G != g])[0]
+            sample.append(v)
+        out.append(sample)
+    return out
+
+
+def jk_stats(vecs, q):
+    """Acceleration and delete-group standard error of quantity q (a function of a FID vector)."""
+    u, var = [], 0.0
+    for sample in vecs:
+        v = np.array([q(x) for x in sample])
+        d = v.mean() - v
+        u.extend(d)
+        var += (len(v) - 1) / len(v) * np.sum(d * d)
+    u = np.array(u)
+    return (np.sum(u ** 3) / (6 * np.sum(u * u) ** 1.5) if np.sum(u * u) > 0 else 0.0), math.sqrt(var)
+
+
+def mode_methods(cli, work):
+    from scipy.stats import norm
+    rng = np.random.default_rng(23)
+    d, n_ref, players, B, seed, G, Gt, frac = 10, 31, ["A", "B"], 30, 11, 7, 4, 0.5
+    n_sets = [26, 27, 24, 25]  # odd sizes: uneven groups and floor(n / 2) subsets
+    man, ref, rows = make_audit(work, rng, d, n_ref, n_sets, players)
+    r = run_audit(cli, man, ["--bootstrap", str(B), "--seed", str(seed), "-j", "2", "--jackknife-groups", str(G),
+                             "--studentized", str(Gt), "--subsample-frac", str(frac)])
+    masks = [sum(1 << players.index(p) for p in c["coalition"]) for c in r["coalitions"]]
+    base = masks.index(0)
+    scale = max(c["fid"] for c in r["coalitions"])
+    tol = 1e-12 * scale  # Gram route vs numpy SVD of the same rows: <= 1.2e-14 relative observed
+    #                      (pivots divide by jackknife SEs ~ 1e-2 of the FID scale: 1e-12 leaves 80x)
+    point = {m: fid_parts(ref, rows[m])[0] for m in masks}
+    # quantities as functions of a FID vector: coalition FIDs, utilities, Shapley and Banzhaf values
+    quant = {}
+    for k, c in enumerate(r["coalitions"]):
+        m = masks[k]
+        quant["fid " + c["label"]] = (lambda f, m=m: f[m], c["fid_ci95_methods"])
+        quant["utility " + c["label"]] = (lambda f, m=m: f[0] - f[m], c["utility_ci95_methods"])
+    ests = {e["estimator"]: e for e in r["estimators"]}
+    for i, p in enumerate(players):
+        quant["shapley " + p] = (lambda f, i=i: shapley(2, {m: f[0] - f[m] for m in range(4)})[i],
+                                 ests["exact"]["ci95_methods"][p])
+        quant["banzhaf " + p] = (lambda f, i=i: banzhaf(2, {m: f[0] - f[m] for m in range(4)})[i],
+                                 ests["banzhaf"]["ci95_methods"][p])
+    # the resamples of cs_bootstrap_fids and the subsets of cs_subsample_fids_on
+    boot, boot_jk, sub = [], [], []
+    for b in range(B):
+        st = Stream(seed, b)
+        ir = st.resample(n_ref, n_ref)
+        ik = {m: st.resample(n_sets[m], n_sets[m]) for m in masks}
+        rr = {m: rows[m][ik[m]] for m in masks}
+        boot.append({m: fid_parts(ref[ir], rr[m])[0] for m in masks})
+        boot_jk.append(jk_vectors(ref[ir], rr, masks, Gt))
+        per = len(masks) + 1
+        jr = sub_draw(seed, b * per, n_ref, n_ref // 2)
+        sub.append({m: fid_parts(ref[jr], rows[m][sub_draw(seed, b * per + 1 + k, n_sets[m], n_sets[m] // 2)])[0]
+                    for k, m in enumerate(masks)})
+    jk_a = jk_vectors(ref, rows, masks, G)
+    jk_t = jk_vectors(ref, rows, masks, Gt)
+    checked = 0
+    for name, (q, cim) in quant.items():
+        T = q(point)
+        x = np.array([q(f) for f in boot])
+        # bca
+        a, _ = jk_stats(jk_a, q)
+        z0 = norm.ppf(min(max((np.sum(x < T) + 0.5 * np.sum(x == T)) / B, 0.5 / B), 1 - 0.5 / B))
+        lv = [norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z))) for z in (-Z975, Z975)]
+        close(cim["bca"], np.percentile(x, [100 * lv[0], 100 * lv[1]]), tol, "bca %s (a = %.4f)" % (name, a))
+        # studentized
+        _, se = jk_stats(jk_t, q)
+        ses = np.array([jk_stats(boot_jk[b], q)[1] for b in range(B)])
+        t = np.where(ses > 0, (x - T) / np.where(ses > 0, ses, 1), 0.0)  # the baseline's utility is 0: t = 0
+        tq = np.percentile(t, [2.5, 97.5])
+        close(cim["studentized"], [T - tq[1] * se, T - tq[0] * se], tol, "studentized %s" % name)
+        # subsample: bias scaled by f / (1 - f), spread by sqrt(f / (1 - f)) (f = 1/2: both 1)
+        dd = np.array([q(f) for f in sub]) - T
+        c = T - dd.mean()
+        e = dd - dd.mean()
+        eq = np.percentile(e, [2.5, 97.5])
+        close(cim["subsample"], [c - eq[1], c - eq[0]], tol, "subsample %s" % name)
+        checked += 1
+    if r["bootstrap"].get("jackknife_groups") != G or r["bootstrap"].get("studentized_groups") != Gt:
+        fail("report.json does not record the jackknife groups: %s" % r["bootstrap"])
+    print("ok bca, studentized, subsample of %d quantities match numpy to %.1e" % (checked, tol))
+    # subsample's rescaling at f != 1/2 (f = 0.3: bias x 3/7, spread x sqrt(3/7))
+    r2 = run_audit(cli, man, ["--bootstrap", str(B), "--seed", str(seed), "-j", "1", "--subsample-frac", "0.3",
+                              "--jackknife-groups", "0"])
+    f = 0.3
+    sub2 = []
+    for b in range(B):
+        per = len(masks) + 1
+        jr = sub_draw(seed, b * per, n_ref, int(math.floor(f * n_ref + 1e-9)))
+        sub2.append({m: fid_parts(ref[jr], rows[m][sub_draw(seed, b * per + 1 + k, n_sets[m],
+                                                              int(math.floor(f * n_sets[m] + 1e-9)))])[0]
+                     for k, m in enumerate(masks)})
+    e2 = {e["estimator"]: e for e in r2["estimators"]}
+    for i, p in enumerate(players):
+        q = lambda fv, i=i: shapley(2, {m: fv[0] - fv[m] for m in range(4)})[i]  # noqa: E731
+        T = q(point)
+        dd = np.array([q(fv) for fv in sub2]) - T
+        c = T - f / (1 - f) * dd.mean()
+        e = math.sqrt(f / (1 - f)) * (dd - dd.mean())
+        eq = np.percentile(e, [2.5, 97.5])
+        close(e2["exact"]["ci95_methods"][p]["subsample"], [c - eq[1], c - eq[0]], tol, "subsample f=0.3 %s" % p)
+        if e2["exact"]["ci95_methods"][p]["bca"] != [None, None]:
+            fail("--jackknife-groups 0 still reports a bca interval")
+    print("PASS methods")
+
+
 def mode_threads(cli, work):
     rng = np.random.default_rng(5)
     man, _, _ = make_audit(work, rng, 40, 24, [20, 21, 22, 23, 20, 21, 22, 23], ["A", "B", "C"])
     strip = lambda x: {k: v for k, v in x.items() if k not in ("seconds", "images")}  # noqa: E731
-    for extra in ([], ["--utility", "fid-inf"], ["--interval", "bc"]):
+    for extra in ([], ["--utility", "fid-inf"], ["--interval", "bc"], ["--interval", "bca", "--studentized", "3"]):
         base = ["--bootstrap", "60", "--seed", "3"] + extra
         r1 = run_audit(cli, man, base + ["-j", "1"])
         r2 = run_audit(cli, man, base + ["-j", "2"])
@@ -293,10 +435,10 @@ def mode_coverage(cli, work, reps=200, d=16, n=80, B=100):
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("fidinf", "threads", "coverage"):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("fidinf", "methods", "threads", "coverage"):
         print(__doc__)
         sys.exit(2)
-    {"fidinf": mode_fidinf, "threads": mode_threads, "coverage": mode_coverage}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    {"fidinf": mode_fidinf, "methods": mode_methods, "threads": mode_threads, "coverage": mode_coverage}[sys.argv[1]](sys.argv[2], sys.argv[3])
 
 
 if __name__ == "__main__":

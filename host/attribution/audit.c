@@ -22,6 +22,9 @@ void cs_audit_options_default(cs_audit_options *o) {
     o->estimator = -1;
     o->seed = 0;
     o->interval = CS_INTERVAL_DEFAULT;
+    o->jackknife_groups = CS_AUDIT_JACKKNIFE_GROUPS;
+    o->studentized_groups = 0;
+    o->subsample_frac = 0.5;
 }
 
 void cs_audit_free(cs_audit *a) {
@@ -411,6 +414,14 @@ static cs_status cs_audit_check_options(const cs_audit_manifest *m, const cs_aud
     a->utility.is_distance = cs_metric_is_distance(a->metric);
     if (o->bootstrap < 0 || o->bootstrap > CS_AUDIT_MAX_BOOTSTRAP)
         return CS_FAIL(CS_E_USAGE, "--bootstrap must be 0..%d", CS_AUDIT_MAX_BOOTSTRAP);
+    if (o->bootstrap > 0 &&
+        (o->interval == CS_INTERVAL_BCA || o->interval == CS_INTERVAL_STUDENTIZED || o->interval == CS_INTERVAL_SUBSAMPLE) &&
+        (a->metric != CS_METRIC_FID || o->fid_inf))
+        return CS_FAIL(CS_E_USAGE, "--interval %s is computed for the fid-gain and neg-fid utilities only",
+                       cs_interval_name(o->interval));
+    if (o->jackknife_groups < 0 || o->jackknife_groups == 1 || o->studentized_groups < 0 ||
+        o->studentized_groups == 1 || !(o->subsample_frac >= 0.0 && o->subsample_frac < 1.0))
+        return CS_FAIL(CS_E_USAGE, "jackknife groups must be 0 or >= 2, the subsample fraction in [0, 1)");
     if (o->bootstrap > 0 && m->reference.source == CS_AUDIT_STATS)
         return CS_FAIL(CS_E_USAGE, "%s: --bootstrap resamples the reference images, but the reference "
                        "is a statistics file (give its images or a features .h5)", m->path);
@@ -535,11 +546,35 @@ static cs_status cs_audit_bootstrap_scores(const cs_audit_manifest *m, const cs_
                                 rep);
 }
 
+/* The utilities (ns) and every estimator's values (ne, np) of one vector of scores f (ns). */
+static cs_status cs_audit_quantities(const cs_audit_manifest *m, const cs_audit_options *o, const cs_audit *a,
+                                     const cs_audit_work *w, const double *f, double *util, double *vals) {
+    const size_t ns = m->n_sets, np = (size_t)m->n_players, ne = a->n_estimates;
+    cs_game *gr = NULL;
+    CS_TRY(cs_audit_game(m, &a->utility, f, w->base, &gr));
+    for (size_t k = 0; k < ns; k++) util[k] = cs_utility_value(&a->utility, f[k], f[w->base]);
+    for (size_t e = 0; e < ne; e++) {
+        cs_attribution at;
+        memset(&at, 0, sizeof at);
+        cs_permutation_options po = {.seed = o->seed};
+        cs_status st = cs_attribute(gr, a->estimates[e].a.estimator, &po, &at);
+        if (st != CS_OK) {
+            cs_game_free(gr);
+            return st;
+        }
+        memcpy(vals + e * np, at.values, np * sizeof(double));
+        cs_attribution_free(&at);
+    }
+    cs_game_free(gr);
+    return CS_OK;
+}
+
 /* Each replicate with finite scores: its utilities util (good, ns) and every estimator's values
- * vals (good, ne, np); rep (B, ns) is compacted to its good rows. *good = their count. */
+ * vals (good, ne, np); rep (B, ns) is compacted to its good rows, which[j] = the replicate of
+ * good row j. *good = their count. */
 static cs_status cs_audit_bootstrap_replicates(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
                                                const cs_audit_work *w, double *rep, double *util, double *vals,
-                                               size_t *good) {
+                                               int *which, size_t *good) {
     const size_t ns = m->n_sets, np = (size_t)m->n_players, ne = a->n_estimates;
     *good = 0;
     for (int r = 0; r < o->bootstrap; r++) {
@@ -550,51 +585,234 @@ static cs_status cs_audit_bootstrap_replicates(const cs_audit_manifest *m, const
             a->bootstrap_failed++;
             continue;
         }
-        cs_game *gr = NULL;
-        CS_TRY(cs_audit_game(m, &a->utility, f, w->base, &gr));
-        for (size_t k = 0; k < ns; k++) util[*good * ns + k] = cs_utility_value(&a->utility, f[k], f[w->base]);
-        for (size_t e = 0; e < ne; e++) {
-            cs_attribution at;
-            memset(&at, 0, sizeof at);
-            cs_permutation_options po = {.seed = o->seed};
-            cs_status st = cs_attribute(gr, a->estimates[e].a.estimator, &po, &at);
-            if (st != CS_OK) {
-                cs_game_free(gr);
-                return CS_FAIL(st, "bootstrap replicate %d: %s", r, cs_last_error());
-            }
-            memcpy(vals + (*good * ne + e) * np, at.values, np * sizeof(double));
-            cs_attribution_free(&at);
-        }
-        cs_game_free(gr);
+        cs_status st = cs_audit_quantities(m, o, a, w, f, util + *good * ns, vals + *good * ne * np);
+        if (st != CS_OK) return CS_FAIL(st, "bootstrap replicate %d: %s", r, cs_last_error());
         /* compact the FID rows too */
         if (*good != (size_t)r) memmove(rep + *good * ns, f, ns * sizeof(double));
+        which[*good] = r;
         (*good)++;
     }
     return CS_OK;
 }
 
-/* Intervals (a->interval's method, every method's in the CI records) of the scores, utilities and
- * values over the good replicates, each around its point estimate; col (good) scratch. */
-static cs_status cs_audit_bootstrap_intervals(const cs_audit_manifest *m, cs_audit *a, const double *rep,
-                                              const double *util, const double *vals, size_t good, double *col) {
+/* ---- issue 22: bca, studentized and subsample (intervals.h), plain FID utilities -------------- */
+
+/* Every reported quantity is a linear function of the coalitions' FIDs (the utilities are FID
+ * differences or negated FIDs, every estimator is linear in the utilities): quantity q = q0 +
+ * row_q . f. Quantities in the order ns scores, ns utilities, then (ne, np) values. */
+typedef struct cs_audit_extra {
+    size_t nq;
+    double *lin_val;   /* (ne np, ns) the values' rows (probed: values of e_k minus values of 0) */
+    double du_self, du_base, du_both; /* a utility's derivative by its own FID, the baseline's, both */
+    double *jk_bca;    /* (2, G_bca, ns) the sample's jackknife FIDs, or NULL */
+    double *jk_t;      /* (B + 1, 2, G_t, ns) the sample's and every replicate's, or NULL */
+    double *sub;       /* (B, ns) subsample FIDs, or NULL */
+    double *row;       /* (ns) scratch */
+    double *u;         /* (G (ns + 1)) scratch */
+    double *tv, *dv;   /* (B) scratch */
+} cs_audit_extra;
+
+static void cs_audit_extra_free(cs_audit_extra *x) {
+    free(x->lin_val), free(x->jk_bca), free(x->jk_t), free(x->sub), free(x->row), free(x->u), free(x->tv), free(x->dv);
+}
+
+/* Quantity q's row (ns) of the linear map. */
+static void cs_audit_extra_row(const cs_audit_extra *x, size_t ns, size_t base, size_t q, double *row) {
+    memset(row, 0, ns * sizeof *row);
+    if (q < ns) {
+        row[q] = 1.0;
+    } else if (q < 2 * ns) {
+        const size_t k = q - ns;
+        if (k == base) row[k] = x->du_both;
+        else row[k] = x->du_self, row[base] = x->du_base;
+    } else {
+        memcpy(row, x->lin_val + (q - 2 * ns) * ns, ns * sizeof *row);
+    }
+}
+
+/* Jackknife of one quantity (row) from one (2, G, ns) block: *accel (BCa) and *se (the
+ * delete-group standard error, sum over samples of (G - 1) / G sum_g (v_g - mean v)^2). */
+static void cs_audit_extra_jk(const double *jk, int G, size_t ns, const double *row, double *u, double *accel,
+                              double *se) {
+    size_t nu = 0;
+    double mean = 0.0;
+    for (int g = 0; g < G; g++) { /* the reference's groups: every FID moves */
+        double v = 0.0;
+        for (size_t k = 0; k < ns; k++) v += row[k] * jk[(size_t)g * ns + k];
+        u[nu + (size_t)g] = v;
+        mean += v;
+    }
+    mean /= G;
+    for (int g = 0; g < G; g++) u[nu + (size_t)g] = mean - u[nu + (size_t)g];
+    nu += (size_t)G;
+    const double *jk1 = jk + (size_t)G * ns;
+    for (size_t k = 0; k < ns; k++) { /* set k's groups: only its FID moves */
+        if (row[k] == 0.0) continue;
+        mean = 0.0;
+        for (int g = 0; g < G; g++) mean += jk1[(size_t)g * ns + k];
+        mean /= G;
+        for (int g = 0; g < G; g++) u[nu++] = row[k] * (mean - jk1[(size_t)g * ns + k]);
+    }
+    double ss = 0.0;
+    for (size_t i = 0; i < nu; i++) ss += u[i] * u[i];
+    *se = sqrt((double)(G - 1) / G * ss);
+    if (accel) *accel = cs_jackknife_accel(u, nu);
+}
+
+/* The linear map and the jackknife and subsample FIDs. */
+static cs_status cs_audit_extra_init(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
+                                     cs_audit_work *w, cs_audit_extra *x) {
     const size_t ns = m->n_sets, np = (size_t)m->n_players, ne = a->n_estimates;
+    const int B = o->bootstrap;
+    const cs_audit_rows *rows = &w->rows;
+    const float *const *sx = (const float *const *)rows->x;
+    x->nq = 2 * ns + ne * np;
+    int64_t n_min = rows->n[ns];
+    for (size_t k = 0; k < ns; k++) n_min = rows->n[k] < n_min ? rows->n[k] : n_min;
+    int G = o->jackknife_groups, Gt = o->studentized_groups;
+    if ((int64_t)G + 2 > n_min) G = (int)(n_min - 2); /* small sets: fewer groups (leave-one-out at n = G + 2) */
+    if (G < 2) G = 0;
+    if (Gt > 0 && (int64_t)Gt + 2 > n_min)
+        return CS_FAIL(CS_E_USAGE, "%s: --studentized %d needs at least %d images in every set (the smallest has %lld)",
+                       m->path, Gt, Gt + 2, (long long)n_min);
+    const size_t jk_t_n = Gt > 0 ? ((size_t)B + 1) * 2 * (size_t)Gt * ns : 0;
+    if (jk_t_n > ((size_t)1 << 27))
+        return CS_FAIL(CS_E_USAGE, "%s: --studentized %d with %d replicates of %zu sets needs %zu jackknife FIDs "
+                       "(more than 2^27): use fewer groups or replicates", m->path, Gt, B, ns, jk_t_n);
+    x->row = cs_malloc(ns * sizeof(double), "linear map");
+    x->u = cs_malloc((size_t)(G > Gt ? G : Gt) * (ns + 1) * sizeof(double) + 1, "jackknife");
+    x->tv = cs_malloc((size_t)B * sizeof(double), "pivots");
+    x->dv = cs_malloc((size_t)B * sizeof(double), "subsample differences");
+    x->lin_val = cs_malloc((ne * np + 1) * ns * sizeof(double), "linear map");
+    double *f = cs_calloc(ns, sizeof(double), "probe");
+    double *util = cs_malloc(ns * sizeof(double), "probe");
+    double *v0 = cs_malloc((ne * np + 1) * sizeof(double), "probe"), *v1 = cs_malloc((ne * np + 1) * sizeof(double), "probe");
+    cs_status st = x->row && x->u && x->tv && x->dv && x->lin_val && f && util && v0 && v1 ? CS_OK : CS_E_NOMEM;
+    /* 1. the linear map, probed */
+    if (st == CS_OK) st = cs_audit_quantities(m, o, a, w, f, util, v0);
+    for (size_t k = 0; k < ns && st == CS_OK; k++) {
+        f[k] = 1.0;
+        st = cs_audit_quantities(m, o, a, w, f, util, v1);
+        f[k] = 0.0;
+        for (size_t q = 0; q < ne * np && st == CS_OK; q++) x->lin_val[q * ns + k] = v1[q] - v0[q];
+    }
+    x->du_self = cs_utility_value(&a->utility, 1.0, 0.0) - cs_utility_value(&a->utility, 0.0, 0.0);
+    x->du_base = cs_utility_value(&a->utility, 0.0, 1.0) - cs_utility_value(&a->utility, 0.0, 0.0);
+    x->du_both = cs_utility_value(&a->utility, 1.0, 1.0) - cs_utility_value(&a->utility, 0.0, 0.0);
+    free(f), free(util), free(v0), free(v1);
+    if (st != CS_OK) return CS_FAIL(st, "%s: the estimators' linear map: %s", m->path, cs_last_error());
+    double t0 = cs_now();
+    /* 2. bca: the sample's delete-group jackknife */
+    if (G >= 2) {
+        x->jk_bca = cs_malloc(2 * (size_t)G * ns * sizeof(double), "jackknife FIDs");
+        if (!x->jk_bca) return CS_E_NOMEM;
+        CS_TRY(cs_jackknife_fids_on(w->mb, rows->x[ns], rows->n[ns], sx, rows->n, ns, a->dims, G, 0, o->seed,
+                                    x->jk_bca));
+        a->jackknife_groups = G;
+    }
+    /* 3. studentized: the jackknife of the sample and of every replicate */
+    if (Gt > 0) {
+        if (o->progress) fprintf(stderr, "copyscope audit: studentized bootstrap, %d x %d jackknife FIDs per set\n", B + 1, 2 * Gt);
+        x->jk_t = cs_malloc(jk_t_n * sizeof(double), "jackknife FIDs");
+        if (!x->jk_t) return CS_E_NOMEM;
+        CS_TRY(cs_jackknife_fids_on(w->mb, rows->x[ns], rows->n[ns], sx, rows->n, ns, a->dims, Gt, B, o->seed, x->jk_t));
+        a->studentized_groups = Gt;
+    }
+    /* 4. subsample: m-out-of-n without replacement, as many replicates as the bootstrap */
+    if (o->subsample_frac > 0.0) {
+        x->sub = cs_malloc((size_t)B * ns * sizeof(double), "subsample FIDs");
+        if (!x->sub) return CS_E_NOMEM;
+        CS_TRY(cs_subsample_fids_on(w->mb, rows->x[ns], rows->n[ns], sx, rows->n, ns, a->dims, B, o->subsample_frac,
+                                    o->seed, x->sub));
+        a->subsample_frac = o->subsample_frac;
+        for (int r = 0; r < B; r++) {
+            int ok = 1;
+            for (size_t k = 0; k < ns; k++) ok &= isfinite(x->sub[(size_t)r * ns + k]);
+            a->subsample_failed += !ok;
+        }
+    }
+    a->seconds_bootstrap += cs_now() - t0;
+    return CS_OK;
+}
+
+/* Quantity q's inputs of bca, studentized and subsample: point = its estimate, rq (good) its
+ * bootstrap replicates, which (good) their replicate numbers, f0 (ns) the sample's FIDs. */
+static void cs_audit_extra_fill(const cs_audit_extra *x, const cs_audit *a, size_t ns, size_t base, size_t q,
+                                double point, const double *rq, const int *which, size_t good, const double *f0,
+                                cs_interval_extra *ex) {
+    memset(ex, 0, sizeof *ex);
+    ex->accel = ex->se_jack = NAN;
+    cs_audit_extra_row(x, ns, base, q, x->row);
+    double se;
+    if (x->jk_bca) cs_audit_extra_jk(x->jk_bca, a->jackknife_groups, ns, x->row, x->u, &ex->accel, &se);
+    if (x->jk_t) {
+        const int Gt = a->studentized_groups;
+        const size_t blk = 2 * (size_t)Gt * ns;
+        cs_audit_extra_jk(x->jk_t, Gt, ns, x->row, x->u, NULL, &ex->se_jack);
+        size_t nt = 0;
+        for (size_t j = 0; j < good; j++) {
+            double s_r;
+            cs_audit_extra_jk(x->jk_t + ((size_t)which[j] + 1) * blk, Gt, ns, x->row, x->u, NULL, &s_r);
+            const double d = rq[j] - point;
+            if (s_r > 0.0 && isfinite(s_r)) x->tv[nt++] = d / s_r;
+            else if (d == 0.0) x->tv[nt++] = 0.0; /* a constant quantity */
+        }
+        ex->t = x->tv;
+        ex->n_t = nt;
+        if (!(ex->se_jack >= 0.0)) ex->t = NULL;
+    }
+    if (x->sub) {
+        size_t nd = 0;
+        for (int r = 0; r < a->bootstrap; r++) {
+            const double *fr = x->sub + (size_t)r * ns;
+            double dq = 0.0;
+            int ok = 1;
+            for (size_t k = 0; k < ns; k++)
+                if (x->row[k] != 0.0) dq += x->row[k] * (fr[k] - f0[k]), ok &= isfinite(fr[k]);
+            if (ok) x->dv[nd++] = dq;
+        }
+        ex->sub = x->dv;
+        ex->n_sub = nd;
+        ex->sub_frac = a->subsample_frac;
+    }
+}
+
+/* Intervals (a->interval's method, every method's in the CI records) of the scores, utilities and
+ * values over the good replicates, each around its point estimate; col (good) scratch; x: the
+ * inputs of bca, studentized and subsample, or NULL. */
+static cs_status cs_audit_bootstrap_intervals(const cs_audit_manifest *m, cs_audit *a, const cs_audit_work *w,
+                                              const double *rep, const double *util, const double *vals,
+                                              const int *which, size_t good, double *col, const cs_audit_extra *x) {
+    const size_t ns = m->n_sets, np = (size_t)m->n_players, ne = a->n_estimates;
+    double *f0 = cs_malloc(ns * sizeof(double), "FIDs");
+    if (!f0) return CS_E_NOMEM;
+    for (size_t k = 0; k < ns; k++) f0[k] = a->coalitions[k].score;
+    cs_interval_extra ex;
     for (size_t k = 0; k < ns; k++) {
         cs_audit_coalition *c = &a->coalitions[k];
         for (size_t r = 0; r < good; r++) col[r] = rep[r * ns + k];
-        cs_audit_ci_compute(col, good, c->score, a->interval, &c->score_ci);
+        if (x) cs_audit_extra_fill(x, a, ns, w->base, k, c->score, col, which, good, f0, &ex);
+        cs_audit_ci_compute_ex(col, good, c->score, x ? &ex : NULL, a->interval, &c->score_ci);
         if (a->metric == CS_METRIC_FID) c->fid_ci = c->score_ci;
         else c->fid_ci.lo = c->fid_ci.hi = c->fid_ci.se = c->fid_ci.mean = NAN;
         for (size_t r = 0; r < good; r++) col[r] = util[r * ns + k];
-        cs_audit_ci_compute(col, good, c->utility, a->interval, &c->utility_ci);
+        if (x) cs_audit_extra_fill(x, a, ns, w->base, ns + k, c->utility, col, which, good, f0, &ex);
+        cs_audit_ci_compute_ex(col, good, c->utility, x ? &ex : NULL, a->interval, &c->utility_ci);
     }
     for (size_t e = 0; e < ne; e++) {
         a->estimates[e].ci = cs_calloc(np, sizeof(cs_audit_ci), "value intervals");
-        if (!a->estimates[e].ci) return CS_E_NOMEM;
+        if (!a->estimates[e].ci) {
+            free(f0);
+            return CS_E_NOMEM;
+        }
         for (size_t i = 0; i < np; i++) {
             for (size_t r = 0; r < good; r++) col[r] = vals[(r * ne + e) * np + i];
-            cs_audit_ci_compute(col, good, a->estimates[e].a.values[i], a->interval, &a->estimates[e].ci[i]);
+            const double point = a->estimates[e].a.values[i];
+            if (x) cs_audit_extra_fill(x, a, ns, w->base, 2 * ns + e * np + i, point, col, which, good, f0, &ex);
+            cs_audit_ci_compute_ex(col, good, point, x ? &ex : NULL, a->interval, &a->estimates[e].ci[i]);
         }
     }
+    free(f0);
     return CS_OK;
 }
 
@@ -606,20 +824,28 @@ static cs_status cs_audit_bootstrap(const cs_audit_manifest *m, const cs_audit_o
     double *rep = cs_malloc((size_t)B * ns * sizeof(double), "bootstrap FIDs"); /* (B, ns) */
     /* (B, ne, np) values then (B, ns) utilities then (B) scratch */
     double *buf = cs_malloc(((size_t)B * (ne * np + ns) + (size_t)B) * sizeof(double), "bootstrap values");
-    cs_status st = rep && buf ? CS_OK : CS_E_NOMEM;
+    int *which = cs_malloc((size_t)B * sizeof(int), "replicate numbers"); /* (B) */
+    cs_status st = rep && buf && which ? CS_OK : CS_E_NOMEM;
     double t0 = cs_now();
     double *vals = buf;                             /* (B, ne, np) */
     double *util = buf ? buf + (size_t)B * ne * np : NULL; /* (B, ns) */
     double *col = util ? util + (size_t)B * ns : NULL;     /* (B) */
     size_t good = 0;
+    cs_audit_extra x;
+    memset(&x, 0, sizeof x);
+    /* bca, studentized, subsample: plain FIDs from the rows (not fid-inf, KID or pixel metrics) */
+    const int extra = a->metric == CS_METRIC_FID && !w->inf_rep && !o->fid_inf;
     if (st == CS_OK) st = cs_audit_bootstrap_scores(m, o, a, w, rep);
-    if (st == CS_OK) st = cs_audit_bootstrap_replicates(m, o, a, w, rep, util, vals, &good);
+    if (st == CS_OK) st = cs_audit_bootstrap_replicates(m, o, a, w, rep, util, vals, which, &good);
     if (st == CS_OK && good < 2)
         st = CS_FAIL(CS_E_NUMERIC, "bootstrap: %d of %d replicates failed", a->bootstrap_failed, B);
-    if (st == CS_OK) st = cs_audit_bootstrap_intervals(m, a, rep, util, vals, good, col);
     if (st == CS_OK) a->seconds_bootstrap += cs_now() - t0; /* fid-inf counted its own part */
+    if (st == CS_OK && extra) st = cs_audit_extra_init(m, o, a, w, &x);
+    if (st == CS_OK) st = cs_audit_bootstrap_intervals(m, a, w, rep, util, vals, which, good, col, extra ? &x : NULL);
+    cs_audit_extra_free(&x);
     free(rep);
     free(buf);
+    free(which);
     return st;
 }
 

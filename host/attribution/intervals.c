@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const cs_interval_names[CS_INTERVAL_N] = {"percentile", "basic", "debiased",
-                                                            "debiased-normal", "bc"};
+static const char *const cs_interval_names[CS_INTERVAL_N] = {
+    "percentile", "basic", "debiased", "debiased-normal", "bc", "bca", "studentized", "subsample"};
 
 const char *cs_interval_name(cs_interval_method m) {
     return (unsigned)m < CS_INTERVAL_N ? cs_interval_names[m] : "unknown";
@@ -24,6 +24,13 @@ const char *cs_interval_description(cs_interval_method m) {
                "bootstrap bias-corrected estimate T - (bootstrap mean - T)";
     case CS_INTERVAL_DEBIASED_NORMAL: return "debiased normal 95%: (T - bias) +- 1.96 standard errors";
     case CS_INTERVAL_BC: return "Efron's bias-corrected percentile 95% (BCa with acceleration 0)";
+    case CS_INTERVAL_BCA:
+        return "Efron's BCa 95%, the acceleration from a delete-group jackknife over the images of every sample";
+    case CS_INTERVAL_STUDENTIZED:
+        return "bootstrap-t 95%: replicates studentized by their delete-group jackknife standard errors";
+    case CS_INTERVAL_SUBSAMPLE:
+        return "m-out-of-n subsampling without replacement 95%: bias scaled by f / (1 - f), spread by "
+               "sqrt(f / (1 - f)), f = m / n";
     default: return "unknown";
     }
 }
@@ -62,8 +69,25 @@ static int cs_cmp_dbl(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-void cs_interval_all(double *x, size_t n, double point, double *lo, double *hi, double *mean, double *se,
-                     double *debiased) {
+double cs_jackknife_accel(const double *u, size_t n) {
+    double s2 = 0.0, s3 = 0.0;
+    for (size_t i = 0; i < n; i++) s2 += u[i] * u[i], s3 += u[i] * u[i] * u[i];
+    return s2 > 0.0 ? s3 / (6.0 * pow(s2, 1.5)) : 0.0;
+}
+
+/* z0 of Efron's BC and BCa: ties count half (a statistic identical in every replicate, e.g. a
+ * null player with identical sets, gives p = 1/2 and the percentile interval); x sorted or not. */
+static double cs_interval_z0(const double *x, size_t n, double point) {
+    size_t below = 0, ties = 0;
+    for (size_t i = 0; i < n; i++) below += x[i] < point, ties += x[i] == point;
+    double p = ((double)below + 0.5 * (double)ties) / (double)n;
+    const double pmin = 0.5 / (double)n; /* keep z0 finite: at most the replicates' resolution */
+    p = p < pmin ? pmin : p > 1.0 - pmin ? 1.0 - pmin : p;
+    return cs_normal_quantile(p);
+}
+
+void cs_interval_all_ex(double *x, size_t n, double point, const cs_interval_extra *ex, double *lo, double *hi,
+                        double *mean, double *se, double *debiased) {
     for (int m = 0; m < CS_INTERVAL_N; m++) lo[m] = hi[m] = NAN;
     *mean = *se = *debiased = NAN;
     if (n == 0) return;
@@ -71,16 +95,12 @@ void cs_interval_all(double *x, size_t n, double point, double *lo, double *hi, 
     for (size_t i = 0; i < n; i++) s += x[i];
     const double mu = s / (double)n;
     double ss = 0.0;
-    size_t below = 0, ties = 0;
-    for (size_t i = 0; i < n; i++) {
-        ss += (x[i] - mu) * (x[i] - mu);
-        below += x[i] < point;
-        ties += x[i] == point;
-    }
+    for (size_t i = 0; i < n; i++) ss += (x[i] - mu) * (x[i] - mu);
     *mean = mu;
     *se = n > 1 ? sqrt(ss / (double)(n - 1)) : NAN;
     const double b = mu - point;
     *debiased = point - b;
+    const double z0 = cs_interval_z0(x, n, point);
     qsort(x, n, sizeof *x, cs_cmp_dbl);
     const double q_lo = cs_percentile_sorted(x, n, 0.025), q_hi = cs_percentile_sorted(x, n, 0.975);
     lo[CS_INTERVAL_PERCENTILE] = q_lo;
@@ -92,18 +112,46 @@ void cs_interval_all(double *x, size_t n, double point, double *lo, double *hi, 
     const double z = cs_normal_quantile(0.975);
     lo[CS_INTERVAL_DEBIASED_NORMAL] = *debiased - z * *se;
     hi[CS_INTERVAL_DEBIASED_NORMAL] = *debiased + z * *se;
-    /* Efron's BC: ties count half (a statistic identical in every replicate, e.g. a null player
-     * with identical sets, gives p = 1/2 and the percentile interval) */
-    double p = ((double)below + 0.5 * (double)ties) / (double)n;
-    const double pmin = 0.5 / (double)n; /* keep z0 finite: at most the replicates' resolution */
-    p = p < pmin ? pmin : p > 1.0 - pmin ? 1.0 - pmin : p;
-    const double z0 = cs_normal_quantile(p);
     lo[CS_INTERVAL_BC] = cs_percentile_sorted(x, n, cs_normal_cdf(2.0 * z0 - z));
     hi[CS_INTERVAL_BC] = cs_percentile_sorted(x, n, cs_normal_cdf(2.0 * z0 + z));
+    if (!ex) return;
+    if (isfinite(ex->accel)) {
+        /* BCa: 1 - a (z0 + z) <= 0 is past the limit where the level reaches 0 or 100%: the extreme
+         * replicate there */
+        const double a = ex->accel, zl = z0 - z, zh = z0 + z;
+        const double dl = 1.0 - a * zl, dh = 1.0 - a * zh;
+        lo[CS_INTERVAL_BCA] = dl > 0.0 ? cs_percentile_sorted(x, n, cs_normal_cdf(z0 + zl / dl)) : x[0];
+        hi[CS_INTERVAL_BCA] = dh > 0.0 ? cs_percentile_sorted(x, n, cs_normal_cdf(z0 + zh / dh)) : x[n - 1];
+    }
+    if (ex->t && ex->n_t > 0 && isfinite(ex->se_jack)) {
+        qsort(ex->t, ex->n_t, sizeof *ex->t, cs_cmp_dbl);
+        lo[CS_INTERVAL_STUDENTIZED] = point - cs_percentile_sorted(ex->t, ex->n_t, 0.975) * ex->se_jack;
+        hi[CS_INTERVAL_STUDENTIZED] = point - cs_percentile_sorted(ex->t, ex->n_t, 0.025) * ex->se_jack;
+    }
+    if (ex->sub && ex->n_sub > 0 && ex->sub_frac > 0.0 && ex->sub_frac < 1.0) {
+        const double f = ex->sub_frac, sq = f / (1.0 - f), sl = sqrt(sq);
+        double dm = 0.0;
+        for (size_t i = 0; i < ex->n_sub; i++) dm += ex->sub[i];
+        dm /= (double)ex->n_sub;
+        qsort(ex->sub, ex->n_sub, sizeof *ex->sub, cs_cmp_dbl);
+        const double c = point - sq * dm; /* the bias-corrected centre */
+        lo[CS_INTERVAL_SUBSAMPLE] = c - sl * (cs_percentile_sorted(ex->sub, ex->n_sub, 0.975) - dm);
+        hi[CS_INTERVAL_SUBSAMPLE] = c - sl * (cs_percentile_sorted(ex->sub, ex->n_sub, 0.025) - dm);
+    }
+}
+
+void cs_interval_all(double *x, size_t n, double point, double *lo, double *hi, double *mean, double *se,
+                     double *debiased) {
+    cs_interval_all_ex(x, n, point, NULL, lo, hi, mean, se, debiased);
 }
 
 void cs_audit_ci_compute(double *x, size_t n, double point, cs_interval_method method, cs_audit_ci *ci) {
-    cs_interval_all(x, n, point, ci->lo_m, ci->hi_m, &ci->mean, &ci->se, &ci->debiased);
+    cs_audit_ci_compute_ex(x, n, point, NULL, method, ci);
+}
+
+void cs_audit_ci_compute_ex(double *x, size_t n, double point, const cs_interval_extra *extra,
+                            cs_interval_method method, cs_audit_ci *ci) {
+    cs_interval_all_ex(x, n, point, extra, ci->lo_m, ci->hi_m, &ci->mean, &ci->se, &ci->debiased);
     if ((unsigned)method >= CS_INTERVAL_N) method = CS_INTERVAL_DEFAULT;
     ci->lo = ci->lo_m[method];
     ci->hi = ci->hi_m[method];

@@ -185,6 +185,8 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
         cJSON_AddItemToObject(o, "utility", cs_num(c->utility));
         cJSON_AddItemToObject(o, "utility_ci95",
                               a->bootstrap ? cs_pair(c->utility_ci.lo, c->utility_ci.hi) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "utility_ci95_methods",
+                              a->bootstrap ? cs_ci_methods(&c->utility_ci) : cJSON_CreateNull());
         cJSON_AddStringToObject(o, "method", c->method ? c->method : "");
         cJSON_AddStringToObject(o, "path", m->sets[k].files.n == 1 || m->sets[k].source != CS_AUDIT_IMAGES
                                                ? m->sets[k].files.paths[0] : "");
@@ -203,6 +205,11 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON_AddNumberToObject(bs, "failed_replicates", a->bootstrap_failed);
     cJSON_AddStringToObject(bs, "interval", cs_interval_description(a->interval));
     cJSON_AddStringToObject(bs, "interval_method", cs_interval_name(a->interval));
+    /* issue 22: the inputs of bca, studentized and subsample (0: that method was not computed) */
+    cJSON_AddNumberToObject(bs, "jackknife_groups", a->jackknife_groups);
+    cJSON_AddNumberToObject(bs, "studentized_groups", a->studentized_groups);
+    cJSON_AddNumberToObject(bs, "subsample_frac", a->subsample_frac);
+    cJSON_AddNumberToObject(bs, "subsample_failed", a->subsample_failed);
     cJSON_AddStringToObject(bs, "resampling",
                             a->metric == CS_METRIC_FID
                                 ? "per replicate: reference rows resampled once (shared by all sets), each set "

@@ -31,7 +31,14 @@ static void usage(FILE *out) {
             "  -s, --seed S         bootstrap seed (default 0); results do not depend on --threads\n"
             "      --interval M     bootstrap interval: debiased (default: the percentile interval\n"
             "                       moved by twice the bootstrap's bias estimate; FID is biased up by\n"
-            "                       O(1/n)), percentile, basic, debiased-normal, bc (docs/audit.md)\n"
+            "                       O(1/n)), percentile, basic, debiased-normal, bc, bca, studentized,\n"
+            "                       subsample (docs/audit.md); report.json has every method's interval\n"
+            "      --jackknife-groups G  bca: delete-group jackknife groups (default 20; 0 = no bca)\n"
+            "      --studentized G  studentized (bootstrap-t) intervals from G-group jackknife standard\n"
+            "                       errors of every replicate (2 G more FIDs per set and replicate;\n"
+            "                       default 0 = not computed)\n"
+            "      --subsample-frac F  subsample: m-out-of-n without replacement, m = F n (default 0.5;\n"
+            "                       0 = not computed)\n"
             "  -e, --estimator E    primary estimator: exact, kernelshap, loo, banzhaf, paper,\n"
             "                       permutation (default: exact with a full table, else kernelshap)\n"
             "  -u, --utility U      fid-gain (default: U(S) = FID(baseline) - FID(S)) or neg-fid (-FID(S));\n"
@@ -82,7 +89,10 @@ enum {
     OPT_FROM_PARTIALS,
     OPT_KID_N,
     OPT_KID_M,
-    OPT_INTERVAL
+    OPT_INTERVAL,
+    OPT_JK_GROUPS,
+    OPT_STUDENTIZED,
+    OPT_SUBSAMPLE
 };
 
 /* The command line, parsed. */
@@ -115,6 +125,9 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
         {"kid-subsets", required_argument, 0, OPT_KID_N},
         {"kid-subset-size", required_argument, 0, OPT_KID_M},
         {"interval", required_argument, 0, OPT_INTERVAL},
+        {"jackknife-groups", required_argument, 0, OPT_JK_GROUPS},
+        {"studentized", required_argument, 0, OPT_STUDENTIZED},
+        {"subsample-frac", required_argument, 0, OPT_SUBSAMPLE},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     cs_audit_options *o = &cl->o;
@@ -181,12 +194,36 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
         case OPT_INTERVAL:
             if (!cs_interval_parse(optarg, &cl->o.interval))
                 return cs_cli_usage_error(cmd, "--interval: unknown method '%s' (percentile, basic, debiased, "
-                                          "debiased-normal, bc)", optarg);
+                                          "debiased-normal, bc, bca, studentized, subsample)", optarg);
             break;
+        case OPT_JK_GROUPS:
+            if (!cs_cli_parse_int(cmd, "--jackknife-groups", optarg, 0, CS_AUDIT_MAX_JACKKNIFE_GROUPS, &v)) return 2;
+            if (v == 1) return cs_cli_usage_error(cmd, "--jackknife-groups: 0 (none) or at least 2");
+            o->jackknife_groups = (int)v;
+            break;
+        case OPT_STUDENTIZED:
+            if (!cs_cli_parse_int(cmd, "--studentized", optarg, 0, CS_AUDIT_MAX_JACKKNIFE_GROUPS, &v)) return 2;
+            if (v == 1) return cs_cli_usage_error(cmd, "--studentized: 0 (off) or at least 2 groups");
+            o->studentized_groups = (int)v;
+            break;
+        case OPT_SUBSAMPLE: {
+            double f;
+            if (!cs_cli_parse_double(cmd, "--subsample-frac", optarg, &f)) return 2;
+            if (!(f == 0.0 || (f > 0.0 && f < 1.0)))
+                return cs_cli_usage_error(cmd, "--subsample-frac: 0 (off) or a fraction in (0, 1), got '%s'", optarg);
+            o->subsample_frac = f;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: return cs_cli_usage_error(cmd, "unknown option");
         }
     }
+    /* the primary method needs its inputs */
+    if (o->interval == CS_INTERVAL_STUDENTIZED && o->studentized_groups == 0) o->studentized_groups = 10;
+    if (o->interval == CS_INTERVAL_BCA && o->jackknife_groups == 0)
+        return cs_cli_usage_error(cmd, "--interval bca needs the jackknife (--jackknife-groups >= 2)");
+    if (o->interval == CS_INTERVAL_SUBSAMPLE && o->subsample_frac == 0.0)
+        return cs_cli_usage_error(cmd, "--interval subsample needs --subsample-frac > 0");
     return -1;
 }
 

@@ -251,3 +251,164 @@ cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const 
     }
     return CS_OK;
 }
+
+/* ---- issue 22: delete-group jackknife and m-out-of-n subsampling of the FIDs ------------------- */
+
+/* Replicate r's full index lists for set k (r = -1: the rows themselves). */
+static void cs_jk_full(uint64_t seed, long r, int64_t n_ref, uint64_t offset, int64_t n_k, int64_t *i1, int64_t *i2) {
+    if (r < 0) {
+        for (int64_t i = 0; i < n_ref; i++) i1[i] = i;
+        for (int64_t i = 0; i < n_k; i++) i2[i] = i;
+    } else {
+        cs_boot_draw(seed, r, n_ref, offset, n_k, i1, i2);
+    }
+}
+
+/* The list without the positions i mod G == g (in place; returns its length). */
+static int64_t cs_jk_delete(int64_t *idx, int64_t n, int G, int g) {
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (i % G != g) idx[m++] = idx[i];
+    return m;
+}
+
+cs_status cs_jackknife_fids_on(cs_math *mb, const float *ref, int64_t n_ref, const float *const *sets,
+                               const int64_t *n_set, size_t n_sets, int d, int G, int B, uint64_t seed,
+                               double *jk) {
+    int64_t n_max = n_ref, n_min = n_ref;
+    if (B < 0 || B > CS_AUDIT_MAX_BOOTSTRAP)
+        return CS_FAIL(CS_E_USAGE, "jackknife: replicates must be 0..%d (got %d)", CS_AUDIT_MAX_BOOTSTRAP, B);
+    CS_TRY(cs_boot_check(B > 0 ? B : 1, n_ref, n_set, n_sets, &n_max));
+    for (size_t k = 0; k < n_sets; k++) n_min = n_set[k] < n_min ? n_set[k] : n_min;
+    if (G < 2 || (int64_t)G + 2 > n_min)
+        return CS_FAIL(CS_E_USAGE, "jackknife: %d groups need at least %d rows in every set (the smallest has %lld)", G,
+                       G + 2, (long long)n_min);
+    const cs_math_i *mi = mb->iface;
+    if (!mi->supports(mb, CS_MATH_BOOT, CS_FID_LOWRANK)) return cs_math_unsupported(mb, "jackknife");
+    const char *dev = mi->device_name(mb);
+    int chunk = mi->preferred_batch(mb);
+    if (chunk < 1) chunk = 1;
+    const long rows = (long)B + 1; /* r = -1 .. B-1 */
+    int64_t *idx1 = malloc((size_t)chunk * (size_t)n_ref * sizeof(int64_t)); /* (chunk, n_ref) */
+    int64_t *idx2 = malloc((size_t)chunk * (size_t)n_max * sizeof(int64_t)); /* (chunk, n_k) */
+    int64_t *f1 = malloc((size_t)n_ref * sizeof(int64_t));                   /* (n_ref) */
+    int64_t *f2 = malloc((size_t)n_max * sizeof(int64_t));                   /* (n_k) */
+    long *item_r = malloc((size_t)chunk * sizeof(long));                      /* (chunk) */
+    int *item_g = malloc((size_t)chunk * sizeof(int));                        /* (chunk) */
+    double *fid = malloc((size_t)chunk * sizeof *fid);                        /* (chunk) */
+    cs_status st = CS_OK;
+    if (!idx1 || !idx2 || !f1 || !f2 || !item_r || !item_g || !fid)
+        st = CS_FAIL(CS_E_NOMEM, "jackknife: out of memory for index lists");
+    uint64_t offset = (uint64_t)n_ref;
+    for (size_t k = 0; k < n_sets && st == CS_OK; k++) {
+        const int64_t nk = n_set[k];
+        cs_math_boot *b = NULL;
+        st = mi->boot_init(mb, ref, n_ref, sets[k], nk, d, &b);
+        if (st != CS_OK) st = CS_FAIL(st, "jackknife on %s: %s", dev, cs_last_error());
+        /* one batch holds deletions of equal length: per side, groups g < n mod G (one row more)
+         * then the others; items (r, g) in that order */
+        for (int side = 0; side < 2 && st == CS_OK; side++) {
+            const int64_t n_side = side ? nk : n_ref;
+            const int big = (int)(n_side % G);
+            for (int cls = 0; cls < 2 && st == CS_OK; cls++) {
+                const int g0 = cls ? big : 0, g1 = cls ? G : big;
+                if (g1 <= g0) continue;
+                const long items = rows * (long)(g1 - g0);
+                for (long it0 = 0; it0 < items && st == CS_OK; it0 += chunk) {
+                    const int nr = items - it0 < chunk ? (int)(items - it0) : chunk;
+                    int64_t m1 = n_ref, m2 = nk;
+                    for (int j = 0; j < nr; j++) {
+                        const long it = it0 + j;
+                        item_r[j] = it / (g1 - g0) - 1;
+                        item_g[j] = g0 + (int)(it % (g1 - g0));
+                        cs_jk_full(seed, item_r[j], n_ref, offset, nk, f1, f2);
+                        if (side == 0) m1 = cs_jk_delete(f1, n_ref, G, item_g[j]);
+                        else m2 = cs_jk_delete(f2, nk, G, item_g[j]);
+                        memcpy(idx1 + (size_t)j * (size_t)m1, f1, (size_t)m1 * sizeof(int64_t));
+                        memcpy(idx2 + (size_t)j * (size_t)m2, f2, (size_t)m2 * sizeof(int64_t));
+                    }
+                    st = mi->boot_eval(mb, b, nr, idx1, m1, idx2, m2, fid);
+                    if (st != CS_OK) {
+                        st = CS_FAIL(st, "jackknife on %s, set %zu: %s", dev, k, cs_last_error());
+                        break;
+                    }
+                    for (int j = 0; j < nr; j++)
+                        jk[(((size_t)(item_r[j] + 1) * 2 + (size_t)side) * (size_t)G + (size_t)item_g[j]) * n_sets + k] =
+                            fid[j];
+                }
+            }
+        }
+        mi->boot_free(mb, b);
+        offset += (uint64_t)nk;
+    }
+    free(idx1), free(idx2), free(f1), free(f2), free(item_r), free(item_g), free(fid);
+    return st;
+}
+
+/* The first m of a Fisher-Yates shuffle of 0..n-1 (perm: (n) scratch, its first m the subset). */
+static void cs_sub_draw(uint64_t seed, uint64_t stream, int64_t n, int64_t m, int64_t *perm) {
+    cs_rng r;
+    cs_rng_init(&r, seed ^ CS_SUBSAMPLE_SALT, stream);
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = 0; i < m; i++) {
+        int64_t j = i + (int64_t)(cs_rng_next(&r) % (uint64_t)(n - i));
+        int64_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+static int64_t cs_sub_size(double frac, int64_t n) { return (int64_t)floor(frac * (double)n + 1e-9); }
+
+cs_status cs_subsample_fids_on(cs_math *mb, const float *ref, int64_t n_ref, const float *const *sets,
+                               const int64_t *n_set, size_t n_sets, int d, int B, double frac, uint64_t seed,
+                               double *rep) {
+    int64_t n_max = n_ref;
+    CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
+    if (!(frac > 0.0 && frac < 1.0)) return CS_FAIL(CS_E_USAGE, "subsample fraction %g is not in (0, 1)", frac);
+    for (size_t k = 0; k <= n_sets; k++) {
+        const int64_t n = k < n_sets ? n_set[k] : n_ref, m = cs_sub_size(frac, n);
+        if (m < 2 || m >= n)
+            return CS_FAIL(CS_E_USAGE, "subsampling %g of %lld rows leaves %lld: it needs 2 <= m < n", frac, (long long)n,
+                           (long long)m);
+    }
+    const cs_math_i *mi = mb->iface;
+    if (!mi->supports(mb, CS_MATH_BOOT, CS_FID_LOWRANK)) return cs_math_unsupported(mb, "subsampling");
+    const char *dev = mi->device_name(mb);
+    int chunk = mi->preferred_batch(mb);
+    if (chunk < 1) chunk = 1;
+    if (chunk > B) chunk = B;
+    const int64_t m_ref = cs_sub_size(frac, n_ref);
+    int64_t *idx1 = malloc((size_t)chunk * (size_t)n_ref * sizeof(int64_t)); /* (chunk, m_ref) */
+    int64_t *idx2 = malloc((size_t)chunk * (size_t)n_max * sizeof(int64_t)); /* (chunk, m_k) */
+    int64_t *perm = malloc((size_t)n_max * sizeof(int64_t));                 /* (n) */
+    double *fid = malloc((size_t)chunk * sizeof *fid);                        /* (chunk) */
+    cs_status st = CS_OK;
+    if (!idx1 || !idx2 || !perm || !fid) st = CS_FAIL(CS_E_NOMEM, "subsampling: out of memory for index lists");
+    const uint64_t per = (uint64_t)n_sets + 1;
+    for (size_t k = 0; k < n_sets && st == CS_OK; k++) {
+        const int64_t nk = n_set[k], mk = cs_sub_size(frac, nk);
+        cs_math_boot *b = NULL;
+        st = mi->boot_init(mb, ref, n_ref, sets[k], nk, d, &b);
+        if (st != CS_OK) st = CS_FAIL(st, "subsampling on %s: %s", dev, cs_last_error());
+        for (int r0 = 0; r0 < B && st == CS_OK; r0 += chunk) {
+            const int nr = B - r0 < chunk ? B - r0 : chunk;
+            for (int j = 0; j < nr; j++) {
+                const uint64_t r = (uint64_t)(r0 + j);
+                cs_sub_draw(seed, r * per, n_ref, m_ref, perm);
+                memcpy(idx1 + (size_t)j * (size_t)m_ref, perm, (size_t)m_ref * sizeof(int64_t));
+                cs_sub_draw(seed, r * per + 1 + k, nk, mk, perm);
+                memcpy(idx2 + (size_t)j * (size_t)mk, perm, (size_t)mk * sizeof(int64_t));
+            }
+            st = mi->boot_eval(mb, b, nr, idx1, m_ref, idx2, mk, fid);
+            if (st != CS_OK) {
+                st = CS_FAIL(st, "subsampling on %s, set %zu: %s", dev, k, cs_last_error());
+                break;
+            }
+            for (int j = 0; j < nr; j++) rep[(size_t)(r0 + j) * n_sets + k] = fid[j];
+        }
+        mi->boot_free(mb, b);
+    }
+    free(idx1), free(idx2), free(perm), free(fid);
+    return st;
+}

@@ -84,6 +84,24 @@ cs_status cs_bootstrap_fids_on(cs_math *mb, const float *ref, int64_t n_ref, con
                                const int64_t *n_set, size_t n_sets, int d, int B, uint64_t seed,
                                int progress, double *rep_fid);
 
+/* Delete-group jackknife of the FIDs (issue 22: bca's acceleration, studentized's standard
+ * errors). Row i (of a sample, or of a replicate's resampled index list) is in group i mod G.
+ * For r = -1 (the sample itself) and every bootstrap replicate r = 0..B-1 (cs_bootstrap_fids'
+ * draws), jk[((r + 1) * 2 + side) * G * n_sets + g * n_sets + k] is the FID of set k with group g
+ * of the reference's rows deleted (side 0) or of set k's rows deleted (side 1). B = 0: the sample
+ * only. Needs G >= 2 and at least G + 2 rows in every sample. */
+cs_status cs_jackknife_fids_on(cs_math *mb, const float *ref, int64_t n_ref, const float *const *sets,
+                               const int64_t *n_set, size_t n_sets, int d, int G, int B, uint64_t seed,
+                               double *jk);
+/* m-out-of-n subsampling without replacement: rep (B, n_sets) gets replicate r's FID of set k
+ * between floor(frac n_ref + 1e-9) reference rows (one subset per replicate, shared by all sets)
+ * and floor(frac n_k + 1e-9) rows of set k; subsets are partial Fisher-Yates draws of the streams
+ * cs_rng_init(seed ^ CS_SUBSAMPLE_SALT, r (n_sets + 1)) (reference) and that + 1 + k (set k). */
+#define CS_SUBSAMPLE_SALT 0x5851F42D4C957F2Dull
+cs_status cs_subsample_fids_on(cs_math *mb, const float *ref, int64_t n_ref, const float *const *sets,
+                               const int64_t *n_set, size_t n_sets, int d, int B, double frac, uint64_t seed,
+                               double *rep);
+
 #ifdef __cplusplus
 }
 #endif

@@ -108,6 +108,10 @@ typedef struct cs_audit_options {
     int threads;               /* bootstrap threads; 0 = all cores (results do not depend on it) */
     cs_interval_method interval; /* primary interval method (default CS_INTERVAL_DEFAULT, intervals.h) */
     int fid_inf;               /* utility fid-inf: every FID is FID-infinity (bias.h), bootstrap too */
+    /* Interval methods beyond the bootstrap replicates (intervals.h), FID utilities without fid-inf: */
+    int jackknife_groups;      /* bca: delete-group jackknife groups (default CS_AUDIT_JACKKNIFE_GROUPS) */
+    int studentized_groups;    /* studentized: jackknife groups per replicate (0 = off, the default) */
+    double subsample_frac;     /* subsample: m / n (default 0.5); 0 = off */
     int progress;              /* progress lines on stderr */
     /* Optional precomputed rows of every image of the image sets in manifest order, then the
      * reference's images (cs_audit_image_list, shard.h); when set nothing is extracted. Not owned. */
@@ -115,6 +119,8 @@ typedef struct cs_audit_options {
 } cs_audit_options;
 
 void cs_audit_options_default(cs_audit_options *o);
+#define CS_AUDIT_JACKKNIFE_GROUPS 20
+#define CS_AUDIT_MAX_JACKKNIFE_GROUPS 1000
 
 /* Bootstrap summary of one quantity. */
 typedef struct cs_audit_ci {
@@ -171,6 +177,10 @@ typedef struct cs_audit {
     uint64_t seed;
     cs_interval_method interval;    /* primary interval method */
     int fid_inf;                    /* FIDs are FID-infinity estimates (utility fid-inf) */
+    int jackknife_groups;           /* bca's groups (0: bca not computed) */
+    int studentized_groups;         /* studentized's groups (0: not computed) */
+    double subsample_frac;          /* subsample's m / n (0: not computed) */
+    int subsample_failed;           /* subsample replicates whose evaluation failed (excluded) */
     int bootstrap_failed;           /* replicates whose evaluation failed (excluded) */
     size_t n_images_from_cache, n_images_computed;
     double seconds_features, seconds_fid, seconds_metric, seconds_bootstrap;
@@ -201,6 +211,10 @@ void cs_ci_compute(double *x, size_t n, cs_audit_ci *ci);
 /* Every interval method (intervals.h) of x (n replicates, NaN-free; reordered) around the point
  * estimate; lo/hi = method's interval. (host/attribution/intervals.c) */
 void cs_audit_ci_compute(double *x, size_t n, double point, cs_interval_method method, cs_audit_ci *ci);
+/* The same with the inputs of bca, studentized and subsample (intervals.h; NULL: those are NaN). */
+void cs_audit_ci_compute_ex(double *x, size_t n, double point, const cs_interval_extra *extra,
+                            cs_interval_method method, cs_audit_ci *ci);
+
 
 /* Bootstrap FIDs: rep_fid (B, n_sets) row-major gets FID(reference resample, set resample) of
  * replicate r for every set; sets[k] = (n_k, d) rows. Deterministic for (seed, B). Sets are

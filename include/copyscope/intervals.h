@@ -12,8 +12,24 @@
  *                    estimate of the bias: centred on the bias-corrected estimate T - b, same width.
  *   debiased-normal  (T - b) +- 1.96 se, se = the replicates' standard deviation (ddof 1).
  *   bc               Efron's bias-corrected percentile interval (BCa with acceleration a = 0):
- *                    z0 = Phi^-1(#{x* < T} / B), percentiles Phi(2 z0 -+ 1.96). The acceleration
- *                    (a jackknife over images) is not computed: a = 0.
+ *                    z0 = Phi^-1(#{x* < T} / B), percentiles Phi(2 z0 -+ 1.96).
+ *   bca              Efron's BCa: z0 as bc, percentiles Phi(z0 + (z0 + z) / (1 - a (z0 + z))) for
+ *                    z = -+1.96, the acceleration a from a delete-group jackknife over the images
+ *                    of every sample (cs_jackknife_accel; audit: the reference and each set, rows
+ *                    i mod G in group g).
+ *   studentized      bootstrap-t: t*_r = (x*_r - T) / se*_r with se*_r the delete-group jackknife
+ *                    standard error of replicate r (computed on its resampled rows), interval
+ *                    [T - q(97.5%) se, T - q(2.5%) se] of t*, se = the jackknife standard error of
+ *                    the sample. Costs 2 G FIDs per set per replicate (audit --studentized G).
+ *   subsample        m-out-of-n subsampling without replacement (m = floor(f n) of every sample,
+ *                    f = --subsample-frac, default 1/2), D_r = T_m,r - T. FID = linear part +
+ *                    quadratic (degenerate, U-statistic-like) part + O(n^-3/2): against the
+ *                    sample, a subsample's linear part varies with variance (1/m - 1/n) s^2 (not
+ *                    s^2 / n) and its quadratic part has bias and spread c (1/m - 1/n) (not
+ *                    c / n). So the bias is estimated by mean(D) f / (1 - f) and the spread by
+ *                    (D - mean(D)) sqrt(f / (1 - f)): interval [T - bias - q(97.5%), T - bias -
+ *                    q(2.5%)] of the scaled centred D. The quadratic part's spread is scaled by
+ *                    sqrt(f / (1 - f)) instead of f / (1 - f): exact for both parts at f = 1/2.
  *
  * Every method is computed for every quantity; one is primary (cs_audit_ci.lo/.hi). */
 #ifndef COPYSCOPE_INTERVALS_H
@@ -31,6 +47,9 @@ typedef enum cs_interval_method {
     CS_INTERVAL_DEBIASED,
     CS_INTERVAL_DEBIASED_NORMAL,
     CS_INTERVAL_BC,
+    CS_INTERVAL_BCA,
+    CS_INTERVAL_STUDENTIZED,
+    CS_INTERVAL_SUBSAMPLE,
     CS_INTERVAL_N
 } cs_interval_method;
 
@@ -52,6 +71,28 @@ double cs_normal_quantile(double p);
  * *se their standard deviation (ddof 1), *debiased = point - (mean - point). */
 void cs_interval_all(double *x, size_t n, double point, double *lo, double *hi, double *mean, double *se,
                      double *debiased);
+
+/* What the methods beyond the bootstrap replicates need; a method whose inputs are absent gets
+ * NaN. */
+typedef struct cs_interval_extra {
+    double accel;      /* bca: the acceleration (NaN: not computed) */
+    double *t;         /* studentized: n_t pivots t*_r (reordered), NULL: not computed */
+    size_t n_t;
+    double se_jack;    /* studentized: the jackknife standard error of the point estimate */
+    double *sub;       /* subsample: n_sub differences D_r = T_m,r - T (reordered), NULL: none */
+    size_t n_sub;
+    double sub_frac;   /* subsample: f = m / n */
+} cs_interval_extra;
+
+/* cs_interval_all plus the methods of extra (NULL: those are NaN). */
+void cs_interval_all_ex(double *x, size_t n, double point, const cs_interval_extra *extra, double *lo,
+                        double *hi, double *mean, double *se, double *debiased);
+
+/* BCa acceleration from jackknife differences u[j] = mean of its sample's deletions - the value
+ * without deletion j, pooled over every sample: a = sum u^3 / (6 (sum u^2)^(3/2)) (Efron 1987;
+ * delete-group values estimate the same a: the cumulants of the groups' influence sums add up).
+ * 0 when every u is 0. */
+double cs_jackknife_accel(const double *u, size_t n);
 
 #ifdef __cplusplus
 }
