@@ -186,7 +186,8 @@ def main():
     ap.add_argument("--utilities", default="fid-gain,fid-inf", help="audits per replicate, same samples")
     ap.add_argument("--summarize", default=None, help="only summarise a --jsonl file of an earlier run")
     ap.add_argument("--extra", nargs="*", default=[], help="more copyscope audit arguments")
-    args = ap.parse_args()
+    args, unknown = ap.parse_known_args()
+    args.extra += unknown  # `--extra --studentized 5`: argparse leaves option-like values to us
 
     world = World(args.d, args.players, args.null, args.world_seed, args.shift)
     p = args.players
@@ -217,6 +218,8 @@ def main():
                         rows.append(("fid", c["fid_ci95_methods"], fid_true[mask], c["fid"]))
                     for kind, cim, truth, point in rows:
                         for m, (lo, hi) in cim.items():
+                            if lo is None or hi is None:  # a method not computed in this audit
+                                continue
                             key = "%s|%s|%s" % (u, kind, m)
                             line.setdefault(key, []).append([int(lo <= truth <= hi), hi - lo])
                         line.setdefault("%s|%s|point" % (u, kind), []).append([0, point - truth])
