@@ -342,6 +342,21 @@ def mode_methods(cli, work):
         close(e2["exact"]["ci95_methods"][p]["subsample"], [c - eq[1], c - eq[0]], tol, "subsample f=0.3 %s" % p)
         if e2["exact"]["ci95_methods"][p]["bca"] != [None, None]:
             fail("--jackknife-groups 0 still reports a bca interval")
+    # bad options exit 2 with one line; tiny sets drop the methods they cannot support, not the audit
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    for bad in (["--studentized", "1"], ["--subsample-frac", "1"], ["--subsample-frac", "-0.1"],
+                ["--jackknife-groups", "1"], ["--interval", "subsample", "--subsample-frac", "0"],
+                ["--interval", "subsample", "--utility", "fid-inf"], ["--studentized", "30"]):
+        p = subprocess.run([cli, "audit", man, "-q", "--bootstrap", "5", "--out", os.path.join(work, "bad")] + bad,
+                           capture_output=True, text=True, env=env)
+        if p.returncode != 2 or len(p.stderr.strip().splitlines()) != 1:
+            fail("%s: exit %d, stderr %r (want 2 and one line)" % (" ".join(bad), p.returncode, p.stderr))
+    tiny, _, _ = make_audit(os.path.join(work, "tiny"), rng, 3, 3, [3, 3, 3, 3], players)
+    r3 = run_audit(cli, tiny, ["--bootstrap", "20", "--seed", "1"])
+    cm = r3["ci95_methods"][players[0]]
+    if cm["subsample"] != [None, None] or cm["bca"] != [None, None] or None in cm["debiased"]:
+        fail("3-image sets: want no subsample/bca interval and a debiased one, got %s" % cm)
+    print("ok bad options exit 2; 3-image sets keep their bootstrap intervals without subsample and bca")
     print("PASS methods")
 
 

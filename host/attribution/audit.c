@@ -672,6 +672,8 @@ static cs_status cs_audit_extra_init(const cs_audit_manifest *m, const cs_audit_
     int G = o->jackknife_groups, Gt = o->studentized_groups;
     if ((int64_t)G + 2 > n_min) G = (int)(n_min - 2); /* small sets: fewer groups (leave-one-out at n = G + 2) */
     if (G < 2) G = 0;
+    if (G == 0 && o->jackknife_groups > 0 && a->interval == CS_INTERVAL_BCA)
+        return CS_FAIL(CS_E_USAGE, "%s: --interval bca: the jackknife needs at least 4 images in every set", m->path);
     if (Gt > 0 && (int64_t)Gt + 2 > n_min)
         return CS_FAIL(CS_E_USAGE, "%s: --studentized %d needs at least %d images in every set (the smallest has %lld)",
                        m->path, Gt, Gt + 2, (long long)n_min);
@@ -719,7 +721,15 @@ static cs_status cs_audit_extra_init(const cs_audit_manifest *m, const cs_audit_
         a->studentized_groups = Gt;
     }
     /* 4. subsample: m-out-of-n without replacement, as many replicates as the bootstrap */
-    if (o->subsample_frac > 0.0) {
+    int sub_ok = o->subsample_frac > 0.0;
+    for (size_t k = 0; k <= ns && sub_ok; k++) { /* every sample keeps 2 <= m < n rows */
+        const int64_t mk = (int64_t)floor(o->subsample_frac * (double)rows->n[k] + 1e-9);
+        sub_ok = mk >= 2 && mk < rows->n[k];
+    }
+    if (o->subsample_frac > 0.0 && !sub_ok && a->interval == CS_INTERVAL_SUBSAMPLE)
+        return CS_FAIL(CS_E_USAGE, "%s: --interval subsample: %g of the smallest set leaves fewer than 2 images",
+                       m->path, o->subsample_frac);
+    if (sub_ok) {
         x->sub = cs_malloc((size_t)B * ns * sizeof(double), "subsample FIDs");
         if (!x->sub) return CS_E_NOMEM;
         CS_TRY(cs_subsample_fids_on(w->mb, rows->x[ns], rows->n[ns], sx, rows->n, ns, a->dims, B, o->subsample_frac,
