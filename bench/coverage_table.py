@@ -4,7 +4,8 @@ ranges and quoted coverages come from it).
 
     bench/coverage_table.py D:N:FILE.jsonl[:METHOD,METHOD] ... > host/attribution/coverage_table.h
 
-A method list takes only those methods from that file (e.g. a run made for one method).
+A method list takes only those methods from that file (e.g. a run made for one method); an item
+u=UTILITY (fid-gain or fid-inf) takes only that utility's rows.
 """
 import json
 import sys
@@ -26,7 +27,11 @@ def main():
             only = only.split(",")
         with open(path) as f:
             lines = [json.loads(x) for x in f if "|" in x]
+        uonly = [x[2:] for x in (only or []) if x.startswith("u=")]
+        only = [x for x in (only or []) if not x.startswith("u=")] or None
         for u in ("fid-gain", "fid-inf"):
+            if uonly and u not in uonly:
+                continue
             for m, cname in M.items():
                 if only and m not in only:
                     continue
