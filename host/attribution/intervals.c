@@ -190,14 +190,15 @@ void cs_audit_interval_validity(const cs_audit *a, cs_interval_validity *v) {
     int64_t n_min = a->n_reference;
     for (size_t k = 0; k < a->n_coalitions; k++) n_min = a->coalitions[k].n < n_min ? a->coalitions[k].n : n_min;
     const double ratio = n_min > 0 ? (double)a->dims / (double)n_min : INFINITY;
-    /* nearest study row (in log d/n) of the same method and FID estimator */
+    /* nearest study row (in log d/n) of the same method and FID estimator; of several rows at that
+     * d/n (cells with other players), the one with the most values */
     const cs_study_row *best = NULL;
     double bd = INFINITY;
     for (size_t i = 0; i < sizeof cs_study / sizeof cs_study[0]; i++) {
         const cs_study_row *s = &cs_study[i];
         if (s->method != a->interval || s->fid_inf != a->fid_inf) continue;
         double dist = fabs(log(ratio) - log((double)s->d / (double)s->n));
-        if (dist < bd) bd = dist, best = s;
+        if (dist < bd - 1e-12 || (dist <= bd + 1e-12 && best && s->values > best->values)) bd = dist, best = s;
     }
     if (best) {
         v->coverage = best->coverage;
@@ -205,19 +206,25 @@ void cs_audit_interval_validity(const cs_audit *a, cs_interval_validity *v) {
         v->study_n = best->n;
     }
     /* the validated range: d/n up to the largest studied ratio below which every studied ratio
-     * (same method and FID estimator) reached 90% coverage of the Shapley values */
+     * (same method and FID estimator) reached 90% coverage of the Shapley values, the cells at one
+     * ratio pooled (coverage weighted by their numbers of values) */
     double r_max = 0.0;
     for (;;) {
         double next = INFINITY;
-        int ok = 1;
         for (size_t i = 0; i < sizeof cs_study / sizeof cs_study[0]; i++) {
             const cs_study_row *s = &cs_study[i];
             double rr = (double)s->d / (double)s->n;
-            if (s->method != a->interval || s->fid_inf != a->fid_inf || rr <= r_max) continue;
-            if (rr < next) next = rr, ok = s->coverage >= 90.0;
-            else if (rr == next) ok &= s->coverage >= 90.0;
+            if (s->method == a->interval && s->fid_inf == a->fid_inf && rr > r_max && rr < next) next = rr;
         }
-        if (!isfinite(next) || !ok) break;
+        if (!isfinite(next)) break;
+        double covered = 0.0, values = 0.0;
+        for (size_t i = 0; i < sizeof cs_study / sizeof cs_study[0]; i++) {
+            const cs_study_row *s = &cs_study[i];
+            if (s->method != a->interval || s->fid_inf != a->fid_inf || (double)s->d / (double)s->n != next) continue;
+            covered += s->coverage * s->values;
+            values += s->values;
+        }
+        if (!(values > 0.0 && covered / values >= 90.0)) break;
         r_max = next;
     }
     v->valid_ratio = r_max;
