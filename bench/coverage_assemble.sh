@@ -24,11 +24,12 @@ cat <<'HEAD'
 # where every value was covered). 'point' rows: mean error of each point estimate (population truth subtracted).
 # Methods: percentile, basic, debiased, debiased-normal, bc (bootstrap replicates); bca (jackknife
 # acceleration, 20 groups); subsample (m = n/2 without replacement); studentized (bootstrap-t, its own run
-# with --studentized 5 and B = 200). v1-* files: the first study (before bca/subsample/studentized existed;
+# with --studentized 5 and B = 200; subsample at f = 1/4: its own run, B = 200). v1-* files: the first study (before bca/subsample/studentized existed;
 # its replicates are the first ones of the same seeds, reproduced bit for bit by the later runs).
 HEAD
 cell d64-n300-p3.jsonl --d 64 --n 300 --players 3
 cell d64-n300-p3-student.jsonl --d 64 --n 300 --players 3 --bootstrap 200 --seed 3033 --extra --studentized 5
+cell d64-n300-p3-f025.jsonl --d 64 --n 300 --players 3 --bootstrap 200 --seed 4044 --extra --subsample-frac 0.25
 cell d64-n300-p2null.jsonl --d 64 --n 300 --players 2 --null
 cell d64-n300-p5null.jsonl --d 64 --n 300 --players 5 --null
 cell d16-n250-p3.jsonl --d 16 --n 250 --players 3
