@@ -176,6 +176,7 @@ def main():
     ap.add_argument("--players", type=int, default=3, help="players, the null player included")
     ap.add_argument("--null", action="store_true", help="the last player is a null player")
     ap.add_argument("--reps", type=int, default=100, help="simulated audits")
+    ap.add_argument("--start", type=int, default=0, help="first replicate (resume a --jsonl run)")
     ap.add_argument("--bootstrap", type=int, default=400)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=2026, help="replicate seed (tests use others)")
@@ -203,7 +204,7 @@ def main():
             lines = [json.loads(x) for x in f if x.strip() and "|" in x]
     else:
         with tempfile.TemporaryDirectory(prefix="cs-coverage-") as work:
-            for rep in range(args.reps):
+            for rep in range(args.start, args.reps):
                 names, rjs = run_replicate(args, world, rep, work, utilities)
                 line = {"rep": rep}
                 for u, rj in rjs.items():

@@ -356,7 +356,13 @@ def mode_methods(cli, work):
     cm = r3["ci95_methods"][players[0]]
     if cm["subsample"] != [None, None] or cm["bca"] != [None, None] or None in cm["debiased"]:
         fail("3-image sets: want no subsample/bca interval and a debiased one, got %s" % cm)
-    print("ok bad options exit 2; 3-image sets keep their bootstrap intervals without subsample and bca")
+    # the default interval resolves to a method that is computed: for 3-image sets and for fid-inf
+    r4 = run_audit(cli, man, ["--bootstrap", "20", "--seed", "1", "--utility", "fid-inf"])
+    for rr, what in ((r3, "3-image sets"), (r4, "fid-inf")):
+        if rr["interval_method"] in ("bca", "studentized", "subsample") or None in rr["ci95"][players[0]]:
+            fail("%s: default interval %s gives %s" % (what, rr["interval_method"], rr["ci95"][players[0]]))
+    print("ok bad options exit 2; 3-image sets keep their bootstrap intervals without subsample and bca; "
+          "fid-inf and 3-image sets get a computed default (%s, %s)" % (r3["interval_method"], r4["interval_method"]))
     print("PASS methods")
 
 

@@ -21,7 +21,7 @@ void cs_audit_options_default(cs_audit_options *o) {
     cs_kid_opts_default(&o->kid);
     o->estimator = -1;
     o->seed = 0;
-    o->interval = CS_INTERVAL_DEFAULT;
+    o->interval = CS_INTERVAL_AUTO;
     o->jackknife_groups = CS_AUDIT_JACKKNIFE_GROUPS;
     o->studentized_groups = 0;
     o->subsample_frac = 0.5;
@@ -672,7 +672,7 @@ static cs_status cs_audit_extra_init(const cs_audit_manifest *m, const cs_audit_
     int G = o->jackknife_groups, Gt = o->studentized_groups;
     if ((int64_t)G + 2 > n_min) G = (int)(n_min - 2); /* small sets: fewer groups (leave-one-out at n = G + 2) */
     if (G < 2) G = 0;
-    if (G == 0 && o->jackknife_groups > 0 && a->interval == CS_INTERVAL_BCA)
+    if (G == 0 && o->jackknife_groups > 0 && o->interval == CS_INTERVAL_BCA)
         return CS_FAIL(CS_E_USAGE, "%s: --interval bca: the jackknife needs at least 4 images in every set", m->path);
     if (Gt > 0 && (int64_t)Gt + 2 > n_min)
         return CS_FAIL(CS_E_USAGE, "%s: --studentized %d needs at least %d images in every set (the smallest has %lld)",
@@ -726,9 +726,10 @@ static cs_status cs_audit_extra_init(const cs_audit_manifest *m, const cs_audit_
         const int64_t mk = (int64_t)floor(o->subsample_frac * (double)rows->n[k] + 1e-9);
         sub_ok = mk >= 2 && mk < rows->n[k];
     }
-    if (o->subsample_frac > 0.0 && !sub_ok && a->interval == CS_INTERVAL_SUBSAMPLE)
+    if (o->subsample_frac > 0.0 && !sub_ok && o->interval == CS_INTERVAL_SUBSAMPLE)
         return CS_FAIL(CS_E_USAGE, "%s: --interval subsample: %g of the smallest set leaves fewer than 2 images",
                        m->path, o->subsample_frac);
+    if (!sub_ok && a->interval == CS_INTERVAL_SUBSAMPLE) a->interval = CS_INTERVAL_FALLBACK; /* the default */
     if (sub_ok) {
         x->sub = cs_malloc((size_t)B * ns * sizeof(double), "subsample FIDs");
         if (!x->sub) return CS_E_NOMEM;
@@ -879,10 +880,15 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
     a->utility = o->utility;
     a->bootstrap = o->bootstrap;
     a->seed = o->seed;
-    a->interval = (unsigned)o->interval < CS_INTERVAL_N ? o->interval : CS_INTERVAL_DEFAULT;
+    a->interval = (unsigned)o->interval < CS_INTERVAL_N ? o->interval : CS_INTERVAL_FALLBACK;
     a->fid_inf = o->fid_inf;
     const size_t ns = m->n_sets;
     CS_TRY_GOTO(st, cs_audit_check_options(m, o, a), fail);
+    if (o->interval == CS_INTERVAL_AUTO) /* the default where its inputs are computed (intervals.h) */
+        a->interval = a->metric == CS_METRIC_FID && !o->fid_inf &&
+                              (CS_INTERVAL_DEFAULT != CS_INTERVAL_SUBSAMPLE || o->subsample_frac > 0.0)
+                          ? CS_INTERVAL_DEFAULT
+                          : CS_INTERVAL_FALLBACK;
     CS_TRY_GOTO(st, cs_audit_coalitions_init(m, a, &w), fail);
     if (cs_metric_is_pixel(a->metric)) {
         /* 1-2. pixel metrics: decoded images, no network */

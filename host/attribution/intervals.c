@@ -152,7 +152,7 @@ void cs_audit_ci_compute(double *x, size_t n, double point, cs_interval_method m
 void cs_audit_ci_compute_ex(double *x, size_t n, double point, const cs_interval_extra *extra,
                             cs_interval_method method, cs_audit_ci *ci) {
     cs_interval_all_ex(x, n, point, extra, ci->lo_m, ci->hi_m, &ci->mean, &ci->se, &ci->debiased);
-    if ((unsigned)method >= CS_INTERVAL_N) method = CS_INTERVAL_DEFAULT;
+    if ((unsigned)method >= CS_INTERVAL_N) method = CS_INTERVAL_FALLBACK;
     ci->lo = ci->lo_m[method];
     ci->hi = ci->hi_m[method];
 }
@@ -248,7 +248,8 @@ void cs_audit_interval_validity(const cs_audit *a, cs_interval_validity *v) {
     else if (!ok_method)
         snprintf(v->note, sizeof v->note, "the %s intervals%s do not reach 90%% coverage in the study%s: they are "
                  "not 95%% intervals (use the default, --interval %s)", cs_interval_name(a->interval),
-                 a->fid_inf ? " of FID-infinity" : "", cov, cs_interval_name(CS_INTERVAL_DEFAULT));
+                 a->fid_inf ? " of FID-infinity" : "", cov,
+                 cs_interval_name(a->metric == CS_METRIC_FID && !a->fid_inf ? CS_INTERVAL_DEFAULT : CS_INTERVAL_FALLBACK));
     else
         snprintf(v->note, sizeof v->note, "OUTSIDE the validated range: %lld images per set for %d dims (the "
                  "study validated n >= %.2f x dims); FID's small-sample bias is then too large for the "

@@ -42,6 +42,7 @@ extern "C" {
 #endif
 
 typedef enum cs_interval_method {
+    CS_INTERVAL_AUTO = -1, /* options only: CS_INTERVAL_DEFAULT where computed, else CS_INTERVAL_FALLBACK */
     CS_INTERVAL_PERCENTILE = 0,
     CS_INTERVAL_BASIC,
     CS_INTERVAL_DEBIASED,
@@ -53,8 +54,11 @@ typedef enum cs_interval_method {
     CS_INTERVAL_N
 } cs_interval_method;
 
-/* The default interval method of the audit (chosen by bench/coverage_study.py, see README). */
+/* The default interval method of the audit (chosen by bench/coverage_study.py, see README), and
+ * the default where its inputs are not computed (fid-inf, KID and pixel utilities, sets too small
+ * to halve, --subsample-frac 0). */
 #define CS_INTERVAL_DEFAULT CS_INTERVAL_DEBIASED
+#define CS_INTERVAL_FALLBACK CS_INTERVAL_DEBIASED
 
 const char *cs_interval_name(cs_interval_method m);
 /* One line: what the interval is. */
