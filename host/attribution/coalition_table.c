@@ -245,7 +245,7 @@ cs_status cs_utility_parse(const char *name, cs_utility_spec *out) {
             }
         }
     }
-    return CS_FAIL(CS_E_USAGE, "unknown utility '%.60s' (fid-gain, neg-fid, kid-gain, neg-kid, raw, or a similarity "
+    return CS_FAIL(CS_E_USAGE, "unknown utility '%.60s' (fid-gain, neg-fid, kid-gain, neg-kid, cmmd-gain, neg-cmmd, raw, or a similarity "
                    "cosine, hist, dhash, ssim, rgb-ssim, fusion, optionally with -gain or -raw)", name);
 }
 
@@ -516,7 +516,8 @@ cs_status cs_coalition_table_game(const cs_coalition_table *t, cs_utility_kind k
     *out = NULL;
     if (t->is_metric && kind == CS_UTILITY_RAW)
         return CS_FAIL(CS_E_USAGE, "the table has a '%s' column: choose the utility %s-gain or %s",
-                       t->column, t->column, t->is_distance ? (t->is_fid ? "neg-fid" : "neg-kid") : "its -raw form");
+                       t->column, t->column, t->is_distance ? (t->is_fid ? "neg-fid" : !strcmp(t->column, "cmmd") ? "neg-cmmd" : "neg-kid")
+                                     : "its -raw form");
     if (!t->is_metric && kind != CS_UTILITY_RAW)
         return CS_FAIL(CS_E_USAGE, "the table has a 'utility' column: --utility applies to metric tables only");
     cs_game *g = NULL;
