@@ -112,7 +112,9 @@ cs_status cs_cmmd_compute_ref(const float *x, int64_t n1, const float *y, int64_
         for (int p = 0; p < 3; p++) {
             const double *a = set[p == 1], *b = set[p >= 1];
             const int64_t na = n[p == 1], nb = n[p >= 1];
-            for (int64_t i = 0; i < na; i++)
+            for (int64_t i = 0; i < na; i++) {
+                double row = 0; /* a sum per row first: a single running sum of n^2 terms would
+                                 * lose ~sqrt(n^2) ulps, more than the tiled sums do */
                 for (int64_t j = 0; j < nb; j++) {
                     double ab = 0, aa = 0, bb = 0;
                     for (int k = 0; k < d; k++) {
@@ -120,8 +122,10 @@ cs_status cs_cmmd_compute_ref(const float *x, int64_t n1, const float *y, int64_
                         aa += a[i * d + k] * a[i * d + k];
                         bb += b[j * d + k] * b[j * d + k];
                     }
-                    sum[p] += cmmd_kernel(gamma, ab, aa, bb);
+                    row += cmmd_kernel(gamma, ab, aa, bb);
                 }
+                sum[p] += row;
+            }
         }
         st = cmmd_finish(sum[0], sum[1], sum[2], n1, n2, &o, res);
     }

@@ -57,7 +57,7 @@ cs_status cs_cmmd_compute(const float *x, int64_t n1, const float *y, int64_t n2
                           const cs_cmmd_opts *o, cs_cmmd_result *res);
 
 /* The same, computed the plain way (the readable reference of cs_cmmd_compute): every pair's dot
- * product by a loop, the three means by running sums in row-major order. O((n1 + n2)^2 d), one
+ * product by a loop, the three means by sums per row, then over the rows. O((n1 + n2)^2 d), one
  * thread; for tests. */
 cs_status cs_cmmd_compute_ref(const float *x, int64_t n1, const float *y, int64_t n2, int d,
                               const cs_cmmd_opts *o, cs_cmmd_result *res);
