@@ -13,7 +13,8 @@
                                       and -j 2 give identical reports; a `cmmd` column in `copyscope shapley`.
   cmmd_ref.py images CLI WORK WEIGHTS image directories through the network (generated test weights):
                                       `copyscope cmmd DIR_A DIR_B` equals `copyscope cmmd` on the features
-                                      files `copyscope features` writes for them, and mmd() on those rows.
+                                      files `copyscope features` writes for them, and mmd() on those rows;
+                                      `copyscope metrics -m cmmd` gives the same value.
 
 mmd() follows cmmd/distance.py (google-research/google-research) line by line, numpy in place of
 jax.numpy; embed_normalize() is the L2 normalisation its embedding model applies (cmmd/embedding.py uses
@@ -344,6 +345,20 @@ def mode_images(cli, work, weights):
         x, y = f0["features"][()], f1["features"][()]
     want = float(cmmd_ref(x, y)[0])
     err = close(js_dir["cmmd"], want, TOL_CMMD, "cmmd of image directories")
+    # `copyscope metrics -m cmmd` (2048-d features, its own cache under XDG_CACHE_HOME) = `copyscope cmmd`
+    env = dict(os.environ, XDG_CACHE_HOME=os.path.join(work, "xdg"))
+    r = subprocess.run([cli, "metrics", dirs[0], dirs[1], "-m", "cmmd", "--json", "--weights", weights, "--device",
+                        "cpu"], capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        fail("metrics -m cmmd: %s" % r.stderr)
+    got = json.loads(r.stdout)["metrics"]["cmmd"]
+    r = subprocess.run([cli, "cmmd", dirs[0], dirs[1], "--json", "--weights", weights, "--device", "cpu", "--quiet"],
+                       capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        fail("cmmd (2048-d): %s" % r.stderr)
+    js2048 = json.loads(r.stdout)
+    if got["cmmd"] != js2048["cmmd"] or got["utility"] != -js2048["cmmd"] or js2048["dims"] != 2048:
+        fail("metrics -m cmmd %s != copyscope cmmd %s" % (got, js2048))
     print("images: cmmd of two directories (Inception 64-d features) = %.9f = cmmd of their features files; "
           "numpy |diff| %.1e" % (js_dir["cmmd"], err))
     return 0
