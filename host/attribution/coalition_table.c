@@ -308,7 +308,7 @@ static cs_status cs_table_header(const char *name, const char **p, const char *e
         } else if (cs_table_value_column(h)) {
             if (c->val >= 0)
                 return CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: two metric columns ('%s' and '%.30s'); keep one of "
-                               "fid, kid, cosine, hist, dhash, ssim, rgb-ssim, fusion (or add a 'utility' column)",
+                               "fid, kid, cmmd, cosine, hist, dhash, ssim, rgb-ssim, fusion (or add a 'utility' column)",
                                name, c->header_line, t->column, h);
             c->val = (long)k;
             snprintf(t->column, sizeof t->column, "%s", h);
