@@ -42,12 +42,13 @@ static cs_status cmmd_norms(const float *x, int64_t n, int d, int normalize, con
         double ss = 0.0;
         for (int k = 0; k < d; k++) {
             if (!isfinite(row[k]))
-                return CS_FAIL(CS_E_NUMERIC, "cmmd: %s row %lld has a non-finite feature", which, (long long)i);
+                return CS_FAIL(CS_E_NUMERIC, "cmmd: row %lld of the %s set has a non-finite feature", (long long)i,
+                               which);
             ss += (double)row[k] * (double)row[k];
         }
         if (normalize && !(ss > 0))
-            return CS_FAIL(CS_E_NUMERIC, "cmmd: %s row %lld is all zeros and cannot be L2-normalised", which,
-                           (long long)i);
+            return CS_FAIL(CS_E_NUMERIC, "cmmd: row %lld of the %s set is all zeros and cannot be L2-normalised",
+                           (long long)i, which);
         nrm[i] = normalize ? sqrt(ss) : 1.0;
     }
     return CS_OK;
@@ -91,6 +92,20 @@ static cs_status cmmd_finish(double sxx, double syy, double sxy, int64_t n1, int
     return CS_OK;
 }
 
+/* cs_cmmd_rows, naming the set in messages. */
+static cs_status cmmd_rows_named(const float *x, int64_t n, int d, int normalize, const char *which, double *out) {
+    double *nrm = cs_malloc((size_t)n * sizeof(double), "row norms"); /* (n) */
+    if (!nrm) return CS_E_NOMEM;
+    cs_status st = cmmd_norms(x, n, d, normalize, which, nrm);
+    if (st == CS_OK) cmmd_gather(x, nrm, 0, n, d, out);
+    free(nrm);
+    return st;
+}
+
+cs_status cs_cmmd_rows(const float *x, int64_t n, int d, int normalize, double *out) {
+    return cmmd_rows_named(x, n, d, normalize, "given", out);
+}
+
 /* ---- the readable reference ---------------------------------------------------------------- */
 
 cs_status cs_cmmd_compute_ref(const float *x, int64_t n1, const float *y, int64_t n2, int d,
@@ -102,8 +117,8 @@ cs_status cs_cmmd_compute_ref(const float *x, int64_t n1, const float *y, int64_
     double *zx = cs_malloc((size_t)n1 * (size_t)d * sizeof(double), "cmmd rows"); /* (n1, d) float64 */
     double *zy = cs_malloc((size_t)n2 * (size_t)d * sizeof(double), "cmmd rows"); /* (n2, d) float64 */
     cs_status st = zx && zy ? CS_OK : CS_E_NOMEM;
-    if (st == CS_OK) st = cs_cmmd_rows(x, n1, d, o.normalize, zx);
-    if (st == CS_OK) st = cs_cmmd_rows(y, n2, d, o.normalize, zy);
+    if (st == CS_OK) st = cmmd_rows_named(x, n1, d, o.normalize, "first", zx);
+    if (st == CS_OK) st = cmmd_rows_named(y, n2, d, o.normalize, "second", zy);
     if (st == CS_OK) {
         const double gamma = 1.0 / (2.0 * o.sigma * o.sigma);
         const double *set[2] = {zx, zy};
@@ -130,15 +145,6 @@ cs_status cs_cmmd_compute_ref(const float *x, int64_t n1, const float *y, int64_
         st = cmmd_finish(sum[0], sum[1], sum[2], n1, n2, &o, res);
     }
     free(zx), free(zy);
-    return st;
-}
-
-cs_status cs_cmmd_rows(const float *x, int64_t n, int d, int normalize, double *out) {
-    double *nrm = cs_malloc((size_t)n * sizeof(double), "row norms"); /* (n) */
-    if (!nrm) return CS_E_NOMEM;
-    cs_status st = cmmd_norms(x, n, d, normalize, "a", nrm);
-    if (st == CS_OK) cmmd_gather(x, nrm, 0, n, d, out);
-    free(nrm);
     return st;
 }
 
@@ -170,8 +176,8 @@ cs_status cs_cmmd_compute(const float *x, int64_t n1, const float *y, int64_t n2
     cs_status st = nrm && tiles && part ? CS_OK : CS_E_NOMEM;
     double *nr[2] = {nrm, nrm ? nrm + n1 : NULL};                       /* norms (n1), (n2) */
     double *sq[2] = {nrm ? nrm + n1 + n2 : NULL, nrm ? nrm + 2 * n1 + n2 : NULL}; /* squared norms */
-    if (st == CS_OK) st = cmmd_norms(x, n1, d, o.normalize, "first set's", nr[0]);
-    if (st == CS_OK) st = cmmd_norms(y, n2, d, o.normalize, "second set's", nr[1]);
+    if (st == CS_OK) st = cmmd_norms(x, n1, d, o.normalize, "first", nr[0]);
+    if (st == CS_OK) st = cmmd_norms(y, n2, d, o.normalize, "second", nr[1]);
     if (st != CS_OK) goto done;
     cmmd_sqnorms(x, nr[0], n1, d, sq[0]);
     cmmd_sqnorms(y, nr[1], n2, d, sq[1]);
@@ -248,8 +254,8 @@ cs_status cs_cmmd_kernel_build(const float *x, int64_t n1, const float *y, int64
     double *K = cs_malloc(nn * sizeof(double), "cmmd kernel");  /* (nt, nt) float64 */
     double *sq = cs_malloc((size_t)nt * sizeof(double), "cmmd norms"); /* (nt) */
     cs_status st = z && K && sq ? CS_OK : CS_E_NOMEM;
-    if (st == CS_OK) st = cs_cmmd_rows(x, n1, d, o.normalize, z);
-    if (st == CS_OK) st = cs_cmmd_rows(y, n2, d, o.normalize, z + (size_t)n1 * d);
+    if (st == CS_OK) st = cmmd_rows_named(x, n1, d, o.normalize, "first", z);
+    if (st == CS_OK) st = cmmd_rows_named(y, n2, d, o.normalize, "second", z + (size_t)n1 * d);
     if (st == CS_OK) {
         cs_gram_rows(z, nt, d, d, 0.0, K, o.threads); /* fixed tiles: the same bits for any thread count */
         for (int64_t i = 0; i < nt; i++) sq[i] = K[(size_t)i * nt + i]; /* distance.py: diag(x x^T) */
