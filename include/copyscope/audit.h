@@ -14,8 +14,9 @@
  * and then one resample of each set's rows, in manifest order; recomputes every FID exactly with
  * the low-rank Gram method (cs_fid_boot, frechet.h), every utility and every estimator. The result
  * depends only on (seed, B, the features), never on the number of threads. Intervals: every method
- * of intervals.h (default: debiased, the percentile interval moved by twice the bootstrap's bias
- * estimate; issue 22); standard errors are the replicates' standard deviation (ddof 1).
+ * of intervals.h (default for the FID utilities: subsample, half-samples without replacement with
+ * their own streams; elsewhere debiased, the percentile interval moved by twice the bootstrap's
+ * bias estimate; issue 22); standard errors are the replicates' standard deviation (ddof 1).
  *
  * Ownership: a cs_audit_manifest owns all its strings and path lists; a cs_audit owns its arrays
  * and the manifest copy it points to is NOT owned (keep the manifest alive while using the

@@ -57,7 +57,7 @@ typedef enum cs_interval_method {
 /* The default interval method of the audit (chosen by bench/coverage_study.py, see README), and
  * the default where its inputs are not computed (fid-inf, KID and pixel utilities, sets too small
  * to halve, --subsample-frac 0). */
-#define CS_INTERVAL_DEFAULT CS_INTERVAL_DEBIASED
+#define CS_INTERVAL_DEFAULT CS_INTERVAL_SUBSAMPLE
 #define CS_INTERVAL_FALLBACK CS_INTERVAL_DEBIASED
 
 const char *cs_interval_name(cs_interval_method m);
