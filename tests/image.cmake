@@ -122,8 +122,8 @@ if(COPYSCOPE_FUZZ)
     file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/fuzz_image_units)
     add_test(NAME image_fuzz_smoke
              COMMAND fuzz_image -rss_limit_mb=4096 -max_total_time=30 -timeout=10
-                     ${CMAKE_CURRENT_BINARY_DIR}/fuzz_image_units ${CS_IMAGE_CORPUS})
-    set_tests_properties(image_fuzz_smoke PROPERTIES FIXTURES_REQUIRED image_corpus TIMEOUT 120)
+                     ${CMAKE_CURRENT_BINARY_DIR}/fuzz_image_units ${CS_IMAGE_CORPUS} ${CS_TESTDATA}/image_formats)
+    set_tests_properties(image_fuzz_smoke PROPERTIES FIXTURES_REQUIRED "image_corpus;image_formats_corpus" TIMEOUT 120)
   else()
     message(WARNING "COPYSCOPE_FUZZ=ON needs clang (CMAKE_C_COMPILER_ID is ${CMAKE_C_COMPILER_ID}); fuzz_image not built")
   endif()

@@ -497,6 +497,12 @@ cs_status cs_image_decode_limited(const unsigned char *data, size_t len, const c
     if (len < 8 && ((data[0] == 0x89 && memcmp(data, "\x89PNG\r\n\x1a\n", len) == 0) ||
                     (data[0] == 0xFF && memcmp(data, "\xFF\xD8\xFF", len < 3 ? len : 3) == 0)))
         return CS_FAIL(CS_E_TRUNCATED, "%s: truncated %s", name, data[0] == 0x89 ? "PNG" : "JPEG");
+    /* a cut inside the WebP (RIFF....WEBP) or TIFF (II*\0, MM\0*) signature */
+    if (len >= 2 && len < 12 && memcmp(data, "RIFF", len < 4 ? len : 4) == 0 &&
+        (len <= 8 || memcmp(data + 8, "WEBP", len - 8) == 0))
+        return CS_FAIL(CS_E_TRUNCATED, "%s: truncated WebP", name);
+    if (len >= 2 && len < 4 && (memcmp(data, "II*", len) == 0 || memcmp(data, "MM\0", len) == 0))
+        return CS_FAIL(CS_E_TRUNCATED, "%s: truncated TIFF", name);
     return CS_FAIL(CS_E_FORMAT, "%s: not an image (unknown signature)", name);
 }
 

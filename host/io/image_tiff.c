@@ -38,6 +38,7 @@ typedef struct tiff_mem {
     size_t len;
     uint64_t pos;
     char msg[240]; /* the first libtiff error */
+    int past_end;  /* a tag value of the first IFD lies past the end: failures are truncation */
 } tiff_mem;
 
 static tmsize_t tiff_read_cb(thandle_t h, void *buf, tmsize_t n) {
@@ -112,27 +113,33 @@ static uint64_t tiff_uint(const unsigned char *p, size_t n, int be) {
     return v;
 }
 
-/* Whether the first IFD has tag `want` (PIL's defaults differ from libtiff's for a missing
- * PhotometricInterpretation). Returns 1/0, or -1 when the IFD lies outside the file. */
-static int tiff_first_ifd_has(const unsigned char *d, size_t len, unsigned want) {
+/* Scan the first IFD (classic or BigTIFF): whether it has a PhotometricInterpretation tag
+ * (PIL's default for a missing one, 0 = MinIsWhite, differs from libtiff's guess) and whether
+ * any out-of-line tag value lies past the end of the file (a truncated file, whatever libtiff
+ * then says). Returns -1 when the IFD itself is not inside the file. */
+static int tiff_scan_first_ifd(const unsigned char *d, size_t len, int *has_ph, int *past_end) {
+    static const unsigned char tsize[19] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8, 8, 8};
     const int be = d[0] == 'M';
     const int big = (be ? d[3] : d[2]) == 0x2B;
-#define RD(p, n) tiff_uint(d + (p), (n), be)
-    uint64_t ifd, count;
-    size_t esize = big ? 20 : 12, csize = big ? 8 : 2;
-    if (big) {
-        if (len < 16) return -1;
-        ifd = RD(8, 8);
-    } else {
-        ifd = RD(4, 4);
-    }
+    const size_t esize = big ? 20 : 12, csize = big ? 8 : 2, vsize = big ? 8 : 4;
+    *has_ph = *past_end = 0;
+    if (big && len < 16) return -1;
+    uint64_t ifd = big ? tiff_uint(d + 8, 8, be) : tiff_uint(d + 4, 4, be);
     if (ifd > len || len - ifd < csize) return -1;
-    count = RD((size_t)ifd, csize);
+    uint64_t count = tiff_uint(d + ifd, csize, be);
     if (count > (len - ifd - csize) / esize) return -1;
-    for (uint64_t i = 0; i < count; i++)
-        if (RD((size_t)(ifd + csize + i * esize), 2) == want) return 1;
+    for (uint64_t i = 0; i < count; i++) {
+        const unsigned char *e = d + ifd + csize + i * esize;
+        unsigned tag = (unsigned)tiff_uint(e, 2, be), type = (unsigned)tiff_uint(e + 2, 2, be);
+        uint64_t n = tiff_uint(e + 4, big ? 8 : 4, be);
+        if (tag == TIFFTAG_PHOTOMETRIC) *has_ph = 1;
+        if (type >= sizeof tsize || !tsize[type] || n > ((uint64_t)1 << 40)) continue; /* libtiff judges it */
+        uint64_t bytes = n * tsize[type];
+        if (bytes <= vsize) continue;
+        uint64_t off = tiff_uint(e + 4 + (big ? 8 : 4), vsize, be);
+        if (off > len || bytes > len - off) *past_end = 1;
+    }
     return 0;
-#undef RD
 }
 
 /* ------------------------------------------------------------------- PIL's modes */
@@ -349,6 +356,7 @@ static int tiff_compression_known(unsigned c) {
 #define CS_TIFF_MAX_BLOCK ((uint64_t)1 << 30)
 
 static cs_status tiff_fail(tiff_mem *m, cs_status st, const char *name, const char *what) {
+    if (m->past_end && st == CS_E_FORMAT) st = CS_E_TRUNCATED;
     if (m->msg[0]) return CS_FAIL(st, "%s: %s TIFF: %s: %s", name, st == CS_E_TRUNCATED ? "truncated" : "corrupt", what, m->msg);
     return CS_FAIL(st, "%s: %s TIFF: %s", name, st == CS_E_TRUNCATED ? "truncated" : "corrupt", what);
 }
@@ -357,10 +365,11 @@ cs_status cs_image_decode_tiff(const unsigned char *data, size_t len, const char
                                cs_image *out) {
     pthread_once(&tiff_global_once, tiff_silence_global);
     if (len < 8) return CS_FAIL(CS_E_TRUNCATED, "%s: truncated TIFF (%zu bytes)", name, len);
-    int has_ph = tiff_first_ifd_has(data, len, TIFFTAG_PHOTOMETRIC);
-    if (has_ph < 0) return CS_FAIL(CS_E_TRUNCATED, "%s: truncated TIFF (first directory outside the file)", name);
+    int has_ph = 0, past_end = 0;
+    if (tiff_scan_first_ifd(data, len, &has_ph, &past_end) < 0)
+        return CS_FAIL(CS_E_TRUNCATED, "%s: truncated TIFF (first directory outside the file)", name);
 
-    tiff_mem mem = {.data = data, .len = len};
+    tiff_mem mem = {.data = data, .len = len, .past_end = past_end};
     cs_status st = CS_OK;
     TIFF *tif = NULL;
     uint8_t *buf = NULL; /* (block bytes) one decoded strip or tile */
@@ -450,6 +459,9 @@ cs_status cs_image_decode_tiff(const unsigned char *data, size_t len, const char
         st = tiff_fail(&mem, CS_E_FORMAT, name, "strip/tile size out of range");
         goto done;
     }
+    /* A codec that reports an error but returns data (CCITT on a bad code word) leaves rows
+     * PIL fills from an uninitialised buffer: such files are refused, not guessed. */
+    mem.msg[0] = 0;
     buf = cs_malloc((size_t)block, name);
     if (!buf) {
         st = CS_E_NOMEM;
@@ -466,8 +478,9 @@ cs_status cs_image_decode_tiff(const unsigned char *data, size_t len, const char
         for (uint32_t y = 0; y < h; y += rps) {
             uint32_t rows = h - y < rps ? h - y : rps;
             uint32_t s = TIFFComputeStrip(tif, y, 0);
+            memset(buf, 0, (size_t)block); /* codecs that stop early (CCITT) leave the rest as is */
             tmsize_t got = TIFFReadEncodedStrip(tif, s, buf, (tmsize_t)block);
-            if (got < 0 || (uint64_t)got < (uint64_t)rows * line || line * rows > block) {
+            if (got < 0 || (uint64_t)got < (uint64_t)rows * line || line * rows > block || mem.msg[0]) {
                 st = tiff_fail(&mem, CS_E_FORMAT, name, "cannot decode a strip");
                 goto done;
             }
@@ -486,8 +499,9 @@ cs_status cs_image_decode_tiff(const unsigned char *data, size_t len, const char
         for (uint64_t ty = 0; ty < h; ty += th)
             for (uint64_t tx = 0; tx < w; tx += tw) {
                 uint32_t t = TIFFComputeTile(tif, (uint32_t)tx, (uint32_t)ty, 0, 0);
+                memset(buf, 0, (size_t)block);
                 tmsize_t got = TIFFReadEncodedTile(tif, t, buf, (tmsize_t)block);
-                if (got < 0 || (uint64_t)got < tline * th) {
+                if (got < 0 || (uint64_t)got < tline * th || mem.msg[0]) {
                     st = tiff_fail(&mem, CS_E_FORMAT, name, "cannot decode a tile");
                     goto done;
                 }
