@@ -61,7 +61,7 @@ int main(void) {
         {"\x89PNG", 4, CS_E_TRUNCATED, "m.png: truncated PNG"},
         {"\xff\xd8", 2, CS_E_TRUNCATED, "m.png: truncated JPEG"},
         {"GIF89a....", 10, CS_E_UNSUPPORTED, "m.png: unsupported format GIF"},
-        {"RIFF\0\0\0\0WEBPVP8 ", 16, CS_E_TRUNCATED, "m.png: truncated WebP"},
+        {"RIFF\144\0\0\0WEBPVP8 ", 16, CS_E_TRUNCATED, "m.png: truncated WebP"},
         {"RIFF", 4, CS_E_TRUNCATED, "m.png: truncated WebP"},
         {"RIFF\4\0\0\0WEBPABCD", 16, CS_E_FORMAT, "m.png: corrupt WebP: first chunk is not VP8"},
         {"II*\0", 4, CS_E_TRUNCATED, "m.png: truncated TIFF"},

@@ -48,6 +48,53 @@ static int has_extension(const char *path, int (*cmp)(const char *, const char *
 int cs_image_has_known_extension(const char *path) { return has_extension(path, strcasecmp); }
 int cs_image_has_fid_extension(const char *path) { return has_extension(path, strcmp); }
 
+int cs_image_listed(const char *name, cs_image_listing rule) {
+    if (!name) return 0;
+    const char *dot = strrchr(name, '.');
+    switch (rule) {
+    case CS_LISTING_PYTORCH_FID:
+        return has_extension(name, strcmp);
+    case CS_LISTING_CLEAN_FID: {
+        static const char *const ext[] = {"bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif",
+                                          "tiff", "webp", "npy", "JPEG", "JPG", "PNG"};
+        if (name[0] == '.' || !dot || !dot[1]) return 0; /* glob's '*' skips hidden names */
+        for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+            if (strcmp(dot + 1, ext[i]) == 0) return 1;
+        return 0;
+    }
+    case CS_LISTING_TORCH_FIDELITY: {
+        /* os.path.splitext: leading dots belong to the name (".png" has no extension) */
+        const char *p = name;
+        while (*p == '.') p++;
+        dot = strrchr(p, '.');
+        if (!dot || !dot[1]) return 0;
+        return !strcasecmp(dot + 1, "png") || !strcasecmp(dot + 1, "jpg") || !strcasecmp(dot + 1, "jpeg");
+    }
+    }
+    return 0;
+}
+
+const char *cs_image_listing_name(cs_image_listing rule) {
+    switch (rule) {
+    case CS_LISTING_PYTORCH_FID: return "pytorch-fid";
+    case CS_LISTING_CLEAN_FID: return "clean-fid";
+    case CS_LISTING_TORCH_FIDELITY: return "torch-fidelity";
+    }
+    return "unknown";
+}
+
+const char *cs_image_listing_describe(cs_image_listing rule) {
+    switch (rule) {
+    case CS_LISTING_PYTORCH_FID:
+        return "*.bmp *.jpg *.jpeg *.pgm *.png *.ppm *.tif *.tiff *.webp, lowercase, like pytorch-fid";
+    case CS_LISTING_CLEAN_FID:
+        return "**/*.bmp *.jpg *.jpeg *.pgm *.png *.ppm *.tif *.tiff *.webp *.JPEG *.JPG *.PNG, recursive, like clean-fid";
+    case CS_LISTING_TORCH_FIDELITY:
+        return "*.png *.jpg *.jpeg in any case, like torch-fidelity's defaults";
+    }
+    return "";
+}
+
 cs_status cs_image_check_size(const char *name, uint64_t w, uint64_t h, uint64_t max_pixels) {
     if (w == 0 || h == 0)
         return CS_FAIL(CS_E_FORMAT, "%s: image has zero size (%llux%llu)", name,
