@@ -22,8 +22,8 @@ import numpy as np
 PEERS = "/opt/copyscope-tools/pypeers"
 
 # One file per decoding path that matters (and a few sizes): all decode like PIL.
-FILES = ["webp_lossless_alpha.webp", "webp_anim_mixed.webp", "webp_natural.webp", "tif_pil_P_packbits.tif",
-         "tif_pil_CMYK_tiff_deflate.tif", "tif_pil_I16_tiff_adobe_deflate.tif", "tif_rgb16_be_deflate_pred.tif",
+FILES = ["webp_lossless_alpha.webp", "webp_anim_mixed.webp", "tif_pil_CMYK_tiff_deflate.tif",
+         "tif_pil_I16_tiff_adobe_deflate.tif", "tif_rgb16_be_deflate_pred.tif",
          "tif_rgba8_assoc.tif", "tif_pal4_tiled_deflate.tif", "bmp_natural.bmp", "bmp_rle4_topdown.bmp",
          "bmp_rgb16_565_h124.bmp"]
 

@@ -87,7 +87,8 @@ static int tiff_error_cb(TIFF *tif, void *user, const char *module, const char *
         vsnprintf(text, sizeof text, fmt, ap);
         for (char *p = text; *p; p++)
             if (*p == '\n' || *p == '\r') *p = ' ';
-        snprintf(m->msg, sizeof m->msg, "%s%s%s", module ? module : "", module ? ": " : "", text);
+        int prefix = module && strncmp(text, module, strlen(module)) != 0; /* codecs repeat it */
+        snprintf(m->msg, sizeof m->msg, "%s%s%s", prefix ? module : "", prefix ? ": " : "", text);
     }
     return 1; /* handled: libtiff's global handler (stderr) is not called */
 }
@@ -460,9 +461,11 @@ cs_status cs_image_decode_tiff(const unsigned char *data, size_t len, const char
         goto done;
     }
     /* A codec that reports an error but returns data (CCITT on a bad code word) leaves rows
-     * PIL fills from an uninitialised buffer: such files are refused, not guessed. */
+     * PIL fills from an uninitialised buffer: such files are refused, not guessed. Every
+     * accepted strip/tile is written whole by its codec; the buffer starts zeroed (calloc: no
+     * pages touched for a header that lies about a huge strip). */
     mem.msg[0] = 0;
-    buf = cs_malloc((size_t)block, name);
+    buf = cs_calloc(1, (size_t)block, name);
     if (!buf) {
         st = CS_E_NOMEM;
         goto done;
@@ -478,7 +481,6 @@ cs_status cs_image_decode_tiff(const unsigned char *data, size_t len, const char
         for (uint32_t y = 0; y < h; y += rps) {
             uint32_t rows = h - y < rps ? h - y : rps;
             uint32_t s = TIFFComputeStrip(tif, y, 0);
-            memset(buf, 0, (size_t)block); /* codecs that stop early (CCITT) leave the rest as is */
             tmsize_t got = TIFFReadEncodedStrip(tif, s, buf, (tmsize_t)block);
             if (got < 0 || (uint64_t)got < (uint64_t)rows * line || line * rows > block || mem.msg[0]) {
                 st = tiff_fail(&mem, CS_E_FORMAT, name, "cannot decode a strip");
@@ -499,7 +501,6 @@ cs_status cs_image_decode_tiff(const unsigned char *data, size_t len, const char
         for (uint64_t ty = 0; ty < h; ty += th)
             for (uint64_t tx = 0; tx < w; tx += tw) {
                 uint32_t t = TIFFComputeTile(tif, (uint32_t)tx, (uint32_t)ty, 0, 0);
-                memset(buf, 0, (size_t)block);
                 tmsize_t got = TIFFReadEncodedTile(tif, t, buf, (tmsize_t)block);
                 if (got < 0 || (uint64_t)got < tline * th || mem.msg[0]) {
                     st = tiff_fail(&mem, CS_E_FORMAT, name, "cannot decode a tile");
