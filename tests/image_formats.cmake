@@ -6,7 +6,7 @@
 #                          refused variants give the manifest's status and a message naming the
 #                          file; 60 corrupted variants of 12 files must decode identically to
 #                          PIL wherever both decode them, and agree with PIL on success
-#  image_formats_hostile   truncations + random byte corruption of 16 files: no crash, success or
+#  image_formats_hostile   truncations + random byte corruption of 17 files: no crash, success or
 #                          a clean error (again with ASan+UBSan: image_formats_hostile_asan)
 #  image_formats_listing   directory listing under each peer's rule (pytorch-fid, clean-fid,
 #                          torch-fidelity: case, extensions, recursion, dotfiles) vs their code
@@ -40,6 +40,7 @@ set(CS_FORMATS_HOSTILE_FILES
     ${CS_FORMATS_CORPUS}/tif_pil_P_packbits.tif ${CS_FORMATS_CORPUS}/tif_rgb16_be_deflate_pred.tif
     ${CS_FORMATS_CORPUS}/tif_pal4_tiled_deflate.tif ${CS_FORMATS_CORPUS}/tif_pil_I16_tiff_adobe_deflate.tif
     ${CS_FORMATS_CORPUS}/tif_pil_RGB_jpeg.tif ${CS_FORMATS_CORPUS}/tif_pil_1_g4.tif
+    ${CS_FORMATS_CORPUS}/tif_rgb8_planar_deflate_rps7.tif
     ${CS_FORMATS_CORPUS}/bmp_pal4_h40.bmp ${CS_FORMATS_CORPUS}/bmp_rle8.bmp ${CS_FORMATS_CORPUS}/bmp_rle4.bmp
     ${CS_FORMATS_CORPUS}/bmp_rgb32_bf_XBGR.bmp ${CS_FORMATS_CORPUS}/bmp_rgb16_565_h40.bmp
     ${CS_FORMATS_CORPUS}/bmp_pal1_h12.bmp)

@@ -13,7 +13,8 @@ file with PIL's Image.open(f).convert('RGB'), byte for byte.
         LZW, deflate (both codes), packbits, CCITT G4, JPEG, multi-page; plus a hand-written
         writer (below) for what PIL cannot write: 16-bit RGB/RGBA/CMYK, associated alpha,
         2/4-bit gray, MinIsWhite, big-endian, tiles, FillOrder 2, predictor 2, short/palette
-        sub-byte, planar, and refused variants (planar RGB, LAB, float, YCbCr without JPEG).
+        sub-byte, separate planes, and refused variants (16-bit raw planes, LAB, float, YCbCr
+        without JPEG).
   BMP   hand-written (every header type 12/40/64/108/124, 1/4/8-bit palettes incl. grey ramps
         and short palettes, 16-bit 5-5-5 and 5-6-5 over all 65536 values, 24/32-bit, bitfields,
         RLE4/RLE8 with every escape, bottom-up and top-down) and PIL's writer.
@@ -389,8 +390,16 @@ def corpus():
     yield "tif_rgb8_strips3_lzwpred.tif", save_pil(im, format="TIFF", compression="tiff_lzw",
                                                    tiffinfo={317: 2, 278: 3}), "ok"
     # refused: PIL decodes them differently from their meaning, or not at all
-    yield "tif_rgb8_planar.tif", tiff_bytes(rgb, 8, 2, planar=2), "unsupported"
+    # separate planes: PIL reads them as interleaved samples (not 16-bit uncompressed ones)
+    yield "tif_rgb8_planar.tif", tiff_bytes(rgb, 8, 2, planar=2), "ok"
+    yield "tif_rgb8_planar_deflate_rps7.tif", tiff_bytes(rgb, 8, 2, planar=2, compression=8, rows_per_strip=7), "ok"
+    yield "tif_cmyk8_planar_packbits.tif", tiff_bytes(cmyk, 8, 5, planar=2, compression=32773), "ok"
+    yield "tif_rgba8_planar.tif", tiff_bytes(np.dstack([rgb, alpha]), 8, 2, planar=2, extra=[2]), "ok"
+    yield "tif_rgb16_planar_deflate.tif", tiff_bytes(rgb16, 16, 2, planar=2, compression=8, predictor=2), "ok"
+    yield "tif_rgb16_planar_raw.tif", tiff_bytes(rgb16, 16, 2, planar=2), "unsupported"
+    yield "tif_rgba8_assoc_planar.tif", tiff_bytes(np.dstack([pm, alpha]), 8, 2, planar=2, extra=[1]), "unsupported"
     yield "tif_lab8.tif", tiff_bytes(rgb, 8, 8), "unsupported"
+    yield "tif_ycbcr8_raw.tif", tiff_bytes(rgb, 8, 6), "unsupported"
     yield "tif_float32.tif", tiff_bytes(np.zeros((4, 5), np.uint32), 32, 1, sampleformat=3), "unsupported"
     yield "tif_gray16_be_miniswhite.tif", tiff_bytes(g16, 16, 0, bo=">"), "unsupported"
     good_t = tiff_bytes(rgb, 8, 2, compression=8)

@@ -17,8 +17,9 @@
  *  - CMYK: PIL's cmyk2rgb; gray+alpha: the gray sample; alpha is always dropped;
  *  - YCbCr with JPEG compression: libjpeg converts to RGB (JPEGCOLORMODE_RGB), as in PIL.
  * Refused (CS_E_UNSUPPORTED, with the reason): layouts PIL has no mode for, 12/32-bit and
- * float samples, LAB, YCbCr without JPEG, old-style JPEG, planar (separate) samples, and
- * compressions PIL does not know. Errors and warnings of libtiff are captured per handle
+ * float samples, LAB, YCbCr without JPEG, old-style JPEG, separate planes of 16-bit
+ * uncompressed samples (PIL misreads them) or with associated alpha, and compressions PIL
+ * does not know. Separate planes otherwise are read plane by plane and interleaved. Errors and warnings of libtiff are captured per handle
  * (never printed); libtiff's global handlers are silenced once, for codecs that still
  * report through them. Sizes are checked before any pixel buffer is allocated, libtiff's
  * own allocations are capped, and every strip/tile must lie inside the file. */
@@ -373,7 +374,8 @@ cs_status cs_image_decode_tiff(const unsigned char *data, size_t len, const char
     tiff_mem mem = {.data = data, .len = len, .past_end = past_end};
     cs_status st = CS_OK;
     TIFF *tif = NULL;
-    uint8_t *buf = NULL; /* (block bytes) one decoded strip or tile */
+    uint8_t *buf = NULL;  /* (block bytes) one decoded strip or tile (one plane) */
+    uint8_t *ibuf = NULL; /* separate planes: the block's samples interleaved */
     tiff_mode *mode = cs_calloc(1, sizeof *mode, name);
     TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
     if (!mode || !opts) {
@@ -425,9 +427,19 @@ cs_status cs_image_decode_tiff(const unsigned char *data, size_t len, const char
                      name, ph, spp, bps, sf, nex, fo, why);
         goto done;
     }
-    if (planar != PLANARCONFIG_CONTIG) {
-        st = CS_FAIL(CS_E_UNSUPPORTED, "%s: TIFF with separate sample planes (PlanarConfiguration 2) is not supported",
-                     name);
+    /* Separate planes: PIL reads them like interleaved samples, except 16-bit uncompressed
+     * planes (its raw reader takes one byte per sample there) and associated alpha. */
+    const int planes = planar == PLANARCONFIG_SEPARATE && spp > 1 ? spp : 1;
+    if (planar != PLANARCONFIG_CONTIG && planar != PLANARCONFIG_SEPARATE) {
+        st = CS_FAIL(CS_E_FORMAT, "%s: corrupt TIFF: PlanarConfiguration %u", name, planar);
+        goto done;
+    }
+    if (planes > 1 && (mode->kind == TK_RGBA8_ASSOC || mode->kind == TK_RGBA16_ASSOC || mode->kind == TK_YCBCR_JPEG ||
+                       (bps == 16 && comp == COMPRESSION_NONE))) {
+        st = CS_FAIL(CS_E_UNSUPPORTED,
+                     "%s: TIFF with separate sample planes and %s is not supported (PIL 9.4 misreads 16-bit "
+                     "uncompressed planes)",
+                     name, bps == 16 && comp == COMPRESSION_NONE ? "16-bit uncompressed samples" : "this layout");
         goto done;
     }
     if (mode->kind == TK_PAL) {
@@ -473,49 +485,61 @@ cs_status cs_image_decode_tiff(const unsigned char *data, size_t len, const char
     st = cs_image_alloc(out, name, w, h, max_pixels);
     if (st != CS_OK) goto done;
 
-    if (!tiled) {
-        uint32_t rps = h;
-        TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &rps);
-        if (rps == 0 || rps > h) rps = h;
-        const uint64_t line = TIFFScanlineSize64(tif);
-        for (uint32_t y = 0; y < h; y += rps) {
-            uint32_t rows = h - y < rps ? h - y : rps;
-            uint32_t s = TIFFComputeStrip(tif, y, 0);
-            tmsize_t got = TIFFReadEncodedStrip(tif, s, buf, (tmsize_t)block);
-            if (got < 0 || (uint64_t)got < (uint64_t)rows * line || line * rows > block || mem.msg[0]) {
-                st = tiff_fail(&mem, CS_E_FORMAT, name, "cannot decode a strip");
-                goto done;
-            }
-            for (uint32_t r = 0; r < rows; r++)
-                tiff_row_to_rgb(mode, buf + (size_t)(r * line), w, out->rgb + ((size_t)y + r) * w * 3);
-        }
+    /* (rows, cols) pixels of one strip or tile, all planes, interleaved: (rows, cols, spp) */
+    const size_t bsz = bps / 8 ? bps / 8 : 1;
+    uint32_t bw = w, bh = h; /* block width/height: tile, or the image width and rows per strip */
+    if (tiled) {
+        TIFFGetField(tif, TIFFTAG_TILEWIDTH, &bw);
+        TIFFGetField(tif, TIFFTAG_TILELENGTH, &bh);
     } else {
-        uint32_t tw = 0, th = 0;
-        TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw);
-        TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
-        const uint64_t tline = TIFFTileRowSize64(tif);
-        if (tw == 0 || th == 0 || tline == 0 || tline * th > block) {
-            st = tiff_fail(&mem, CS_E_FORMAT, name, "bad tile size");
+        TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &bh);
+        if (bh == 0 || bh > h) bh = h;
+    }
+    const uint64_t line = tiled ? TIFFTileRowSize64(tif) : TIFFScanlineSize64(tif); /* one plane's row */
+    if (bw == 0 || bh == 0 || line == 0 || line * bh > block) {
+        st = tiff_fail(&mem, CS_E_FORMAT, name, "bad strip/tile size");
+        goto done;
+    }
+    const uint64_t iline = planes > 1 ? (uint64_t)bw * spp * bsz : line; /* interleaved row bytes */
+    if (planes > 1) {
+        if (iline * bh > CS_TIFF_MAX_BLOCK || line < (uint64_t)bw * bsz) {
+            st = tiff_fail(&mem, CS_E_FORMAT, name, "strip/tile size out of range");
             goto done;
         }
-        for (uint64_t ty = 0; ty < h; ty += th)
-            for (uint64_t tx = 0; tx < w; tx += tw) {
-                uint32_t t = TIFFComputeTile(tif, (uint32_t)tx, (uint32_t)ty, 0, 0);
-                tmsize_t got = TIFFReadEncodedTile(tif, t, buf, (tmsize_t)block);
-                if (got < 0 || (uint64_t)got < tline * th || mem.msg[0]) {
-                    st = tiff_fail(&mem, CS_E_FORMAT, name, "cannot decode a tile");
+        ibuf = cs_calloc(1, (size_t)(iline * bh), name);
+        if (!ibuf) {
+            st = CS_E_NOMEM;
+            goto done;
+        }
+    }
+    for (uint64_t by = 0; by < h; by += bh)
+        for (uint64_t bx = 0; bx < w; bx += bw) {
+            const uint64_t rows = h - by < bh ? h - by : bh, cols = w - bx < bw ? w - bx : bw;
+            for (int p = 0; p < planes; p++) {
+                tmsize_t got;
+                if (tiled)
+                    got = TIFFReadEncodedTile(tif, TIFFComputeTile(tif, (uint32_t)bx, (uint32_t)by, 0, (uint16_t)p), buf,
+                                              (tmsize_t)block);
+                else
+                    got = TIFFReadEncodedStrip(tif, TIFFComputeStrip(tif, (uint32_t)by, (uint16_t)p), buf, (tmsize_t)block);
+                if (got < 0 || (uint64_t)got < (tiled ? bh : rows) * line || mem.msg[0]) {
+                    st = tiff_fail(&mem, CS_E_FORMAT, name, tiled ? "cannot decode a tile" : "cannot decode a strip");
                     goto done;
                 }
-                uint64_t rows = h - ty < th ? h - ty : th, cols = w - tx < tw ? w - tx : tw;
-                for (uint64_t r = 0; r < rows; r++)
-                    tiff_row_to_rgb(mode, buf + (size_t)(r * tline), (size_t)cols,
-                                    out->rgb + ((size_t)(ty + r) * w + (size_t)tx) * 3);
+                if (planes > 1) /* scatter this plane's samples into the interleaved block */
+                    for (uint64_t r = 0; r < rows; r++)
+                        for (uint64_t x = 0; x < cols; x++)
+                            memcpy(ibuf + r * iline + (x * spp + (uint64_t)p) * bsz, buf + r * line + x * bsz, bsz);
             }
-    }
+            const uint8_t *src = planes > 1 ? ibuf : buf;
+            for (uint64_t r = 0; r < rows; r++)
+                tiff_row_to_rgb(mode, src + r * iline, (size_t)cols, out->rgb + ((size_t)(by + r) * w + (size_t)bx) * 3);
+        }
 done:
     if (tif) TIFFClose(tif);
     if (opts) TIFFOpenOptionsFree(opts);
     free(buf);
+    free(ibuf);
     free(mode);
     if (st != CS_OK) cs_image_free(out);
     return st;

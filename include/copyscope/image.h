@@ -27,8 +27,8 @@
  *    a JPEG whose scanlines are all decoded may lack its end (EOI), as in PIL.
  * Differences from PIL (errors only): plain PNM (P1-P4) and GIF are CS_E_UNSUPPORTED, and so
  * are the WebP/TIFF/BMP variants PIL misdecodes or that are out of scope (docs/formats.md:
- * BMP grey-ramp palettes PIL reads with the wrong mode, BMP RLE delta escapes, planar/LAB/
- * float/12-32-bit TIFF, YCbCr TIFF without JPEG); libpng and PIL's own PNG reader disagree on
+ * BMP grey-ramp palettes PIL reads with the wrong mode, BMP RLE delta escapes, 16-bit
+ * uncompressed planar TIFF, LAB/float/12-32-bit TIFF, YCbCr TIFF without JPEG); libpng and PIL's own PNG reader disagree on
  * some corrupt files (either may accept one the other refuses). Truncated files fail in
  * both (PIL: "image file is truncated"; here CS_E_TRUNCATED). */
 #ifndef COPYSCOPE_IMAGE_H
