@@ -7,7 +7,8 @@
 #                          file; 60 corrupted variants of 12 files must decode identically to
 #                          PIL wherever both decode them, and agree with PIL on success
 #  image_formats_hostile   truncations + random byte corruption of 17 files: no crash, success or
-#                          a clean error (again with ASan+UBSan: image_formats_hostile_asan)
+#                          a clean error (again with ASan+UBSan: image_formats_hostile_asan, and
+#                          under valgrind on fewer variants: image_formats_hostile_valgrind)
 #  image_formats_listing   directory listing under each peer's rule (pytorch-fid, clean-fid,
 #                          torch-fidelity: case, extensions, recursion, dotfiles) vs their code
 #  image_formats_features  a folder of these files: same file list as pytorch-fid's, and
@@ -64,3 +65,17 @@ add_test(NAME image_formats_listing
          COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/image_listing_ref.py $<TARGET_FILE:test_image_listing>
                  ${CMAKE_CURRENT_BINARY_DIR}/image_listing_out)
 set_tests_properties(image_formats_listing PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+
+# Uninitialised reads and leaks in the new decoders and the libraries under them (every output
+# byte is touched): a few variants under valgrind, when it is installed.
+if(CS_VALGRIND)
+  add_test(NAME image_formats_hostile_valgrind
+           COMMAND ${CS_VALGRIND} --error-exitcode=3 --quiet --leak-check=full
+                   --suppressions=${CMAKE_CURRENT_SOURCE_DIR}/valgrind.supp
+                   --errors-for-leak-kinds=definite $<TARGET_FILE:test_image_hostile> 3 60 40
+                   ${CS_FORMATS_CORPUS}/webp_lossy_alpha.webp ${CS_FORMATS_CORPUS}/webp_anim_mixed.webp
+                   ${CS_FORMATS_CORPUS}/tif_pil_RGB_tiff_lzw.tif ${CS_FORMATS_CORPUS}/tif_pal4_tiled_deflate.tif
+                   ${CS_FORMATS_CORPUS}/tif_pil_RGB_jpeg.tif ${CS_FORMATS_CORPUS}/tif_rgb8_planar_deflate_rps7.tif
+                   ${CS_FORMATS_CORPUS}/bmp_rle4.bmp ${CS_FORMATS_CORPUS}/bmp_rgb16_565_h40.bmp)
+  set_tests_properties(image_formats_hostile_valgrind PROPERTIES FIXTURES_REQUIRED image_formats_corpus TIMEOUT 300)
+endif()
