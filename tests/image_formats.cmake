@@ -79,3 +79,15 @@ if(CS_VALGRIND)
                    ${CS_FORMATS_CORPUS}/bmp_rle4.bmp ${CS_FORMATS_CORPUS}/bmp_rgb16_565_h40.bmp)
   set_tests_properties(image_formats_hostile_valgrind PROPERTIES FIXTURES_REQUIRED image_formats_corpus TIMEOUT 300)
 endif()
+
+# The parallel decode of the new formats under ThreadSanitizer (libtiff's handlers are per file,
+# its global ones silenced once; libwebp keeps no global state).
+if(TARGET test_image_decode_tsan)
+  file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/image_formats_tsan_out)
+  add_test(NAME image_formats_decode_tsan
+           COMMAND test_image_decode_tsan ${CMAKE_CURRENT_BINARY_DIR}/image_formats_tsan_out ${CS_FORMATS_HOSTILE_FILES}
+                   ${CS_FORMATS_CORPUS}/bad_truncated.tif ${CS_FORMATS_CORPUS}/bad_corrupt.webp
+                   ${CS_FORMATS_CORPUS}/bmp_rle8_delta.bmp)
+  set_tests_properties(image_formats_decode_tsan PROPERTIES FIXTURES_REQUIRED image_formats_corpus
+                       ENVIRONMENT "TSAN_OPTIONS=halt_on_error=1 exitcode=66" TIMEOUT 300)
+endif()
