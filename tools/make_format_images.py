@@ -400,7 +400,22 @@ def corpus():
     yield "tif_rgba8_assoc_planar.tif", tiff_bytes(np.dstack([pm, alpha]), 8, 2, planar=2, extra=[1]), "unsupported"
     yield "tif_lab8.tif", tiff_bytes(rgb, 8, 8), "unsupported"
     yield "tif_ycbcr8_raw.tif", tiff_bytes(rgb, 8, 6), "unsupported"
-    yield "tif_float32.tif", tiff_bytes(np.zeros((4, 5), np.uint32), 32, 1, sampleformat=3), "unsupported"
+    # 32-bit integers (mode I, clipped) and floats (mode F: truncated, clipped, NaN -> 0)
+    i32 = np.array([[-5, 0, 1, 100, 255, 256, 1000, 2**31 - 1, -2**31, 70000]] * 3, np.int64)
+    i32 = np.concatenate([i32, (g16[:3, :10].astype(np.int64) - 200)], 0)
+    f32 = np.array([[-5.0, 0.0, 0.4, 0.6, 1.5, 100.7, 254.9, 255.0, 255.5, 300.0, np.nan, np.inf, -np.inf]] * 2,
+                   np.float32)
+    f32 = np.concatenate([f32, rgb[:4, :13, 0].astype(np.float32) * 1.37 - 20.25], 0)
+    for bo in ("<", ">"):
+        e = "le" if bo == "<" else "be"
+        yield f"tif_int32s_{e}.tif", tiff_bytes((i32 % 2**32).astype(np.uint32), 32, 1, bo=bo, sampleformat=2), "ok"
+        yield f"tif_float32_{e}.tif", tiff_bytes(f32.view(np.uint32), 32, 1, bo=bo, sampleformat=3), "ok"
+    yield "tif_int32u_le.tif", tiff_bytes((i32 % 2**32).astype(np.uint32), 32, 1, sampleformat=1), "ok"
+    yield "tif_float32_le_deflate.tif", tiff_bytes(f32.view(np.uint32), 32, 1, sampleformat=3,
+                                                        compression=8), "ok"
+    yield "tif_float32_be_deflate.tif", tiff_bytes(f32.view(np.uint32), 32, 1, bo=">", sampleformat=3,
+                                                   compression=8), "unsupported"
+    yield "tif_int32u_be.tif", tiff_bytes((i32 % 2**32).astype(np.uint32), 32, 1, bo=">"), "unsupported"
     yield "tif_gray16_be_miniswhite.tif", tiff_bytes(g16, 16, 0, bo=">"), "unsupported"
     good_t = tiff_bytes(rgb, 8, 2, compression=8)
     yield "bad_truncated.tif", good_t[: len(good_t) // 2], "truncated"

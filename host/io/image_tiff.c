@@ -9,15 +9,16 @@
  *  - 1/2/4/8-bit gray: 0/255, x85, x17, as is; MinIsWhite (photometric 0) inverted;
  *  - 16-bit gray (PIL "I;16", also photometric 0 little-endian, which PIL does not invert):
  *    clipped to 0..255 (PIL's I;16 -> RGB), so ordinary 16-bit gray is nearly all white;
- *    signed 16-bit ("I;16S", mode I): clipped to 0..255;
+ *    signed 16-bit ("I;16S", mode I) and 32-bit integers (mode I): clipped to 0..255;
+ *    32-bit float (mode F): 0 unless > 0 (NaN too), 255 from 255 on, else truncated;
  *  - palette 1/2/4/8-bit (+ alpha): ColorMap entries >> 8 (PIL: b // 256);
  *  - RGB/RGBA/RGBX 8-bit: the first three samples; associated alpha (ExtraSamples 1, PIL
  *    "RGBa"): un-premultiplied first, c * 255 / a (integer division, 0 where a = 0);
  *  - 16-bit RGB/RGBA/CMYK: the high byte of each sample (then the 8-bit rule);
  *  - CMYK: PIL's cmyk2rgb; gray+alpha: the gray sample; alpha is always dropped;
  *  - YCbCr with JPEG compression: libjpeg converts to RGB (JPEGCOLORMODE_RGB), as in PIL.
- * Refused (CS_E_UNSUPPORTED, with the reason): layouts PIL has no mode for, 12/32-bit and
- * float samples, LAB, YCbCr without JPEG, old-style JPEG, separate planes of 16-bit
+ * Refused (CS_E_UNSUPPORTED, with the reason): layouts PIL has no mode for, 12-bit samples,
+ * compressed big-endian 32-bit samples (PIL misreads them), LAB, YCbCr without JPEG, old-style JPEG, separate planes of 16-bit
  * uncompressed samples (PIL misreads them) or with associated alpha, and compressions PIL
  * does not know. Separate planes otherwise are read plane by plane and interleaved. Errors and warnings of libtiff are captured per handle
  * (never printed); libtiff's global handlers are silenced once, for codecs that still
@@ -150,6 +151,8 @@ typedef enum tiff_kind {
     TK_GRAY,        /* 1/2/4/8-bit gray, optionally inverted */
     TK_GRAY16,      /* I;16 (unsigned), clipped */
     TK_GRAY16S,     /* I;16S (signed), clipped */
+    TK_GRAY32,      /* I;32N / I;32S: int32, clipped */
+    TK_FLOAT32,     /* F: float, truncated toward zero and clipped (NaN -> 0) */
     TK_PAL,         /* palette index (sample 0) */
     TK_RGB8,        /* first three samples */
     TK_RGBA8_ASSOC, /* RGBa: un-premultiplied */
@@ -209,7 +212,17 @@ static int tiff_pick_mode(tiff_mode *m, int be, unsigned ph, unsigned sf, unsign
                 m->kind = TK_GRAY16S;
                 return 1;
             }
-            if (bps == 12 || bps == 32) *why = "12/32-bit and float samples are not supported";
+            /* 32-bit: PIL modes I (I;32N little-endian unsigned, I;32S signed) and F; its libtiff
+             * path keeps big-endian rawmodes for these and misreads compressed MM files */
+            if (bps == 32 && (sf == 1 || sf == 2 || sf == 3) && (sf == 3 || ph == 1) && (sf != 1 || !be)) {
+                if (be && comp != COMPRESSION_NONE) {
+                    *why = "PIL 9.4 misreads compressed big-endian 32-bit samples";
+                    return 0;
+                }
+                m->kind = sf == 3 ? TK_FLOAT32 : TK_GRAY32;
+                return 1;
+            }
+            if (bps == 12) *why = "12-bit samples are not supported";
             return 0;
         }
         if (ph == 1 && spp == 2 && bps == 8 && EX(2)) { /* LA */
@@ -315,6 +328,18 @@ static void tiff_row_to_rgb(const tiff_mode *m, const uint8_t *src, size_t n, ui
         case TK_GRAY16S: {
             int sv = (int16_t)s16[x];
             out[0] = out[1] = out[2] = (uint8_t)(sv < 0 ? 0 : sv > 255 ? 255 : sv);
+            break;
+        }
+        case TK_GRAY32: {
+            int32_t iv;
+            memcpy(&iv, src + 4 * x, 4);
+            out[0] = out[1] = out[2] = (uint8_t)(iv < 0 ? 0 : iv > 255 ? 255 : iv);
+            break;
+        }
+        case TK_FLOAT32: { /* PIL's F -> L: 0 unless > 0, 255 from 255 on, else truncated */
+            float fv;
+            memcpy(&fv, src + 4 * x, 4);
+            out[0] = out[1] = out[2] = (uint8_t)(!(fv > 0.0f) ? 0 : fv >= 255.0f ? 255 : (int)fv);
             break;
         }
         case TK_RGB8:

@@ -3,7 +3,7 @@
  * PNG (every color type and bit depth, palette with tRNS, interlaced) through libpng;
  * JPEG (baseline, progressive, grayscale, CMYK/YCCK incl. Adobe inverted) through
  * libjpeg-turbo; binary PGM/PPM (P5/P6, 8 and 16 bits); WebP (lossy, lossless, alpha,
- * animated: the first frame) through libwebp; TIFF (1-16 bits, gray, RGB(A), palette, CMYK,
+ * animated: the first frame) through libwebp; TIFF (1-32 bits, gray, RGB(A), palette, CMYK,
  * every compression PIL reads, strips or tiles, first page) through libtiff; BMP (1/4/8-bit
  * palette, RLE4/RLE8, 16/24/32-bit, bottom-up and top-down) by hand. The rules of the three
  * are in host/io/image_webp.c, image_tiff.c, image_bmp.c and docs/formats.md. A cs_image owns
@@ -28,8 +28,9 @@
  * Differences from PIL (errors only): plain PNM (P1-P4) and GIF are CS_E_UNSUPPORTED, and so
  * are the WebP/TIFF/BMP variants PIL misdecodes or that are out of scope (docs/formats.md:
  * BMP grey-ramp palettes PIL reads with the wrong mode, BMP RLE delta escapes, 16-bit
- * uncompressed planar TIFF, LAB/float/12-32-bit TIFF, YCbCr TIFF without JPEG); libpng and PIL's own PNG reader disagree on
- * some corrupt files (either may accept one the other refuses). Truncated files fail in
+ * uncompressed planar TIFF, compressed big-endian 32-bit TIFF, LAB and 12-bit TIFF, YCbCr TIFF
+ * without JPEG); libpng and PIL's own PNG reader disagree on some corrupt files (either
+ * may accept one the other refuses), and so do PIL's TIFF directory parser and libtiff. Truncated files fail in
  * both (PIL: "image file is truncated"; here CS_E_TRUNCATED). */
 #ifndef COPYSCOPE_IMAGE_H
 #define COPYSCOPE_IMAGE_H
