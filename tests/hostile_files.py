@@ -12,6 +12,7 @@ covariance, compressed features) must still be accepted, so that the checks refu
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import time
