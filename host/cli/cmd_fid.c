@@ -11,6 +11,7 @@
 #include "fid/fid_many.h"
 
 #include "copyscope/frechet.h"
+#include "copyscope/model.h"
 #include "copyscope/statsfile.h"
 
 #include <cblas.h>
@@ -32,6 +33,17 @@ int cs_fid_cli_common_opt(const char *cmd, int c, const char *arg, cs_fid_cli_op
     long v;
     switch (c) {
     case CS_OPT_WEIGHTS: o->feat.weights_path = arg; return 1;
+    case CS_OPT_MODEL: {
+        cs_model_kind k;
+        if (!cs_model_kind_parse(arg, &k)) {
+            cs_cli_usage_error(cmd, "--model must be inception, dinov2-vits14, dinov2-vitb14, dinov2-vitl14, "
+                               "dinov2-vitg14 or clip-vitl14-336 (got '%s')", arg);
+            return -1;
+        }
+        o->feat.model = k == CS_MODEL_INCEPTION ? NULL : arg;
+        if (!o->dims_given) o->feat.dims = cs_model_kind_dims(k);
+        return 1;
+    }
     case CS_OPT_DIMS:
         if (!cs_cli_parse_int(cmd, "--dims", arg, 1, CS_STATS_MAX_DIMS, &v)) return -1;
         o->feat.dims = (int)v;

@@ -22,7 +22,7 @@
 #error "the weights loader reads little-endian data in place; port it for big-endian hosts"
 #endif
 
-#define CS_WEIGHTS_MAX_FILE ((size_t)1 << 32)  /* 4 GiB: the official file is 95.6 MB */
+#define CS_WEIGHTS_MAX_FILE ((size_t)5 << 30)  /* 5 GiB: Inception is 95.6 MB, DINOv2 ViT-g/14 4.5 GB */
 #define CS_WEIGHTS_MAX_PKL ((size_t)1 << 26)   /* 64 MiB data.pkl (official: 68 KB) */
 #define CS_WEIGHTS_MAX_TENSORS 100000
 #define CS_WEIGHTS_MAX_NAME 1024
@@ -1009,4 +1009,27 @@ cs_status cs_weights_find(const char *explicit_path, char *out, size_t out_size)
                    "$TORCH_HOME/hub/checkpoints/ or point $COPYSCOPE_WEIGHTS or --weights at it",
                    nc ? list : "nothing: $COPYSCOPE_WEIGHTS, $TORCH_HOME and $HOME are unset",
                    CS_WEIGHTS_OFFICIAL_URL);
+}
+
+cs_status cs_weights_find_named(const char *explicit_path, const char *file_name, const char *what, char *out,
+                                size_t out_size) {
+    if (explicit_path && explicit_path[0]) return cs_weights_find(explicit_path, out, out_size);
+    const char *th = getenv("TORCH_HOME"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char cand[3][2048], list[6200];
+    int nc = 0;
+    if (th && th[0]) snprintf(cand[nc++], sizeof cand[0], "%.900s/hub/checkpoints/%.200s", th, file_name);
+    if (xdg && xdg[0]) snprintf(cand[nc++], sizeof cand[0], "%.900s/torch/hub/checkpoints/%.200s", xdg, file_name);
+    if (home && home[0]) snprintf(cand[nc++], sizeof cand[0], "%.900s/.cache/torch/hub/checkpoints/%.200s", home, file_name);
+    size_t k = 0;
+    list[0] = 0;
+    for (int i = 0; i < nc; i++) {
+        if (cs_is_file(cand[i])) {
+            if (strlen(cand[i]) >= out_size) return CS_FAIL(CS_E_USAGE, "%s: path too long", cand[i]);
+            strcpy(out, cand[i]);
+            return CS_OK;
+        }
+        k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", cand[i]);
+    }
+    return CS_FAIL(CS_E_NOTFOUND, "%s weights not found (searched: %s); name the file with --weights", what,
+                   nc ? list : "nothing: $TORCH_HOME, $XDG_CACHE_HOME and $HOME are unset");
 }

@@ -15,6 +15,7 @@
 #include "core/common.h"
 #include "copyscope/model.h"
 #include "net/inception_arch.h"
+#include "net/vit.h"
 
 #include <math.h>
 #include <omp.h>
@@ -63,6 +64,8 @@ struct cs_model {
     size_t wregion_floats[2];
     char notice[256];
     char precision[8];          /* "fp32", "tf32", "fp16" */
+    cs_model_kind kind;         /* the network (from the weights) */
+    cs_vit *vit;                /* a Vision Transformer (CPU), or NULL for Inception */
 };
 
 /* ---- forward context ---------------------------------------------------------------------- */
@@ -371,10 +374,45 @@ cs_status cs_model_create_ex(const cs_weights *w, const char *device, const char
     return cs_model_create_testing(w, device, precision, threads, NULL, out);
 }
 
+/* A Vision Transformer model: the CPU only for now (no CUDA kernels yet), fp32. "auto" and a
+ * GPU list fall back to the CPU with a notice; an explicit "cuda" is refused. */
+static cs_status vit_model_create(const cs_weights *w, cs_model_kind kind, const char *device, const char *precision,
+                                  int threads, const cs_model_testing *t, cs_model **out) {
+    const char *dev = device ? device : "cpu";
+    if (strncmp(dev, "cuda", 4) == 0)
+        return CS_FAIL(CS_E_UNSUPPORTED, "device %s: model %s runs on the CPU only in this version (use --device cpu "
+                       "or auto)", dev, cs_model_kind_name(kind));
+    if (precision && strcmp(precision, "fp32") != 0)
+        return CS_FAIL(CS_E_USAGE, "precision %s: model %s computes in fp32 only", precision, cs_model_kind_name(kind));
+    cs_model *m = cs_calloc(1, sizeof *m, "model");
+    if (!m) return CS_E_NOMEM;
+    cs_status st;
+    const cs_backend_cpu_opts cpu = {.threads = threads};
+    CS_TRY_GOTO(st, cs_backend_create_opts("cpu", NULL, &cpu, &m->be, m->notice, sizeof m->notice), fail);
+    if (strcmp(dev, "cpu") != 0)
+        snprintf(m->notice, sizeof m->notice, "model %s runs on the CPU (no GPU kernels for it yet)",
+                 cs_model_kind_name(kind));
+    snprintf(m->precision, sizeof m->precision, "fp32");
+    m->kind = kind;
+    CS_TRY_GOTO(st, cs_vit_create(w, kind, threads, t && t->vit_any_depth, &m->vit), fail);
+    m->chunk_max = 1 << 20;
+    m->workers = 1;
+    *out = m;
+    return CS_OK;
+fail:
+    cs_model_free(m);
+    return st;
+}
+
+cs_model_kind cs_model_get_kind(const cs_model *m) { return m->kind; }
+
 cs_status cs_model_create_testing(const cs_weights *w, const char *device, const char *precision,
                                   int threads, const cs_model_testing *t, cs_model **out) {
     *out = NULL;
     if (!w) return CS_FAIL(CS_E_USAGE, "cs_model_create: no weights");
+    cs_model_kind kind;
+    CS_TRY(cs_model_kind_of_weights(w, &kind));
+    if (kind != CS_MODEL_INCEPTION) return vit_model_create(w, kind, device, precision, threads, t, out);
     cs_model *m = cs_calloc(1, sizeof *m, "model");
     if (!m) return CS_E_NOMEM;
     cs_status st;
@@ -409,6 +447,7 @@ fail:
 
 void cs_model_free(cs_model *m) {
     if (!m) return;
+    cs_vit_free(m->vit);
     if (m->be) {
         m->be->iface->buffer_free(m->be, m->arena);
         for (int i = 0; i < CS_MODEL_MAX_WORKERS; i++) m->be->iface->buffer_free(m->be, m->warena[i]);
@@ -537,7 +576,19 @@ static cs_status chunk_failed(cs_status st, int first, int count) {
                    first + count - 1);
 }
 
+/* dims of a ViT model: its feature size only. */
+static cs_status vit_check_dims(const cs_model *m, int dims) {
+    if (dims != cs_model_kind_dims(m->kind))
+        return CS_FAIL(CS_E_USAGE, "dims %d not supported by model %s (its features have %d)", dims,
+                       cs_model_kind_name(m->kind), cs_model_kind_dims(m->kind));
+    return CS_OK;
+}
+
 cs_status cs_model_forward(cs_model *m, const float *x, int n, int dims, float *out) {
+    if (m->vit) {
+        CS_TRY(vit_check_dims(m, dims));
+        return cs_vit_forward(m->vit, x, n, out);
+    }
     if (!cs_model_dims_valid(dims))
         return CS_FAIL(CS_E_USAGE, "dims %d not supported (expected 64, 192, 768 or 2048)", dims);
     if (n < 0) return CS_FAIL(CS_E_USAGE, "negative image count %d", n);
@@ -612,6 +663,13 @@ static cs_status submit(cs_model *m, int slot, const float *x, const uint8_t *rg
                         const cs_rgb_item *items, int n, int dims, float *out, int may_async) {
     if (slot < 0 || slot > 1) return CS_FAIL(CS_E_USAGE, "pipeline slot %d (expected 0 or 1)", slot);
     if (m->pipe[slot].pending) return CS_FAIL(CS_E_USAGE, "pipeline slot %d is still in flight", slot);
+    if (m->vit) { /* the CPU: run to completion now (collect only reports) */
+        if (!x) return CS_FAIL(CS_E_UNSUPPORTED, "model %s takes preprocessed input", cs_model_kind_name(m->kind));
+        CS_TRY(cs_model_forward(m, x, n, dims, out));
+        m->pipe[slot].pending = 1;
+        m->pipe[slot].in_flight = 0;
+        return CS_OK;
+    }
     if (!cs_model_dims_valid(dims))
         return CS_FAIL(CS_E_USAGE, "dims %d not supported (expected 64, 192, 768 or 2048)", dims);
     if (n < 1) return CS_FAIL(CS_E_USAGE, "a batch needs at least one image (got %d)", n);
@@ -701,6 +759,20 @@ static cs_status features_rgb_dev(cs_model *m, const cs_image *imgs, int n, int 
 }
 
 cs_status cs_model_features_rgb(cs_model *m, const cs_image *imgs, int n, int dims, float *out) {
+    if (m->vit) {
+        CS_TRY(vit_check_dims(m, dims));
+        if (n < 0) return CS_FAIL(CS_E_USAGE, "negative image count %d", n);
+        const int s = cs_model_kind_input_size(m->kind);
+        const size_t in = (size_t)3 * s * s;
+        float *x = cs_malloc((n ? (size_t)n : 1) * in * sizeof(float), "preprocessed images");
+        if (!x) return CS_E_NOMEM;
+        cs_status st = CS_OK;
+        for (int j = 0; j < n && st == CS_OK; j++)
+            st = cs_model_kind_preprocess(m->kind, imgs[j].rgb, imgs[j].width, imgs[j].height, x + (size_t)j * in);
+        if (st == CS_OK) st = cs_vit_forward(m->vit, x, n, out);
+        free(x);
+        return st;
+    }
     if (!cs_model_dims_valid(dims))
         return CS_FAIL(CS_E_USAGE, "dims %d not supported (expected 64, 192, 768 or 2048)", dims);
     if (n < 0) return CS_FAIL(CS_E_USAGE, "negative image count %d", n);

@@ -85,6 +85,13 @@ cs_status cs_weights_tensor(const cs_weights *w, const char *name, cs_tensor_vie
  * On failure: CS_E_NOTFOUND with one message listing the places searched and the official URL. */
 cs_status cs_weights_find(const char *explicit_path, char *out, size_t out_size);
 
+/* Resolve the weights of another model (a DINOv2 hub file, a CLIP safetensors file): explicit
+ * (may be NULL), then $TORCH_HOME/hub/checkpoints/<file_name>, $XDG_CACHE_HOME/torch/hub/
+ * checkpoints/<file_name>, ~/.cache/torch/hub/checkpoints/<file_name>. what names the model in the
+ * CS_E_NOTFOUND message. */
+cs_status cs_weights_find_named(const char *explicit_path, const char *file_name, const char *what, char *out,
+                                size_t out_size);
+
 /* The 566 expected (name, shape) pairs of the official file, in its key order (strcmp order),
  * derived from host/net/inception_arch.c. */
 size_t cs_weights_expected_count(void);
