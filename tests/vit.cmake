@@ -1,0 +1,42 @@
+# Vision Transformer feature spaces (--model dinov2-*, clip-vitl14-336): ops, preprocessing and the
+# whole pipeline against PyTorch / PIL / torchvision (tools/vit_torch.py, checked against
+# facebookresearch/dinov2's own code: docs/feature-spaces.md).
+#
+#  fixture_vit_weights   seeded ViT-S/14 weights in the torch-hub dinov2_vits14 layout (22M params)
+#  fixture_vit_depth     reduced-depth (2 blocks) ViT-L/14 and ViT-g/14 (SwiGLU) files
+#  vit_ops_golden        tests/vit_ops_ref.py: torch/PIL/torchvision goldens of every op
+#  vit_ops               every fast op vs its reference and vs the goldens; PIL resize byte for byte
+#  vit_features          copyscope features --model dinov2-vits14 vs the reference (1e-4 of scale),
+#                        cache, thread-count determinism
+#  vit_fid               copyscope fid --model dinov2-vits14 vs FD_DINOv2 from the reference (1e-4)
+#  vit_depth             the ViT-L and ViT-g code paths (2 blocks) vs the reference
+#  vit_hostile           bad weights / options refused with exit 2 and one line
+set(CS_VIT_W ${CS_TESTDATA}/dinov2-vits14-seed3.pth)
+add_test(NAME fixture_vit_weights
+         COMMAND ${CS_PYTHON} ${PROJECT_SOURCE_DIR}/tools/gen_vit_weights.py --arch dinov2-vits14 --seed 3
+                 --out ${CS_VIT_W})
+set_tests_properties(fixture_vit_weights PROPERTIES FIXTURES_SETUP vit_weights TIMEOUT 300)
+
+set(CS_VIT_DEPTH_DIR ${CS_TESTDATA}/vit-depth)
+file(MAKE_DIRECTORY ${CS_VIT_DEPTH_DIR})
+add_test(NAME fixture_vit_depth
+         COMMAND sh -c "${CS_PYTHON} ${PROJECT_SOURCE_DIR}/tools/gen_vit_weights.py --arch dinov2-vitl14 --seed 4 --depth 2 --out ${CS_VIT_DEPTH_DIR}/dinov2-vitl14-depth2.pth && ${CS_PYTHON} ${PROJECT_SOURCE_DIR}/tools/gen_vit_weights.py --arch dinov2-vitg14 --seed 5 --depth 2 --out ${CS_VIT_DEPTH_DIR}/dinov2-vitg14-depth2.pth")
+set_tests_properties(fixture_vit_depth PROPERTIES FIXTURES_SETUP vit_depth TIMEOUT 300)
+
+add_test(NAME vit_ops_golden
+         COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/vit_ops_ref.py --out ${CS_TESTDATA}/vit-ops.bin)
+set_tests_properties(vit_ops_golden PROPERTIES FIXTURES_SETUP vit_ops_golden TIMEOUT 300)
+cs_add_c_test(test_vit_ops ${CMAKE_CURRENT_SOURCE_DIR}/test_vit_ops.c)
+add_test(NAME vit_ops COMMAND test_vit_ops ${CS_TESTDATA}/vit-ops.bin)
+set_tests_properties(vit_ops PROPERTIES FIXTURES_REQUIRED vit_ops_golden TIMEOUT 120)
+
+foreach(mode features fid hostile)
+  add_test(NAME vit_${mode}
+           COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/vit_ref.py ${mode} ${CS_CLI} ${CS_VIT_W}
+                   ${CS_TESTDATA}/vit-${mode})
+  set_tests_properties(vit_${mode} PROPERTIES FIXTURES_REQUIRED vit_weights TIMEOUT 600)
+endforeach()
+add_test(NAME vit_depth
+         COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/vit_ref.py depth ${CS_CLI} ${CS_VIT_DEPTH_DIR}
+                 ${CS_TESTDATA}/vit-depth-run)
+set_tests_properties(vit_depth PROPERTIES FIXTURES_REQUIRED vit_depth TIMEOUT 600)
