@@ -146,7 +146,11 @@ def mode_fid(cs, weights, work):
     pa = make_images(os.path.join(work, "A"), 2207, 9)
     pb = make_images(os.path.join(work, "B"), 3301, 8)
     sd = vit_torch.load_state_dict(weights)
-    ref = fd(vit_torch.dinov2_features(sd, pa).astype(np.float64), vit_torch.dinov2_features(sd, pb).astype(np.float64))
+    fa = vit_torch.dinov2_features(sd, pa).astype(np.float64)
+    fb = vit_torch.dinov2_features(sd, pb).astype(np.float64)
+    ref = fd(fa, fb)
+    cache = os.path.join(work, "cache")  # later runs reuse the features (the cache is tested elsewhere)
+    shutil.rmtree(cache, ignore_errors=True)
     r = run([cs, "fid", os.path.join(work, "A"), os.path.join(work, "B"), "--model", "dinov2-vits14", "--weights",
              weights, "--device", "cpu", "--no-cache"])
     ok = r.returncode == 0 and r.stdout.startswith("FID:")
@@ -156,16 +160,36 @@ def mode_fid(cs, weights, work):
           (val, ref, abs(val - ref) / ref if ok else float("nan"), FD_TOL))
     st = os.path.join(work, "A.h5")
     r = run([cs, "stats", os.path.join(work, "A"), "--out", st, "--model", "dinov2-vits14", "--weights", weights,
-             "--device", "cpu", "--no-cache"])
+             "--device", "cpu", "--cache", cache])
     ok = r.returncode == 0
     if ok:
         with h5py.File(st, "r") as f:
             ok = "dgm-eval" in str(f.attrs.get("preprocessing", ""))
     check(ok, "stats --model dinov2-vits14 records the dgm-eval preprocessing")
     r = run([cs, "fid", st, os.path.join(work, "B"), "--model", "dinov2-vits14", "--weights", weights,
-             "--device", "cpu", "--no-cache"])
+             "--device", "cpu", "--cache", cache])
     val2 = float(r.stdout.split()[-1]) if r.returncode == 0 else float("nan")
     check(r.returncode == 0 and abs(val2 - val) <= 1e-9 * val, "fid from the stats file equals fid from images")
+    # an audit in this feature space (manifest option "model"): U(S) = FD(base) - FD(S)
+    pc = make_images(os.path.join(work, "C"), 4111, 6)
+    fc = vit_torch.dinov2_features(sd, pc).astype(np.float64)
+    want = ref - fd(fa, fc)
+    import json
+    man = os.path.join(work, "m.json")
+    with open(man, "w") as f:
+        json.dump({"baseline": "base", "players": ["P"], "reference": "A",
+                   "sets": [{"coalition": [], "path": "B"}, {"coalition": ["P"], "path": "C"}],
+                   "options": {"model": "dinov2-vits14", "estimator": "exact"}}, f)
+    r = run([cs, "audit", man, "--weights", weights, "--device", "cpu", "--cache", cache, "--out",
+             os.path.join(work, "audit"), "--quiet"])
+    rep = {}
+    if r.returncode == 0:
+        with open(os.path.join(work, "audit", "report.json")) as f:
+            rep = json.load(f)
+    got = rep.get("values", {}).get("P", float("nan"))
+    check(rep.get("model") == "dinov2-vits14" and rep.get("dims") == 384 and abs(got - want) <= FD_TOL * abs(want),
+          "audit (manifest model dinov2-vits14): value %.8g vs reference FD difference %.8g, report names the model"
+          % (got, want))
 
 
 def mode_depth(cs, wdir, work):

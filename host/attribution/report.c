@@ -1,6 +1,7 @@
 /* Audit reports: report.json, values.csv, coalitions.csv and a self-contained report.html.
  * Every file is written to a temporary name in the output directory and renamed into place. */
 #include "copyscope/audit.h"
+#include "copyscope/model.h"
 
 #include "core/common.h"
 #include "core/tmpfile.h"
@@ -85,6 +86,7 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON_AddStringToObject(root, "sign_convention",
                             "positive value = the player moves the generated images toward the reference");
     cJSON_AddNumberToObject(root, "dims", a->dims);
+    cJSON_AddStringToObject(root, "model", cs_model_kind_name((cs_model_kind)a->model));
     cJSON_AddStringToObject(root, "weights_sha256", a->weights_sha256);
     cJSON_AddBoolToObject(root, "comparable_to_published", a->comparable_to_published);
     cJSON_AddStringToObject(root, "fid_method", a->fid_method ? a->fid_method : "");

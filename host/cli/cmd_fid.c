@@ -248,6 +248,9 @@ static cJSON *cs_result_json(const cs_fid_result *r, const cs_fid_input *a, cons
     if (b->n == 0) cJSON_AddNullToObject(o, "n2");
     else cJSON_AddNumberToObject(o, "n2", (double)b->n);
     cJSON_AddNumberToObject(o, "dims", a->d);
+    /* the feature space (model and preprocessing) when the inputs record it */
+    const char *pre = a->id.preprocessing[0] ? a->id.preprocessing : b->id.preprocessing;
+    if (pre[0]) cJSON_AddStringToObject(o, "extractor", pre);
     cJSON_AddStringToObject(o, "method", r->method);
     cJSON *w = cJSON_AddArrayToObject(o, "warnings");
     char text[256];

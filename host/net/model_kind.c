@@ -11,14 +11,15 @@ static const struct {
     const char *name, *preprocess_id, *weights_name;
 } g_kinds[CS_MODEL_KIND_COUNT] = {
     [CS_MODEL_INCEPTION] = {"inception", CS_PREPROCESS_ID, CS_WEIGHTS_OFFICIAL_NAME},
-#define DGM "dgm-eval: PIL convert RGB, PIL bicubic 224x224, ToTensor, ImageNet mean/std"
-    [CS_MODEL_DINOV2_VITS14] = {"dinov2-vits14", DGM, "dinov2_vits14_pretrain.pth"},
-    [CS_MODEL_DINOV2_VITB14] = {"dinov2-vitb14", DGM, "dinov2_vitb14_pretrain.pth"},
-    [CS_MODEL_DINOV2_VITL14] = {"dinov2-vitl14", DGM, "dinov2_vitl14_pretrain.pth"},
-    [CS_MODEL_DINOV2_VITG14] = {"dinov2-vitg14", DGM, "dinov2_vitg14_pretrain.pth"},
+/* the identity names the model too: features of two DINOv2 sizes never mix */
+#define DGM(arch) arch " normed CLS; dgm-eval: PIL convert RGB, PIL bicubic 224x224, ToTensor, ImageNet mean/std"
+    [CS_MODEL_DINOV2_VITS14] = {"dinov2-vits14", DGM("dinov2-vits14"), "dinov2_vits14_pretrain.pth"},
+    [CS_MODEL_DINOV2_VITB14] = {"dinov2-vitb14", DGM("dinov2-vitb14"), "dinov2_vitb14_pretrain.pth"},
+    [CS_MODEL_DINOV2_VITL14] = {"dinov2-vitl14", DGM("dinov2-vitl14"), "dinov2_vitl14_pretrain.pth"},
+    [CS_MODEL_DINOV2_VITG14] = {"dinov2-vitg14", DGM("dinov2-vitg14"), "dinov2_vitg14_pretrain.pth"},
 #undef DGM
     [CS_MODEL_CLIP_VITL14_336] = {"clip-vitl14-336",
-                                  "CLIPImageProcessor: PIL convert RGB, PIL bicubic short side 336, center crop 336, "
+                                  "clip-vitl14-336 L2-normalised image embedding; CLIPImageProcessor: PIL convert RGB, PIL bicubic short side 336, center crop 336, "
                                   "CLIP mean/std",
                                   "model.safetensors"},
 };
