@@ -6,7 +6,7 @@
  *
  * Tolerances (why each has its value):
  *  - PIL resize: byte for byte (integer arithmetic, exactly PIL's);
- *  - dgm-eval transform: 1e-6 absolute (the same float32 division and subtraction as torch;
+ *  - dgm-eval transform, CLIP preprocessing: 1e-6 absolute (the same float32 division and subtraction as torch;
  *    values up to 2.7, so this allows one ulp of rounding, not a different formula);
  *  - layer norm, activations: 1e-5 of the largest magnitude (a few float32 roundings of O(1)
  *    values; torch's vectorised erf/exp differ from libm by an ulp or two);
@@ -191,6 +191,15 @@ int main(int argc, char **argv) {
         snprintf(what, sizeof what, "dgm-eval transform %dx%d", w, h);
         if (st != CS_OK) printf("%s failed  FAIL\n", what), g_fail = 1;
         else check(what, x, F32(ndgm), (size_t)3 * 224 * 224, 1e-6, 0);
+        free(x);
+        /* CLIPImageProcessor: (x - mean) / std of uint8 * (1/255) (float64, stored as float32) */
+        x = malloc((size_t)3 * 336 * 336 * 4);
+        char nclip[32];
+        snprintf(nclip, sizeof nclip, "clip%d.y", i);
+        st = cs_preprocess_rgb_clip(ri->data, w, h, x);
+        snprintf(what, sizeof what, "CLIP preprocessing %dx%d", w, h);
+        if (st != CS_OK) printf("%s failed  FAIL\n", what), g_fail = 1;
+        else check(what, x, F32(nclip), (size_t)3 * 336 * 336, 1e-6, 0);
         free(out), free(x);
     }
     for (int i = 0; i < g_n; i++) free(g_recs[i].data);

@@ -11,6 +11,9 @@
 #  vit_fid               copyscope fid --model dinov2-vits14 vs FD_DINOv2 from the reference (1e-4)
 #  vit_depth             the ViT-L and ViT-g code paths (2 blocks) vs the reference
 #  vit_hostile           bad weights / options refused with exit 2 and one line
+#  fixture_vit_clip      reduced-depth (2 layers) CLIP ViT-L/14-336 safetensors, F32 and BF16
+#  vit_clip              copyscope features --model clip-vitl14-336 vs the reference; hostile
+#                        safetensors files refused
 set(CS_VIT_W ${CS_TESTDATA}/dinov2-vits14-seed3.pth)
 add_test(NAME fixture_vit_weights
          COMMAND ${CS_PYTHON} ${PROJECT_SOURCE_DIR}/tools/gen_vit_weights.py --arch dinov2-vits14 --seed 3
@@ -40,3 +43,13 @@ add_test(NAME vit_depth
          COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/vit_ref.py depth ${CS_CLI} ${CS_VIT_DEPTH_DIR}
                  ${CS_TESTDATA}/vit-depth-run)
 set_tests_properties(vit_depth PROPERTIES FIXTURES_REQUIRED vit_depth TIMEOUT 600)
+
+set(CS_VIT_CLIP_DIR ${CS_TESTDATA}/vit-clip-weights)
+file(MAKE_DIRECTORY ${CS_VIT_CLIP_DIR})
+add_test(NAME fixture_vit_clip
+         COMMAND sh -c "${CS_PYTHON} ${PROJECT_SOURCE_DIR}/tools/gen_vit_weights.py --arch clip-vitl14-336 --seed 6 --depth 2 --out ${CS_VIT_CLIP_DIR}/clip-vitl14-336-depth2-F32.safetensors && ${CS_PYTHON} ${PROJECT_SOURCE_DIR}/tools/gen_vit_weights.py --arch clip-vitl14-336 --seed 7 --depth 2 --dtype BF16 --out ${CS_VIT_CLIP_DIR}/clip-vitl14-336-depth2-BF16.safetensors")
+set_tests_properties(fixture_vit_clip PROPERTIES FIXTURES_SETUP vit_clip TIMEOUT 300)
+add_test(NAME vit_clip
+         COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/vit_ref.py clip ${CS_CLI} ${CS_VIT_CLIP_DIR}
+                 ${CS_TESTDATA}/vit-clip-run)
+set_tests_properties(vit_clip PROPERTIES FIXTURES_REQUIRED vit_clip TIMEOUT 600)

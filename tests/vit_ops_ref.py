@@ -7,17 +7,23 @@ FILE: b"CSVITOP1", then records until the end: u32 name length, name, u32 dtype 
 1 uint8), u32 ndim, ndim x i64 shape, the data (little-endian, row-major). Inputs are seeded;
 each op's expected output comes from torch (F.layer_norm, F.linear, F.gelu, softmax attention
 written as dinov2 writes it, F.interpolate bicubic with a scale factor), PIL (Image.resize
-BICUBIC on uint8 RGB) and torchvision (dgm-eval's transform, CLIP's resize + centre crop).
+BICUBIC on uint8 RGB), torchvision (dgm-eval's transform) and tools/vit_torch.py's
+CLIPImageProcessor steps (short side to 336, centre crop, rescale, CLIP mean/std).
 """
 import argparse
 import math
+import os
 import struct
+import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torchvision import transforms as TF
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import vit_torch  # noqa: E402  (CLIPImageProcessor's steps, as the reference writes them)
 
 recs = []
 
@@ -93,6 +99,7 @@ def main():
         put("pil%d.in" % i, img)
         put("pil%d.out" % i, np.asarray(pil.resize((ow, oh), Image.BICUBIC)))
         put("dgm%d.y" % i, t2n(tf(pil)))
+        put("clip%d.y" % i, t2n(vit_torch.clip_preprocess(pil)))
 
 
     with open(a.out, "wb") as f:

@@ -16,6 +16,9 @@ MODE
             reduced-depth test files (gen_vit_weights.py --depth), read with
             --testing-vit-any-depth; features vs the reference, 1e-4 of scale
   hostile   bad weights and options: exit 2 with one line naming the file or option
+  clip      `copyscope features --model clip-vitl14-336` on reduced-depth (2 layers) CLIP weights in the
+            Hugging Face layout (WEIGHTS: a directory with the F32 and BF16 safetensors files) vs the
+            reference (1e-4 of scale, unit norms); hostile safetensors files refused (exit 2, one line)
 """
 import glob
 import os
@@ -258,11 +261,79 @@ def mode_hostile(cs, weights, work):
               "%s: exit %d, %r" % (" ".join(args[:2] + args[4:]), r.returncode, lines[-1] if lines else ""))
 
 
+def st_file(path, header, data, raw_header=None):
+    import json
+    import struct
+    h = raw_header if raw_header is not None else json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + data)
+    return path
+
+
+def mode_clip(cs, wdir, work):
+    imgs = os.path.join(work, "imgs")
+    paths = make_images(imgs, 6607, 4)
+    for dt in ("F32", "BF16"):
+        w = os.path.join(wdir, "clip-vitl14-336-depth2-%s.safetensors" % dt)
+        ref = vit_torch.clip_features(vit_torch.load_state_dict(w), paths).astype(np.float64)
+        ours, _ = cs_features(cs, imgs, w, os.path.join(work, "clip-%s.h5" % dt), model="clip-vitl14-336",
+                              extra=["--no-cache", "--testing-vit-any-depth"])
+        check(ours is not None, "clip-vitl14-336 (%s, 2 layers) ran" % dt)
+        if ours is None:
+            continue
+        cmp_features(ours, ref, "clip-vitl14-336 (%s weights, 2 layers) vs PyTorch reference" % dt)
+        norms = np.linalg.norm(ours.astype(np.float64), axis=1)
+        # float32 rows of unit norm: |norm - 1| is a few ulps of 768 summed squares
+        check(np.abs(norms - 1).max() < 1e-6, "embeddings L2-normalised (max |norm - 1| %.2g)" % np.abs(norms - 1).max())
+    w = os.path.join(wdir, "clip-vitl14-336-depth2-F32.safetensors")
+    r = run([cs, "features", imgs, "--model", "clip-vitl14-336", "--weights", w, "--out", os.path.join(work, "x.h5"),
+             "--device", "cpu", "--no-cache"])
+    check(r.returncode == 2 and "transformer blocks" in r.stderr, "2-layer CLIP refused without the testing aid")
+    # hostile safetensors files: each must be refused with exit 2 and one line naming the file
+    f32 = np.zeros(4, np.float32).tobytes()
+    ok_t = {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}
+    cases = []
+    def add(name, header, data, needle, raw=None):
+        cases.append((name, st_file(os.path.join(work, name.replace(" ", "_") + ".safetensors"), header, data, raw),
+                      needle))
+    add("overlapping tensors", {"a": ok_t, "b": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}}, f32, "overlap")
+    add("bytes between tensors", {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                                  "b": {"dtype": "F32", "shape": [1], "data_offsets": [12, 16]}}, f32, "between")
+    add("size not numel x dtype", {"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 16]}}, f32, "bytes for")
+    add("offset past the end", {"a": {"dtype": "F32", "shape": [8], "data_offsets": [0, 32]}}, f32, "truncated")
+    add("unknown dtype", {"a": {"dtype": "F33", "shape": [4], "data_offsets": [0, 16]}}, f32, "dtype")
+    add("five dimensions", {"a": {"dtype": "F32", "shape": [1, 1, 1, 1, 4], "data_offsets": [0, 16]}}, f32,
+        "dimensions")
+    add("negative shape", {"a": {"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]}}, f32, "shape")
+    add("fractional offset", {"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 15.5]}}, f32, "data_offsets")
+    add("duplicate name", None, f32, "duplicate", raw=b'{"a":%s,"a":%s}' % ((str(ok_t).replace("'", '"').encode(),) * 2))
+    add("not JSON", None, f32, "fuzz", raw=b"{not json}")
+    add("extra field", {"a": dict(ok_t, extra=1)}, f32, "unknown field")
+    add("bad metadata", {"__metadata__": {"k": 1}, "a": ok_t}, f32, "metadata")
+    add("not a CLIP model", {"a": ok_t}, f32, "neither")
+    with open(os.path.join(work, "hugelen.safetensors"), "wb") as f:
+        f.write((200 << 20).to_bytes(8, "little") + b"{}")
+    cases.append(("header length over 100 MB", os.path.join(work, "hugelen.safetensors"), "header"))
+    with open(w, "rb") as f:
+        head = f.read(1 << 20)
+    with open(os.path.join(work, "cut.safetensors"), "wb") as f:
+        f.write(head)
+    cases.append(("truncated CLIP file", os.path.join(work, "cut.safetensors"), "truncated"))
+    for what, path, needle in cases:
+        r = run([cs, "features", imgs, "--model", "clip-vitl14-336", "--weights", path, "--out",
+                 os.path.join(work, "x.h5"), "--device", "cpu", "--no-cache"], timeout=60)
+        lines = r.stderr.strip().splitlines()
+        needle_ok = needle == "fuzz" or needle.lower() in (lines[0].lower() if lines else "")
+        check(r.returncode == 2 and len(lines) == 1 and path in lines[0] and needle_ok,
+              "%s: exit %d, %r" % (what, r.returncode, lines[-1] if lines else ""))
+
+
 def main():
     mode, cs, weights, work = sys.argv[1:5]
     os.makedirs(work, exist_ok=True)
     torch.set_num_threads(1)
-    {"features": mode_features, "fid": mode_fid, "depth": mode_depth, "hostile": mode_hostile}[mode](cs, weights, work)
+    {"features": mode_features, "fid": mode_fid, "depth": mode_depth, "hostile": mode_hostile,
+     "clip": mode_clip}[mode](cs, weights, work)
     print("FAILED: %d check(s)" % len(fails) if fails else "all checks passed")
     sys.exit(1 if fails else 0)
 

@@ -23,10 +23,9 @@ static const struct {
 };
 
 int cs_safetensors_sniff(const unsigned char *buf, size_t len) {
-    if (len < 10) return 0;
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--) n = n << 8 | buf[i];
-    return n >= 2 && n <= len - 8 && buf[8] == '{';
+    /* a header length, then '{'; not a zip ("PK") or a pickle (0x80), the torch formats. The
+     * length is checked by the parser, which names the problem (too long, past the end). */
+    return len >= 9 && buf[8] == '{' && buf[0] != 0x80 && !(buf[0] == 'P' && buf[1] == 'K');
 }
 
 void cs_safetensors_free(cs_st_header *h) {

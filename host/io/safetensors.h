@@ -37,7 +37,7 @@ typedef struct cs_st_header {
     uint64_t data_start; /* 8 + N */
 } cs_st_header;
 
-/* 1 if buf starts like a safetensors file (a header length inside the file, then '{'). */
+/* 1 if buf starts like a safetensors file (8 bytes of header length, then '{'). */
 int cs_safetensors_sniff(const unsigned char *buf, size_t len);
 /* Parse and check the header of the len-byte file in buf; name is used in messages (CS_E_FORMAT
  * or CS_E_TRUNCATED "name: problem"). */
