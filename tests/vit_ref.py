@@ -246,6 +246,10 @@ def mode_hostile(cs, weights, work):
         lines = r.stderr.strip().splitlines()
         check(r.returncode == 2 and len(lines) == 1 and path in lines[0] and needle.lower() in lines[0].lower(),
               "%s: exit %d, %r" % (what, r.returncode, lines[-1] if lines else ""))
+    r = run([cs, "weights", "--model", "dinov2-vits14", weights])
+    check(r.returncode == 0 and "model:      dinov2-vits14" in r.stdout, "weights --model dinov2-vits14 verifies the file")
+    r = run([cs, "weights", "--model", "dinov2-vits14", cases[0][1]])
+    check(r.returncode == 2 and cases[0][2] in r.stderr, "weights --model refuses a file with a missing tensor")
     opts = [
         (["--model", "dinov2-vitb14", "--weights", weights], "vits14"),
         (["--model", "dinov2-vits15", "--weights", weights], "--model"),

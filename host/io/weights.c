@@ -1068,7 +1068,8 @@ static int cs_is_file(const char *p) {
 
 cs_status cs_weights_find(const char *explicit_path, char *out, size_t out_size) {
     if (explicit_path && explicit_path[0]) {
-        if (!cs_is_file(explicit_path)) return CS_FAIL(CS_E_NOTFOUND, "%s: no such file", explicit_path);
+        /* a missing file, a directory, FIFO, device or link loop: refused naming what it is */
+        CS_TRY(cs_check_regular_file(explicit_path));
         if (strlen(explicit_path) >= out_size)
             return CS_FAIL(CS_E_USAGE, "%s: path too long", explicit_path);
         strcpy(out, explicit_path);
