@@ -239,7 +239,13 @@ static void cs_extract_fail(cs_extract *x, cs_status st, const char *msg) {
 static cs_status cs_extract_start(cs_extract *x) {
     cs_device_list devs;
     const cs_features_testing *t = &x->opts->testing;
-    CS_TRY(cs_device_list_get(x->opts->device, t->cpu_devices, x->opts->threads, &devs));
+    const char *device = x->opts->device;
+    if (x->kind != CS_MODEL_INCEPTION && (!device || !strcmp(device, "auto"))) {
+        /* the Vision Transformers have no GPU kernels yet: "auto" means the CPU for them, without
+         * probing for GPUs (an explicit cuda device is refused by cs_model_create) */
+        device = "cpu";
+    }
+    CS_TRY(cs_device_list_get(device, t->cpu_devices, x->opts->threads, &devs));
     static atomic_int noticed; /* once per process: an audit extracts many sets */
     if (devs.notice[0] && !x->opts->quiet && !atomic_exchange(&noticed, 1))
         fprintf(stderr, "copyscope: %s\n", devs.notice);
