@@ -396,9 +396,10 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
     fputs("</h1>\n<p>Baseline <code>", f);
     cs_html_esc(f, m->baseline);
     fprintf(f, "</code>, %d players, %zu coalitions measured, %lld missing. Reference: %lld images. "
-            "Features: %d dims. FID method: %s. Utility: %s (%s). Primary estimator: <b>%s</b>. "
+            "Features: %s, %d dims. FID method: %s. Utility: %s (%s). Primary estimator: <b>%s</b>. "
             "A positive value means the player moves the generated images toward the reference.</p>\n",
-            np, a->n_coalitions, (long long)a->n_missing_total, (long long)a->n_reference, a->dims,
+            np, a->n_coalitions, (long long)a->n_missing_total, (long long)a->n_reference,
+            cs_model_kind_name((cs_model_kind)a->model), a->dims,
             a->fid_method ? a->fid_method : "", cs_utility_name(&a->utility), cs_utility_formula(a),
             cs_estimator_name(pe->a.estimator));
     if (a->bootstrap) {
