@@ -53,3 +53,10 @@ add_test(NAME vit_clip
          COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/vit_ref.py clip ${CS_CLI} ${CS_VIT_CLIP_DIR}
                  ${CS_TESTDATA}/vit-clip-run)
 set_tests_properties(vit_clip PROPERTIES FIXTURES_REQUIRED vit_clip TIMEOUT 600)
+
+# The GPU kernels of the ViT ops (kernels/cuda_vit.cu) against their CPU references, then timed
+# (bench/kernels/lab_vit_cuda.cu); label gpu, exit 77 without a device.
+if(TARGET bench_vit_kernels_cuda)
+  add_test(NAME gpu_vit_kernel_lab COMMAND bench_vit_kernels_cuda)
+  set_tests_properties(gpu_vit_kernel_lab PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 300)
+endif()
