@@ -60,3 +60,10 @@ if(TARGET bench_vit_kernels_cuda)
   add_test(NAME gpu_vit_kernel_lab COMMAND bench_vit_kernels_cuda)
   set_tests_properties(gpu_vit_kernel_lab PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 300)
 endif()
+
+# The Vision Transformers on a GPU (--device cuda): features vs the reference and vs the CPU for
+# ViT-S/14, ViT-g/14 (2 blocks) and CLIP (2 layers); label gpu, exit 77 without a device.
+add_test(NAME vit_gpu
+         COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/vit_ref.py gpu ${CS_CLI} ${CS_VIT_W} ${CS_TESTDATA}/vit-gpu)
+set_tests_properties(vit_gpu PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 600
+                     FIXTURES_REQUIRED "vit_weights;vit_depth;vit_clip")

@@ -16,6 +16,10 @@ MODE
             reduced-depth test files (gen_vit_weights.py --depth), read with
             --testing-vit-any-depth; features vs the reference, 1e-4 of scale
   hostile   bad weights and options: exit 2 with one line naming the file or option
+  gpu       (label gpu) the same features computed on a CUDA GPU (--device cuda: kernels/cuda_vit_model.cu)
+            vs the reference and vs the CPU, for ViT-S/14, ViT-g/14 (2 blocks, SwiGLU) and CLIP (2
+            layers); WEIGHTS: the ViT-S/14 file, the other files found beside it in testdata. Exit 77
+            without a GPU (a failure under COPYSCOPE_REQUIRE_GPU=1, tests/gpu_required.h's rule)
   clip      `copyscope features --model clip-vitl14-336` on reduced-depth (2 layers) CLIP weights in the
             Hugging Face layout (WEIGHTS: a directory with the F32 and BF16 safetensors files) vs the
             reference (1e-4 of scale, unit norms); hostile safetensors files refused (exit 2, one line)
@@ -332,12 +336,46 @@ def mode_clip(cs, wdir, work):
               "%s: exit %d, %r" % (what, r.returncode, lines[-1] if lines else ""))
 
 
+def mode_gpu(cs, weights, work):
+    if not any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0")):
+        if os.environ.get("COPYSCOPE_REQUIRE_GPU", "0") not in ("", "0"):
+            print("vit_gpu: FAIL (COPYSCOPE_REQUIRE_GPU=1, so no skipping): cannot run: no NVIDIA device node")
+            sys.exit(1)
+        print("vit_gpu: skip: no NVIDIA device node")
+        sys.exit(77)
+    data = os.path.dirname(weights)
+    runs = [("dinov2-vits14", weights, []),
+            ("dinov2-vitg14", os.path.join(data, "vit-depth", "dinov2-vitg14-depth2.pth"), ["--testing-vit-any-depth"]),
+            ("clip-vitl14-336", os.path.join(data, "vit-clip-weights", "clip-vitl14-336-depth2-F32.safetensors"),
+             ["--testing-vit-any-depth"])]
+    imgs = os.path.join(work, "imgs")
+    paths = make_images(imgs, 7703, 37)  # more than one 32-image GPU chunk
+    for model, w, extra in runs:
+        if not os.path.exists(w):
+            check(False, "%s: test weights %s missing (fixtures vit_depth / vit_clip)" % (model, w))
+            continue
+        sd = vit_torch.load_state_dict(w)
+        ref = (vit_torch.clip_features if model.startswith("clip") else vit_torch.dinov2_features)(sd, paths)
+        ours = {}
+        for dev in ("cuda", "cpu"):
+            r = run([cs, "features", imgs, "--model", model, "--weights", w, "--out", os.path.join(work, dev + ".h5"),
+                     "--device", dev, "--no-cache", "--json"] + extra)
+            check(r.returncode == 0, "%s --device %s ran (%s)" % (model, dev, r.stderr.strip()[-200:]))
+            if r.returncode == 0:
+                with h5py.File(os.path.join(work, dev + ".h5"), "r") as f:
+                    ours[dev] = f["features"][:]
+        if "cuda" in ours:
+            cmp_features(ours["cuda"], ref.astype(np.float64), "%s on the GPU vs PyTorch reference" % model)
+        if len(ours) == 2:
+            cmp_features(ours["cuda"], ours["cpu"].astype(np.float64), "%s: GPU vs CPU" % model)
+
+
 def main():
     mode, cs, weights, work = sys.argv[1:5]
     os.makedirs(work, exist_ok=True)
     torch.set_num_threads(1)
     {"features": mode_features, "fid": mode_fid, "depth": mode_depth, "hostile": mode_hostile,
-     "clip": mode_clip}[mode](cs, weights, work)
+     "clip": mode_clip, "gpu": mode_gpu}[mode](cs, weights, work)
     print("FAILED: %d check(s)" % len(fails) if fails else "all checks passed")
     sys.exit(1 if fails else 0)
 

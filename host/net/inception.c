@@ -15,6 +15,7 @@
 #include "core/common.h"
 #include "copyscope/model.h"
 #include "net/inception_arch.h"
+#include "net/device_spec.h"
 #include "net/vit.h"
 
 #include <math.h>
@@ -374,27 +375,28 @@ cs_status cs_model_create_ex(const cs_weights *w, const char *device, const char
     return cs_model_create_testing(w, device, precision, threads, NULL, out);
 }
 
-/* A Vision Transformer model: the CPU only for now (no CUDA kernels yet), fp32. "auto" and a
- * GPU list fall back to the CPU with a notice; an explicit "cuda" is refused. */
+/* A Vision Transformer model: on the CPU (OpenBLAS, the default: "auto" means the CPU), or on a
+ * CUDA GPU when the device names one ("cuda" is GPU 0, "cuda:N,..." its first GPU); fp32 only. */
 static cs_status vit_model_create(const cs_weights *w, cs_model_kind kind, const char *device, const char *precision,
                                   int threads, const cs_model_testing *t, cs_model **out) {
     const char *dev = device ? device : "cpu";
-    if (strncmp(dev, "cuda", 4) == 0)
-        return CS_FAIL(CS_E_UNSUPPORTED, "device %s: model %s runs on the CPU only in this version (use --device cpu "
-                       "or auto)", dev, cs_model_kind_name(kind));
+    cs_device_spec spec;
+    CS_TRY(cs_device_spec_parse(dev, &spec));
+    const int gpu = spec.kind == CS_DEVSPEC_CUDA_ALL ? 0 : spec.kind == CS_DEVSPEC_CUDA_LIST ? spec.gpu[0] : -1;
     if (precision && strcmp(precision, "fp32") != 0)
         return CS_FAIL(CS_E_USAGE, "precision %s: model %s computes in fp32 only", precision, cs_model_kind_name(kind));
+    if (gpu >= 0 && gpu >= cs_cuda_device_count())
+        return CS_FAIL(CS_E_UNSUPPORTED, "device %s: no CUDA GPU %d here (%s); use --device cpu", dev, gpu,
+                       cs_backend_cuda_why()[0] ? cs_backend_cuda_why() : "not that many GPUs");
     cs_model *m = cs_calloc(1, sizeof *m, "model");
     if (!m) return CS_E_NOMEM;
     cs_status st;
     const cs_backend_cpu_opts cpu = {.threads = threads};
     CS_TRY_GOTO(st, cs_backend_create_opts("cpu", NULL, &cpu, &m->be, m->notice, sizeof m->notice), fail);
-    if (strcmp(dev, "cpu") != 0)
-        snprintf(m->notice, sizeof m->notice, "model %s runs on the CPU (no GPU kernels for it yet)",
-                 cs_model_kind_name(kind));
     snprintf(m->precision, sizeof m->precision, "fp32");
     m->kind = kind;
     CS_TRY_GOTO(st, cs_vit_create(w, kind, threads, t && t->vit_any_depth, &m->vit), fail);
+    if (gpu >= 0) CS_TRY_GOTO(st, cs_vit_to_gpu(m->vit, gpu), fail);
     m->chunk_max = 1 << 20;
     m->workers = 1;
     *out = m;
@@ -474,8 +476,13 @@ void cs_model_host_free(cs_model *m, void *p) {
     else free(p);
 }
 
-const char *cs_model_device_name(const cs_model *m) { return m->be->iface->device_name(m->be); }
-const char *cs_model_backend_name(const cs_model *m) { return m->be->iface->name; }
+const char *cs_model_device_name(const cs_model *m) {
+    const char *g = m->vit ? cs_vit_device_name(m->vit) : NULL;
+    return g ? g : m->be->iface->device_name(m->be);
+}
+const char *cs_model_backend_name(const cs_model *m) {
+    return m->vit && cs_vit_device_name(m->vit) ? "cuda" : m->be->iface->name;
+}
 const char *cs_model_precision(const cs_model *m) { return m->precision; }
 const char *cs_model_notice(const cs_model *m) { return m->notice; }
 

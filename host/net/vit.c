@@ -16,6 +16,7 @@
 
 #include "core/blas.h"
 #include "core/common.h"
+#include "net/vit_gpu.h"
 #include "net/vit_ops.h"
 
 #include <math.h>
@@ -63,6 +64,7 @@ struct cs_vit {
     vit_block blocks[VIT_MAX_DEPTH];
     vit_ws ws[VIT_MAX_THREADS];
     float *ws_mem[VIT_MAX_THREADS];
+    cs_vit_gpu *gpu;                /* non-NULL: the forward pass runs on this GPU (CUDA module) */
 };
 
 const cs_vit_arch *cs_vit_get_arch(const cs_vit *v) { return v->a; }
@@ -331,6 +333,7 @@ fail:
 
 void cs_vit_free(cs_vit *v) {
     if (!v) return;
+    cs_vit_gpu_free(v->gpu);
     for (int i = 0; i < VIT_MAX_THREADS; i++) free(v->ws_mem[i]);
     free(v->params);
     free(v);
@@ -408,9 +411,41 @@ static void forward_one(const cs_vit *v, vit_ws *ws, const float *img, float *ou
     for (int j = 0; j < a->out_dim; j++) out[j] = (float)(out[j] * inv);
 }
 
+static size_t vit_off(const cs_vit *v, const float *p) { return p ? (size_t)(p - v->params) : CS_VIT_NONE; }
+
+cs_status cs_vit_to_gpu(cs_vit *v, int device) {
+    const cs_vit_arch *a = v->a;
+    cs_vit_gpu_desc d;
+    memset(&d, 0, sizeof d);
+    d.name = a->name;
+    d.dim = a->dim, d.depth = v->depth, d.heads = a->heads, d.hidden = a->hidden;
+    d.patch = a->patch, d.input = a->input, d.tokens = v->tokens;
+    d.swiglu = a->swiglu, d.clip = a->clip, d.out_dim = a->out_dim, d.eps = a->eps;
+    d.params = v->params, d.nparams = v->used;
+    d.patch_w = vit_off(v, v->patch_w), d.patch_b = vit_off(v, v->patch_b), d.cls = vit_off(v, v->cls);
+    d.pos = vit_off(v, v->pos), d.pre_w = vit_off(v, v->pre_w), d.pre_b = vit_off(v, v->pre_b);
+    d.norm_w = vit_off(v, v->norm_w), d.norm_b = vit_off(v, v->norm_b), d.vproj = vit_off(v, v->vproj);
+    if (v->depth > CS_VIT_GPU_MAX_DEPTH) return CS_FAIL(CS_E_USAGE, "%s: too deep for the GPU path", a->name);
+    for (int i = 0; i < v->depth; i++) {
+        const vit_block *b = &v->blocks[i];
+        cs_vit_gpu_block *g = &d.blocks[i];
+        g->ln1_w = vit_off(v, b->ln1_w), g->ln1_b = vit_off(v, b->ln1_b), g->qkv_w = vit_off(v, b->qkv_w);
+        g->qkv_b = vit_off(v, b->qkv_b), g->proj_w = vit_off(v, b->proj_w), g->proj_b = vit_off(v, b->proj_b);
+        g->ls1 = vit_off(v, b->ls1), g->ln2_w = vit_off(v, b->ln2_w), g->ln2_b = vit_off(v, b->ln2_b);
+        g->fc1_w = vit_off(v, b->fc1_w), g->fc1_b = vit_off(v, b->fc1_b), g->fc2_w = vit_off(v, b->fc2_w);
+        g->fc2_b = vit_off(v, b->fc2_b), g->ls2 = vit_off(v, b->ls2);
+    }
+    cs_vit_gpu_free(v->gpu);
+    v->gpu = NULL;
+    return cs_vit_gpu_create(device, &d, &v->gpu);
+}
+
+const char *cs_vit_device_name(const cs_vit *v) { return v->gpu ? cs_vit_gpu_name(v->gpu) : NULL; }
+
 cs_status cs_vit_forward(cs_vit *v, const float *x, int n, float *out) {
     if (n < 0) return CS_FAIL(CS_E_USAGE, "negative image count %d", n);
     if (n == 0) return CS_OK;
+    if (v->gpu) return cs_vit_gpu_forward(v->gpu, x, n, out);
     cs_blas_serial();
     const size_t in = (size_t)3 * v->a->input * v->a->input;
     const int nt = n < v->threads ? n : v->threads;

@@ -39,6 +39,13 @@ const cs_vit_arch *cs_vit_arch_get(cs_model_kind kind); /* NULL for Inception */
 cs_status cs_vit_create(const cs_weights *w, cs_model_kind kind, int threads, int any_depth, cs_vit **out);
 void cs_vit_free(cs_vit *v); /* NULL is fine */
 
+/* Run the forward pass on CUDA GPU `device` from now on (the CUDA module's kernels/
+ * cuda_vit_model.cu; the parameters are uploaded once): CS_E_UNSUPPORTED without the module,
+ * CS_E_DEVICE when the GPU fails. */
+cs_status cs_vit_to_gpu(cs_vit *v, int device);
+/* "cuda:0 (NVIDIA H100 ..., cuBLAS fp32)" on a GPU, NULL on the CPU. */
+const char *cs_vit_device_name(const cs_vit *v);
+
 /* x (n, 3, S, S) float32 preprocessed (S = the arch's input) -> out (n, out_dim). */
 cs_status cs_vit_forward(cs_vit *v, const float *x, int n, float *out);
 const cs_vit_arch *cs_vit_get_arch(const cs_vit *v);
