@@ -17,6 +17,7 @@
  *    (float)(1/s) (i + 0.5) - 0.5 in float32, where an ulp near 36 is 3.8e-6: its weights, and
  *    ours, carry errors of that order (measured 6e-6 .. 9.4e-6 on these values, float and double
  *    paths alike); a wrong scale or offset moves values by > 0.1. */
+#include "copyscope/metrics.h"
 #include "copyscope/model.h"
 #include "net/vit_ops.h"
 
@@ -178,8 +179,11 @@ int main(int argc, char **argv) {
         if (!found) break;
         rec *ri = get(nin), *ro = get(nout);
         const int h = (int)ri->shape[0], w = (int)ri->shape[1], oh = (int)ro->shape[0], ow = (int)ro->shape[1];
-        uint8_t *out = malloc(ro->numel);
-        cs_status st = cs_pil_resize_bicubic(ri->data, w, h, ow, oh, out);
+        /* the resize the preprocessing uses (cs_image_resize, copyscope/metrics.h) */
+        const cs_image in = {.width = w, .height = h, .rgb = ri->data};
+        cs_image rs = {0};
+        cs_status st = cs_image_resize(&in, ow, oh, CS_RESAMPLE_BICUBIC, &rs);
+        const uint8_t *out = rs.rgb;
         size_t bad = 0;
         for (size_t k = 0; k < ro->numel && st == CS_OK; k++) bad += out[k] != ((uint8_t *)ro->data)[k];
         printf("PIL bicubic %dx%d -> %dx%d: %zu of %zu bytes differ%s\n", w, h, ow, oh, bad, ro->numel,
@@ -200,7 +204,7 @@ int main(int argc, char **argv) {
         snprintf(what, sizeof what, "CLIP preprocessing %dx%d", w, h);
         if (st != CS_OK) printf("%s failed  FAIL\n", what), g_fail = 1;
         else check(what, x, F32(nclip), (size_t)3 * 336 * 336, 1e-6, 0);
-        free(out), free(x);
+        cs_image_free(&rs), free(x);
     }
     for (int i = 0; i < g_n; i++) free(g_recs[i].data);
     printf(g_fail ? "FAILED\n" : "all ViT ops match\n");

@@ -155,8 +155,6 @@ cs_status cs_model_kind_of_weights(const cs_weights *w, cs_model_kind *out);
 /* The network of a model. */
 cs_model_kind cs_model_get_kind(const cs_model *m);
 
-/* PIL's Image.resize((out_w, out_h), Image.BICUBIC) of 8-bit RGB, byte for byte (Pillow 9.4). */
-cs_status cs_pil_resize_bicubic(const uint8_t *rgb, int width, int height, int out_w, int out_h, uint8_t *out);
 /* dgm-eval's DINOv2 transform: PIL bicubic resize to 224x224, ToTensor, ImageNet mean/std;
  * out (3, 224, 224) float32. */
 cs_status cs_preprocess_rgb_dgm(const uint8_t *rgb, int width, int height, float *out);
