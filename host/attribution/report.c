@@ -4,6 +4,7 @@
 
 #include "core/common.h"
 #include "core/tmpfile.h"
+#include "attribution/report_visual.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -221,6 +222,7 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON_AddNumberToObject(tm, "fid", a->seconds_fid);
     cJSON_AddNumberToObject(tm, "metric", a->seconds_metric);
     cJSON_AddNumberToObject(tm, "bootstrap", a->seconds_bootstrap);
+    cs_report_json_visual(a, root); /* issue 18: nearest pairs, interactions */
     char *txt = cJSON_Print(root);
     cJSON_Delete(root);
     if (!txt) return CS_FAIL(CS_E_NOMEM, "out of memory printing report.json");
@@ -305,18 +307,8 @@ static void cs_csv_num(FILE *f, double v) {
     else fputs(",", f);
 }
 
-static void cs_html_esc(FILE *f, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
+/* escaped, and invalid UTF-8 shown as U+FFFD (report_visual.c) */
+static void cs_html_esc(FILE *f, const char *s) { cs_html_text(f, s); }
 
 static void cs_write_values_csv(const cs_audit *a, FILE *f) {
     const cs_audit_manifest *m = a->m;
@@ -486,6 +478,7 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
     if (isfinite(pe->a.efficiency_gap))
         fprintf(f, "<p>Efficiency gap (sum of values minus v(all) - v(baseline)): %.3g</p>\n",
                 pe->a.efficiency_gap);
+    cs_report_html_visual(a, f); /* issue 18: charts, lattice, interactions, nearest pairs, images */
     /* coalition table */
     const int pixel = cs_metric_is_pixel(a->metric), other = a->metric != CS_METRIC_FID;
     const char *mn = cs_metric_name(a->metric);
@@ -533,17 +526,18 @@ cs_status cs_audit_write_reports(const cs_audit *a, const char *dir) {
     cs_status st = cs_write_atomic(dir, "report.json", json, strlen(json));
     free(json);
     CS_TRY(st);
-    for (int which = 0; which < 3; which++) {
+    for (int which = 0; which < 4; which++) {
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
         if (!f) return CS_FAIL(CS_E_NOMEM, "out of memory building a report");
         if (which == 0) cs_write_values_csv(a, f);
         else if (which == 1) cs_write_coalitions_csv(a, f);
+        else if (which == 2) cs_report_interactions_csv(a, f);
         else cs_write_html(a, f);
         fclose(f);
-        st = cs_write_atomic(dir, which == 0 ? "values.csv" : which == 1 ? "coalitions.csv" : "report.html",
-                             buf, len);
+        static const char *const names[4] = {"values.csv", "coalitions.csv", "interactions.csv", "report.html"};
+        st = cs_write_atomic(dir, names[which], buf, len);
         free(buf);
         CS_TRY(st);
     }

@@ -1,6 +1,7 @@
 /* copyscope shapley: attribution of a coalition table (FIDs or utilities) to its players. */
 #include "cli.h"
 
+#include "copyscope/interactions.h"
 #include "copyscope/shapley.h"
 
 #include <cjson/cJSON.h>
@@ -103,6 +104,20 @@ static int print_json(const char *path, const cs_coalition_table *t, const cs_ga
     if (a->estimator == CS_EST_PERMUTATION) cJSON_AddBoolToObject(root, "converged", a->converged);
     if (a->estimator == CS_EST_KERNELSHAP) cJSON_AddNumberToObject(root, "rank", a->rank);
     cJSON_AddStringToObject(root, "note", a->note);
+    /* issue 18: pairwise Shapley interaction indices (Grabisch-Roubens) when every coalition is
+     * measured: {"A": {"B": I(A, B), ...}, ...}, the diagonal is the Shapley value; else null */
+    double *inter = n <= CS_GAME_MAX_FULL && cs_game_n_missing(g) == 0 ? malloc((size_t)n * n * sizeof(double)) : NULL;
+    if (inter && cs_interactions(g, inter) == CS_OK) {
+        cJSON *io = cJSON_AddObjectToObject(root, "interactions");
+        for (int i = 0; i < n; i++) {
+            cJSON *row = cJSON_AddObjectToObject(io, cs_game_player_name(g, i));
+            for (int j = 0; j < n; j++)
+                cJSON_AddItemToObject(row, cs_game_player_name(g, j), json_number_or_null(inter[(size_t)i * n + j]));
+        }
+    } else {
+        cJSON_AddNullToObject(root, "interactions");
+    }
+    free(inter);
     cJSON *utils = cJSON_AddObjectToObject(root, "utilities");
     /* the measured values, under the column's name ("fids" for fid tables, as before) */
     char key[24];
