@@ -115,7 +115,12 @@ static cs_status cs_audit_load(const cs_audit_manifest *m, const cs_audit_option
     for (size_t k = 0; k <= ns; k++) {
         const cs_audit_set_spec *sp = k < ns ? &m->sets[k] : &m->reference;
         if (sp->source == CS_AUDIT_FEATURES) {
-            cs_status st = cs_features_file_read(sp->files.paths[0], 0, &r->files[k]);
+            /* with its /paths for the report's thumbnails and pairs; without when it has none */
+            cs_status st = cs_features_file_read(sp->files.paths[0], 1, &r->files[k]);
+            if (st != CS_OK) {
+                cs_features_free(&r->files[k]);
+                st = cs_features_file_read(sp->files.paths[0], 0, &r->files[k]);
+            }
             if (st != CS_OK) return CS_FAIL(st, "%s: %s: %s", m->path, sp->label, cs_last_error());
             if (r->files[k].n < 2)
                 return CS_FAIL(CS_E_FORMAT, "%s: %s: %s has %zu rows; the FID needs at least 2",

@@ -418,7 +418,7 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
     const double H = top * 2 + rowh * np;
     const double pw = W - left - right;
 #define CS_X(v) (left + ((v) - lo) / (hi - lo) * pw)
-    fprintf(f, "<h2>Attribution (%s)</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+    fprintf(f, "<h2>Attribution (%s)</h2>\n<svg width=\"%.0f\" "
             "height=\"%.0f\" role=\"img\" aria-label=\"bar chart of attribution values\">\n",
             cs_estimator_name(pe->a.estimator), W, H + 20);
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\"/>\n", CS_X(0.0),

@@ -213,6 +213,7 @@ static void cs_colour_div(double t, char *buf, size_t cap) {
 
 typedef struct cs_thumbs {
     size_t used;    /* bytes of data URIs written */
+    size_t limit;   /* this section's share of the budget: up to `limit` bytes in all */
     size_t refused; /* thumbnails left out by the budget */
 } cs_thumbs;
 
@@ -223,14 +224,16 @@ static void cs_thumb(FILE *f, const cs_audit *a, cs_thumbs *t, size_t k, int64_t
     char *uri = NULL;
     int w = 0, h = 0;
     const char *why = "no image file";
-    if (path && t->used < CS_REPORT_THUMB_BUDGET) {
+    if (path && t->used < t->limit) {
         if (cs_thumbnail_data_uri(path, CS_REPORT_THUMB_SIDE, &uri, &w, &h) != CS_OK) why = "not readable";
-        else if (t->used + strlen(uri) > CS_REPORT_THUMB_BUDGET) {
+        else if (t->used + strlen(uri) > t->limit) {
             free(uri);
             uri = NULL;
+            why = "size budget reached";
         }
+    } else if (path) {
+        why = "size budget reached";
     }
-    if (path && !uri && t->used + 64 > CS_REPORT_THUMB_BUDGET) why = "size budget reached";
     const char *base = path ? strrchr(path, '/') : NULL;
     base = base ? base + 1 : path;
     fputs("<figure class=\"th\" title=\"", f);
@@ -330,7 +333,7 @@ static void cs_html_estimators(const cs_audit *a, FILE *f) {
     const double H = top + rowh * np + 30;
 #define EX(v) (left + ((v)-lo) / (hi - lo) * pw)
     fputs("<h2>Every estimator, side by side</h2>\n", f);
-    fprintf(f, "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
+    fprintf(f, "<svg class=\"chart\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
             "aria-label=\"values of every estimator with intervals\">\n", W, H);
     for (int e = 0; e < ne; e++)
         fprintf(f, "<circle cx=\"%.1f\" cy=\"12\" r=\"4\" fill=\"%s\"/><text x=\"%.1f\" y=\"16\" font-size=\"12\">%s%s"
@@ -402,7 +405,7 @@ static void cs_html_coalition_chart(const cs_audit *a, FILE *f) {
     fputs(a->bootstrap ? "Bars: each coalition's utility; whiskers: its bootstrap interval." : "Bars: each coalition's "
           "utility (no bootstrap: no intervals).", f);
     fputs("</p>\n", f);
-    fprintf(f, "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
+    fprintf(f, "<svg class=\"chart\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
             "aria-label=\"coalition utilities with intervals\">\n", W, H);
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\"/>\n", CX(0.0), top, CX(0.0),
             top + rowh * (double)ns);
@@ -469,7 +472,7 @@ static void cs_html_lattice(const cs_audit *a, FILE *f) {
     fputs("<p>Each node is a coalition (bottom: the baseline; a line adds one player), coloured by its utility "
           "(blue: toward the reference, red: away); dashed white nodes were not measured. Hover a node for its "
           "name and value.</p>\n", f);
-    fprintf(f, "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
+    fprintf(f, "<svg class=\"chart\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
             "aria-label=\"coalition lattice\">\n<g stroke=\"#bbb\">", W, H);
     for (uint64_t s = 0; s < full; s++)
         for (int i = 0; i < n; i++)
@@ -539,7 +542,7 @@ static void cs_html_interactions(const cs_audit *a, FILE *f) {
     fputs("</p>\n", f);
     const double cell = n <= 8 ? 64 : 600.0 / n, left = 150, top = 110;
     const double W = left + cell * n + 20, H = top + cell * n + 20;
-    fprintf(f, "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
+    fprintf(f, "<svg class=\"chart\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
             "aria-label=\"interaction heatmap\">\n", W, H);
     for (int i = 0; i < n; i++) {
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"12\">", left - 6, top + cell * i + cell / 2 + 4);
@@ -581,7 +584,7 @@ static void cs_html_interactions(const cs_audit *a, FILE *f) {
 }
 
 void cs_report_html_visual(const cs_audit *a, FILE *f) {
-    cs_thumbs t = {0, 0};
+    cs_thumbs t = {0, CS_REPORT_THUMB_BUDGET * 2 / 3, 0}; /* the strips leave a third for the pairs */
     fputs("<style>\n.strip{display:flex;flex-wrap:wrap;align-items:flex-start;gap:4px;margin:.4em 0;"
           "padding:.3em;border-bottom:1px solid #eee}.sl{width:12em;font-size:.85em;overflow-wrap:anywhere}\n"
           "figure.th{margin:0;display:inline-block;vertical-align:top;text-align:center;max-width:164px}"
@@ -596,8 +599,9 @@ void cs_report_html_visual(const cs_audit *a, FILE *f) {
     cs_html_coalition_chart(a, f);
     cs_html_lattice(a, f);
     cs_html_interactions(a, f);
-    cs_html_nearest(a, f, &t);
     cs_html_images(a, f, &t);
+    t.limit = CS_REPORT_THUMB_BUDGET;
+    cs_html_nearest(a, f, &t);
     if (t.refused)
         fprintf(f, "<p>%zu thumbnails were left out to keep this file under its size budget (%u MB of images).</p>\n",
                 t.refused, CS_REPORT_THUMB_BUDGET >> 20);
