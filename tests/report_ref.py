@@ -529,7 +529,7 @@ def mode_hostile(cli, work):
         fail("players %s" % rep["players"])
     dom, log = render(browser, os.path.join(out, "report.html"))
     if console_errors(log):
-        fail("console errors: %s" % console_errors(log))
+        fail("console errors: %s" % console_errors(log)[:5])
     s = scan(dom)
     if "script" in s.tags or s.handlers:
         fail("injected element or handler in the DOM: tags %s, handlers %s" % (sorted(set(s.tags)), s.handlers[:5]))
