@@ -4,7 +4,7 @@
  *   cs_audit_run                          ->  features per set (feature cache), FID of every
  *                                             set vs the reference, utilities, estimators,
  *                                             optional bootstrap                -> cs_audit
- *   cs_audit_write_reports                ->  report.json, values.csv, coalitions.csv, report.html
+ *   cs_audit_write_reports                ->  report.json, values.csv, coalitions.csv, interactions.csv, report.html
  *
  * The manifest format is documented in docs/audit.md. Sign convention (shapley.h): a positive
  * value means the player pushes the generated images TOWARD the reference.
