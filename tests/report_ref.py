@@ -539,7 +539,15 @@ def mode_hostile(cli, work):
     for needle in [evil_player, "<script>alert(3)<.png", "quote\"'.png", "\ufffd\ufffd bad utf8 \ufffd(.png"]:
         if needle not in text:
             fail("the name %r is not shown as text" % needle)
-    print("hostile names: shown as text, no injected element or handler; %d elements in the DOM" % len(s.tags))
+    # --pdf into a directory whose name needs percent-encoding in the file:// URL
+    odd = os.path.join(wb, "out #1 ?%20 <b>\u00e9".encode())
+    run([os.fsencode(cli), b"audit", b"--reference", ref, b"--generated", gen, b"--baseline", b"Base", b"-u", b"cosine",
+         b"-o", odd, b"-q", b"--pdf"])
+    with open(os.path.join(odd, b"report.pdf"), "rb") as f:
+        if f.read(4) != b"%PDF":
+            fail("--pdf into %r: not a PDF" % odd)
+    print("hostile names: shown as text, no injected element or handler; %d elements in the DOM; --pdf into %r"
+          % (len(s.tags), os.path.basename(odd)))
     return 0
 
 
