@@ -345,15 +345,17 @@ class DomScan(html.parser.HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.tags, self.handlers, self.imgs, self.text = [], [], [], []
+        self.tags, self.handlers, self.imgs, self.uses, self.text = [], [], [], [], []
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
         for k, v in attrs:
             if k.lower().startswith("on"):
                 self.handlers.append((tag, k, v))
-            if tag == "img" and k == "src":
+            if (tag == "img" and k == "src") or (tag == "image" and k == "href"):
                 self.imgs.append(v)
+            if tag == "use" and k == "href":
+                self.uses.append(v)
             if k in ("src", "href", "xlink:href", "action", "data") and v and re.match(r"(?i)\s*(https?:|//)", v):
                 self.handlers.append((tag, k, v))
 
@@ -383,9 +385,9 @@ def check_page(browser, html_path, shot):
 
 def check_thumb(dom, path):
     """The thumbnail of path in the DOM equals PIL's: convert('RGB'), resize to fit 160 px with BICUBIC
-    (never enlarged), JPEG quality 85."""
+    (never enlarged), JPEG quality 80."""
     from PIL import Image
-    figs = dict(re.findall(r'<figure class="th" title="([^"]*)"><img[^>]*? src="(data:[^"]+)"', dom))
+    figs = dict(re.findall(r'<figure class="th" title="([^"]*)"><svg[^>]*><image[^>]*? href="(data:[^"]+)"', dom))
     if path not in figs:
         fail("no thumbnail of %s in the DOM" % path)
     got = base64.b64decode(figs[path].split(",", 1)[1])
@@ -395,7 +397,7 @@ def check_thumb(dom, path):
         tw, th = (160, max(1, int(h * 160 / w + 0.5))) if w >= h else (max(1, int(w * 160 / h + 0.5)), 160)
         im = im.resize((tw, th), Image.BICUBIC)
     buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=85)
+    im.save(buf, format="JPEG", quality=80)
     if got != buf.getvalue():
         fail("the thumbnail of %s differs from PIL's (%d vs %d bytes)" % (path, len(got), len(buf.getvalue())))
     return im.size
@@ -434,16 +436,23 @@ def mode_html(cli, work, weights):
             fail("report.html lacks the section '%s'" % h)
     rep = json.load(open(os.path.join(out, "report.json")))
     ns = len(rep["coalitions"])
-    want_imgs = 6 + ns * 6 + ns * 3 * 2  # reference, strips, nearest pairs (generated | reference)
-    if len(s.imgs) != want_imgs or not all(u.startswith("data:image/jpeg;base64,") for u in s.imgs):
-        fail("%d embedded thumbnails (want %d data URIs)" % (len(s.imgs), want_imgs))
+    # every image is embedded once (reference and strips: all 6 of each set), the nearest pairs
+    # (generated | reference) point to those (<use href="#ti...">)
+    figures = dom.count('<figure class="th"')
+    if figures != 6 + ns * 6 + ns * 3 * 2:
+        fail("%d thumbnails (want %d)" % (figures, 6 + ns * 6 + ns * 3 * 2))
+    if len(s.imgs) != 6 + ns * 6 or not all(u.startswith("data:image/jpeg;base64,") for u in s.imgs):
+        fail("%d embedded images (want %d data URIs)" % (len(s.imgs), 6 + ns * 6))
+    ids = set(re.findall(r'<image id="(ti\d+)"', dom))
+    if len(s.uses) != ns * 3 * 2 or not all(u[0] == "#" and u[1:] in ids for u in s.uses):
+        fail("%d references to embedded images (want %d, each to an embedded one)" % (len(s.uses), ns * 6))
     if dom.count("6 of 6 images") != ns + 1:
         fail("every strip should say '6 of 6 images' (%d found)" % dom.count("6 of 6 images"))
     if rep["interactions"] is None or rep["interactions"]["ci95"] is None:
         fail("report.json lacks interaction indices with intervals")
     if rep["coalitions"][0]["nearest"] is None or len(rep["coalitions"][0]["nearest"]["pairs"]) != 3:
         fail("report.json lacks the nearest pairs")
-    # a thumbnail is the engine's decode + PIL's bicubic resize + JPEG quality 85: byte for byte what
+    # a thumbnail is the engine's decode + PIL's bicubic resize + JPEG quality 80: byte for byte what
     # PIL writes from the same image (the same libjpeg with the same settings)
     first = os.path.join(data, "reference", sorted(os.listdir(os.path.join(data, "reference")))[0])
     check_thumb(dom, first)
@@ -457,7 +466,7 @@ def mode_html(cli, work, weights):
     if b"no Chromium found" not in r.stderr or os.path.exists(os.path.join(out + "-nopdf", "report.pdf")):
         fail("--pdf without a browser: want a notice and exit 0, got %s" % r.stderr)
     print("demo report: %d bytes, %d thumbnails, renders without console errors (%.0f%% non-white, %d colours), "
-          "report.pdf printed; a thumbnail equals PIL's byte for byte" % (len(raw), len(s.imgs), 100 * nonwhite, colours))
+          "report.pdf printed; a thumbnail equals PIL's byte for byte" % (len(raw), figures, 100 * nonwhite, colours))
     # size: 32 coalitions (5 players) of 256 px noise images (the worst case for JPEG), default caps
     big = os.path.join(work, "big")
     os.makedirs(os.path.join(big, "img"), exist_ok=True)
@@ -489,7 +498,7 @@ def mode_html(cli, work, weights):
     if size > 8 << 20:
         fail("32-coalition report.html is %d bytes (> 8 MB)" % size)
     dom2 = open(os.path.join(big, "rep", "report.html"), encoding="utf-8").read()
-    shown = dom2.count("data:image/jpeg")
+    shown = dom2.count('<figure class="th"') - dom2.count('class="ph"')
     left = re.search(r"(\d+) thumbnails were left out", dom2)
     if check_thumb(dom2, paths[0]) != (160, 160):
         fail("a 256 px image should give a 160 px thumbnail")

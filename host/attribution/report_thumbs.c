@@ -96,7 +96,7 @@ cs_status cs_thumbnail_data_uri(const char *path, int max_side, char **uri, int 
     CS_TRY(st);
     unsigned char *jpg = NULL;
     unsigned long len = 0;
-    st = cs_jpeg_encode(&sm, 85, &jpg, &len);
+    st = cs_jpeg_encode(&sm, 80, &jpg, &len);
     cs_image_free(&sm);
     CS_TRY(st);
     *uri = cs_base64_uri("data:image/jpeg;base64,", jpg, len);

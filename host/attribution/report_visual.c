@@ -3,7 +3,8 @@
  * report.html stays one self-contained file: thumbnails are data URIs, charts are inline SVG, no
  * script and no external resource. Thumbnails are capped per set (a->thumbnails) and by a byte
  * budget for the whole file (CS_REPORT_THUMB_BUDGET), so a 32-coalition audit stays under 8 MB;
- * each shown count is written next to its strip. */
+ * each shown count is written next to its strip. Each image is embedded once (an SVG <image> with
+ * an id); later figures of the same image reference it (<use href="#id">). */
 #include "attribution/report_visual.h"
 
 #include "core/common.h"
@@ -12,7 +13,7 @@
 #include <string.h>
 
 #define CS_REPORT_THUMB_SIDE 160              /* px */
-#define CS_REPORT_THUMB_BUDGET (6u << 20)     /* bytes of data URIs in one report.html */
+#define CS_REPORT_THUMB_BUDGET (7u << 20)     /* bytes of data URIs in one report.html */
 #define CS_REPORT_LATTICE_MAX_PLAYERS 8       /* full Hasse diagram up to 2^8 nodes */
 
 /* ---- text ------------------------------------------------------------------------------------ */
@@ -209,12 +210,37 @@ static void cs_colour_div(double t, char *buf, size_t cap) {
              (int)(255 + (c[2] - 255) * s + 0.5));
 }
 
+/* A colour legend of the diverging scale: 11 swatches from -amax to +amax. */
+static void cs_legend_div(FILE *f, double amax, const char *what) {
+    fputs("<svg class=\"chart\" width=\"420\" height=\"34\" role=\"img\" aria-label=\"colour scale\">", f);
+    for (int i = 0; i <= 10; i++) {
+        char colour[16];
+        cs_colour_div((i - 5) / 5.0, colour, sizeof colour);
+        fprintf(f, "<rect x=\"%d\" y=\"2\" width=\"20\" height=\"14\" fill=\"%s\" stroke=\"#ccc\"/>", 90 + 20 * i,
+                colour);
+    }
+    fprintf(f, "<text x=\"86\" y=\"13\" font-size=\"11\" text-anchor=\"end\">%.3g</text><text x=\"314\" y=\"13\" "
+            "font-size=\"11\">+%.3g</text><text x=\"200\" y=\"30\" font-size=\"11\" text-anchor=\"middle\">", -amax,
+            amax);
+    cs_html_text(f, what);
+    fputs("</text></svg>\n", f);
+}
+
 /* ---- thumbnails ------------------------------------------------------------------------------- */
+
+typedef struct cs_thumb_seen {
+    size_t k;
+    int64_t i;
+    int w, h; /* w < 0: not shown (unreadable or over the budget) */
+} cs_thumb_seen;
 
 typedef struct cs_thumbs {
     size_t used;    /* bytes of data URIs written */
     size_t limit;   /* this section's share of the budget: up to `limit` bytes in all */
     size_t refused; /* thumbnails left out by the budget */
+    cs_thumb_seen *seen; /* (n_seen) every image met so far: each is embedded once (id "ti<index>"),
+                          * later figures reference it (<use href="#ti<index>">) */
+    size_t n_seen, cap_seen;
 } cs_thumbs;
 
 /* One figure: the thumbnail of image i of coalition k (n_coalitions: the reference) or a
@@ -224,7 +250,20 @@ static void cs_thumb(FILE *f, const cs_audit *a, cs_thumbs *t, size_t k, int64_t
     char *uri = NULL;
     int w = 0, h = 0;
     const char *why = "no image file";
-    if (path && t->used < t->limit) {
+    size_t id = 0;
+    while (id < t->n_seen && (t->seen[id].k != k || t->seen[id].i != i)) id++;
+    const int again = id < t->n_seen && t->seen[id].w > 0;
+    if (id == t->n_seen && t->n_seen == t->cap_seen) { /* remember it (when memory allows) */
+        size_t cap = t->cap_seen ? 2 * t->cap_seen : 256;
+        cs_thumb_seen *ns = realloc(t->seen, cap * sizeof *ns);
+        if (ns) t->seen = ns, t->cap_seen = cap;
+    }
+    const int fresh = id == t->n_seen && t->n_seen < t->cap_seen;
+    if (again) {
+        w = t->seen[id].w, h = t->seen[id].h;
+    } else if (id < t->n_seen) {
+        why = "not shown";
+    } else if (path && t->used < t->limit) {
         if (cs_thumbnail_data_uri(path, CS_REPORT_THUMB_SIDE, &uri, &w, &h) != CS_OK) why = "not readable";
         else if (t->used + strlen(uri) > t->limit) {
             free(uri);
@@ -239,11 +278,20 @@ static void cs_thumb(FILE *f, const cs_audit *a, cs_thumbs *t, size_t k, int64_t
     fputs("<figure class=\"th\" title=\"", f);
     cs_html_text(f, path ? path : "(unknown file)");
     fputs("\">", f);
-    if (uri) {
-        fprintf(f, "<img alt=\"\" width=\"%d\" height=\"%d\" src=\"%s\">", w, h, uri);
+    if (fresh) t->seen[t->n_seen++] = (cs_thumb_seen){k, i, uri ? w : -1, uri ? h : -1};
+    if (again) {
+        fprintf(f, "<svg class=\"ti\" width=\"%d\" height=\"%d\"><use href=\"#ti%zu\"/></svg>", w, h, id);
+    } else if (uri && fresh) {
+        fprintf(f, "<svg class=\"ti\" width=\"%d\" height=\"%d\"><image id=\"ti%zu\" width=\"%d\" height=\"%d\" "
+                "href=\"%s\"/></svg>", w, h, id, w, h, uri);
         t->used += strlen(uri);
-        free(uri);
-    } else {
+    } else if (uri) { /* no memory to remember it: embed it here */
+        fprintf(f, "<svg class=\"ti\" width=\"%d\" height=\"%d\"><image width=\"%d\" height=\"%d\" href=\"%s\"/></svg>",
+                w, h, w, h, uri);
+        t->used += strlen(uri);
+    }
+    free(uri);
+    if (!uri && !again) {
         if (path) t->refused++;
         fprintf(f, "<div class=\"ph\">%s</div>", why);
     }
@@ -443,16 +491,17 @@ static void cs_html_lattice(const cs_audit *a, FILE *f) {
         return;
     }
     const uint64_t full = 1ull << n;
-    double *u = malloc((size_t)full * sizeof(double));
+    double *u = malloc((size_t)full * 2 * sizeof(double)), *fid = u ? u + full : NULL;
     double *px = malloc((size_t)full * 2 * sizeof(double)), *py = px ? px + full : NULL;
     if (!u || !px) {
         free(u), free(px);
         return;
     }
-    for (uint64_t s = 0; s < full; s++) u[s] = NAN;
+    for (uint64_t s = 0; s < full; s++) u[s] = fid[s] = NAN;
     double lo = INFINITY, hi = -INFINITY;
     for (size_t k = 0; k < a->n_coalitions; k++) {
         u[a->coalitions[k].mask] = a->coalitions[k].utility;
+        fid[a->coalitions[k].mask] = a->coalitions[k].fid;
         if (isfinite(a->coalitions[k].utility)) {
             lo = fmin(lo, a->coalitions[k].utility);
             hi = fmax(hi, a->coalitions[k].utility);
@@ -491,6 +540,7 @@ static void cs_html_lattice(const cs_audit *a, FILE *f) {
         fputs("<g><title>", f);
         cs_html_text(f, s ? lab : m->baseline);
         if (measured) fprintf(f, ": utility %.6g", u[s]);
+        if (measured && isfinite(fid[s])) fprintf(f, ", FID %.6g", fid[s]);
         else fputs(": not measured", f);
         fprintf(f, "</title><circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%s\" stroke=\"%s\"%s/>", px[s], py[s], rad,
                 measured ? colour : "#ffffff", measured ? "#333" : "#999", measured ? "" : " stroke-dasharray=\"3,2\"");
@@ -507,6 +557,7 @@ static void cs_html_lattice(const cs_audit *a, FILE *f) {
         fputs("</g>\n", f);
     }
     fputs("</svg>\n", f);
+    cs_legend_div(f, amax, "utility (dashed white: not measured)");
     if (n <= 5) {
         fputs("<p><small>Node letters: ", f);
         for (int i = 0; i < n; i++) {
@@ -581,19 +632,21 @@ static void cs_html_interactions(const cs_audit *a, FILE *f) {
             fputs("</g>\n", f);
         }
     fputs("</svg>\n", f);
+    cs_legend_div(f, amax, "interaction index I(i, j)");
 }
 
 void cs_report_html_visual(const cs_audit *a, FILE *f) {
-    cs_thumbs t = {0, CS_REPORT_THUMB_BUDGET * 2 / 3, 0}; /* the strips leave a third for the pairs */
+    cs_thumbs t = {0, CS_REPORT_THUMB_BUDGET * 2 / 3, 0, NULL, 0, 0}; /* the strips leave a third for the pairs */
     fputs("<style>\n.strip{display:flex;flex-wrap:wrap;align-items:flex-start;gap:4px;margin:.4em 0;"
           "padding:.3em;border-bottom:1px solid #eee}.sl{width:12em;font-size:.85em;overflow-wrap:anywhere}\n"
           "figure.th{margin:0;display:inline-block;vertical-align:top;text-align:center;max-width:164px}"
-          "figure.th img{display:block;max-width:160px;max-height:160px;image-rendering:auto;border:1px solid #ccc}"
+          "svg.ti{display:block;border:1px solid #ccc}"
           "figcaption{font-size:.7em;color:#555;max-width:160px;overflow-wrap:anywhere}\n"
           ".ph{width:96px;height:64px;background:#f3f3f3;color:#888;font-size:.7em;display:flex;align-items:center;"
           "justify-content:center;border:1px dashed #bbb}\n.pair{display:inline-flex;align-items:center;gap:2px;"
           "margin:0 .8em .4em 0;padding:2px;border:1px solid #ddd;border-radius:3px}.sc{font-weight:bold;"
-          "padding:0 .3em}.sc.hot{color:#b00020}\ntable.nn td{vertical-align:top}svg.chart{display:block;"
+          "padding:0 .3em}.sc.hot{color:#b00020}\ntable.nn td{vertical-align:top}table.nn td:first-child{max-width:14em;"
+          "overflow-wrap:anywhere}svg.chart{display:block;"
           "margin:.5em 0}\nbody{max-width:80em}.pairs{display:flex;flex-wrap:wrap}\n</style>\n", f);
     cs_html_estimators(a, f);
     cs_html_coalition_chart(a, f);
@@ -605,4 +658,5 @@ void cs_report_html_visual(const cs_audit *a, FILE *f) {
     if (t.refused)
         fprintf(f, "<p>%zu thumbnails were left out to keep this file under its size budget (%u MB of images).</p>\n",
                 t.refused, CS_REPORT_THUMB_BUDGET >> 20);
+    free(t.seen);
 }
