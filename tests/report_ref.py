@@ -548,6 +548,33 @@ def mode_hostile(cli, work):
     for needle in [evil_player, "<script>alert(3)<.png", "quote\"'.png", "\ufffd\ufffd bad utf8 \ufffd(.png"]:
         if needle not in text:
             fail("the name %r is not shown as text" % needle)
+    # a features file's /paths name anything: /etc/passwd, a FIFO, /dev/zero, a missing file, a directory
+    import h5py
+    import time
+    fifo = os.path.join(work, "fifo")
+    os.mkfifo(fifo)
+    hostile_paths = ["/etc/passwd", fifo, "/dev/zero", os.path.join(work, "missing.png"), work, "<b>x</b>.png"]
+
+    def feats(path, shift):
+        write_features(path, np.abs(rng.normal(shift, 1, (len(hostile_paths), 8))).astype(np.float32))
+        with h5py.File(path, "a") as f:
+            del f["paths"]
+            f["paths"] = np.array(hostile_paths, dtype=h5py.string_dtype())
+    feats(os.path.join(work, "r.h5"), 0.0)
+    sets = []
+    for m in range(2):
+        feats(os.path.join(work, "s%d.h5" % m), 0.3 * m)
+        sets.append({"coalition": ["X"] if m else [], "path": os.path.join(work, "s%d.h5" % m)})
+    with open(os.path.join(work, "feat.json"), "w") as f:
+        json.dump({"baseline": "Base", "players": ["X"], "reference": os.path.join(work, "r.h5"), "sets": sets}, f)
+    t0 = time.time()
+    run([cli, "audit", os.path.join(work, "feat.json"), "-u", "nn-sim", "-o", os.path.join(work, "rep-paths"), "-q"],
+        timeout=30)
+    page = open(os.path.join(work, "rep-paths", "report.html"), encoding="utf-8").read()
+    if "root:" in page or 'class="ph">not readable' not in page or "<b>x</b>" in page:
+        fail("hostile image paths: the report must show placeholders, escaped names and no file contents")
+    print("features-file paths naming /etc/passwd, a FIFO, /dev/zero, a directory: placeholders, %.1f s"
+          % (time.time() - t0))
     # --pdf into a directory whose name needs percent-encoding in the file:// URL
     odd = os.path.join(wb, "out #1 ?%20 <b>\u00e9".encode())
     run([os.fsencode(cli), b"audit", b"--reference", ref, b"--generated", gen, b"--baseline", b"Base", b"-u", b"cosine",

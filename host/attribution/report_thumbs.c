@@ -10,6 +10,9 @@
 #include <setjmp.h>
 #include <string.h>
 
+#define CS_THUMB_MAX_BYTES ((size_t)256 << 20)    /* an image file to thumbnail */
+#define CS_THUMB_MAX_PIXELS ((uint64_t)64 << 20)   /* 67 Mpixel: 200 MB decoded */
+
 /* libjpeg reports errors by calling error_exit: jump back instead of exiting the process. */
 typedef struct cs_jpeg_err {
     struct jpeg_error_mgr mgr;
@@ -78,7 +81,14 @@ static char *cs_base64_uri(const char *prefix, const unsigned char *data, size_t
 cs_status cs_thumbnail_data_uri(const char *path, int max_side, char **uri, int *w, int *h) {
     *uri = NULL;
     cs_image im = {0}, sm = {0};
-    CS_TRY(cs_image_load(path, &im));
+    /* a path from a features file may name anything: a regular file only (cs_read_file), at most
+     * CS_THUMB_MAX_BYTES, decoded only when it has at most CS_THUMB_MAX_PIXELS */
+    unsigned char *data = NULL;
+    size_t n = 0;
+    CS_TRY(cs_read_file(path, CS_THUMB_MAX_BYTES, &data, &n));
+    cs_status st0 = cs_image_decode_limited(data, n, path, CS_THUMB_MAX_PIXELS, &im);
+    free(data);
+    CS_TRY(st0);
     int tw = im.width, th = im.height;
     if (tw > max_side || th > max_side) { /* fit the box, keep the aspect ratio, at least 1 px */
         if (tw >= th) {

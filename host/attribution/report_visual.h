@@ -25,9 +25,9 @@ void cs_report_interactions_csv(const cs_audit *a, FILE *f);
 void cs_report_html_visual(const cs_audit *a, FILE *f);
 
 /* A thumbnail of an image file as a data URI ("data:image/jpeg;base64,..."): decoded with
- * cs_image_load, shrunk to fit max_side x max_side with PIL's antialiased bicubic filter
+ * cs_image_decode_limited, shrunk to fit max_side x max_side with PIL's antialiased bicubic filter
  * (cs_image_resize; never enlarged), JPEG quality 80 (libjpeg). *uri malloc'd; *w, *h its size.
- * CS_E_* when the file cannot be decoded. */
+ * CS_E_* when the file is not a regular file, is over 256 MB or 67 Mpixel, or cannot be decoded. */
 cs_status cs_thumbnail_data_uri(const char *path, int max_side, char **uri, int *w, int *h);
 
 #endif
