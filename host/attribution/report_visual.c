@@ -302,28 +302,25 @@ static void cs_thumb(FILE *f, const cs_audit *a, cs_thumbs *t, size_t k, int64_t
 }
 
 static void cs_html_images(const cs_audit *a, FILE *f, cs_thumbs *t) {
-    const cs_audit_manifest *m = a->m;
     const size_t ns = a->n_coalitions;
     if (a->thumbnails <= 0) return;
     fputs("<h2>Reference and generated images</h2>\n", f);
-    for (size_t k = ns + 1; k-- > 0;) { /* the reference first, then the coalitions in manifest order */
-        const size_t kk = k == ns ? ns : ns - 1 - k;
-        const int64_t n = kk == ns ? a->n_reference : a->coalitions[kk].n;
+    for (size_t j = 0; j <= ns; j++) { /* the reference first, then the coalitions in manifest order */
+        const size_t k = j == 0 ? ns : j - 1;
+        const int64_t n = k == ns ? a->n_reference : a->coalitions[k].n;
         const int64_t shown = n < a->thumbnails ? n : a->thumbnails;
-        if (kk < ns && !cs_audit_image_path(a, kk, 0)) continue;
-        if (kk == ns && !cs_audit_image_path(a, ns, 0)) {
-            fputs("<p>The reference is a statistics file: no images to show.</p>\n", f);
+        fputs("<div class=\"strip\"><div class=\"sl\"><b>", f);
+        cs_html_text(f, k == ns ? "reference" : a->coalitions[k].label);
+        if (!cs_audit_image_path(a, k, 0)) { /* statistics, or features without image paths */
+            fprintf(f, "</b><br>%lld images: no image files known</div></div>\n", (long long)n);
             continue;
         }
-        fputs("<div class=\"strip\"><div class=\"sl\"><b>", f);
-        cs_html_text(f, kk == ns ? "reference" : a->coalitions[kk].label);
         fprintf(f, "</b><br>%lld of %lld images", (long long)shown, (long long)n);
-        if (kk < ns && isfinite(a->coalitions[kk].utility)) fprintf(f, "<br>utility %.4g", a->coalitions[kk].utility);
+        if (k < ns && isfinite(a->coalitions[k].utility)) fprintf(f, "<br>utility %.4g", a->coalitions[k].utility);
         fputs("</div>", f);
-        for (int64_t i = 0; i < shown; i++) cs_thumb(f, a, t, kk, i, NULL);
+        for (int64_t i = 0; i < shown; i++) cs_thumb(f, a, t, k, i, NULL);
         fputs("</div>\n", f);
     }
-    (void)m;
 }
 
 static void cs_html_nearest(const cs_audit *a, FILE *f, cs_thumbs *t) {
