@@ -279,6 +279,14 @@ def mode_nearest(cli, work):
                 lo_hi, se = pct_ci(irep[:, a, b])
                 close(inter["ci95"][pa][pb], lo_hi, 8 * tol, "interaction interval %s-%s" % (pa, pb))
                 close(inter["std_error"][pa][pb], se, 8 * tol, "interaction std. error %s-%s" % (pa, pb))
+        # report.html's coalition table: as many cells in every row as header cells
+        page = open(os.path.join(outdir, "report.html"), encoding="utf-8").read()
+        table = page[page.index("<h2>Coalitions</h2>"):]
+        table = table[:table.index("</table>")]
+        rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)
+        widths = {len(re.findall(r"<th", rows[0]))} | {len(re.findall(r"<td", r)) for r in rows[1:]}
+        if len(widths) != 1 or len(rows) != ns + 1:
+            fail("%s: coalition table rows of %s cells" % (util, sorted(widths)))
         # interactions.csv carries the same numbers
         with open(os.path.join(outdir, "interactions.csv")) as f:
             rows = [line.rstrip("\n").split(",") for line in f][1:]
