@@ -1,9 +1,11 @@
 /* copyscope audit: image sets -> FIDs -> attribution (with bootstrap uncertainty) -> report. */
 #include "cli.h"
+#include "copyscope/model.h"
 
 #include "copyscope/audit.h"
 #include "copyscope/shard.h"
 #include "mpi_mode.h"
+#include "report_pdf.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -20,7 +22,8 @@ static void usage(FILE *out) {
             "(feature cache), the FID of every coalition's set against the reference, a utility per\n"
             "coalition, Shapley values (exact when all 2^n coalitions are present, else KernelSHAP) and\n"
             "the paper's, leave-one-out and Banzhaf values where defined, optional bootstrap intervals,\n"
-            "and a report directory (report.json, values.csv, coalitions.csv, report.html).\n"
+            "and a report directory (report.json, values.csv, coalitions.csv,\n"
+            "interactions.csv, report.html: thumbnails, nearest-reference pairs, lattice, interactions).\n"
             "The manifest format is described in docs/audit.md. In the directory form each subdirectory\n"
             "of ROOT is one coalition named like 'SDv1-5+Depth+Davinci' ('SDv1-5' alone = the baseline).\n\n"
             "Sign convention: a POSITIVE value means the player moves the images TOWARD the reference.\n\n"
@@ -51,7 +54,18 @@ static void usage(FILE *out) {
             "                       mean over all (generated, reference) image pairs, M(S) - M(baseline);\n"
             "                       M-raw: M(S)); pixel metrics decode the images and need no network;\n"
             "                       cmmd (= cmmd-gain, CMMD(baseline) - CMMD(S)) or neg-cmmd: google-research's\n"
-            "                       CMMD (Gaussian RBF MMD, sigma 10, x 1000) on L2-normalised features\n"
+            "                       CMMD (Gaussian RBF MMD, sigma 10, x 1000) on L2-normalised features;\n"
+            "                       nn-sim (mean over the generated images of the cosine similarity of\n"
+            "                       their features to the nearest reference image) or copy-rate (share of\n"
+            "                       generated images whose nearest-reference similarity exceeds\n"
+            "                       --copy-threshold), as gains over the baseline (-raw: the values)\n"
+            "      --copy-threshold T  nearest-reference similarity above which a generated image counts\n"
+            "                       as a copy (copy-rate, and the report's share per coalition; default 0.9)\n"
+            "      --nearest K      nearest-reference pairs per coalition in the reports (default 3, max 16;\n"
+            "                       0 with a FID utility skips the pair similarities)\n"
+            "      --thumbnails N   thumbnails per image set in report.html (default 8, max 64; 0: none)\n"
+            "      --pdf            also report.pdf, printed by headless Chromium (a notice, not an error,\n"
+            "                       when no Chromium is installed)\n"
             "      --kid-subsets N  KID: subsets (default 100)\n"
             "      --kid-subset-size M  KID: subset size, capped at both set sizes (default 1000)\n"
             "      --cmmd-no-normalize  CMMD: use the feature rows as given (default: L2-normalised,\n"
@@ -60,6 +74,8 @@ static void usage(FILE *out) {
             "      --generated ROOT (directory form) one subdirectory per coalition\n"
             "      --baseline NAME  (directory form) the baseline pipeline's name\n"
             "      --dims D         feature dimension 64, 192, 768 or 2048 (default 2048)\n"
+            "      --model M        feature space: inception (default), dinov2-vits14, dinov2-vitb14,\n"
+            "                       dinov2-vitl14 (FD_DINOv2), dinov2-vitg14, clip-vitl14-336 (CPU)\n"
             "  -w, --weights PATH   Inception weights (default: discovery, see 'copyscope weights')\n"
             "  -d, --device DEV     cpu, cuda, cuda:0,1 or auto (default auto)\n"
             "      --batch N        images per forward pass (default 50)\n"
@@ -99,7 +115,12 @@ enum {
     OPT_JK_GROUPS,
     OPT_STUDENTIZED,
     OPT_SUBSAMPLE,
-    OPT_CMMD_NO_NORMALIZE
+    OPT_COPY_THRESHOLD,
+    OPT_NEAREST,
+    OPT_THUMBNAILS,
+    OPT_PDF,
+    OPT_CMMD_NO_NORMALIZE,
+    OPT_MODEL
 };
 
 /* The command line, parsed. */
@@ -107,7 +128,7 @@ typedef struct cs_audit_cli {
     const char *out_dir, *reference, *generated, *baseline;
     const char *estimator, *utility;
     const char *shard_spec, *partials, *from_partials;
-    int json, quiet, dims_given, boot_given, seed_given;
+    int json, quiet, dims_given, boot_given, seed_given, pdf, model_given;
     cs_shard shard;        /* count 0: not one shard */
     cs_audit_options o;
 } cs_audit_cli;
@@ -135,7 +156,12 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
         {"jackknife-groups", required_argument, 0, OPT_JK_GROUPS},
         {"studentized", required_argument, 0, OPT_STUDENTIZED},
         {"subsample-frac", required_argument, 0, OPT_SUBSAMPLE},
+        {"copy-threshold", required_argument, 0, OPT_COPY_THRESHOLD},
+        {"nearest", required_argument, 0, OPT_NEAREST},
+        {"thumbnails", required_argument, 0, OPT_THUMBNAILS},
+        {"pdf", no_argument, 0, OPT_PDF},
         {"cmmd-no-normalize", no_argument, 0, OPT_CMMD_NO_NORMALIZE},
+        {"model", required_argument, 0, OPT_MODEL},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     cs_audit_options *o = &cl->o;
@@ -168,11 +194,20 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
         case OPT_BASELINE: cl->baseline = optarg; break;
         case OPT_DIMS:
             if (!cs_cli_parse_int(cmd, "--dims", optarg, 1, 16384, &v)) return 2;
-            if (v != 64 && v != 192 && v != 768 && v != 2048)
-                return cs_cli_usage_error(cmd, "--dims must be 64, 192, 768 or 2048");
+            if (v != 64 && v != 192 && v != 768 && v != 2048 && v != 384 && v != 1024 && v != 1536)
+                return cs_cli_usage_error(cmd, "--dims must be 64, 192, 768 or 2048 (a ViT model: its own size)");
             o->features.dims = (int)v;
             cl->dims_given = 1;
             break;
+        case OPT_MODEL: {
+            cs_model_kind k;
+            if (!cs_model_kind_parse(optarg, &k))
+                return cs_cli_usage_error(cmd, "--model must be inception, dinov2-vits14, dinov2-vitb14, "
+                                          "dinov2-vitl14, dinov2-vitg14 or clip-vitl14-336 (got '%s')", optarg);
+            o->features.model = k == CS_MODEL_INCEPTION ? NULL : optarg;
+            cl->model_given = 1;
+            break;
+        }
         case 'w': o->features.weights_path = optarg; break;
         case 'd': o->features.device = optarg; break;
         case OPT_BATCH:
@@ -223,6 +258,24 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
             o->subsample_frac = f;
             break;
         }
+        case OPT_COPY_THRESHOLD: {
+            char *end = NULL;
+            errno = 0;
+            double t = strtod(optarg, &end);
+            if (!optarg[0] || *end || errno || !isfinite(t))
+                return cs_cli_usage_error(cmd, "--copy-threshold: expected a number, got '%s'", optarg);
+            o->copy_threshold = t;
+            break;
+        }
+        case OPT_NEAREST:
+            if (!cs_cli_parse_int(cmd, "--nearest", optarg, 0, CS_AUDIT_MAX_NEAREST, &v)) return 2;
+            o->nearest_k = (int)v;
+            break;
+        case OPT_THUMBNAILS:
+            if (!cs_cli_parse_int(cmd, "--thumbnails", optarg, 0, CS_AUDIT_MAX_THUMBNAILS, &v)) return 2;
+            o->thumbnails = (int)v;
+            break;
+        case OPT_PDF: cl->pdf = 1; break;
         case 'h': usage(stdout); return 0;
         default: return cs_cli_usage_error(cmd, "unknown option");
         }
@@ -264,7 +317,17 @@ static int cs_audit_check_modes(const char *cmd, int argc, cs_audit_cli *cl) {
  * Returns -1 to go on, else the exit code (m stays the caller's). */
 static int cs_audit_apply_manifest_options(const char *cmd, const cs_audit_manifest *m, cs_audit_cli *cl) {
     cs_audit_options *o = &cl->o;
+    if (!cl->model_given && m->model) {
+        cs_model_kind k = CS_MODEL_INCEPTION;
+        (void)cs_model_kind_parse(m->model, &k); /* validated by the manifest reader */
+        o->features.model = k == CS_MODEL_INCEPTION ? NULL : m->model;
+    }
     if (!cl->dims_given && m->dims) o->features.dims = m->dims;
+    else if (!cl->dims_given && o->features.model) { /* a ViT: its feature size */
+        cs_model_kind k = CS_MODEL_INCEPTION;
+        (void)cs_model_kind_parse(o->features.model, &k);
+        o->features.dims = cs_model_kind_dims(k);
+    }
     if (!cl->boot_given) o->bootstrap = m->bootstrap;
     if (!cl->seed_given && m->has_seed) o->seed = m->seed;
     const char *estimator = cl->estimator ? cl->estimator : m->estimator;
@@ -399,6 +462,7 @@ int cs_cmd_audit(int argc, char **argv) {
     if (st == CS_OK) st = cs_audit_print_result(a, m, cl.json);
     if (st == CS_OK && !cl.quiet) cs_audit_print_summary(a, m, cl.out_dir);
     rc = st == CS_OK ? 0 : cs_cli_fail(cmd, st);
+    if (rc == 0 && cl.pdf) rc = cs_report_pdf(cmd, cl.out_dir, cl.quiet);
     cs_audit_free(a);
     cs_audit_manifest_free(m);
     return rc;

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #define CS_IMAGE_FILE_MAX_BYTES ((size_t)1 << 30) /* 1 GiB: no real image file is larger */
-#define CS_INPUT_ELEMS ((size_t)3 * 299 * 299)
 /* A batch whose decoded pixels exceed this goes to a preprocessing device as floats anyway
  * (preprocessed by the decode pool): bounds the pinned memory of huge images. */
 #define CS_RGB_BATCH_MAX_BYTES ((size_t)256 << 20)
@@ -50,32 +49,67 @@ void cs_pathlist_free(cs_pathlist *pl) {
 
 static int cs_cmp_path(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static cs_status cs_expand_dir(const char *dir, cs_pathlist *out) {
+/* Append the files of dir that `rule` lists (clean-fid: recursively, depth-limited since
+ * symbolic links to directories are followed as Python's glob follows them). */
+static cs_status cs_expand_dir_walk(const char *dir, cs_image_listing rule, int depth, cs_pathlist *out) {
     DIR *d = opendir(dir);
     if (!d) return CS_FAIL(CS_E_IO, "%s: cannot list directory: %s", dir, strerror(errno));
-    size_t first = out->n;
     cs_status st = CS_OK;
     struct dirent *e;
     while ((e = readdir(d)) && st == CS_OK) {
-        /* pytorch-fid's rule, so that both see the same set: path.glob('*.<ext>') for its
-         * lowercase extensions (case-sensitive; dotfiles included); not recursive */
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !cs_image_has_fid_extension(e->d_name)) continue;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         char p[8192];
         int len = snprintf(p, sizeof p, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
         if (len < 0 || (size_t)len >= sizeof p) continue;
         struct stat sb;
-        if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
-        st = cs_pathlist_push(out, p);
+        if (stat(p, &sb) != 0) continue;
+        if (S_ISDIR(sb.st_mode)) {
+            /* clean-fid's "**" descends into every directory glob does not hide */
+            if (rule == CS_LISTING_CLEAN_FID && e->d_name[0] != '.') {
+                if (depth >= 32) {
+                    st = CS_FAIL(CS_E_USAGE, "%s: directories nested more than 32 deep (a symbolic link loop?)", p);
+                } else {
+                    st = cs_expand_dir_walk(p, rule, depth + 1, out);
+                }
+            }
+            continue;
+        }
+        if (!S_ISREG(sb.st_mode) || !cs_image_listed(e->d_name, rule)) continue;
+        size_t nl = strlen(e->d_name);
+        if (rule == CS_LISTING_CLEAN_FID && nl > 4 && !strcmp(e->d_name + nl - 4, ".npy")) {
+            st = CS_FAIL(CS_E_UNSUPPORTED, "%s: clean-fid reads .npy arrays as images; copyscope does not "
+                                           "(convert it to PNG or move it out of the folder)", p);
+            break;
+        }
+        if (rule == CS_LISTING_TORCH_FIDELITY) { /* it lists (and sorts) real paths */
+            char *real = realpath(p, NULL);
+            if (!real) continue;
+            st = cs_pathlist_push(out, real);
+            free(real);
+        } else {
+            st = cs_pathlist_push(out, p);
+        }
     }
     closedir(d);
-    if (st != CS_OK) return st;
+    return st;
+}
+
+static cs_status cs_expand_dir(const char *dir, cs_image_listing rule, cs_pathlist *out) {
+    size_t first = out->n;
+    CS_TRY(cs_expand_dir_walk(dir, rule, 0, out));
     if (out->n == first)
-        return CS_FAIL(CS_E_USAGE, "%s: no image files (looked for *.bmp *.jpg *.jpeg *.pgm *.png *.ppm *.tif *.tiff *.webp, lowercase, like pytorch-fid)", dir);
+        return CS_FAIL(CS_E_USAGE, "%s: no image files (looked for %s)", dir, cs_image_listing_describe(rule));
+    /* every peer sorts the whole paths (torch-fidelity: the real paths it lists) */
     qsort(out->paths + first, out->n - first, sizeof *out->paths, cs_cmp_path);
     return CS_OK;
 }
 
 cs_status cs_pathlist_expand(const char *const *inputs, size_t n_inputs, cs_pathlist *out) {
+    return cs_pathlist_expand_listing(inputs, n_inputs, CS_LISTING_PYTORCH_FID, out);
+}
+
+cs_status cs_pathlist_expand_listing(const char *const *inputs, size_t n_inputs, cs_image_listing rule,
+                                     cs_pathlist *out) {
     memset(out, 0, sizeof *out);
     cs_status st = CS_OK;
     for (size_t i = 0; i < n_inputs && st == CS_OK; i++) {
@@ -84,7 +118,7 @@ cs_status cs_pathlist_expand(const char *const *inputs, size_t n_inputs, cs_path
             st = errno == ENOENT ? CS_FAIL(CS_E_NOTFOUND, "%s: no such file or directory", inputs[i])
                                  : CS_FAIL(CS_E_IO, "%s: %s", inputs[i], strerror(errno));
         } else if (S_ISDIR(sb.st_mode)) {
-            st = cs_expand_dir(inputs[i], out);
+            st = cs_expand_dir(inputs[i], rule, out);
         } else {
             st = cs_pathlist_push(out, inputs[i]);
         }
@@ -124,7 +158,9 @@ typedef struct cs_batch_ctx {
     cs_status *st;            /* (k) */
     char **msg;               /* (k) */
     const size_t *todo;       /* (m) indices of cache misses */
-    float *input;             /* (m, 3, 299, 299) float32 */
+    float *input;             /* (m, 3, S, S) float32, S the model's input side */
+    size_t in_elems;          /* 3 S S */
+    cs_model_kind kind;       /* the model's preprocessing */
     int keep_rgb;             /* 1: decode only, into imgs (the device preprocesses) */
     cs_image *imgs;           /* (B) decoded images of the misses (keep_rgb) */
     uint8_t *packed;          /* cs_job_pack: the batch's images, packed at items[j].offset */
@@ -161,7 +197,7 @@ static void cs_job_decode(void *ctx, size_t j, int worker) {
         b->imgs[j] = img;
         return;
     }
-    st = cs_preprocess_rgb(img.rgb, img.width, img.height, b->input + j * CS_INPUT_ELEMS);
+    st = cs_model_kind_preprocess(b->kind, img.rgb, img.width, img.height, b->input + j * b->in_elems);
     cs_image_free(&img);
     if (st != CS_OK) cs_set_item_error(b, i, st);
 }
@@ -171,7 +207,8 @@ static void cs_job_preprocess(void *ctx, size_t j, int worker) {
     cs_batch_ctx *b = ctx;
     size_t i = b->todo[j];
     if (b->st[i] != CS_OK) return;
-    cs_status st = cs_preprocess_rgb(b->imgs[j].rgb, b->imgs[j].width, b->imgs[j].height, b->input + j * CS_INPUT_ELEMS);
+    cs_status st = cs_model_kind_preprocess(b->kind, b->imgs[j].rgb, b->imgs[j].width, b->imgs[j].height,
+                                            b->input + j * b->in_elems);
     cs_image_free(&b->imgs[j]);
     if (st != CS_OK) cs_set_item_error(b, i, st);
 }
@@ -187,7 +224,7 @@ static void cs_job_pack(void *ctx, size_t j, int worker) {
  * producer fills it, a device worker reads input and writes feat, the producer takes it back. */
 typedef struct cs_slot {
     cs_sched_batch b;   /* b.input = input or b.rgb = rgb, b.feat = feat, b.user = this slot */
-    float *input;       /* (B, 3, 299, 299) float32, scheduler host memory (pinned on a GPU);
+    float *input;       /* (B, 3, S, S) float32, scheduler host memory (pinned on a GPU);
                          * allocated when first needed if the devices preprocess */
     uint8_t *rgb;       /* packed decoded images, scheduler host memory, grown as needed */
     size_t rgb_cap;     /* bytes */
@@ -202,6 +239,8 @@ typedef struct cs_extract {
     const cs_features_opts *opts;
     cs_features *out;
     size_t d, B;
+    cs_model_kind kind; /* the feature space (opts->model) */
+    size_t in_elems;    /* floats of one preprocessed image: 3 S S */
     cs_weights *w;
     cs_cache *cache;
     /* the producer's per-chunk buffers (B input files) */
@@ -235,7 +274,13 @@ static void cs_extract_fail(cs_extract *x, cs_status st, const char *msg) {
 static cs_status cs_extract_start(cs_extract *x) {
     cs_device_list devs;
     const cs_features_testing *t = &x->opts->testing;
-    CS_TRY(cs_device_list_get(x->opts->device, t->cpu_devices, x->opts->threads, &devs));
+    const char *device = x->opts->device;
+    if (x->kind != CS_MODEL_INCEPTION && (!device || !strcmp(device, "auto"))) {
+        /* the Vision Transformers have no GPU kernels yet: "auto" means the CPU for them, without
+         * probing for GPUs (an explicit cuda device is refused by cs_model_create) */
+        device = "cpu";
+    }
+    CS_TRY(cs_device_list_get(device, t->cpu_devices, x->opts->threads, &devs));
     static atomic_int noticed; /* once per process: an audit extracts many sets */
     if (devs.notice[0] && !x->opts->quiet && !atomic_exchange(&noticed, 1))
         fprintf(stderr, "copyscope: %s\n", devs.notice);
@@ -243,7 +288,9 @@ static cs_status cs_extract_start(cs_extract *x) {
                               .dims = x->opts->dims,
                               .fail = t->fail,
                               .fail_batch = t->fail_batch,
-                              .model = {.cpu_async = t->cpu_async, .cpu_preprocess = t->cpu_preprocess}};
+                              .model = {.cpu_async = t->cpu_async,
+                                        .cpu_preprocess = t->cpu_preprocess,
+                                        .vit_any_depth = t->vit_any_depth}};
     CS_TRY(cs_sched_create(&devs, x->w, &so, &x->sched));
     x->nslots = cs_sched_inline(x->sched) ? 1 : 3 * cs_sched_devices(x->sched);
     x->device_preprocess = cs_sched_preprocesses(x->sched);
@@ -253,7 +300,7 @@ static cs_status cs_extract_start(cs_extract *x) {
     for (int i = 0; i < x->nslots; i++) {
         cs_slot *sl = &x->slots[i];
         if (!x->device_preprocess)
-            CS_TRY(cs_sched_host_alloc(x->sched, x->B * CS_INPUT_ELEMS * sizeof(float), (void **)&sl->input));
+            CS_TRY(cs_sched_host_alloc(x->sched, x->B * x->in_elems * sizeof(float), (void **)&sl->input));
         CS_TRY(cs_sched_host_alloc(x->sched, x->B * x->d * sizeof(float), (void **)&sl->feat));
         sl->items = cs_malloc(x->B * sizeof *sl->items, "batch images");
         sl->sha = cs_malloc(x->B * 32, "batch digests");
@@ -331,7 +378,7 @@ static cs_status cs_extract_decode(cs_extract *x, cs_threadpool *pool, cs_batch_
     }
     if (b->keep_rgb && !pack) { /* too large to pack: preprocess here after all */
         if (!sl->input)
-            CS_TRY(cs_sched_host_alloc(x->sched, x->B * CS_INPUT_ELEMS * sizeof(float), (void **)&sl->input));
+            CS_TRY(cs_sched_host_alloc(x->sched, x->B * x->in_elems * sizeof(float), (void **)&sl->input));
         b->input = sl->input;
         CS_TRY(cs_threadpool_for(pool, n, cs_job_preprocess, b));
     }
@@ -344,7 +391,7 @@ static cs_status cs_extract_decode(cs_extract *x, cs_threadpool *pool, cs_batch_
                 b->imgs[mm] = b->imgs[j];
                 b->imgs[j] = (cs_image){0};
             } else {
-                memmove(sl->input + mm * CS_INPUT_ELEMS, sl->input + j * CS_INPUT_ELEMS, CS_INPUT_ELEMS * sizeof(float));
+                memmove(sl->input + mm * x->in_elems, sl->input + j * x->in_elems, x->in_elems * sizeof(float));
             }
         }
         todo[mm++] = todo[j];
@@ -380,7 +427,14 @@ static cs_status cs_extract_decode(cs_extract *x, cs_threadpool *pool, cs_batch_
 /* Checks that need no file: dims, inputs, the testing pixel budget, and the --device syntax (a
  * misspelt --device fails now, not after the cached part). */
 static cs_status cs_features_check_opts(const cs_features_opts *opts, size_t n) {
-    if (!cs_model_dims_valid(opts->dims))
+    cs_model_kind kind;
+    if (!cs_model_kind_parse(opts->model, &kind))
+        return CS_FAIL(CS_E_USAGE, "--model %s: unknown (inception, dinov2-vits14, dinov2-vitb14, dinov2-vitl14, "
+                       "dinov2-vitg14, clip-vitl14-336)", opts->model);
+    if (kind != CS_MODEL_INCEPTION && !cs_model_kind_dims_valid(kind, opts->dims))
+        return CS_FAIL(CS_E_USAGE, "--dims %d: model %s has %d-d features", opts->dims, cs_model_kind_name(kind),
+                       cs_model_kind_dims(kind));
+    if (!cs_model_kind_dims_valid(kind, opts->dims))
         return CS_FAIL(CS_E_USAGE, "--dims must be 64, 192, 768 or 2048 (got %d)", opts->dims);
     if (n == 0) return CS_FAIL(CS_E_USAGE, "no input images");
     if (opts->testing.rgb_batch_bytes > CS_RGB_BATCH_MAX_BYTES)
@@ -395,14 +449,29 @@ static cs_status cs_features_check_opts(const cs_features_opts *opts, size_t n) 
 static cs_status cs_extract_open(cs_extract *x) {
     const cs_features_opts *opts = x->opts;
     char wpath[4096];
-    CS_TRY(cs_weights_find(opts->weights_path, wpath, sizeof wpath));
-    CS_TRY(cs_weights_load(wpath, &x->w));
+    if (x->kind == CS_MODEL_INCEPTION) {
+        CS_TRY(cs_weights_find(opts->weights_path, wpath, sizeof wpath));
+        CS_TRY(cs_weights_load(wpath, &x->w));
+    } else {
+        CS_TRY(cs_weights_find_named(opts->weights_path, cs_model_kind_weights_name(x->kind), cs_model_kind_name(x->kind),
+                                     wpath, sizeof wpath));
+        CS_TRY(cs_weights_load_ex(wpath, CS_WEIGHTS_ANY_MODEL, &x->w));
+        cs_model_kind got;
+        CS_TRY(cs_model_kind_of_weights(x->w, &got));
+        if (got != x->kind)
+            return CS_FAIL(CS_E_MISMATCH, "%s: weights of %s, not of --model %s", wpath, cs_model_kind_name(got),
+                           cs_model_kind_name(x->kind));
+    }
     snprintf(x->out->weights_sha256, sizeof x->out->weights_sha256, "%s", cs_weights_sha256(x->w));
     x->out->dims = opts->dims;
+    x->out->model = x->kind;
     if (!opts->use_cache) return CS_OK;
     char id[1024];
     snprintf(id, sizeof id, "copyscope-features-v1;weights=%s;dims=%d;preprocess=%s;precision=%s",
-             x->out->weights_sha256, opts->dims, CS_PREPROCESS_ID, opts->precision ? opts->precision : "fp32");
+             x->out->weights_sha256, opts->dims, cs_model_kind_preprocess_id(x->kind),
+             opts->precision ? opts->precision : "fp32");
+    if (x->kind != CS_MODEL_INCEPTION) /* a ViT's key names its model too (Inception's key is unchanged) */
+        snprintf(id + strlen(id), sizeof id - strlen(id), ";model=%s", cs_model_kind_name(x->kind));
     return cs_cache_open(opts->cache_dir, id, opts->dims, &x->cache);
 }
 
@@ -602,6 +671,10 @@ cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *
     double t0 = cs_now();
     cs_extract x = {.opts = opts, .out = out, .d = d, .B = B};
     CS_TRY(cs_features_check_opts(opts, n));
+    (void)cs_model_kind_parse(opts->model, &x.kind);
+    x.in_elems = (size_t)3 * cs_model_kind_input_size(x.kind) * cs_model_kind_input_size(x.kind);
+    x.b.kind = x.kind;
+    x.b.in_elems = x.in_elems;
     cs_status st = cs_extract_open(&x);
     if (st == CS_OK) st = cs_extract_alloc(&x, n);
     if (st != CS_OK) goto done;
@@ -648,7 +721,7 @@ cs_status cs_features_to_stats(const cs_features *f, cs_stats **out) {
         return st;
     }
     snprintf(s->id.weights_sha256, sizeof s->id.weights_sha256, "%s", f->weights_sha256);
-    snprintf(s->id.preprocessing, sizeof s->id.preprocessing, "%s", CS_PREPROCESS_ID);
+    snprintf(s->id.preprocessing, sizeof s->id.preprocessing, "%s", cs_model_kind_preprocess_id((cs_model_kind)f->model));
     *out = s;
     return CS_OK;
 }
@@ -674,7 +747,9 @@ cs_status cs_features_write_h5(const cs_features *f, const char *path) {
     CS_TRY_GOTO(st, cs_h5_write_strings(file, "skipped", f->skipped.paths, f->skipped.n, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "weights_sha256", f->weights_sha256, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_int(file, "dims", f->dims, path), fail);
-    CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "preprocessing", CS_PREPROCESS_ID, path), fail);
+    CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "preprocessing", cs_model_kind_preprocess_id((cs_model_kind)f->model), path), fail);
+    if (f->model != CS_MODEL_INCEPTION)
+        CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "model", cs_model_kind_name((cs_model_kind)f->model), path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "copyscope_version", COPYSCOPE_VERSION, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "kind", "features", path), fail);
     free(hex);
