@@ -1,5 +1,6 @@
 /* copyscope stats: statistics (mean, co-moment) of one or more inputs, merged, to .npz or .h5. */
 #include "cli.h"
+#include "copyscope/protocol.h"
 #include "fid_input.h"
 
 #include "copyscope/shard.h"
@@ -88,7 +89,9 @@ static int cs_stats_shard_run(const char *cmd, int n, char **paths, const char *
         cs_features_free(&f);
     } else {
         st = cs_stats_init(&s, o->feat.dims);
-        if (st == CS_OK) snprintf(s->id.preprocessing, sizeof s->id.preprocessing, "%s", CS_PREPROCESS_ID);
+        if (st == CS_OK)
+            snprintf(s->id.preprocessing, sizeof s->id.preprocessing, "%s",
+                     cs_protocol_preprocess_id((cs_protocol)o->feat.protocol));
     }
     cs_pathlist_free(&mine);
     if (st == CS_OK) st = cs_stats_file_write(out_path, s);

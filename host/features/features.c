@@ -4,6 +4,7 @@
 #include "copyscope/cache.h"
 #include "copyscope/image.h"
 #include "copyscope/model.h"
+#include "copyscope/protocol.h"
 #include "copyscope/stats.h"
 #include "copyscope/weights.h"
 #include "io/h5util.h"
@@ -129,6 +130,7 @@ typedef struct cs_batch_ctx {
     cs_image *imgs;           /* (B) decoded images of the misses (keep_rgb) */
     uint8_t *packed;          /* cs_job_pack: the batch's images, packed at items[j].offset */
     const cs_rgb_item *items; /* (m) */
+    cs_protocol protocol;     /* host preprocessing */
 } cs_batch_ctx;
 
 static void cs_set_item_error(cs_batch_ctx *b, size_t i, cs_status st) {
@@ -161,7 +163,7 @@ static void cs_job_decode(void *ctx, size_t j, int worker) {
         b->imgs[j] = img;
         return;
     }
-    st = cs_preprocess_rgb(img.rgb, img.width, img.height, b->input + j * CS_INPUT_ELEMS);
+    st = cs_preprocess_rgb_protocol(b->protocol, img.rgb, img.width, img.height, b->input + j * CS_INPUT_ELEMS);
     cs_image_free(&img);
     if (st != CS_OK) cs_set_item_error(b, i, st);
 }
@@ -171,7 +173,8 @@ static void cs_job_preprocess(void *ctx, size_t j, int worker) {
     cs_batch_ctx *b = ctx;
     size_t i = b->todo[j];
     if (b->st[i] != CS_OK) return;
-    cs_status st = cs_preprocess_rgb(b->imgs[j].rgb, b->imgs[j].width, b->imgs[j].height, b->input + j * CS_INPUT_ELEMS);
+    cs_status st = cs_preprocess_rgb_protocol(b->protocol, b->imgs[j].rgb, b->imgs[j].width, b->imgs[j].height,
+                                              b->input + j * CS_INPUT_ELEMS);
     cs_image_free(&b->imgs[j]);
     if (st != CS_OK) cs_set_item_error(b, i, st);
 }
@@ -246,7 +249,8 @@ static cs_status cs_extract_start(cs_extract *x) {
                               .model = {.cpu_async = t->cpu_async, .cpu_preprocess = t->cpu_preprocess}};
     CS_TRY(cs_sched_create(&devs, x->w, &so, &x->sched));
     x->nslots = cs_sched_inline(x->sched) ? 1 : 3 * cs_sched_devices(x->sched);
-    x->device_preprocess = cs_sched_preprocesses(x->sched);
+    /* the devices' own preprocessing is pytorch-fid's: other protocols are preprocessed here */
+    x->device_preprocess = cs_sched_preprocesses(x->sched) && x->opts->protocol == CS_PROTOCOL_PYTORCH_FID;
     x->rgb_budget = t->rgb_batch_bytes ? t->rgb_batch_bytes : CS_RGB_BATCH_MAX_BYTES;
     x->slots = cs_calloc((size_t)x->nslots, sizeof *x->slots, "batch slots");
     if (!x->slots) return CS_E_NOMEM;
@@ -380,6 +384,8 @@ static cs_status cs_extract_decode(cs_extract *x, cs_threadpool *pool, cs_batch_
 /* Checks that need no file: dims, inputs, the testing pixel budget, and the --device syntax (a
  * misspelt --device fails now, not after the cached part). */
 static cs_status cs_features_check_opts(const cs_features_opts *opts, size_t n) {
+    if (!cs_protocol_name((cs_protocol)opts->protocol))
+        return CS_FAIL(CS_E_USAGE, "unknown protocol %d", opts->protocol);
     if (!cs_model_dims_valid(opts->dims))
         return CS_FAIL(CS_E_USAGE, "--dims must be 64, 192, 768 or 2048 (got %d)", opts->dims);
     if (n == 0) return CS_FAIL(CS_E_USAGE, "no input images");
@@ -399,10 +405,12 @@ static cs_status cs_extract_open(cs_extract *x) {
     CS_TRY(cs_weights_load(wpath, &x->w));
     snprintf(x->out->weights_sha256, sizeof x->out->weights_sha256, "%s", cs_weights_sha256(x->w));
     x->out->dims = opts->dims;
+    x->out->protocol = opts->protocol;
     if (!opts->use_cache) return CS_OK;
     char id[1024];
     snprintf(id, sizeof id, "copyscope-features-v1;weights=%s;dims=%d;preprocess=%s;precision=%s",
-             x->out->weights_sha256, opts->dims, CS_PREPROCESS_ID, opts->precision ? opts->precision : "fp32");
+             x->out->weights_sha256, opts->dims, cs_protocol_preprocess_id((cs_protocol)opts->protocol),
+             opts->precision ? opts->precision : "fp32");
     return cs_cache_open(opts->cache_dir, id, opts->dims, &x->cache);
 }
 
@@ -431,6 +439,7 @@ static cs_status cs_extract_alloc(cs_extract *x, size_t n) {
         !x->todo || !x->hit || !x->cached)
         return CS_E_NOMEM;
     b->todo = x->todo;
+    b->protocol = (cs_protocol)x->opts->protocol;
     return CS_OK;
 }
 
@@ -648,7 +657,8 @@ cs_status cs_features_to_stats(const cs_features *f, cs_stats **out) {
         return st;
     }
     snprintf(s->id.weights_sha256, sizeof s->id.weights_sha256, "%s", f->weights_sha256);
-    snprintf(s->id.preprocessing, sizeof s->id.preprocessing, "%s", CS_PREPROCESS_ID);
+    const char *pid = cs_protocol_preprocess_id((cs_protocol)f->protocol);
+    snprintf(s->id.preprocessing, sizeof s->id.preprocessing, "%s", pid ? pid : CS_PREPROCESS_ID);
     *out = s;
     return CS_OK;
 }
@@ -674,7 +684,9 @@ cs_status cs_features_write_h5(const cs_features *f, const char *path) {
     CS_TRY_GOTO(st, cs_h5_write_strings(file, "skipped", f->skipped.paths, f->skipped.n, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "weights_sha256", f->weights_sha256, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_int(file, "dims", f->dims, path), fail);
-    CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "preprocessing", CS_PREPROCESS_ID, path), fail);
+    const char *pid = cs_protocol_preprocess_id((cs_protocol)f->protocol);
+    CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "preprocessing", pid ? pid : CS_PREPROCESS_ID, path), fail);
+    CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "protocol", pid ? cs_protocol_name((cs_protocol)f->protocol) : "pytorch-fid", path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "copyscope_version", COPYSCOPE_VERSION, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "kind", "features", path), fail);
     free(hex);

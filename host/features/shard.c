@@ -1,5 +1,6 @@
 /* Sharding file lists over processes and audits over Slurm array tasks. See copyscope/shard.h. */
 #include "copyscope/shard.h"
+#include "copyscope/protocol.h"
 #include "copyscope/statsfile.h"
 
 #include "core/common.h"
@@ -158,6 +159,7 @@ cs_status cs_audit_shard_extract(const cs_audit_manifest *m, const cs_features_o
             st = CS_FAIL(CS_E_INTERNAL, "extraction returned %zu rows for %zu images", f.n, mine.n);
     } else {
         cs_features_init_empty(&f, fo->dims);
+        f.protocol = fo->protocol;
     }
     if (n_rows) *n_rows = mine.n;
     cs_pathlist_free(&mine);
@@ -229,7 +231,7 @@ cs_status cs_audit_partials_read(const cs_audit_manifest *m, const char *dir, cs
         }
     CS_TRY_GOTO(st, cs_audit_image_list(m, &all), done);
     size_t bytes;
-    int dims = 0;
+    int dims = 0, have_protocol = 0;
     /* pass 1: shapes and identity (no rows read) */
     for (long i = 0; i < n; i++) {
         cs_shard s = {i, n};
@@ -259,9 +261,18 @@ cs_status cs_audit_partials_read(const cs_audit_manifest *m, const char *dir, cs
                 goto done;
             }
         }
-        if (rows > 0 && strcmp(id.preprocessing, CS_PREPROCESS_ID) != 0 && id.preprocessing[0]) {
-            st = CS_FAIL(CS_E_MISMATCH, "%s: other preprocessing ('%s')", path, id.preprocessing);
-            goto done;
+        if (rows > 0) { /* every part of one protocol (files without the attribute: pytorch-fid) */
+            cs_protocol p = CS_PROTOCOL_PYTORCH_FID;
+            if (id.preprocessing[0] && !cs_protocol_from_preprocess_id(id.preprocessing, &p)) {
+                st = CS_FAIL(CS_E_MISMATCH, "%s: other preprocessing ('%s')", path, id.preprocessing);
+                goto done;
+            }
+            if (!have_protocol) out->protocol = (int)p, have_protocol = 1;
+            else if ((int)p != out->protocol) {
+                st = CS_FAIL(CS_E_MISMATCH, "%s: features of protocol %s, other parts %s", path,
+                             cs_protocol_name(p), cs_protocol_name((cs_protocol)out->protocol));
+                goto done;
+            }
         }
     }
     if (!cs_mul_size(all.n, (size_t)dims * sizeof(float), &bytes)) {
