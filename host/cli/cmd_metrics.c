@@ -38,6 +38,7 @@ static void usage(FILE *f) {
             "                      torch-fidelity (tensorflow, legacy_tensorflow): the preprocessing\n"
             "      --weights FILE  Inception weights (default: $COPYSCOPE_WEIGHTS, torch hub cache)\n"
             "      --device DEV    cpu, cuda or auto (default auto)\n"
+            "      --cache DIR     feature cache directory (default $XDG_CACHE_HOME/copyscope)\n"
             "      --no-cache      do not read or write the feature cache\n"
             "      --kid-subsets N     number of subsets (default 100)\n"
             "      --kid-subset-size M subset size, capped at both set sizes (default 1000)\n"
@@ -48,7 +49,7 @@ static void usage(FILE *f) {
             "  -h, --help\n\n" CS_HELP_EXIT_CODES);
 }
 
-enum { OPT_JSON = 1, OPT_WEIGHTS, OPT_DEVICE, OPT_NO_CACHE, OPT_KID_N, OPT_KID_M, OPT_SEED, OPT_PROTOCOL, OPT_KID_SAMPLER };
+enum { OPT_JSON = 1, OPT_WEIGHTS, OPT_DEVICE, OPT_NO_CACHE, OPT_KID_N, OPT_KID_M, OPT_SEED, OPT_PROTOCOL, OPT_KID_SAMPLER, OPT_CACHE };
 
 static void add_num(cJSON *o, const char *key, double v) {
     if (!isfinite(v)) {
@@ -141,6 +142,7 @@ static int cs_metrics_parse_args(int argc, char **argv, cs_metrics_cli *cl) {
         {"seed", required_argument, 0, OPT_SEED},  {"help", no_argument, 0, 'h'},
         {"protocol", required_argument, 0, OPT_PROTOCOL},
         {"kid-sampler", required_argument, 0, OPT_KID_SAMPLER},
+        {"cache", required_argument, 0, OPT_CACHE},
         {0, 0, 0, 0}};
     int sampler_given = 0, seed_given = 0;
     static const int want_default[CS_METRIC_COUNT] = {1, 1, 1, 1, 1, 1, 0, 0};
@@ -164,6 +166,7 @@ static int cs_metrics_parse_args(int argc, char **argv, cs_metrics_cli *cl) {
         case OPT_WEIGHTS: cl->fo.weights_path = optarg; break;
         case OPT_DEVICE: cl->fo.device = optarg; break;
         case OPT_NO_CACHE: cl->fo.use_cache = 0; break;
+        case OPT_CACHE: cl->fo.cache_dir = optarg; break;
         case OPT_KID_N:
             if (!cs_cli_parse_int(cmd, "--kid-subsets", optarg, 1, 1000000, &v)) return CS_EXIT_USAGE;
             cl->ko.n_subsets = (int)v;
