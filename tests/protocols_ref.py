@@ -22,7 +22,8 @@ MODE:
   fid         `copyscope fid A B --protocol P` vs the peer's own FID on the same folders:
               torch_fidelity.calculate_metrics(fid=True) and clean-fid's compute_fid(mode="clean")
               (its folder listing, resizer and Frechet code; custom_feat_extractor = the network
-              above), at 64 dims (80 images per set: full rank) and 2048 dims, 1e-5 relative.
+              above), at 64 dims (70 images per set: full rank) and 2048 dims (12 per set),
+              1e-5 relative.
   isc         `copyscope isc A --json` vs torch_fidelity.calculate_metrics(isc=True): 1e-6 relative.
   kid         `copyscope metrics -m kid --protocol torch-fidelity` (torch-fidelity's sampler) vs
               torch_fidelity.calculate_metrics(kid=True): the same subsets (float64 recomputation
@@ -306,7 +307,7 @@ def _clean_fid(a, b, weights, dims):
 
 def two_folders(work, n):
     rng = np.random.default_rng(n)
-    sizes = [(int(w), int(h)) for w, h in rng.integers(40, 420, (2 * n, 2))]
+    sizes = [(int(w), int(h)) for w, h in rng.integers(30, 330, (2 * n, 2))]
     a = os.path.join(work, f"A{n}")
     b = os.path.join(work, f"B{n}")
     write_folder(a, sizes[:n], 7000 + n)
@@ -316,7 +317,7 @@ def two_folders(work, n):
 
 def mode_fid(cs, weights, work, **_):
     results = []
-    for dims, n in ((64, 80), (2048, 24)):
+    for dims, n in ((64, 70), (2048, 12)):  # 64: full-rank covariances (n > d)
         a, b = two_folders(work, n)
         for protocol in ("torch-fidelity", "clean-fid"):
             ours = _copyscope_fid(cs, weights, work, a, b, protocol, dims)
@@ -432,6 +433,42 @@ def mode_cli(cs, weights, work, **_):
     if j.get("protocol1") != "clean-fid" or j.get("protocol2") != "torch-fidelity" or not j["warnings"]:
         fail(f"fid of two protocols' features: {j}")
     print("refusals and the mixed-protocol warning: ok")
+    # stats: the protocol in the statistics file; fid of two clean-fid inputs says so, no warning
+    st = os.path.join(work, "stats.h5")
+    run([cs, "stats", folder, "--out", st, "--weights", weights, "--dims", "64", "--protocol", "clean",
+         "--cache", cache, "--quiet"])
+    j = json.loads(run([cs, "fid", st, os.path.join(work, "clean.h5"), "--json"]).stdout)
+    if j.get("protocol") != "clean-fid" or any("extractor" in w for w in j["warnings"]) or abs(float(j["fid"])) > 1e-6:
+        fail(f"fid of clean-fid statistics vs the same images' clean-fid features: {j}")
+    print("stats --protocol: ok")
+    # audit: the manifest's options.protocol, in report.json; a features file of another protocol
+    # is refused (exit 2) like one of other dims
+    sets = os.path.join(work, "sets")
+    for k, name in enumerate(("base", "base+A")):
+        write_folder(os.path.join(sets, name), [(48, 40)] * 3, 6100 + 10 * k)
+    ref = os.path.join(work, "ref")
+    write_folder(ref, [(50, 44)] * 3, 6300)
+    manifest = os.path.join(work, "manifest.json")
+
+    def audit(options, set0):
+        with open(manifest, "w") as f:
+            json.dump({"reference": ref, "baseline": "base", "players": ["A"],
+                       "sets": [{"coalition": [], "path": set0},
+                                {"coalition": ["A"], "path": os.path.join(sets, "base+A")}],
+                       "options": options}, f)
+        return run([cs, "audit", manifest, "--out", os.path.join(work, "report"), "--weights", weights,
+                    "--cache", cache, "--json", "-q"], check=False)
+
+    r = audit({"dims": 64, "protocol": "clean"}, os.path.join(sets, "base"))
+    if r.returncode != 0 or json.loads(r.stdout).get("protocol") != "clean-fid":
+        fail(f"audit with options.protocol clean: exit {r.returncode}, {r.stderr.strip()} {r.stdout[:200]}")
+    r = audit({"dims": 64, "protocol": "torch-fidelity"}, os.path.join(work, "clean.h5"))
+    if r.returncode != 2 or "protocol" not in r.stderr:
+        fail(f"audit mixing a clean-fid features file into a torch-fidelity audit: exit {r.returncode}, {r.stderr!r}")
+    r = audit({"dims": 64, "protocol": "nope"}, os.path.join(sets, "base"))
+    if r.returncode != 2 or "options.protocol" not in r.stderr:
+        fail(f"audit with options.protocol nope: exit {r.returncode}, {r.stderr!r}")
+    print("audit: options.protocol in report.json, other protocols' features refused: ok")
 
 
 def main():

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "copyscope/audit.h"
+#include "copyscope/protocol.h"
 #include "copyscope/shard.h"
 #include "mpi_mode.h"
 
@@ -47,6 +48,8 @@ static void usage(FILE *out) {
             "      --generated ROOT (directory form) one subdirectory per coalition\n"
             "      --baseline NAME  (directory form) the baseline pipeline's name\n"
             "      --dims D         feature dimension 64, 192, 768 or 2048 (default 2048)\n"
+            "      --protocol P     pytorch-fid (default; legacy_pytorch), clean-fid (clean) or\n"
+            "                       torch-fidelity (tensorflow, legacy_tensorflow): the preprocessing\n"
             "  -w, --weights PATH   Inception weights (default: discovery, see 'copyscope weights')\n"
             "  -d, --device DEV     cpu, cuda, cuda:0,1 or auto (default auto)\n"
             "      --batch N        images per forward pass (default 50)\n"
@@ -82,7 +85,8 @@ enum {
     OPT_FROM_PARTIALS,
     OPT_KID_N,
     OPT_KID_M,
-    OPT_INTERVAL
+    OPT_INTERVAL,
+    OPT_PROTOCOL
 };
 
 /* The command line, parsed. */
@@ -90,7 +94,7 @@ typedef struct cs_audit_cli {
     const char *out_dir, *reference, *generated, *baseline;
     const char *estimator, *utility;
     const char *shard_spec, *partials, *from_partials;
-    int json, quiet, dims_given, boot_given, seed_given;
+    int json, quiet, dims_given, boot_given, seed_given, protocol_given;
     cs_shard shard;        /* count 0: not one shard */
     cs_audit_options o;
 } cs_audit_cli;
@@ -115,6 +119,7 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
         {"kid-subsets", required_argument, 0, OPT_KID_N},
         {"kid-subset-size", required_argument, 0, OPT_KID_M},
         {"interval", required_argument, 0, OPT_INTERVAL},
+        {"protocol", required_argument, 0, OPT_PROTOCOL},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     cs_audit_options *o = &cl->o;
@@ -164,6 +169,13 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
             o->threads = (int)v;
             break;
         case OPT_NO_CACHE: o->features.use_cache = 0; break;
+        case OPT_PROTOCOL: {
+            cs_protocol p;
+            if (cs_protocol_parse(optarg, &p) != CS_OK) return cs_cli_usage_error(cmd, "--protocol: %s", cs_last_error());
+            o->features.protocol = (int)p;
+            cl->protocol_given = 1;
+            break;
+        }
         case OPT_CACHE_DIR: o->features.cache_dir = optarg; break;
         case OPT_SHARD: cl->shard_spec = optarg; break;
         case OPT_PARTIALS: cl->partials = optarg; break;
@@ -219,6 +231,7 @@ static int cs_audit_check_modes(const char *cmd, int argc, cs_audit_cli *cl) {
 static int cs_audit_apply_manifest_options(const char *cmd, const cs_audit_manifest *m, cs_audit_cli *cl) {
     cs_audit_options *o = &cl->o;
     if (!cl->dims_given && m->dims) o->features.dims = m->dims;
+    if (!cl->protocol_given && m->has_protocol) o->features.protocol = m->protocol;
     if (!cl->boot_given) o->bootstrap = m->bootstrap;
     if (!cl->seed_given && m->has_seed) o->seed = m->seed;
     const char *estimator = cl->estimator ? cl->estimator : m->estimator;

@@ -72,6 +72,8 @@ typedef struct cs_audit_manifest {
     int has_seed;
     uint64_t seed;
     char *utility;
+    int has_protocol;      /* "protocol": pytorch-fid | clean-fid | torch-fidelity (or an alias) */
+    int protocol;          /* cs_protocol */
 } cs_audit_manifest;
 
 /* Read and validate a JSON manifest; relative paths are relative to its directory. Every
@@ -174,6 +176,7 @@ typedef struct cs_audit {
     int bootstrap_failed;           /* replicates whose evaluation failed (excluded) */
     size_t n_images_from_cache, n_images_computed;
     double seconds_features, seconds_fid, seconds_metric, seconds_bootstrap;
+    int protocol;                   /* cs_protocol of the features (protocol.h) */
 } cs_audit;
 
 /* Run the audit. */
