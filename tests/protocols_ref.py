@@ -419,6 +419,19 @@ def mode_cli(cs, weights, work, **_):
     d = [np.max(np.abs(outs[p][0][0] - outs["pytorch-fid"][0][0])) for p in ("clean-fid", "torch-fidelity")]
     if min(d) == 0:
         fail("two protocols gave identical features")
+    # the GPU route (decoded pixels to the device, which preprocesses as pytorch-fid) run on the CPU
+    # with the testing aid: other protocols must stay on the host and give the same features
+    import h5py
+    for proto, canon in (("clean", "clean-fid"), ("torch-fidelity", "torch-fidelity"), ("pytorch-fid", "pytorch-fid")):
+        out = os.path.join(work, f"gpu-route-{proto}.h5")
+        j = json.loads(run([cs, "features", folder, "--out", out, "--weights", weights, "--dims", "64", "--protocol",
+                            proto, "--no-cache", "--json", "-q", "--testing-cpu-preprocess"]).stdout)
+        with h5py.File(out, "r") as h:
+            same = np.array_equal(np.array(h["features"]), outs[canon][0][0])
+        want_dev = 4 if canon == "pytorch-fid" else 0
+        if not same or j["device_preprocessed"] != want_dev:
+            fail(f"{proto} through the GPU route: identical {same}, device-preprocessed {j['device_preprocessed']}")
+    print("GPU route (testing aid): other protocols preprocessed on the host, identical features")
     print(f"aliases, cache per protocol: ok (features differ across protocols by {d[0]:.3g}, {d[1]:.3g})")
     for argv in ([cs, "features", folder, "--out", os.path.join(work, "x.h5"), "--protocol", "bogus"],
                  [cs, "fid", folder, folder, "--protocol", "bogus"],
