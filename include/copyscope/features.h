@@ -17,7 +17,8 @@
 extern "C" {
 #endif
 
-/* Preprocessing identity recorded in every features/stats file and cache key. */
+/* Preprocessing identity of the pytorch-fid protocol, recorded in every features/stats file and
+ * cache key; the other protocols' identities: cs_protocol_preprocess_id (protocol.h). */
 #define CS_PREPROCESS_ID "pytorch-fid: PIL convert RGB, bilinear 299 align_corners=False, 2x-1"
 #define CS_PATHLIST_MAX 50000000
 
