@@ -44,6 +44,8 @@ static void usage(FILE *out) {
             "                       M-raw: M(S)); pixel metrics decode the images and need no network\n"
             "      --kid-subsets N  KID: subsets (default 100)\n"
             "      --kid-subset-size M  KID: subset size, capped at both set sizes (default 1000)\n"
+            "      --kid-sampler S  KID subsets: copyscope's, or torch-fidelity's (numpy RandomState(2020);\n"
+            "                       the default with --protocol torch-fidelity)\n"
             "      --reference P    (directory form) reference images: a directory, or a features/stats file\n"
             "      --generated ROOT (directory form) one subdirectory per coalition\n"
             "      --baseline NAME  (directory form) the baseline pipeline's name\n"
@@ -86,7 +88,8 @@ enum {
     OPT_KID_N,
     OPT_KID_M,
     OPT_INTERVAL,
-    OPT_PROTOCOL
+    OPT_PROTOCOL,
+    OPT_KID_SAMPLER
 };
 
 /* The command line, parsed. */
@@ -95,6 +98,7 @@ typedef struct cs_audit_cli {
     const char *estimator, *utility;
     const char *shard_spec, *partials, *from_partials;
     int json, quiet, dims_given, boot_given, seed_given, protocol_given;
+    int kid_sampler;       /* -1: by the protocol (torch-fidelity's with --protocol torch-fidelity) */
     cs_shard shard;        /* count 0: not one shard */
     cs_audit_options o;
 } cs_audit_cli;
@@ -120,6 +124,7 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
         {"kid-subset-size", required_argument, 0, OPT_KID_M},
         {"interval", required_argument, 0, OPT_INTERVAL},
         {"protocol", required_argument, 0, OPT_PROTOCOL},
+        {"kid-sampler", required_argument, 0, OPT_KID_SAMPLER},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     cs_audit_options *o = &cl->o;
@@ -176,6 +181,11 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
             cl->protocol_given = 1;
             break;
         }
+        case OPT_KID_SAMPLER:
+            if (strcmp(optarg, "copyscope") == 0) cl->kid_sampler = CS_KID_SAMPLER_COPYSCOPE;
+            else if (strcmp(optarg, "torch-fidelity") == 0) cl->kid_sampler = CS_KID_SAMPLER_NUMPY;
+            else return cs_cli_usage_error(cmd, "--kid-sampler must be copyscope or torch-fidelity (got '%s')", optarg);
+            break;
         case OPT_CACHE_DIR: o->features.cache_dir = optarg; break;
         case OPT_SHARD: cl->shard_spec = optarg; break;
         case OPT_PARTIALS: cl->partials = optarg; break;
@@ -232,6 +242,9 @@ static int cs_audit_apply_manifest_options(const char *cmd, const cs_audit_manif
     cs_audit_options *o = &cl->o;
     if (!cl->dims_given && m->dims) o->features.dims = m->dims;
     if (!cl->protocol_given && m->has_protocol) o->features.protocol = m->protocol;
+    o->kid.sampler = cl->kid_sampler >= 0 ? cl->kid_sampler
+                     : o->features.protocol == CS_PROTOCOL_TORCH_FIDELITY ? CS_KID_SAMPLER_NUMPY : CS_KID_SAMPLER_COPYSCOPE;
+    if (o->kid.sampler == CS_KID_SAMPLER_NUMPY) o->kid.seed = 2020; /* torch-fidelity's rng_seed */
     if (!cl->boot_given) o->bootstrap = m->bootstrap;
     if (!cl->seed_given && m->has_seed) o->seed = m->seed;
     const char *estimator = cl->estimator ? cl->estimator : m->estimator;
@@ -330,6 +343,7 @@ int cs_cmd_audit(int argc, char **argv) {
     memset(&cl, 0, sizeof cl);
     cl.out_dir = "copyscope-report";
     cs_audit_options_default(&cl.o);
+    cl.kid_sampler = -1;
     int rc = cs_audit_parse_args(cmd, argc, argv, &cl);
     if (rc < 0) rc = cs_audit_check_modes(cmd, argc, &cl);
     if (rc >= 0) return rc;
