@@ -155,17 +155,19 @@ static int pil_bicubic_coeffs(int in_size, int **boundsp, double **kkp) {
     return ksize;
 }
 
-cs_status cs_resize_pil_bicubic_plane(const float *in, int width, int height, float *out) {
-    if (!in || !out || width < 1 || height < 1 || width > CS_IMAGE_MAX_SIDE || height > CS_IMAGE_MAX_SIDE)
-        return CS_FAIL(CS_E_USAGE, "bicubic resize: bad image (%dx%d)", width, height);
+/* PIL's ImagingResampleInner for a mode 'F' image: the horizontal pass first, over the rows the
+ * vertical pass needs (ybox_first .. ybox_last), then the vertical pass; an axis of the same size
+ * is not resampled. Each output is a float64 sum of float32 pixels times float64 coefficients,
+ * stored as float32. Both sizes 299: Image.resize returns a copy. */
+static cs_status pil_bicubic_resample(const float *in, int width, int height, float *out) {
+    if (width == OUT && height == OUT) {
+        memcpy(out, in, (size_t)OUT * OUT * sizeof *out);
+        return CS_OK;
+    }
     int *bh = NULL, *bv = NULL;
     double *kh = NULL, *kv = NULL;
     float *tmp = NULL;
     cs_status st = CS_OK;
-    if (width == OUT && height == OUT) { /* Image.resize to its own size: a copy */
-        memcpy(out, in, (size_t)OUT * OUT * sizeof *out);
-        goto clip;
-    }
     const int ksh = pil_bicubic_coeffs(width, &bh, &kh), ksv = pil_bicubic_coeffs(height, &bv, &kv);
     if (!ksh || !ksv) {
         st = CS_FAIL(CS_E_NOMEM, "bicubic resize: out of memory");
@@ -173,16 +175,16 @@ cs_status cs_resize_pil_bicubic_plane(const float *in, int width, int height, fl
     }
     const float *src = in;
     size_t src_w = (size_t)width;
-    if (width != OUT) { /* horizontal pass over the rows the vertical pass uses */
+    if (width != OUT) {
         const int y_first = bv[0], y_last = bv[OUT * 2 - 2] + bv[OUT * 2 - 1];
         const int th = y_last - y_first;
-        float *dst = height != OUT ? (tmp = malloc((size_t)OUT * (size_t)th * sizeof *tmp)) : out; /* (th, OUT) */
-        if (!dst) {
+        float *dst = out; /* (th, OUT) float32: the output itself when no vertical pass follows */
+        if (height != OUT && !(dst = tmp = malloc((size_t)OUT * (size_t)th * sizeof *tmp))) {
             st = CS_FAIL(CS_E_NOMEM, "bicubic resize: out of memory");
             goto done;
         }
         for (int yy = 0; yy < th; yy++) {
-            const float *row = in + (size_t)(yy + y_first) * width;
+            const float *row = in + (size_t)(yy + y_first) * (size_t)width;
             for (int xx = 0; xx < OUT; xx++) {
                 const int xmin = bh[xx * 2], xmax = bh[xx * 2 + 1];
                 const double *k = &kh[(size_t)xx * ksh];
@@ -206,14 +208,20 @@ cs_status cs_resize_pil_bicubic_plane(const float *in, int width, int height, fl
             }
         }
     }
-clip: /* np.asarray(img).clip(0, 255) */
-    for (size_t i = 0; i < (size_t)OUT * OUT; i++) {
-        if (out[i] < 0.0f) out[i] = 0.0f;
-        else if (out[i] > 255.0f) out[i] = 255.0f;
-    }
 done:
     free(bh), free(bv), free(kh), free(kv), free(tmp);
     return st;
+}
+
+cs_status cs_resize_pil_bicubic_plane(const float *in, int width, int height, float *out) {
+    if (!in || !out || width < 1 || height < 1 || width > CS_IMAGE_MAX_SIDE || height > CS_IMAGE_MAX_SIDE)
+        return CS_FAIL(CS_E_USAGE, "bicubic resize: bad image (%dx%d)", width, height);
+    CS_TRY(pil_bicubic_resample(in, width, height, out));
+    for (size_t i = 0; i < (size_t)OUT * OUT; i++) { /* np.asarray(img).clip(0, 255) */
+        if (out[i] < 0.0f) out[i] = 0.0f;
+        else if (out[i] > 255.0f) out[i] = 255.0f;
+    }
+    return CS_OK;
 }
 
 /* ---- whole images ------------------------------------------------------------------------------ */
