@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "core/common.h"
 
+#include "copyscope/cmmd.h"
 #include "copyscope/features.h"
 #include "copyscope/frechet.h"
 #include "copyscope/image.h"
@@ -26,14 +27,15 @@ static void usage(FILE *f) {
             "Similarity of generated images GEN to reference images REF (each a directory of images\n"
             "or an image file). Pixel metrics compare every generated image with every reference\n"
             "image (mean, min and max over the pairs; per generated image with --json); KID and FID\n"
-            "compare the two sets' Inception features. Larger = closer for every similarity; KID and\n"
-            "FID are distances (their utility is minus the value).\n\n"
+            "compare the two sets' Inception features, and so does CMMD (copyscope cmmd). Larger =\n"
+            "closer for every similarity; KID, FID and CMMD are distances (their utility is minus the\n"
+            "value).\n\n"
             "  -m, --metric LIST   comma-separated: cosine, hist, dhash, ssim, rgb-ssim, fusion, kid,\n"
-            "                      fid, isc (Inception Score of GEN, torch-fidelity's), or 'all'\n"
+            "                      fid, cmmd, isc (Inception Score of GEN, torch-fidelity's), or 'all'\n"
             "                      (default: cosine,hist,dhash,ssim,rgb-ssim,fusion)\n"
             "      --json          one JSON object on stdout\n"
             "  -t, --threads N     threads (default: all cores)\n"
-            "For kid, fid and isc (Inception features, cached like 'copyscope features'):\n"
+            "For kid, fid, cmmd and isc (Inception features, cached like 'copyscope features'):\n"
             "      --protocol P    pytorch-fid (default; legacy_pytorch), clean-fid (clean) or\n"
             "                      torch-fidelity (tensorflow, legacy_tensorflow): the preprocessing\n"
             "      --weights FILE  Inception weights (default: $COPYSCOPE_WEIGHTS, torch hub cache)\n"
@@ -102,6 +104,7 @@ typedef struct cs_metrics_out {
     cs_kid_result kid;
     cs_fid_result fid;
     cs_isc_result isc;
+    cs_cmmd_result cmmd;
 } cs_metrics_out;
 
 /* -m LIST: the wanted metrics. Returns -1 to go on, else the exit code. */
@@ -145,7 +148,7 @@ static int cs_metrics_parse_args(int argc, char **argv, cs_metrics_cli *cl) {
         {"cache", required_argument, 0, OPT_CACHE},
         {0, 0, 0, 0}};
     int sampler_given = 0, seed_given = 0;
-    static const int want_default[CS_METRIC_COUNT] = {1, 1, 1, 1, 1, 1, 0, 0};
+    static const int want_default[CS_METRIC_COUNT] = {1, 1, 1, 1, 1, 1, 0, 0, 0};
     memcpy(cl->want, want_default, sizeof cl->want);
     cs_features_opts_default(&cl->fo);
     cl->fo.quiet = 1;
@@ -232,6 +235,12 @@ static cs_status cs_metrics_features(const cs_metrics_cli *cl, cs_metrics_out *r
     const cs_features *fr = &r->fr, *fg = &r->fg;
     if (cl->want[CS_METRIC_KID])
         CS_TRY(cs_kid_compute(fr->data, (int64_t)fr->n, fg->data, (int64_t)fg->n, fr->dims, &cl->ko, &r->kid, NULL));
+    if (cl->want[CS_METRIC_CMMD]) {
+        cs_cmmd_opts co;
+        cs_cmmd_opts_default(&co);
+        co.threads = cl->threads;
+        CS_TRY(cs_cmmd_compute(fr->data, (int64_t)fr->n, fg->data, (int64_t)fg->n, fr->dims, &co, &r->cmmd));
+    }
     if (cl->want[CS_METRIC_FID]) {
         CS_TRY(cs_stats_init(&r->sr, fr->dims));
         CS_TRY(cs_stats_init(&r->sg, fg->dims));
@@ -287,6 +296,13 @@ static cs_status cs_metrics_print_json(const cs_metrics_cli *cl, const cs_metric
         cJSON_AddStringToObject(o, "method", r->fid.method ? r->fid.method : "");
         cJSON_AddStringToObject(o, "protocol", cs_protocol_name((cs_protocol)cl->fo.protocol));
     }
+    if (want[CS_METRIC_CMMD]) {
+        cJSON *o = cJSON_AddObjectToObject(ms, "cmmd");
+        add_num(o, "cmmd", r->cmmd.cmmd);
+        add_num(o, "utility", -r->cmmd.cmmd);
+        cJSON_AddNumberToObject(o, "n1", (double)r->fr.n);
+        cJSON_AddNumberToObject(o, "n2", (double)r->fg.n);
+    }
     if (cs_metrics_any_pixel(want)) {
         cJSON *arr = cJSON_AddArrayToObject(root, "per_image");
         for (size_t g = 0; g < r->pg.n; g++) {
@@ -320,6 +336,8 @@ static void cs_metrics_print_text(const cs_metrics_cli *cl, const cs_metrics_out
                r->kid.kid_std, r->kid.n_subsets, (long long)r->kid.subset_size);
     if (want[CS_METRIC_FID])
         printf("fid       %.6f  (%zu vs %zu images; distance, utility = -fid)\n", r->fid.fid, r->fr.n, r->fg.n);
+    if (want[CS_METRIC_CMMD])
+        printf("cmmd      %.6f  (%zu vs %zu images; distance, utility = -cmmd)\n", r->cmmd.cmmd, r->fr.n, r->fg.n);
     if (cl->want_isc)
         printf("isc       %.7g +- %.7g  (Inception Score of the %lld generated images, %d splits)\n", r->isc.isc,
                r->isc.isc_std, (long long)r->isc.n, r->isc.splits);
@@ -349,7 +367,8 @@ int cs_cmd_metrics(int argc, char **argv) {
     cs_threadpool *pool = cs_threadpool_create(cl.threads);
     if (!pool) st = CS_E_NOMEM;
     if (st == CS_OK && cs_metrics_any_pixel(cl.want)) st = cs_metrics_pixel(&cl, pool, &r);
-    if (st == CS_OK && (cl.want[CS_METRIC_KID] || cl.want[CS_METRIC_FID] || cl.want_isc)) st = cs_metrics_features(&cl, &r);
+    if (st == CS_OK && (cl.want[CS_METRIC_KID] || cl.want[CS_METRIC_FID] || cl.want[CS_METRIC_CMMD] || cl.want_isc))
+        st = cs_metrics_features(&cl, &r);
     if (st == CS_OK) {
         if (cl.json) st = cs_metrics_print_json(&cl, &r);
         else cs_metrics_print_text(&cl, &r);
