@@ -302,6 +302,7 @@ static cs_status cs_metrics_print_json(const cs_metrics_cli *cl, const cs_metric
         add_num(o, "utility", -r->cmmd.cmmd);
         cJSON_AddNumberToObject(o, "n1", (double)r->fr.n);
         cJSON_AddNumberToObject(o, "n2", (double)r->fg.n);
+        cJSON_AddStringToObject(o, "protocol", cs_protocol_name((cs_protocol)cl->fo.protocol));
     }
     if (cs_metrics_any_pixel(want)) {
         cJSON *arr = cJSON_AddArrayToObject(root, "per_image");
@@ -341,7 +342,7 @@ static void cs_metrics_print_text(const cs_metrics_cli *cl, const cs_metrics_out
     if (cl->want_isc)
         printf("isc       %.7g +- %.7g  (Inception Score of the %lld generated images, %d splits)\n", r->isc.isc,
                r->isc.isc_std, (long long)r->isc.n, r->isc.splits);
-    if (want[CS_METRIC_KID] || want[CS_METRIC_FID] || cl->want_isc)
+    if (want[CS_METRIC_KID] || want[CS_METRIC_FID] || want[CS_METRIC_CMMD] || cl->want_isc)
         printf("# features: protocol %s%s\n", cs_protocol_name((cs_protocol)cl->fo.protocol),
                want[CS_METRIC_KID] ? (cl->ko.sampler == CS_KID_SAMPLER_NUMPY ? ", KID subsets torch-fidelity's" : ", KID subsets copyscope's") : "");
 }
