@@ -3,7 +3,7 @@
 # /opt/copyscope-tools/pypeers, installed by tools/install-deps.sh; absent: the tests skip).
 cs_add_c_test(test_protocols ${CMAKE_CURRENT_SOURCE_DIR}/test_protocols.c)
 set(CS_PEERS /opt/copyscope-tools/pypeers)
-foreach(t rng resize preprocess features fid isc kid cli)
+foreach(t rng iscmath resize preprocess features fid isc kid cli)
   add_test(NAME protocols_${t}
            COMMAND ${CS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/protocols_ref.py ${t} $<TARGET_FILE:test_protocols>
                    ${CS_CLI} ${CS_TESTDATA}/test-weights-seed1.pth ${CS_TESTDATA}/protocols-${t})

@@ -24,6 +24,8 @@ MODE:
               (its folder listing, resizer and Frechet code; custom_feat_extractor = the network
               above), at 64 dims (70 images per set: full rank) and 2048 dims (12 per set),
               1e-5 relative.
+  iscmath     cs_isc_compute vs torch-fidelity's isc_features_to_metric on the same float64 logits
+              (N not a multiple of the splits, shuffled or not): 1e-12 relative.
   isc         `copyscope isc A --json` vs torch_fidelity.calculate_metrics(isc=True): 1e-6 relative.
   kid         `copyscope metrics -m kid --protocol torch-fidelity` (torch-fidelity's sampler) vs
               torch_fidelity.calculate_metrics(kid=True): the same subsets (float64 recomputation
@@ -152,6 +154,26 @@ def mode_rng(tp, **_):
     if not (np.array_equal(a, pa) and np.array_equal(b, pb)):
         fail("numpy's choice(replace=False) is not permutation()[:m] in this numpy")
     print("choice(n, m, replace=False) == permutation(n)[:m] in this numpy")
+
+
+def mode_iscmath(tp, work, **_):
+    import torch
+    from torch_fidelity.metric_isc import isc_features_to_metric
+    rng = np.random.default_rng(77)
+    for n, c, splits, shuffle, scale in ((10, 1008, 10, 1, 1.0), (37, 1008, 10, 1, 3.0), (1234, 1008, 10, 1, 0.5),
+                                         (250, 100, 7, 0, 5.0), (100, 1008, 10, 1, 30.0)):
+        logits = rng.normal(0, scale, (n, c))
+        src = os.path.join(work, "logits.f64")
+        logits.tofile(src)
+        got = [float(v) for v in run([tp, "isc", str(n), str(c), str(splits), str(shuffle), src]).stdout.split()]
+        want = isc_features_to_metric(torch.from_numpy(logits), splits=splits, shuffle=bool(shuffle), rng_seed=2020)
+        want = [want["inception_score_mean"], want["inception_score_std"]]
+        rel = [abs(g - w) / abs(want[0]) for g, w in zip(got, want)]  # of the score's scale (std can be 0)
+        print(f"n {n} classes {c} splits {splits} shuffle {shuffle} logit scale {scale}: isc {got[0]:.12g} vs "
+              f"{want[0]:.12g}, std {got[1]:.12g} vs {want[1]:.12g} (differences {rel[0]:.2g}, {rel[1]:.2g} of the score)")
+        # 1e-12: the same float64 operations, summed in another order (torch's vectorised sums)
+        if not max(rel) <= 1e-12:
+            fail(f"isc of n {n}: relative differences {rel} (bound 1e-12)")
 
 
 def mode_resize(tp, work, **_):
@@ -490,11 +512,11 @@ def main():
         return 2
     mode, tp, cs, weights, work = sys.argv[1:]
     need_peers()
-    if mode not in ("rng", "resize", "preprocess") and not os.path.exists(weights):
+    if mode not in ("rng", "iscmath", "resize", "preprocess") and not os.path.exists(weights):
         skip(f"{weights} missing")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    fn = {"rng": mode_rng, "resize": mode_resize, "preprocess": mode_preprocess, "features": mode_features,
+    fn = {"rng": mode_rng, "iscmath": mode_iscmath, "resize": mode_resize, "preprocess": mode_preprocess, "features": mode_features,
           "fid": mode_fid, "isc": mode_isc, "kid": mode_kid, "cli": mode_cli}[mode]
     fn(tp=tp, cs=cs, weights=weights, work=work)
     print("PASS")

@@ -4,8 +4,11 @@
  *   test_protocols interval SEED MAX COUNT  COUNT draws of random_interval(MAX)
  *   test_protocols resize tf1|clean W H IN.f32 OUT.f32   one (H, W) float32 plane -> (299, 299)
  *   test_protocols preprocess P W H IN.u8 OUT.f32        (H, W, 3) uint8 -> (3, 299, 299) float32
+ *   test_protocols isc N C SPLITS SHUFFLE IN.f64         Inception Score of (N, C) float64 logits:
+ *                                                        prints "mean std" (%.17g)
  * Exit 0 on success, 2 on bad arguments or files. */
 #include "core/np_random.h"
+#include "copyscope/metrics.h"
 #include "copyscope/protocol.h"
 
 #include <stdio.h>
@@ -73,6 +76,22 @@ int main(int argc, char **argv) {
         if (st != CS_OK || !write_all(argv[6], out, nout * sizeof *out)) return 2;
         free(in);
         free(out);
+        return 0;
+    }
+    if (argc == 7 && strcmp(argv[1], "isc") == 0) {
+        const long long n = atoll(argv[2]);
+        const int c = atoi(argv[3]);
+        if (n < 1 || c < 1) return 2;
+        double *logits = read_all(argv[6], (size_t)n * (size_t)c * sizeof(double));
+        if (!logits) return 2;
+        cs_isc_opts o;
+        cs_isc_opts_default(&o);
+        o.splits = atoi(argv[4]);
+        o.shuffle = atoi(argv[5]);
+        cs_isc_result r;
+        if (cs_isc_compute(logits, n, c, &o, &r, NULL) != CS_OK) return 2;
+        printf("%.17g %.17g\n", r.isc, r.isc_std);
+        free(logits);
         return 0;
     }
     fprintf(stderr, "usage: see the header of tests/test_protocols.c\n");
