@@ -235,10 +235,10 @@ static void cs_print_warnings(const char *label, const cs_fid_result *r) {
         }
 }
 
-/* The FID protocol of an input's features (NULL when unknown: a pytorch-fid .npz). */
+/* The FID protocol of an input's features (NULL when unknown: a pytorch-fid .npz, a file without
+ * the preprocessing attribute). */
 static const char *cs_input_protocol(const cs_fid_input *in) {
     cs_protocol p;
-    if (in->rows.data) return cs_protocol_name((cs_protocol)in->rows.protocol);
     const char *pid = in->id.preprocessing[0] ? in->id.preprocessing : in->stats ? in->stats->id.preprocessing : "";
     return cs_protocol_from_preprocess_id(pid, &p) ? cs_protocol_name(p) : NULL;
 }
