@@ -116,7 +116,7 @@ static int cs_metrics_parse_list(const char *arg, int *want, int *want_isc) {
     for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         cs_metric m;
         if (strcmp(tok, "all") == 0) {
-            for (int i = 0; i < CS_METRIC_COUNT; i++) want[i] = 1;
+            for (int i = 0; i < CS_METRIC_COUNT; i++) want[i] = !cs_metric_is_nearest((cs_metric)i);
             *want_isc = 1;
             continue;
         }
@@ -127,6 +127,11 @@ static int cs_metrics_parse_list(const char *arg, int *want, int *want_isc) {
         if (cs_metric_parse(tok, &m) != CS_OK) {
             free(list);
             return cs_cli_usage_error(cmd, "%s", cs_last_error());
+        }
+        if (cs_metric_is_nearest(m)) {
+            free(list);
+            return cs_cli_usage_error(cmd, "%s is an audit utility (copyscope audit --utility %s)", cs_metric_name(m),
+                                      cs_metric_name(m));
         }
         want[m] = 1;
     }
