@@ -231,7 +231,8 @@ cs_status cs_audit_partials_read(const cs_audit_manifest *m, const char *dir, cs
         }
     CS_TRY_GOTO(st, cs_audit_image_list(m, &all), done);
     size_t bytes;
-    int dims = 0, have_protocol = 0;
+    int dims = 0;
+    char first_pre[256] = "";
     /* pass 1: shapes and identity (no rows read) */
     for (long i = 0; i < n; i++) {
         cs_shard s = {i, n};
@@ -261,20 +262,19 @@ cs_status cs_audit_partials_read(const cs_audit_manifest *m, const char *dir, cs
                 goto done;
             }
         }
-        if (rows > 0) { /* every part of one protocol (files without the attribute: pytorch-fid) */
-            cs_protocol p = CS_PROTOCOL_PYTORCH_FID;
-            if (id.preprocessing[0] && !cs_protocol_from_preprocess_id(id.preprocessing, &p)) {
-                st = CS_FAIL(CS_E_MISMATCH, "%s: other preprocessing ('%s')", path, id.preprocessing);
-                goto done;
-            }
-            if (!have_protocol) out->protocol = (int)p, have_protocol = 1;
-            else if ((int)p != out->protocol) {
-                st = CS_FAIL(CS_E_MISMATCH, "%s: features of protocol %s, other parts %s", path,
-                             cs_protocol_name(p), cs_protocol_name((cs_protocol)out->protocol));
+        /* every part from one extractor: the first part with rows sets the preprocessing (one
+         * of the feature spaces' identities, copyscope/model.h) */
+        if (rows > 0 && id.preprocessing[0]) {
+            if (!first_pre[0]) snprintf(first_pre, sizeof first_pre, "%s", id.preprocessing);
+            else if (strcmp(id.preprocessing, first_pre) != 0) {
+                st = CS_FAIL(CS_E_MISMATCH, "%s: other preprocessing ('%s', other parts '%s')", path,
+                             id.preprocessing, first_pre);
                 goto done;
             }
         }
     }
+    cs_protocol proto; /* the parts' FID protocol (Inception features; else the default) */
+    if (cs_protocol_from_preprocess_id(first_pre, &proto)) out->protocol = (int)proto;
     if (!cs_mul_size(all.n, (size_t)dims * sizeof(float), &bytes)) {
         st = CS_FAIL(CS_E_FORMAT, "%s: too many rows", dir);
         goto done;
