@@ -45,6 +45,7 @@ int cs_mpi_stats(const char *cmd, int n, char **paths, const char *out_path, con
 
 #else /* COPYSCOPE_HAVE_MPI */
 
+#include "copyscope/protocol.h"
 #include "copyscope/metrics.h"
 #include "copyscope/shard.h"
 #include "copyscope/stats.h"
@@ -538,6 +539,7 @@ int cs_mpi_features(const char *cmd, const cs_pathlist *files, const cs_features
     cs_mpi_meta *metas = NULL;
     int rc = cs_mpi_gather(cmd, st, &f, o->dims, out, &metas);
     cs_features_free(&f);
+    if (rc == -1) out->protocol = o->protocol; /* every rank ran the same command line */
     if (rc == -1 && !quiet) cs_mpi_print_layout(cmd, metas, "images");
     free(metas);
     return rc;
@@ -563,6 +565,7 @@ int cs_mpi_audit_rows(const char *cmd, const cs_audit_manifest *m, const cs_audi
     int rc = cs_mpi_gather(cmd, st, &f, o->dims, out, &metas);
     cs_features_free(&f);
     if (rc == -1) { /* rank 0: the rows are the manifest's images in order (as --from-partials checks) */
+        out->protocol = o->protocol;
         if (out->n != list.n) st = CS_FAIL(CS_E_INTERNAL, "--mpi: %zu rows for %zu images", out->n, list.n);
         for (size_t i = 0; i < list.n && st == CS_OK; i++)
             if (strcmp(out->paths.paths[i], list.paths[i]) != 0)
@@ -623,7 +626,7 @@ int cs_mpi_stats(const char *cmd, int n, char **paths, const char *out_path, con
     cs_features f;
     cs_features_init_empty(&f, d);
     cs_stats *s = NULL;
-    cs_status st = cs_pathlist_expand((const char *const *)paths, (size_t)n, &all);
+    cs_status st = cs_pathlist_expand_listing((const char *const *)paths, (size_t)n, cs_protocol_listing((cs_protocol)o->feat.protocol), &all);
     if (st == CS_OK) st = cs_mpi_extract_slice(&all, &o->feat, 0, &f);
     cs_pathlist_free(&all);
     if (st == CS_OK) st = cs_features_to_stats(&f, &s); /* f's --skip-bad list is printed at the end */
