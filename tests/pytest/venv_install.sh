@@ -4,7 +4,7 @@
 # must-show tests run from that install (not from the build's staged package).
 #
 # To stay fast the install compiles only the extension, against this build's libcopyscope.a
-# (python/CMakeLists.txt, standalone: -C cmake.source-dir=python, COPYSCOPE_PREBUILT_DIR); the
+# (python/CMakeLists.txt, standalone: cmake.source-dir=python, COPYSCOPE_PREBUILT_DIR); the
 # venv and the extension's build folder are kept in the build directory between runs. The full
 # `pip install .` (the whole CMake build) is the same CMake code with the library target.
 # scikit-build-core comes from the wheels tools/install-deps.sh fetched (offline here); without
@@ -23,7 +23,8 @@ fi
 "$venv/bin/python" -c "import scikit_build_core" 2>/dev/null ||
   "$venv/bin/pip" install -q --no-index --find-links "$wheels" scikit-build-core
 "$venv/bin/pip" install -q --no-deps --no-build-isolation --no-index --force-reinstall \
-  -C cmake.source-dir=python -C "cmake.define.COPYSCOPE_PREBUILT_DIR=$build" -C "build-dir=$build/pywheel" "$src"
+  --config-settings=cmake.source-dir=python --config-settings="cmake.define.COPYSCOPE_PREBUILT_DIR=$build" \
+  --config-settings="build-dir=$build/pywheel" "$src"
 cd "$build"  # not the source tree: `import copyscope` must find the venv's install
 where=$("$venv/bin/python" -c "import copyscope, os; print(os.path.dirname(copyscope.__file__))")
 case $where in
