@@ -40,8 +40,8 @@ def test_fid_dirs_equals_cli_bit_for_bit(cli, weights, dirs):
              and not issubclass(x.category, copyscope.NonOfficialWeightsWarning)]
     assert texts == want["warnings"]
     # same through the printed line: pytorch-fid's "FID:  <repr>"
-    p = run_cli(cli, "fid", a, b, "--weights", weights, "--no-cache", "--quiet")
-    assert p.stdout.strip() == f"FID:  {got!r}"
+    p = run_cli(cli, "fid", a, b, "--weights", weights, "--quiet", "--cache", os.path.join(os.path.dirname(a), "cache"))
+    assert p.stdout.strip() == f"FID:  {got!r}"  # (features from the cache are the same bits)
 
 
 def test_features_files_equal_cli(cli, weights, dirs, work):
