@@ -74,12 +74,14 @@ typedef struct call_guard {
     struct sigaction old;
 } call_guard;
 
-/* Before releasing the GIL: clear the cancel flag, install the handler when asked. */
+/* Before releasing the GIL: when asked (the main thread, Python's default handler), clear the
+ * cancel flag and install the handler. Calls from other threads leave both alone (a Ctrl-C
+ * during a main-thread call stops theirs too: the flag is process-wide). */
 static void guard_begin(call_guard *g, int catch_sigint) {
     memset(g, 0, sizeof *g);
+    if (!catch_sigint) return;
     cs_cancel_clear();
     g_sigint_seen = 0;
-    if (!catch_sigint) return;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -90,7 +92,8 @@ static void guard_begin(call_guard *g, int catch_sigint) {
 /* After reacquiring the GIL: restore the handler; 1 when a SIGINT arrived during the call (the
  * caller raises KeyboardInterrupt even if the engine finished first, as Python would). */
 static int guard_end(call_guard *g) {
-    if (g->installed) sigaction(SIGINT, &g->old, NULL);
+    if (!g->installed) return 0;
+    sigaction(SIGINT, &g->old, NULL);
     int seen = g_sigint_seen != 0;
     g_sigint_seen = 0;
     cs_cancel_clear();
