@@ -379,6 +379,17 @@ def main():
     else:
         print("(disk-full cases skipped: cannot mount a small tmpfs)")
 
+    # ---- 8. cmmd reads every feature row (cs_features_file_read): the same refusals -------------
+    for name, needles in (("ext.h5", ["external file"]), ("extlink.h5", ["external link"]),
+                          ("softlink.h5", ["soft link"]), ("vds.h5", ["virtual dataset"]),
+                          ("lzf.h5", ["filter 32000"]), ("huge.h5", ["declares", "stores"]),
+                          ("hugechunk.h5", ["declares", "stores"]), ("paths.h5", ["/paths has 3 entries"]),
+                          ("nanfeat.h5", ["row 37 column 5", "not finite"]), ("fifo.h5", []),
+                          ("ref.npz", ["statistics file"])):
+        run(["cmmd", "good.h5", name], 2, needles, name)
+        run(["cmmd", name, "good.h5"], 2, needles, name)
+    run(["cmmd", "good.h5", "gzip.h5"], 0)
+
     if failures:
         print(f"\n{len(failures)} failure(s):")
         for f in failures:

@@ -19,6 +19,7 @@ void cs_audit_options_default(cs_audit_options *o) {
     cs_features_opts_default(&o->features);
     cs_utility_parse("fid-gain", &o->utility);
     cs_kid_opts_default(&o->kid);
+    cs_cmmd_opts_default(&o->cmmd);
     o->estimator = -1;
     o->seed = 0;
     o->interval = CS_INTERVAL_DEFAULT;
@@ -226,6 +227,26 @@ static cs_status cs_audit_kids(const cs_audit_manifest *m, const cs_audit_option
     return CS_OK;
 }
 
+/* CMMD of every set vs the reference (the utility cmmd): needs the reference's rows. */
+static cs_status cs_audit_cmmds(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
+                                cs_audit_rows *r) {
+    const size_t ns = m->n_sets;
+    if (!r->x[ns])
+        return CS_FAIL(CS_E_USAGE, "%s: the cmmd utility needs the reference's features (its images or a "
+                       "features .h5), not a statistics file", m->path);
+    cs_cmmd_opts co = o->cmmd;
+    co.threads = o->threads;
+    double t0 = cs_now();
+    for (size_t k = 0; k < ns; k++) {
+        cs_cmmd_result res;
+        cs_status st = cs_cmmd_compute(r->x[ns], r->n[ns], r->x[k], r->n[k], a->dims, &co, &res);
+        if (st != CS_OK) return CS_FAIL(st, "%s: CMMD of %s: %s", m->path, a->coalitions[k].label, cs_last_error());
+        a->coalitions[k].score = res.cmmd;
+    }
+    a->seconds_metric = cs_now() - t0;
+    return CS_OK;
+}
+
 /* Pixel-metric utilities: decode the reference once and each set in turn, score every
  * (generated, reference) pair; pairs[k] gets set k's (n_k, n_ref) similarity matrix. */
 static cs_status cs_audit_pixel(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
@@ -406,7 +427,7 @@ typedef struct cs_audit_work {
 static cs_status cs_audit_check_options(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a) {
     if ((o->utility.kind != CS_UTILITY_GAIN && o->utility.kind != CS_UTILITY_ABS) ||
         !cs_metric_name_valid(o->utility.metric, &a->metric))
-        return CS_FAIL(CS_E_USAGE, "the audit utility must be a metric's gain or value (fid-gain, neg-fid, kid, "
+        return CS_FAIL(CS_E_USAGE, "the audit utility must be a metric's gain or value (fid-gain, neg-fid, kid, cmmd, "
                        "ssim, ...), not '%s'", o->utility.kind == CS_UTILITY_RAW ? "raw" : o->utility.metric);
     a->utility.is_distance = cs_metric_is_distance(a->metric);
     if (o->bootstrap < 0 || o->bootstrap > CS_AUDIT_MAX_BOOTSTRAP)
@@ -452,6 +473,9 @@ static cs_status cs_audit_measure_features(const cs_audit_manifest *m, const cs_
     if (a->metric == CS_METRIC_KID) {
         if (o->progress) fprintf(stderr, "copyscope audit: KIDs of %zu sets vs the reference\n", ns);
         CS_TRY(cs_audit_kids(m, o, a, &w->rows));
+    } else if (a->metric == CS_METRIC_CMMD) {
+        if (o->progress) fprintf(stderr, "copyscope audit: CMMDs of %zu sets vs the reference\n", ns);
+        CS_TRY(cs_audit_cmmds(m, o, a, &w->rows));
     } else {
         for (size_t k = 0; k < ns; k++) a->coalitions[k].fid_plain = a->coalitions[k].fid;
         if (o->fid_inf) /* issue 22: FID-infinity points and replicates (host/fid/bias.c) */
@@ -527,6 +551,9 @@ static cs_status cs_audit_bootstrap_scores(const cs_audit_manifest *m, const cs_
     if (a->metric == CS_METRIC_KID)
         return cs_bootstrap_kids(rows->x[ns], rows->n[ns], sx, rows->n, ns, a->dims, &o->kid, B, o->seed, o->threads,
                                  rep);
+    if (a->metric == CS_METRIC_CMMD)
+        return cs_bootstrap_cmmds(rows->x[ns], rows->n[ns], sx, rows->n, ns, a->dims, &o->cmmd, B, o->seed,
+                                  o->threads, rep);
     if (w->inf_rep) { /* fid-inf: its own replicates, made with its point estimates */
         memcpy(rep, w->inf_rep, (size_t)B * ns * sizeof(double));
         return CS_OK;

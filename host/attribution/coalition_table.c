@@ -245,7 +245,7 @@ cs_status cs_utility_parse(const char *name, cs_utility_spec *out) {
             }
         }
     }
-    return CS_FAIL(CS_E_USAGE, "unknown utility '%.60s' (fid-gain, neg-fid, kid-gain, neg-kid, raw, or a similarity "
+    return CS_FAIL(CS_E_USAGE, "unknown utility '%.60s' (fid-gain, neg-fid, kid-gain, neg-kid, cmmd-gain, neg-cmmd, raw, or a similarity "
                    "cosine, hist, dhash, ssim, rgb-ssim, fusion, optionally with -gain or -raw)", name);
 }
 
@@ -308,7 +308,7 @@ static cs_status cs_table_header(const char *name, const char **p, const char *e
         } else if (cs_table_value_column(h)) {
             if (c->val >= 0)
                 return CS_FAIL(CS_E_FORMAT, "%s:%d: bad header: two metric columns ('%s' and '%.30s'); keep one of "
-                               "fid, kid, cosine, hist, dhash, ssim, rgb-ssim, fusion (or add a 'utility' column)",
+                               "fid, kid, cmmd, cosine, hist, dhash, ssim, rgb-ssim, fusion (or add a 'utility' column)",
                                name, c->header_line, t->column, h);
             c->val = (long)k;
             snprintf(t->column, sizeof t->column, "%s", h);
@@ -516,7 +516,8 @@ cs_status cs_coalition_table_game(const cs_coalition_table *t, cs_utility_kind k
     *out = NULL;
     if (t->is_metric && kind == CS_UTILITY_RAW)
         return CS_FAIL(CS_E_USAGE, "the table has a '%s' column: choose the utility %s-gain or %s",
-                       t->column, t->column, t->is_distance ? (t->is_fid ? "neg-fid" : "neg-kid") : "its -raw form");
+                       t->column, t->column, t->is_distance ? (t->is_fid ? "neg-fid" : !strcmp(t->column, "cmmd") ? "neg-cmmd" : "neg-kid")
+                                     : "its -raw form");
     if (!t->is_metric && kind != CS_UTILITY_RAW)
         return CS_FAIL(CS_E_USAGE, "the table has a 'utility' column: --utility applies to metric tables only");
     cs_game *g = NULL;

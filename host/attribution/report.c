@@ -210,6 +210,9 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
                             : a->metric == CS_METRIC_KID
                                 ? "per replicate: reference rows resampled once (shared by all sets), each set "
                                   "resampled; KID of the resampled rows (cs_kid_gram, same subsets)"
+                            : a->metric == CS_METRIC_CMMD
+                                ? "per replicate: reference rows resampled once (shared by all sets), each set "
+                                  "resampled; CMMD of the resampled rows (kernel matrix weighted by the counts)"
                                 : "per replicate: reference images resampled once (shared by all sets), each set "
                                   "resampled; mean similarity of the resampled pairs");
     cJSON_AddStringToObject(bs, "rng", "splitmix64(seed, replicate)");
@@ -491,7 +494,10 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
     const char *mn = cs_metric_name(a->metric);
     fputs("<h2>Coalitions</h2>\n<table><tr><th class=\"l\">coalition</th><th>images</th>", f);
     if (!pixel) fputs("<th>FID</th>", f);
-    if (other) fprintf(f, "<th>%s</th>", a->metric == CS_METRIC_KID ? "KID (subset std.)" : "mean similarity [min, max]");
+    if (other)
+        fprintf(f, "<th>%s</th>", a->metric == CS_METRIC_KID    ? "KID (subset std.)"
+                                  : a->metric == CS_METRIC_CMMD ? "CMMD"
+                                                                : "mean similarity [min, max]");
     if (a->bootstrap) fprintf(f, "<th>%s 95%% CI</th><th>std. error</th>", other ? mn : "FID");
     fputs("<th>utility</th><th class=\"l\">method</th></tr>\n", f);
     for (size_t k = 0; k < a->n_coalitions; k++) {
@@ -501,6 +507,7 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
         fprintf(f, "</td><td>%lld</td>", (long long)c->n);
         if (!pixel) fprintf(f, "<td>%.4f</td>", c->fid);
         if (a->metric == CS_METRIC_KID) fprintf(f, "<td>%.6g (%.2g)</td>", c->score, c->score_std);
+        else if (a->metric == CS_METRIC_CMMD) fprintf(f, "<td>%.6g</td>", c->score);
         else if (pixel) fprintf(f, "<td>%.6f [%.4f, %.4f]</td>", c->score, c->score_min, c->score_max);
         if (a->bootstrap) fprintf(f, "<td>[%.6g, %.6g]</td><td>%.4g</td>", c->score_ci.lo, c->score_ci.hi, c->score_ci.se);
         fprintf(f, "<td>%.4f</td><td class=\"l\">%s</td></tr>\n", c->utility, c->method ? c->method : "");

@@ -40,9 +40,13 @@ static void usage(FILE *out) {
             "                       kid (= kid-gain, KID(baseline) - KID(S)) or neg-kid; a pixel\n"
             "                       similarity cosine, hist, dhash, ssim, rgb-ssim or fusion (= M-gain:\n"
             "                       mean over all (generated, reference) image pairs, M(S) - M(baseline);\n"
-            "                       M-raw: M(S)); pixel metrics decode the images and need no network\n"
+            "                       M-raw: M(S)); pixel metrics decode the images and need no network;\n"
+            "                       cmmd (= cmmd-gain, CMMD(baseline) - CMMD(S)) or neg-cmmd: google-research's\n"
+            "                       CMMD (Gaussian RBF MMD, sigma 10, x 1000) on L2-normalised features\n"
             "      --kid-subsets N  KID: subsets (default 100)\n"
             "      --kid-subset-size M  KID: subset size, capped at both set sizes (default 1000)\n"
+            "      --cmmd-no-normalize  CMMD: use the feature rows as given (default: L2-normalised,\n"
+            "                       as CMMD's CLIP embeddings are)\n"
             "      --reference P    (directory form) reference images: a directory, or a features/stats file\n"
             "      --generated ROOT (directory form) one subdirectory per coalition\n"
             "      --baseline NAME  (directory form) the baseline pipeline's name\n"
@@ -82,7 +86,8 @@ enum {
     OPT_FROM_PARTIALS,
     OPT_KID_N,
     OPT_KID_M,
-    OPT_INTERVAL
+    OPT_INTERVAL,
+    OPT_CMMD_NO_NORMALIZE
 };
 
 /* The command line, parsed. */
@@ -115,6 +120,7 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
         {"kid-subsets", required_argument, 0, OPT_KID_N},
         {"kid-subset-size", required_argument, 0, OPT_KID_M},
         {"interval", required_argument, 0, OPT_INTERVAL},
+        {"cmmd-no-normalize", no_argument, 0, OPT_CMMD_NO_NORMALIZE},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     cs_audit_options *o = &cl->o;
@@ -178,6 +184,7 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
             o->kid.subset_size = v;
             break;
         case 'q': cl->quiet = 1; break;
+        case OPT_CMMD_NO_NORMALIZE: o->cmmd.normalize = 0; break;
         case OPT_INTERVAL:
             if (!cs_interval_parse(optarg, &cl->o.interval))
                 return cs_cli_usage_error(cmd, "--interval: unknown method '%s' (percentile, basic, debiased, "

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "core/common.h"
 
+#include "copyscope/cmmd.h"
 #include "copyscope/features.h"
 #include "copyscope/frechet.h"
 #include "copyscope/image.h"
@@ -25,13 +26,14 @@ static void usage(FILE *f) {
             "Similarity of generated images GEN to reference images REF (each a directory of images\n"
             "or an image file). Pixel metrics compare every generated image with every reference\n"
             "image (mean, min and max over the pairs; per generated image with --json); KID and FID\n"
-            "compare the two sets' Inception features. Larger = closer for every similarity; KID and\n"
-            "FID are distances (their utility is minus the value).\n\n"
+            "compare the two sets' Inception features, and so does CMMD (copyscope cmmd). Larger =\n"
+            "closer for every similarity; KID, FID and CMMD are distances (their utility is minus the\n"
+            "value).\n\n"
             "  -m, --metric LIST   comma-separated: cosine, hist, dhash, ssim, rgb-ssim, fusion, kid,\n"
-            "                      fid, or 'all' (default: cosine,hist,dhash,ssim,rgb-ssim,fusion)\n"
+            "                      fid, cmmd, or 'all' (default: cosine,hist,dhash,ssim,rgb-ssim,fusion)\n"
             "      --json          one JSON object on stdout\n"
             "  -t, --threads N     threads (default: all cores)\n"
-            "For kid and fid (Inception features, cached like 'copyscope features'):\n"
+            "For kid, fid and cmmd (Inception features, cached like 'copyscope features'):\n"
             "      --weights FILE  Inception weights (default: $COPYSCOPE_WEIGHTS, torch hub cache)\n"
             "      --device DEV    cpu, cuda or auto (default auto)\n"
             "      --no-cache      do not read or write the feature cache\n"
@@ -92,6 +94,7 @@ typedef struct cs_metrics_out {
     double *per_gen;     /* (ngen, CS_METRIC_N_PIXEL) float64 */
     cs_kid_result kid;
     cs_fid_result fid;
+    cs_cmmd_result cmmd;
 } cs_metrics_out;
 
 /* -m LIST: the wanted metrics. Returns -1 to go on, else the exit code. */
@@ -125,7 +128,7 @@ static int cs_metrics_parse_args(int argc, char **argv, cs_metrics_cli *cl) {
         {"kid-subset-size", required_argument, 0, OPT_KID_M},
         {"seed", required_argument, 0, OPT_SEED},  {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    static const int want_default[CS_METRIC_COUNT] = {1, 1, 1, 1, 1, 1, 0, 0};
+    static const int want_default[CS_METRIC_COUNT] = {1, 1, 1, 1, 1, 1, 0, 0, 0};
     memcpy(cl->want, want_default, sizeof cl->want);
     cs_features_opts_default(&cl->fo);
     cl->fo.quiet = 1;
@@ -196,6 +199,12 @@ static cs_status cs_metrics_features(const cs_metrics_cli *cl, cs_metrics_out *r
     const cs_features *fr = &r->fr, *fg = &r->fg;
     if (cl->want[CS_METRIC_KID])
         CS_TRY(cs_kid_compute(fr->data, (int64_t)fr->n, fg->data, (int64_t)fg->n, fr->dims, &cl->ko, &r->kid, NULL));
+    if (cl->want[CS_METRIC_CMMD]) {
+        cs_cmmd_opts co;
+        cs_cmmd_opts_default(&co);
+        co.threads = cl->threads;
+        CS_TRY(cs_cmmd_compute(fr->data, (int64_t)fr->n, fg->data, (int64_t)fg->n, fr->dims, &co, &r->cmmd));
+    }
     if (cl->want[CS_METRIC_FID]) {
         CS_TRY(cs_stats_init(&r->sr, fr->dims));
         CS_TRY(cs_stats_init(&r->sg, fg->dims));
@@ -238,6 +247,13 @@ static cs_status cs_metrics_print_json(const cs_metrics_cli *cl, const cs_metric
         cJSON_AddNumberToObject(o, "n2", (double)r->fg.n);
         cJSON_AddStringToObject(o, "method", r->fid.method ? r->fid.method : "");
     }
+    if (want[CS_METRIC_CMMD]) {
+        cJSON *o = cJSON_AddObjectToObject(ms, "cmmd");
+        add_num(o, "cmmd", r->cmmd.cmmd);
+        add_num(o, "utility", -r->cmmd.cmmd);
+        cJSON_AddNumberToObject(o, "n1", (double)r->fr.n);
+        cJSON_AddNumberToObject(o, "n2", (double)r->fg.n);
+    }
     if (cs_metrics_any_pixel(want)) {
         cJSON *arr = cJSON_AddArrayToObject(root, "per_image");
         for (size_t g = 0; g < r->pg.n; g++) {
@@ -271,6 +287,8 @@ static void cs_metrics_print_text(const cs_metrics_cli *cl, const cs_metrics_out
                r->kid.kid_std, r->kid.n_subsets, (long long)r->kid.subset_size);
     if (want[CS_METRIC_FID])
         printf("fid       %.6f  (%zu vs %zu images; distance, utility = -fid)\n", r->fid.fid, r->fr.n, r->fg.n);
+    if (want[CS_METRIC_CMMD])
+        printf("cmmd      %.6f  (%zu vs %zu images; distance, utility = -cmmd)\n", r->cmmd.cmmd, r->fr.n, r->fg.n);
 }
 
 static void cs_metrics_out_free(cs_metrics_out *r) {
@@ -294,7 +312,7 @@ int cs_cmd_metrics(int argc, char **argv) {
     cs_threadpool *pool = cs_threadpool_create(cl.threads);
     if (!pool) st = CS_E_NOMEM;
     if (st == CS_OK && cs_metrics_any_pixel(cl.want)) st = cs_metrics_pixel(&cl, pool, &r);
-    if (st == CS_OK && (cl.want[CS_METRIC_KID] || cl.want[CS_METRIC_FID])) st = cs_metrics_features(&cl, &r);
+    if (st == CS_OK && (cl.want[CS_METRIC_KID] || cl.want[CS_METRIC_FID] || cl.want[CS_METRIC_CMMD])) st = cs_metrics_features(&cl, &r);
     if (st == CS_OK) {
         if (cl.json) st = cs_metrics_print_json(&cl, &r);
         else cs_metrics_print_text(&cl, &r);

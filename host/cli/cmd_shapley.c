@@ -33,7 +33,7 @@ static void usage(FILE *out) {
             "                      'NAME+Depth' means {Depth}\n"
             "  -u, --utility U     for metric tables, the gain of the column's metric by default:\n"
             "                      fid-gain (U(S) = FID(baseline) - FID(S)) or neg-fid (U(S) = -FID(S));\n"
-            "                      kid-gain or neg-kid; for a similarity M: M-gain (= M; U(S) = M(S) -\n"
+            "                      kid-gain or neg-kid; cmmd-gain or neg-cmmd; for a similarity M: M-gain (= M; U(S) = M(S) -\n"
             "                      M(baseline)) or M-raw (U(S) = M(S)). Values do not depend on the choice.\n"
             "  -p, --players LIST  comma-separated players (fixes their order; unknown names fail)\n"
             "  -s, --seed S        permutation: random seed (default 0; use the plan's seed)\n"

@@ -16,6 +16,7 @@ typedef int (*cs_cmd_fn)(int argc, char **argv);
 CS_DECLARE_CMD(weights)
 CS_DECLARE_CMD(features)
 CS_DECLARE_CMD(fid)
+CS_DECLARE_CMD(cmmd)
 CS_DECLARE_CMD(stats)
 CS_DECLARE_CMD(merge)
 CS_DECLARE_CMD(shapley)
@@ -32,6 +33,7 @@ static const struct {
     {"weights", "inspect and verify an FID Inception weights file"},
     {"features", "extract Inception pool features of images into an HDF5 file"},
     {"fid", "Frechet Inception Distance between two image sets or stats files"},
+    {"cmmd", "CMMD (Gaussian-kernel MMD of L2-normalised features) between two sets"},
     {"stats", "save the mean/covariance statistics of image sets (.npz or .h5)"},
     {"merge", "merge partial statistics or feature files exactly"},
     {"shapley", "Shapley attribution from a table of coalition FIDs or utilities"},
@@ -48,6 +50,7 @@ static cs_cmd_fn cs_cmd_lookup(const char *name) {
     CS_MATCH(weights)
     CS_MATCH(features)
     CS_MATCH(fid)
+    CS_MATCH(cmmd)
     CS_MATCH(stats)
     CS_MATCH(merge)
     CS_MATCH(shapley)

@@ -251,3 +251,45 @@ cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const 
     }
     return CS_OK;
 }
+
+cs_status cs_bootstrap_cmmds(const float *ref, int64_t n_ref, const float *const *sets, const int64_t *n_set,
+                             size_t n_sets, int d, const cs_cmmd_opts *cmmd, int B, uint64_t seed, int threads,
+                             double *rep_score) {
+    int64_t n_max;
+    CS_TRY(cs_boot_check(B, n_ref, n_set, n_sets, &n_max));
+    if (threads <= 0) threads = omp_get_max_threads(); /* OMP_NUM_THREADS, else all cores */
+    cs_cmmd_opts o = *cmmd;
+    o.threads = threads;
+    uint64_t offset = (uint64_t)n_ref;
+    for (size_t k = 0; k < n_sets; k++) {
+        const int64_t nk = n_set[k], nt = n_ref + nk;
+        if (nt > CS_AUDIT_MAX_CMMD_BOOT_ROWS)
+            return CS_FAIL(CS_E_USAGE, "bootstrap of CMMD: the reference and set %zu have %lld images, more than "
+                           "the %d this bootstrap holds in one kernel matrix", k, (long long)nt,
+                           CS_AUDIT_MAX_CMMD_BOOT_ROWS);
+        double *K = NULL; /* (nt, nt) kernel of [reference; set k], computed once */
+        CS_TRY(cs_cmmd_kernel_build(ref, n_ref, sets[k], nk, d, &o, &K));
+        cs_boot_fail fail = {0};
+#pragma omp parallel num_threads(threads)
+        {
+            /* (n_ref) + (nk) indices, then (nt) counts */
+            int64_t *idx = malloc((size_t)(n_ref + nk + nt) * sizeof(int64_t));
+            if (!idx) cs_boot_fail_note(&fail, CS_E_NOMEM, "out of memory for resampled indices");
+#pragma omp for schedule(dynamic, 4)
+            for (long r = 0; r < (long)B; r++) {
+                if (fail.failed) continue;
+                int64_t *w = idx + n_ref + nk;
+                cs_boot_draw(seed, r, n_ref, offset, nk, idx, idx + n_ref);
+                memset(w, 0, (size_t)nt * sizeof *w);
+                for (int64_t i = 0; i < n_ref; i++) w[idx[i]]++;
+                for (int64_t i = 0; i < nk; i++) w[n_ref + idx[n_ref + i]]++;
+                rep_score[(size_t)r * n_sets + k] = cs_cmmd_from_kernel(K, nt, n_ref, w, o.scale);
+            }
+            free(idx);
+        }
+        free(K);
+        if (fail.failed) return CS_FAIL(fail.st, "bootstrap of CMMD: %s", fail.msg);
+        offset += (uint64_t)nk;
+    }
+    return CS_OK;
+}

@@ -11,7 +11,8 @@
 
 /* ---- names ---------------------------------------------------------------------------------- */
 static const char *const metric_names[CS_METRIC_COUNT] = {"cosine", "hist",   "dhash", "ssim",
-                                                          "rgb-ssim", "fusion", "kid",   "fid"};
+                                                          "rgb-ssim", "fusion", "kid",   "fid",
+                                                          "cmmd"};
 
 const char *cs_metric_name(cs_metric m) {
     return (m >= 0 && m < CS_METRIC_COUNT) ? metric_names[m] : "?";
@@ -33,12 +34,14 @@ cs_status cs_metric_parse(const char *name, cs_metric *out) {
             return CS_OK;
         }
     return CS_FAIL(CS_E_USAGE,
-                   "unknown metric '%s' (cosine, hist, dhash, ssim, rgb-ssim, fusion, kid, fid)",
+                   "unknown metric '%s' (cosine, hist, dhash, ssim, rgb-ssim, fusion, kid, fid, cmmd)",
                    name ? name : "(null)");
 }
 
 int cs_metric_is_pixel(cs_metric m) { return m >= CS_METRIC_COSINE && m <= CS_METRIC_FUSION; }
-int cs_metric_is_distance(cs_metric m) { return m == CS_METRIC_KID || m == CS_METRIC_FID; }
+int cs_metric_is_distance(cs_metric m) {
+    return m == CS_METRIC_KID || m == CS_METRIC_FID || m == CS_METRIC_CMMD;
+}
 
 void cs_metric_range(cs_metric m, double *lo, double *hi) {
     /* cosine of non-negative vectors, dhash and fusion: [0, 1]; correlations and SSIMs: [-1, 1] */

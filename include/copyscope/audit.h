@@ -23,6 +23,7 @@
 #ifndef COPYSCOPE_AUDIT_H
 #define COPYSCOPE_AUDIT_H
 
+#include "copyscope/cmmd.h"
 #include "copyscope/features.h"
 #include "copyscope/intervals.h"
 #include "copyscope/metrics.h"
@@ -96,12 +97,14 @@ typedef struct cs_audit_options {
     /* The utility (shapley.h): fid-gain by default. Its metric decides what is measured:
      *   fid        Inception features -> FID of every set vs the reference (as always);
      *   kid        Inception features -> KID (metrics.h, options in `kid`) and FID;
+     *   cmmd       features -> CMMD (cmmd.h, options in `cmmd`) and FID;
      *   cosine, hist, dhash, ssim, rgb-ssim, fusion
      *              decoded images only (no network): the set score is the mean similarity over
      *              every (generated, reference) image pair (cs_metric_set_pairs); fid is NaN.
      * kind CS_UTILITY_GAIN or CS_UTILITY_ABS (RAW is refused). */
     cs_utility_spec utility;
     cs_kid_opts kid;           /* KID subsets (defaults: cs_kid_opts_default) */
+    cs_cmmd_opts cmmd;         /* CMMD kernel and normalisation (defaults: cs_cmmd_opts_default) */
     int estimator;             /* primary estimator (cs_estimator) or -1 = automatic */
     int bootstrap;             /* replicates (0 = none) */
     uint64_t seed;             /* bootstrap seed */
@@ -224,6 +227,15 @@ cs_status cs_bootstrap_pair_means(const double *const *pairs, int64_t n_ref, con
 cs_status cs_bootstrap_kids(const float *ref, int64_t n_ref, const float *const *sets,
                             const int64_t *n_set, size_t n_sets, int d, const cs_kid_opts *kid,
                             int B, uint64_t seed, int threads, double *rep_score);
+
+/* The same for CMMD: replicate r's CMMD of set k is the V-statistic of the resampled rows, from the
+ * kernel matrix of the original rows computed once per set (cs_cmmd_kernel_build; (n_ref + n_k)^2
+ * doubles, n_ref + n_k <= CS_AUDIT_MAX_CMMD_BOOT_ROWS) weighted by the resample counts
+ * (cs_cmmd_from_kernel). Replicates in parallel; the numbers do not depend on threads. */
+#define CS_AUDIT_MAX_CMMD_BOOT_ROWS 16384
+cs_status cs_bootstrap_cmmds(const float *ref, int64_t n_ref, const float *const *sets, const int64_t *n_set,
+                             size_t n_sets, int d, const cs_cmmd_opts *cmmd, int B, uint64_t seed, int threads,
+                             double *rep_score);
 
 /* ---- what the intervals mean (host/attribution/intervals.c) --------------------------------------- */
 

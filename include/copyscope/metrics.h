@@ -31,6 +31,8 @@
  *            each set (clean-fid / torch-fidelity: 100 subsets of at most 1000); mean and standard
  *            deviation (ddof 0, as torch-fidelity) over the subsets. A DISTANCE: the utility is -kid.
  *  fid       cs_fid_compute (frechet.h). A DISTANCE: the utility is -fid.
+ *  cmmd      google-research's CMMD (Gaussian RBF MMD, sigma 10, x 1000) on L2-normalised rows:
+ *            copyscope/cmmd.h. A DISTANCE: the utility is -cmmd.
  */
 #ifndef COPYSCOPE_METRICS_H
 #define COPYSCOPE_METRICS_H
@@ -54,17 +56,18 @@ typedef enum cs_metric {
     CS_METRIC_FUSION, /* pixel metrics above */
     CS_METRIC_KID,
     CS_METRIC_FID, /* set-level (features) */
+    CS_METRIC_CMMD, /* set-level (features), copyscope/cmmd.h */
     CS_METRIC_COUNT
 } cs_metric;
 
 #define CS_METRIC_N_PIXEL 6 /* cosine .. fusion */
 
-/* "cosine", "hist", "dhash", "ssim", "rgb-ssim", "fusion", "kid", "fid" <-> cs_metric. */
+/* "cosine", "hist", "dhash", "ssim", "rgb-ssim", "fusion", "kid", "fid", "cmmd" <-> cs_metric. */
 const char *cs_metric_name(cs_metric m);
 cs_status cs_metric_parse(const char *name, cs_metric *out); /* CS_E_USAGE on unknown names */
 int cs_metric_name_valid(const char *name, cs_metric *out);  /* 1 and *out, or 0 (no error set) */
 int cs_metric_is_pixel(cs_metric m);      /* 1 for cosine .. fusion */
-int cs_metric_is_distance(cs_metric m);   /* 1 for kid and fid (utility = -value) */
+int cs_metric_is_distance(cs_metric m);   /* 1 for kid, fid and cmmd (utility = -value) */
 /* The theoretical range of a pixel similarity (fusion's normalisation). */
 void cs_metric_range(cs_metric m, double *lo, double *hi);
 

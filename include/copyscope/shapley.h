@@ -145,7 +145,7 @@ cs_status cs_plan_coalitions(int n, cs_estimator e, size_t budget, uint64_t seed
 /* ---- coalition tables (CSV) ------------------------------------------------------------------- */
 
 /* A CSV with a header naming a column `coalition` and one value column: `fid`, `utility`, or a
- * metric of copyscope/metrics.h (`kid`, `cosine`, `hist`, `dhash`, `ssim`, `rgb-ssim`, `fusion`)
+ * metric of copyscope/metrics.h (`kid`, `cmmd`, `cosine`, `hist`, `dhash`, `ssim`, `rgb-ssim`, `fusion`)
  * (other columns ignored; case-insensitive; quotes, surrounding whitespace, CRLF and a UTF-8 BOM tolerated; blank
  * lines and lines starting with '#' skipped). A coalition is player names joined by '+', in any
  * order. The empty coalition is an empty field, "(baseline)" or, with opts->baseline, that name
@@ -164,13 +164,14 @@ typedef enum cs_utility_kind {
 /* A utility as named on the command line (`--utility`):
  *   fid-gain | fid        GAIN of fid (the default)        neg-fid   ABS of fid
  *   kid-gain | kid        GAIN of kid                      neg-kid   ABS of kid
+ *   cmmd-gain | cmmd      GAIN of cmmd                     neg-cmmd  ABS of cmmd
  *   S | S-gain            GAIN of similarity S             S-raw     ABS of S
  *   raw                   a table's `utility` column as written
  * for S in cosine, hist, dhash, ssim, rgb-ssim, fusion. Shapley, Banzhaf and LOO values do not
  * depend on GAIN vs ABS (they only see differences); the utility column of a report does. */
 typedef struct cs_utility_spec {
     char metric[16];      /* "fid", "kid", "ssim", ...; "" for raw */
-    int is_distance;      /* 1 for fid and kid */
+    int is_distance;      /* 1 for fid, kid and cmmd */
     cs_utility_kind kind; /* CS_UTILITY_GAIN, CS_UTILITY_ABS or CS_UTILITY_RAW */
 } cs_utility_spec;
 
