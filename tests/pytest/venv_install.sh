@@ -21,8 +21,8 @@ if ! ls "$wheels"/scikit_build_core-*.whl >/dev/null 2>&1; then
 fi
 [ -x "$venv/bin/python" ] || "$py" -m venv --system-site-packages "$venv"
 "$venv/bin/python" -c "import scikit_build_core" 2>/dev/null ||
-  "$venv/bin/pip" install -q --no-index --find-links "$wheels" scikit-build-core
-"$venv/bin/pip" install -q --no-deps --no-build-isolation --no-index --force-reinstall \
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-cache-dir --no-index --find-links "$wheels" scikit-build-core
+"$venv/bin/pip" install -q --disable-pip-version-check --no-cache-dir --no-deps --no-build-isolation --no-index --force-reinstall \
   --config-settings=cmake.source-dir=python --config-settings="cmake.define.COPYSCOPE_PREBUILT_DIR=$build" \
   --config-settings="build-dir=$build/pywheel" "$src"
 cd "$build"  # not the source tree: `import copyscope` must find the venv's install
