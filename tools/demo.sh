@@ -64,7 +64,10 @@ out=$dir/report
 echo
 echo "Known answer, by construction: Palette > Layout > Texture > Seed = 0 (Seed is an inactive"
 echo "component: its value is exactly 0 and its interval contains 0). tests/audit.cmake checks it."
-echo "Report: $out/report.html  (also report.json, values.csv, coalitions.csv)"
+echo "Report: $out/report.html  (also report.json, values.csv, coalitions.csv, interactions.csv)"
+echo "  it shows the reference and every coalition's images, each coalition's nearest-reference pairs,"
+echo "  the coalition lattice, the pairwise interaction indices and every estimator with its intervals;"
+echo "  add --pdf to the audit for report.pdf (headless Chromium)."
 if [ ${#weights_args[@]} -gt 0 ]; then
   echo "Reminder: test weights were used; the FIDs are not comparable to published FIDs."
 fi

@@ -3,6 +3,8 @@
 #include "copyscope/audit.h"
 #include "copyscope/bias.h"
 #include "copyscope/frechet.h"
+#include "copyscope/interactions.h"
+#include "copyscope/nearest.h"
 #include "copyscope/stats.h"
 #include "copyscope/statsfile.h"
 #include "copyscope/weights.h"
@@ -23,6 +25,9 @@ void cs_audit_options_default(cs_audit_options *o) {
     o->estimator = -1;
     o->seed = 0;
     o->interval = CS_INTERVAL_DEFAULT;
+    o->copy_threshold = CS_COPY_THRESHOLD_DEFAULT;
+    o->nearest_k = 3;
+    o->thumbnails = 8;
 }
 
 void cs_audit_free(cs_audit *a) {
@@ -34,7 +39,22 @@ void cs_audit_free(cs_audit *a) {
         free(a->estimates[e].ci);
     }
     free(a->estimates);
+    free(a->nearest);
+    if (a->row_paths)
+        for (size_t k = 0; k <= a->n_coalitions; k++) cs_pathlist_free(&a->row_paths[k]);
+    free(a->row_paths);
+    free(a->interactions);
+    free(a->interaction_ci);
     free(a);
+}
+
+const char *cs_audit_image_path(const cs_audit *a, size_t k, int64_t i) {
+    const cs_audit_manifest *m = a->m;
+    if (k > a->n_coalitions || i < 0) return NULL;
+    const cs_audit_set_spec *sp = k < a->n_coalitions ? &m->sets[k] : &m->reference;
+    if (sp->source == CS_AUDIT_IMAGES) return (size_t)i < sp->files.n ? sp->files.paths[i] : NULL;
+    if (a->row_paths && (size_t)i < a->row_paths[k].n) return a->row_paths[k].paths[i];
+    return NULL;
 }
 
 /* Rows of every set: pointers into the extraction buffer or into features files. */
@@ -96,7 +116,12 @@ static cs_status cs_audit_load(const cs_audit_manifest *m, const cs_audit_option
     for (size_t k = 0; k <= ns; k++) {
         const cs_audit_set_spec *sp = k < ns ? &m->sets[k] : &m->reference;
         if (sp->source == CS_AUDIT_FEATURES) {
-            cs_status st = cs_features_file_read(sp->files.paths[0], 0, &r->files[k]);
+            /* with its /paths for the report's thumbnails and pairs; without when it has none */
+            cs_status st = cs_features_file_read(sp->files.paths[0], 1, &r->files[k]);
+            if (st != CS_OK) {
+                cs_features_free(&r->files[k]);
+                st = cs_features_file_read(sp->files.paths[0], 0, &r->files[k]);
+            }
             if (st != CS_OK) return CS_FAIL(st, "%s: %s: %s", m->path, sp->label, cs_last_error());
             if (r->files[k].n < 2)
                 return CS_FAIL(CS_E_FORMAT, "%s: %s: %s has %zu rows; the FID needs at least 2",
@@ -435,6 +460,12 @@ static cs_status cs_audit_check_options(const cs_audit_manifest *m, const cs_aud
     if (o->bootstrap > 0 && m->reference.source == CS_AUDIT_STATS)
         return CS_FAIL(CS_E_USAGE, "%s: --bootstrap resamples the reference images, but the reference "
                        "is a statistics file (give its images or a features .h5)", m->path);
+    if (!isfinite(o->copy_threshold))
+        return CS_FAIL(CS_E_USAGE, "--copy-threshold must be a finite number");
+    if (o->nearest_k < 0 || o->nearest_k > CS_AUDIT_MAX_NEAREST)
+        return CS_FAIL(CS_E_USAGE, "--nearest must be 0..%d", CS_AUDIT_MAX_NEAREST);
+    if (o->thumbnails < 0 || o->thumbnails > CS_AUDIT_MAX_THUMBNAILS)
+        return CS_FAIL(CS_E_USAGE, "--thumbnails must be 0..%d", CS_AUDIT_MAX_THUMBNAILS);
     return CS_OK;
 }
 
@@ -457,12 +488,26 @@ static cs_status cs_audit_coalitions_init(const cs_audit_manifest *m, cs_audit *
     return CS_OK;
 }
 
+/* Features files' image paths (their /paths) for the report's thumbnails and pairs. */
+static cs_status cs_audit_keep_row_paths(const cs_audit_manifest *m, cs_audit *a, cs_audit_rows *r) {
+    const size_t ns = m->n_sets;
+    a->row_paths = cs_calloc(ns + 1, sizeof *a->row_paths, "image paths");
+    if (!a->row_paths) return CS_E_NOMEM;
+    for (size_t k = 0; k <= ns; k++)
+        if (r->files && r->files[k].paths.n == r->files[k].n) { /* moved: the audit owns them now */
+            a->row_paths[k] = r->files[k].paths;
+            memset(&r->files[k].paths, 0, sizeof r->files[k].paths);
+        }
+    return CS_OK;
+}
+
 /* Feature utilities (fid, kid): features of every set, FIDs on the --device's math backend, KIDs. */
 static cs_status cs_audit_measure_features(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
                                            cs_audit_work *w) {
     const size_t ns = m->n_sets;
     /* 1. features */
     CS_TRY(cs_audit_load(m, o, a, &w->rows));
+    CS_TRY(cs_audit_keep_row_paths(m, a, &w->rows));
     for (size_t k = 0; k < ns; k++) a->coalitions[k].n = w->rows.n[k];
     a->comparable_to_published = strcmp(a->weights_sha256, CS_WEIGHTS_OFFICIAL_SHA256) == 0;
     /* 2. FIDs (and KIDs); the FID math runs on the GPU when --device selects one */
@@ -532,6 +577,126 @@ static cs_status cs_audit_estimators(const cs_audit_manifest *m, const cs_audit_
     return CS_OK;
 }
 
+/* ---- issue 18/19: nearest-reference similarity, interactions ---------------------------------- */
+
+/* The similarity of every (generated, reference) pair (feature utilities: cosine of the rows, into
+ * w->pairs; pixel utilities: the metric's pairs, already there), each image's nearest reference,
+ * each coalition's nn-sim, copy-rate and k nearest pairs; the score of the nn-sim and copy-rate
+ * utilities. */
+static cs_status cs_audit_nearest_all(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit *a,
+                                      cs_audit_work *w) {
+    const size_t ns = m->n_sets;
+    const int nearest_metric = cs_metric_is_nearest(a->metric);
+    int64_t n_ref = a->n_reference;
+    if (!cs_metric_is_pixel(a->metric)) {
+        const cs_audit_rows *r = &w->rows;
+        if (!r->x[ns]) {
+            if (nearest_metric)
+                return CS_FAIL(CS_E_USAGE, "%s: the %s utility compares images with the reference's images, but the "
+                               "reference is a statistics file (give its images or a features .h5)", m->path,
+                               cs_metric_name(a->metric));
+            return CS_OK; /* no reference rows: no pairs in the report */
+        }
+        if (!nearest_metric && o->nearest_k == 0) return CS_OK;
+        n_ref = r->n[ns];
+        double t0 = cs_now();
+        for (size_t k = 0; k < ns; k++) {
+            size_t np;
+            if (!cs_mul_size((size_t)r->n[k], (size_t)n_ref, &np) || np > CS_NEAREST_MAX_PAIRS)
+                return CS_FAIL(CS_E_USAGE, "%s: %s: %lld x %lld image pairs is too many for nearest similarities",
+                               m->path, m->sets[k].label, (long long)r->n[k], (long long)n_ref);
+            w->pairs[k] = cs_malloc(np * sizeof(double), "pair similarities"); /* (n_k, n_ref) */
+            if (!w->pairs[k]) return CS_E_NOMEM;
+            CS_TRY(cs_cosine_pairs(r->x[k], r->n[k], r->x[ns], n_ref, a->dims, o->threads, w->pairs[k]));
+        }
+        if (nearest_metric) a->seconds_metric += cs_now() - t0;
+        snprintf(a->similarity, sizeof a->similarity, "cosine similarity of the %d-d features", a->dims);
+    } else {
+        snprintf(a->similarity, sizeof a->similarity, "%s (pixel metric of the pair)", cs_metric_name(a->metric));
+    }
+    a->nearest = cs_calloc(ns, sizeof *a->nearest, "nearest pairs");
+    if (!a->nearest) return CS_E_NOMEM;
+    int64_t n_max = 1;
+    for (size_t k = 0; k < ns; k++) n_max = a->coalitions[k].n > n_max ? a->coalitions[k].n : n_max;
+    double *best = cs_malloc((size_t)n_max * sizeof(double), "nearest similarities"); /* (n_k) */
+    int64_t *arg = cs_malloc((size_t)n_max * 2 * sizeof(int64_t), "nearest references"); /* (n_k) + (n_k) */
+    if (!best || !arg) {
+        free(best), free(arg);
+        return CS_E_NOMEM;
+    }
+    const int kk = o->nearest_k < 0 ? 0 : o->nearest_k > CS_AUDIT_MAX_NEAREST ? CS_AUDIT_MAX_NEAREST : o->nearest_k;
+    for (size_t k = 0; k < ns; k++) {
+        const int64_t nk = a->coalitions[k].n;
+        cs_audit_nearest *nr = &a->nearest[k];
+        cs_nearest_rows(w->pairs[k], nk, n_ref, best, arg);
+        cs_nearest_summary(best, nk, a->copy_threshold, &nr->nn_sim, &nr->copy_rate);
+        /* the k best generated images: selection by decreasing similarity, ties by index */
+        int64_t *taken = arg + nk;
+        memset(taken, 0, (size_t)nk * sizeof *taken);
+        nr->k = (int)(kk < nk ? kk : nk);
+        for (int j = 0; j < nr->k; j++) {
+            int64_t b = -1;
+            for (int64_t g = 0; g < nk; g++)
+                if (!taken[g] && (b < 0 || best[g] > best[b])) b = g;
+            taken[b] = 1;
+            nr->gen[j] = b;
+            nr->ref[j] = arg[b];
+            nr->sim[j] = best[b];
+        }
+        if (nearest_metric) a->coalitions[k].score = a->metric == CS_METRIC_NN_SIM ? nr->nn_sim : nr->copy_rate;
+    }
+    free(best), free(arg);
+    return CS_OK;
+}
+
+/* Bootstrap scores of nn-sim / copy-rate: rep (B, ns). */
+static cs_status cs_audit_bootstrap_nearest(const cs_audit_manifest *m, const cs_audit_options *o, const cs_audit *a,
+                                            cs_audit_work *w, double *rep) {
+    const size_t ns = m->n_sets;
+    int64_t *nk = cs_malloc(ns * sizeof *nk, "set sizes");
+    if (!nk) return CS_E_NOMEM;
+    for (size_t k = 0; k < ns; k++) nk[k] = a->coalitions[k].n;
+    const int nn = a->metric == CS_METRIC_NN_SIM;
+    cs_status st = cs_bootstrap_nearest((const double *const *)w->pairs, a->n_reference, nk, ns, a->copy_threshold,
+                                        o->bootstrap, o->seed, o->threads, nn ? rep : NULL, nn ? NULL : rep);
+    free(nk);
+    return st;
+}
+
+/* Pairwise interaction indices when every coalition is measured (point estimate). */
+static cs_status cs_audit_interactions_point(const cs_audit_manifest *m, cs_audit *a, const cs_game *g) {
+    const int np = m->n_players;
+    if (a->n_missing_total != 0 || np < 2 || np > CS_GAME_MAX_FULL) return CS_OK;
+    a->interactions = cs_malloc((size_t)np * np * sizeof(double), "interaction indices"); /* (np, np) */
+    if (!a->interactions) return CS_E_NOMEM;
+    return cs_interactions(g, a->interactions);
+}
+
+#define CS_AUDIT_MAX_BOOT_INTERACTIONS 10 /* players: np^2 2^np per replicate */
+
+/* Their bootstrap intervals from the good replicates' utilities util (good, ns); col (good) scratch. */
+static cs_status cs_audit_bootstrap_interactions(const cs_audit_manifest *m, cs_audit *a, const double *util,
+                                                 size_t good, double *col) {
+    const int np = m->n_players;
+    const size_t ns = m->n_sets, nn = (size_t)np * (size_t)np;
+    if (!a->interactions || np > CS_AUDIT_MAX_BOOT_INTERACTIONS) return CS_OK;
+    const size_t full = (size_t)1 << np;
+    double *v = cs_malloc(full * sizeof(double), "coalition table");        /* (2^np) */
+    double *rep = cs_malloc(good * nn * sizeof(double), "interaction replicates"); /* (good, np, np) */
+    a->interaction_ci = cs_calloc(nn, sizeof(cs_audit_ci), "interaction intervals");
+    cs_status st = v && rep && a->interaction_ci ? CS_OK : CS_E_NOMEM;
+    for (size_t r = 0; r < good && st == CS_OK; r++) {
+        for (size_t k = 0; k < ns; k++) v[m->sets[k].mask] = util[r * ns + k];
+        st = cs_interactions_table(np, v, rep + r * nn);
+    }
+    for (size_t c = 0; c < nn && st == CS_OK; c++) {
+        for (size_t r = 0; r < good; r++) col[r] = rep[r * nn + c];
+        cs_audit_ci_compute(col, good, a->interactions[c], a->interval, &a->interaction_ci[c]);
+    }
+    free(v), free(rep);
+    return st;
+}
+
 /* Every replicate's score of every set: rep (B, ns), by the utility's metric. */
 static cs_status cs_audit_bootstrap_scores(const cs_audit_manifest *m, const cs_audit_options *o,
                                            const cs_audit *a, cs_audit_work *w, double *rep) {
@@ -539,6 +704,8 @@ static cs_status cs_audit_bootstrap_scores(const cs_audit_manifest *m, const cs_
     const int B = o->bootstrap;
     const cs_audit_rows *rows = &w->rows;
     const float **sx = (const float **)rows->x;
+    if (cs_metric_is_nearest(a->metric)) /* nn-sim, copy-rate (nearest.h): w->pairs are the similarities */
+        return cs_audit_bootstrap_nearest(m, o, a, w, rep);
     if (cs_metric_is_pixel(a->metric)) {
         int64_t *nk = cs_malloc(ns * sizeof *nk, "set sizes");
         if (!nk) return CS_E_NOMEM;
@@ -644,6 +811,7 @@ static cs_status cs_audit_bootstrap(const cs_audit_manifest *m, const cs_audit_o
     if (st == CS_OK && good < 2)
         st = CS_FAIL(CS_E_NUMERIC, "bootstrap: %d of %d replicates failed", a->bootstrap_failed, B);
     if (st == CS_OK) st = cs_audit_bootstrap_intervals(m, a, rep, util, vals, good, col);
+    if (st == CS_OK) st = cs_audit_bootstrap_interactions(m, a, util, good, col);
     if (st == CS_OK) a->seconds_bootstrap += cs_now() - t0; /* fid-inf counted its own part */
     free(rep);
     free(buf);
@@ -672,6 +840,8 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
     a->seed = o->seed;
     a->interval = (unsigned)o->interval < CS_INTERVAL_N ? o->interval : CS_INTERVAL_DEFAULT;
     a->fid_inf = o->fid_inf;
+    a->copy_threshold = o->copy_threshold;
+    a->thumbnails = o->thumbnails;
     const size_t ns = m->n_sets;
     CS_TRY_GOTO(st, cs_audit_check_options(m, o, a), fail);
     CS_TRY_GOTO(st, cs_audit_coalitions_init(m, a, &w), fail);
@@ -684,10 +854,13 @@ cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs
         /* 1-2. features, FIDs (and KIDs) */
         CS_TRY_GOTO(st, cs_audit_measure_features(m, o, a, &w), fail);
     }
+    /* 2b. nearest-reference similarities (the score of nn-sim and copy-rate; the report's pairs) */
+    CS_TRY_GOTO(st, cs_audit_nearest_all(m, o, a, &w), fail);
     /* 3. game, missing coalitions */
     CS_TRY_GOTO(st, cs_audit_table(m, a, &w), fail);
     /* 4. estimators */
     CS_TRY_GOTO(st, cs_audit_estimators(m, o, a, w.game), fail);
+    CS_TRY_GOTO(st, cs_audit_interactions_point(m, a, w.game), fail);
     /* 5. bootstrap */
     if (o->bootstrap > 0) CS_TRY_GOTO(st, cs_audit_bootstrap(m, o, a, &w), fail);
     *out = a;

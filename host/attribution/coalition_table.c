@@ -239,14 +239,14 @@ cs_status cs_utility_parse(const char *name, cs_utility_spec *out) {
             /* neg- goes with distances, -raw with similarities */
             int ok = !(dist && n > 4 && !strcmp(name + n - 4, "-raw")) && !(!dist && !strncmp(name, "neg-", 4));
             if (ok) {
-                memcpy(out->metric, cs_metric_name(m), strlen(cs_metric_name(m)) + 1); /* <= 8 chars */
+                memcpy(out->metric, cs_metric_name(m), strlen(cs_metric_name(m)) + 1); /* <= 9 chars */
                 out->is_distance = dist;
                 return CS_OK;
             }
         }
     }
     return CS_FAIL(CS_E_USAGE, "unknown utility '%.60s' (fid-gain, neg-fid, kid-gain, neg-kid, cmmd-gain, neg-cmmd, raw, or a similarity "
-                   "cosine, hist, dhash, ssim, rgb-ssim, fusion, optionally with -gain or -raw)", name);
+                   "cosine, hist, dhash, ssim, rgb-ssim, fusion, nn-sim, copy-rate, optionally with -gain or -raw)", name);
 }
 
 const char *cs_utility_format(const cs_utility_spec *u, char *buf, size_t cap) {

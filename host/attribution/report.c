@@ -4,6 +4,7 @@
 
 #include "core/common.h"
 #include "core/tmpfile.h"
+#include "attribution/report_visual.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -213,6 +214,9 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
                             : a->metric == CS_METRIC_CMMD
                                 ? "per replicate: reference rows resampled once (shared by all sets), each set "
                                   "resampled; CMMD of the resampled rows (kernel matrix weighted by the counts)"
+                            : cs_metric_is_nearest(a->metric)
+                                ? "per replicate: reference rows resampled once (shared by all sets), each set "
+                                  "resampled; each drawn image's largest similarity to the drawn reference images"
                                 : "per replicate: reference images resampled once (shared by all sets), each set "
                                   "resampled; mean similarity of the resampled pairs");
     cJSON_AddStringToObject(bs, "rng", "splitmix64(seed, replicate)");
@@ -224,6 +228,7 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
     cJSON_AddNumberToObject(tm, "fid", a->seconds_fid);
     cJSON_AddNumberToObject(tm, "metric", a->seconds_metric);
     cJSON_AddNumberToObject(tm, "bootstrap", a->seconds_bootstrap);
+    cs_report_json_visual(a, root); /* issue 18: nearest pairs, interactions */
     char *txt = cJSON_Print(root);
     cJSON_Delete(root);
     if (!txt) return CS_FAIL(CS_E_NOMEM, "out of memory printing report.json");
@@ -308,18 +313,8 @@ static void cs_csv_num(FILE *f, double v) {
     else fputs(",", f);
 }
 
-static void cs_html_esc(FILE *f, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
+/* escaped, and invalid UTF-8 shown as U+FFFD (report_visual.c) */
+static void cs_html_esc(FILE *f, const char *s) { cs_html_text(f, s); }
 
 static void cs_write_values_csv(const cs_audit *a, FILE *f) {
     const cs_audit_manifest *m = a->m;
@@ -429,7 +424,7 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
     const double H = top * 2 + rowh * np;
     const double pw = W - left - right;
 #define CS_X(v) (left + ((v) - lo) / (hi - lo) * pw)
-    fprintf(f, "<h2>Attribution (%s)</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+    fprintf(f, "<h2>Attribution (%s)</h2>\n<svg width=\"%.0f\" "
             "height=\"%.0f\" role=\"img\" aria-label=\"bar chart of attribution values\">\n",
             cs_estimator_name(pe->a.estimator), W, H + 20);
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\"/>\n", CS_X(0.0),
@@ -489,6 +484,7 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
     if (isfinite(pe->a.efficiency_gap))
         fprintf(f, "<p>Efficiency gap (sum of values minus v(all) - v(baseline)): %.3g</p>\n",
                 pe->a.efficiency_gap);
+    cs_report_html_visual(a, f); /* issue 18: charts, lattice, interactions, nearest pairs, images */
     /* coalition table */
     const int pixel = cs_metric_is_pixel(a->metric), other = a->metric != CS_METRIC_FID;
     const char *mn = cs_metric_name(a->metric);
@@ -497,6 +493,7 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
     if (other)
         fprintf(f, "<th>%s</th>", a->metric == CS_METRIC_KID    ? "KID (subset std.)"
                                   : a->metric == CS_METRIC_CMMD ? "CMMD"
+                                  : cs_metric_is_nearest(a->metric) ? mn
                                                                 : "mean similarity [min, max]");
     if (a->bootstrap) fprintf(f, "<th>%s 95%% CI</th><th>std. error</th>", other ? mn : "FID");
     fputs("<th>utility</th><th class=\"l\">method</th></tr>\n", f);
@@ -507,7 +504,7 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
         fprintf(f, "</td><td>%lld</td>", (long long)c->n);
         if (!pixel) fprintf(f, "<td>%.4f</td>", c->fid);
         if (a->metric == CS_METRIC_KID) fprintf(f, "<td>%.6g (%.2g)</td>", c->score, c->score_std);
-        else if (a->metric == CS_METRIC_CMMD) fprintf(f, "<td>%.6g</td>", c->score);
+        else if (a->metric == CS_METRIC_CMMD || cs_metric_is_nearest(a->metric)) fprintf(f, "<td>%.6g</td>", c->score);
         else if (pixel) fprintf(f, "<td>%.6f [%.4f, %.4f]</td>", c->score, c->score_min, c->score_max);
         if (a->bootstrap) fprintf(f, "<td>[%.6g, %.6g]</td><td>%.4g</td>", c->score_ci.lo, c->score_ci.hi, c->score_ci.se);
         fprintf(f, "<td>%.4f</td><td class=\"l\">%s</td></tr>\n", c->utility, c->method ? c->method : "");
@@ -540,17 +537,18 @@ cs_status cs_audit_write_reports(const cs_audit *a, const char *dir) {
     cs_status st = cs_write_atomic(dir, "report.json", json, strlen(json));
     free(json);
     CS_TRY(st);
-    for (int which = 0; which < 3; which++) {
+    for (int which = 0; which < 4; which++) {
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
         if (!f) return CS_FAIL(CS_E_NOMEM, "out of memory building a report");
         if (which == 0) cs_write_values_csv(a, f);
         else if (which == 1) cs_write_coalitions_csv(a, f);
+        else if (which == 2) cs_report_interactions_csv(a, f);
         else cs_write_html(a, f);
         fclose(f);
-        st = cs_write_atomic(dir, which == 0 ? "values.csv" : which == 1 ? "coalitions.csv" : "report.html",
-                             buf, len);
+        static const char *const names[4] = {"values.csv", "coalitions.csv", "interactions.csv", "report.html"};
+        st = cs_write_atomic(dir, names[which], buf, len);
         free(buf);
         CS_TRY(st);
     }

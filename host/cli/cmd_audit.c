@@ -4,6 +4,7 @@
 #include "copyscope/audit.h"
 #include "copyscope/shard.h"
 #include "mpi_mode.h"
+#include "report_pdf.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -20,7 +21,8 @@ static void usage(FILE *out) {
             "(feature cache), the FID of every coalition's set against the reference, a utility per\n"
             "coalition, Shapley values (exact when all 2^n coalitions are present, else KernelSHAP) and\n"
             "the paper's, leave-one-out and Banzhaf values where defined, optional bootstrap intervals,\n"
-            "and a report directory (report.json, values.csv, coalitions.csv, report.html).\n"
+            "and a report directory (report.json, values.csv, coalitions.csv,\n"
+            "interactions.csv, report.html: thumbnails, nearest-reference pairs, lattice, interactions).\n"
             "The manifest format is described in docs/audit.md. In the directory form each subdirectory\n"
             "of ROOT is one coalition named like 'SDv1-5+Depth+Davinci' ('SDv1-5' alone = the baseline).\n\n"
             "Sign convention: a POSITIVE value means the player moves the images TOWARD the reference.\n\n"
@@ -42,7 +44,18 @@ static void usage(FILE *out) {
             "                       mean over all (generated, reference) image pairs, M(S) - M(baseline);\n"
             "                       M-raw: M(S)); pixel metrics decode the images and need no network;\n"
             "                       cmmd (= cmmd-gain, CMMD(baseline) - CMMD(S)) or neg-cmmd: google-research's\n"
-            "                       CMMD (Gaussian RBF MMD, sigma 10, x 1000) on L2-normalised features\n"
+            "                       CMMD (Gaussian RBF MMD, sigma 10, x 1000) on L2-normalised features;\n"
+            "                       nn-sim (mean over the generated images of the cosine similarity of\n"
+            "                       their features to the nearest reference image) or copy-rate (share of\n"
+            "                       generated images whose nearest-reference similarity exceeds\n"
+            "                       --copy-threshold), as gains over the baseline (-raw: the values)\n"
+            "      --copy-threshold T  nearest-reference similarity above which a generated image counts\n"
+            "                       as a copy (copy-rate, and the report's share per coalition; default 0.9)\n"
+            "      --nearest K      nearest-reference pairs per coalition in the reports (default 3, max 16;\n"
+            "                       0 with a FID utility skips the pair similarities)\n"
+            "      --thumbnails N   thumbnails per image set in report.html (default 8, max 64; 0: none)\n"
+            "      --pdf            also report.pdf, printed by headless Chromium (a notice, not an error,\n"
+            "                       when no Chromium is installed)\n"
             "      --kid-subsets N  KID: subsets (default 100)\n"
             "      --kid-subset-size M  KID: subset size, capped at both set sizes (default 1000)\n"
             "      --cmmd-no-normalize  CMMD: use the feature rows as given (default: L2-normalised,\n"
@@ -87,6 +100,10 @@ enum {
     OPT_KID_N,
     OPT_KID_M,
     OPT_INTERVAL,
+    OPT_COPY_THRESHOLD,
+    OPT_NEAREST,
+    OPT_THUMBNAILS,
+    OPT_PDF,
     OPT_CMMD_NO_NORMALIZE
 };
 
@@ -95,7 +112,7 @@ typedef struct cs_audit_cli {
     const char *out_dir, *reference, *generated, *baseline;
     const char *estimator, *utility;
     const char *shard_spec, *partials, *from_partials;
-    int json, quiet, dims_given, boot_given, seed_given;
+    int json, quiet, dims_given, boot_given, seed_given, pdf;
     cs_shard shard;        /* count 0: not one shard */
     cs_audit_options o;
 } cs_audit_cli;
@@ -120,6 +137,10 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
         {"kid-subsets", required_argument, 0, OPT_KID_N},
         {"kid-subset-size", required_argument, 0, OPT_KID_M},
         {"interval", required_argument, 0, OPT_INTERVAL},
+        {"copy-threshold", required_argument, 0, OPT_COPY_THRESHOLD},
+        {"nearest", required_argument, 0, OPT_NEAREST},
+        {"thumbnails", required_argument, 0, OPT_THUMBNAILS},
+        {"pdf", no_argument, 0, OPT_PDF},
         {"cmmd-no-normalize", no_argument, 0, OPT_CMMD_NO_NORMALIZE},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -190,6 +211,24 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
                 return cs_cli_usage_error(cmd, "--interval: unknown method '%s' (percentile, basic, debiased, "
                                           "debiased-normal, bc)", optarg);
             break;
+        case OPT_COPY_THRESHOLD: {
+            char *end = NULL;
+            errno = 0;
+            double t = strtod(optarg, &end);
+            if (!optarg[0] || *end || errno || !isfinite(t))
+                return cs_cli_usage_error(cmd, "--copy-threshold: expected a number, got '%s'", optarg);
+            o->copy_threshold = t;
+            break;
+        }
+        case OPT_NEAREST:
+            if (!cs_cli_parse_int(cmd, "--nearest", optarg, 0, CS_AUDIT_MAX_NEAREST, &v)) return 2;
+            o->nearest_k = (int)v;
+            break;
+        case OPT_THUMBNAILS:
+            if (!cs_cli_parse_int(cmd, "--thumbnails", optarg, 0, CS_AUDIT_MAX_THUMBNAILS, &v)) return 2;
+            o->thumbnails = (int)v;
+            break;
+        case OPT_PDF: cl->pdf = 1; break;
         case 'h': usage(stdout); return 0;
         default: return cs_cli_usage_error(cmd, "unknown option");
         }
@@ -360,6 +399,7 @@ int cs_cmd_audit(int argc, char **argv) {
     if (st == CS_OK) st = cs_audit_print_result(a, m, cl.json);
     if (st == CS_OK && !cl.quiet) cs_audit_print_summary(a, m, cl.out_dir);
     rc = st == CS_OK ? 0 : cs_cli_fail(cmd, st);
+    if (rc == 0 && cl.pdf) rc = cs_report_pdf(cmd, cl.out_dir, cl.quiet);
     cs_audit_free(a);
     cs_audit_manifest_free(m);
     return rc;

@@ -105,12 +105,17 @@ static int cs_metrics_parse_list(const char *arg, int *want) {
     for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         cs_metric m;
         if (strcmp(tok, "all") == 0) {
-            for (int i = 0; i < CS_METRIC_COUNT; i++) want[i] = 1;
+            for (int i = 0; i < CS_METRIC_COUNT; i++) want[i] = !cs_metric_is_nearest((cs_metric)i);
             continue;
         }
         if (cs_metric_parse(tok, &m) != CS_OK) {
             free(list);
             return cs_cli_usage_error(cmd, "%s", cs_last_error());
+        }
+        if (cs_metric_is_nearest(m)) {
+            free(list);
+            return cs_cli_usage_error(cmd, "%s is an audit utility (copyscope audit --utility %s)", cs_metric_name(m),
+                                      cs_metric_name(m));
         }
         want[m] = 1;
     }

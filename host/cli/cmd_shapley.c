@@ -1,6 +1,7 @@
 /* copyscope shapley: attribution of a coalition table (FIDs or utilities) to its players. */
 #include "cli.h"
 
+#include "copyscope/interactions.h"
 #include "copyscope/shapley.h"
 
 #include <cjson/cJSON.h>
@@ -41,7 +42,8 @@ static void usage(FILE *out) {
             "      --tol T         permutation: stop when every standard error is below T (default 0: run\n"
             "                      to the cap)\n"
             "      --antithetic    permutation: pair each permutation with its reverse (as in the plan)\n"
-            "      --json          print one JSON object on stdout\n"
+            "      --json          print one JSON object on stdout (with \"interactions\": the pairwise\n"
+            "                      Shapley interaction indices when every coalition is measured)\n"
             "  -h, --help          this help\n\n"
             "With a partial table, permutation sampling stops at the first permutation that needs an\n"
             "unmeasured coalition (make the table with 'copyscope plan' and the same --seed).\n\n"
@@ -103,6 +105,20 @@ static int print_json(const char *path, const cs_coalition_table *t, const cs_ga
     if (a->estimator == CS_EST_PERMUTATION) cJSON_AddBoolToObject(root, "converged", a->converged);
     if (a->estimator == CS_EST_KERNELSHAP) cJSON_AddNumberToObject(root, "rank", a->rank);
     cJSON_AddStringToObject(root, "note", a->note);
+    /* issue 18: pairwise Shapley interaction indices (Grabisch-Roubens) when every coalition is
+     * measured: {"A": {"B": I(A, B), ...}, ...}, the diagonal is the Shapley value; else null */
+    double *inter = n <= CS_GAME_MAX_FULL && cs_game_n_missing(g) == 0 ? malloc((size_t)n * n * sizeof(double)) : NULL;
+    if (inter && cs_interactions(g, inter) == CS_OK) {
+        cJSON *io = cJSON_AddObjectToObject(root, "interactions");
+        for (int i = 0; i < n; i++) {
+            cJSON *row = cJSON_AddObjectToObject(io, cs_game_player_name(g, i));
+            for (int j = 0; j < n; j++)
+                cJSON_AddItemToObject(row, cs_game_player_name(g, j), json_number_or_null(inter[(size_t)i * n + j]));
+        }
+    } else {
+        cJSON_AddNullToObject(root, "interactions");
+    }
+    free(inter);
     cJSON *utils = cJSON_AddObjectToObject(root, "utilities");
     /* the measured values, under the column's name ("fids" for fid tables, as before) */
     char key[24];

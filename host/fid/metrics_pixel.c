@@ -10,9 +10,9 @@
 #include <string.h>
 
 /* ---- names ---------------------------------------------------------------------------------- */
-static const char *const metric_names[CS_METRIC_COUNT] = {"cosine", "hist",   "dhash", "ssim",
-                                                          "rgb-ssim", "fusion", "kid",   "fid",
-                                                          "cmmd"};
+static const char *const metric_names[CS_METRIC_COUNT] = {"cosine", "hist", "dhash", "ssim",   "rgb-ssim",
+                                                          "fusion", "kid",  "fid",   "cmmd",   "nn-sim",
+                                                          "copy-rate"};
 
 const char *cs_metric_name(cs_metric m) {
     return (m >= 0 && m < CS_METRIC_COUNT) ? metric_names[m] : "?";
@@ -34,7 +34,8 @@ cs_status cs_metric_parse(const char *name, cs_metric *out) {
             return CS_OK;
         }
     return CS_FAIL(CS_E_USAGE,
-                   "unknown metric '%s' (cosine, hist, dhash, ssim, rgb-ssim, fusion, kid, fid, cmmd)",
+                   "unknown metric '%s' (cosine, hist, dhash, ssim, rgb-ssim, fusion, kid, fid, cmmd, nn-sim, "
+                   "copy-rate)",
                    name ? name : "(null)");
 }
 
@@ -42,6 +43,7 @@ int cs_metric_is_pixel(cs_metric m) { return m >= CS_METRIC_COSINE && m <= CS_ME
 int cs_metric_is_distance(cs_metric m) {
     return m == CS_METRIC_KID || m == CS_METRIC_FID || m == CS_METRIC_CMMD;
 }
+int cs_metric_is_nearest(cs_metric m) { return m == CS_METRIC_NN_SIM || m == CS_METRIC_COPY_RATE; }
 
 void cs_metric_range(cs_metric m, double *lo, double *hi) {
     /* cosine of non-negative vectors, dhash and fusion: [0, 1]; correlations and SSIMs: [-1, 1] */

@@ -4,7 +4,7 @@
  *   cs_audit_run                          ->  features per set (feature cache), FID of every
  *                                             set vs the reference, utilities, estimators,
  *                                             optional bootstrap                -> cs_audit
- *   cs_audit_write_reports                ->  report.json, values.csv, coalitions.csv, report.html
+ *   cs_audit_write_reports                ->  report.json, values.csv, coalitions.csv, interactions.csv, report.html
  *
  * The manifest format is documented in docs/audit.md. Sign convention (shapley.h): a positive
  * value means the player pushes the generated images TOWARD the reference.
@@ -27,6 +27,7 @@
 #include "copyscope/features.h"
 #include "copyscope/intervals.h"
 #include "copyscope/metrics.h"
+#include "copyscope/nearest.h"
 #include "copyscope/shapley.h"
 #include "copyscope/status.h"
 
@@ -115,6 +116,11 @@ typedef struct cs_audit_options {
     /* Optional precomputed rows of every image of the image sets in manifest order, then the
      * reference's images (cs_audit_image_list, shard.h); when set nothing is extracted. Not owned. */
     const cs_features *precomputed;
+    /* issue 18/19: nearest-reference similarity (nearest.h) and the report's pictures */
+    double copy_threshold;     /* copy-rate and the report's share above it (CS_COPY_THRESHOLD_DEFAULT) */
+    int nearest_k;             /* nearest-reference pairs per coalition in the reports (default 3,
+                                * 0..CS_AUDIT_MAX_NEAREST; 0 with a FID utility skips the similarities) */
+    int thumbnails;            /* thumbnails per set in report.html (default 8, 0..CS_AUDIT_MAX_THUMBNAILS) */
 } cs_audit_options;
 
 void cs_audit_options_default(cs_audit_options *o);
@@ -147,6 +153,19 @@ typedef struct cs_audit_coalition {
     cs_audit_ci score_ci;           /* valid when bootstrap > 0 */
 } cs_audit_coalition;
 
+#define CS_AUDIT_MAX_NEAREST 16
+#define CS_AUDIT_MAX_THUMBNAILS 64
+
+/* One coalition's nearest-reference similarities (nearest.h): over all its generated images, and
+ * its k generated images closest to any reference image (decreasing similarity, ties by index). */
+typedef struct cs_audit_nearest {
+    double nn_sim;     /* mean nearest-reference similarity */
+    double copy_rate;  /* share of images whose similarity exceeds the audit's copy_threshold */
+    int k;
+    int64_t gen[CS_AUDIT_MAX_NEAREST], ref[CS_AUDIT_MAX_NEAREST]; /* image indices in set / reference */
+    double sim[CS_AUDIT_MAX_NEAREST];
+} cs_audit_nearest;
+
 typedef struct cs_audit_estimate {
     cs_attribution a;  /* the point estimate */
     cs_audit_ci *ci;   /* (n_players) when bootstrap > 0, else NULL */
@@ -177,7 +196,21 @@ typedef struct cs_audit {
     int bootstrap_failed;           /* replicates whose evaluation failed (excluded) */
     size_t n_images_from_cache, n_images_computed;
     double seconds_features, seconds_fid, seconds_metric, seconds_bootstrap;
+    /* issue 18/19: nearest-reference similarity, image paths for thumbnails, interactions */
+    double copy_threshold;
+    int thumbnails;                /* thumbnails per set in report.html */
+    char similarity[96];           /* what the similarity is ("cosine of the 2048-d features", "ssim"); "" none */
+    cs_audit_nearest *nearest;     /* (n_coalitions), or NULL when no similarity was computed */
+    cs_pathlist *row_paths;        /* (n_coalitions + 1; [n_coalitions] = reference) image paths of
+                                    * features-file sets (from the file's /paths), else empty */
+    double *interactions;          /* (n_players, n_players) Grabisch-Roubens indices (interactions.h;
+                                    * diagonal = Shapley value), or NULL (missing coalitions) */
+    cs_audit_ci *interaction_ci;   /* (n_players, n_players) when bootstrapped (n_players <= 10), else NULL */
 } cs_audit;
+
+/* The path of image i of coalition k (k == n_coalitions: the reference), or NULL when unknown
+ * (statistics, or a features file without paths). */
+const char *cs_audit_image_path(const cs_audit *a, size_t k, int64_t i);
 
 /* Run the audit. */
 cs_status cs_audit_run(const cs_audit_manifest *m, const cs_audit_options *o, cs_audit **out);
@@ -256,8 +289,8 @@ void cs_audit_interval_validity(const cs_audit *a, cs_interval_validity *v);
 
 /* report.json as a NUL-terminated string (malloc'd; free()). */
 cs_status cs_audit_report_json(const cs_audit *a, char **json);
-/* report.json, values.csv, coalitions.csv, report.html into dir (created if needed); each file
- * is written atomically (temporary file + rename). */
+/* report.json, values.csv, coalitions.csv, interactions.csv, report.html into dir (created if
+ * needed); each file is written atomically (temporary file + rename). */
 cs_status cs_audit_write_reports(const cs_audit *a, const char *dir);
 
 #ifdef __cplusplus

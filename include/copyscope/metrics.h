@@ -57,17 +57,21 @@ typedef enum cs_metric {
     CS_METRIC_KID,
     CS_METRIC_FID, /* set-level (features) */
     CS_METRIC_CMMD, /* set-level (features), copyscope/cmmd.h */
+    CS_METRIC_NN_SIM,    /* nearest-reference similarity (nearest.h): audit utilities only */
+    CS_METRIC_COPY_RATE,
     CS_METRIC_COUNT
 } cs_metric;
 
 #define CS_METRIC_N_PIXEL 6 /* cosine .. fusion */
 
-/* "cosine", "hist", "dhash", "ssim", "rgb-ssim", "fusion", "kid", "fid", "cmmd" <-> cs_metric. */
+/* "cosine", "hist", "dhash", "ssim", "rgb-ssim", "fusion", "kid", "fid", "cmmd", "nn-sim",
+ * "copy-rate" <-> cs_metric. */
 const char *cs_metric_name(cs_metric m);
 cs_status cs_metric_parse(const char *name, cs_metric *out); /* CS_E_USAGE on unknown names */
 int cs_metric_name_valid(const char *name, cs_metric *out);  /* 1 and *out, or 0 (no error set) */
 int cs_metric_is_pixel(cs_metric m);      /* 1 for cosine .. fusion */
 int cs_metric_is_distance(cs_metric m);   /* 1 for kid, fid and cmmd (utility = -value) */
+int cs_metric_is_nearest(cs_metric m);    /* 1 for nn-sim and copy-rate (nearest.h) */
 /* The theoretical range of a pixel similarity (fusion's normalisation). */
 void cs_metric_range(cs_metric m, double *lo, double *hi);
 
