@@ -138,21 +138,18 @@ def test_kid_equals_cli(cli, weights, dirs):
     assert got[1] == pytest.approx(want["std"], rel=1e-15, abs=0)
 
 
-def test_kid_against_numpy(weights):
-    """The unbiased MMD^2 of the cubic kernel (KID), recomputed with numpy on the same subsets."""
+def test_kid_against_numpy():
+    """The unbiased MMD^2 of the cubic kernel k(u, v) = (u.v / d + 1)^3, recomputed with numpy: one
+    subset of all rows of equal-size sets is the whole sets (any order), so the value is fixed."""
     rs = np.random.RandomState(3)
-    x = rs.randn(30, 16).astype(np.float32)
+    x = rs.randn(25, 16).astype(np.float32)
     y = (rs.randn(25, 16) + 0.3).astype(np.float32)
     got = copyscope.kid(x, y, n_subsets=1, subset_size=25)
     k = lambda u, v: (u.astype(np.float64) @ v.astype(np.float64).T / 16 + 1) ** 3  # noqa: E731
-    # subset_size >= n of both sets... the subsets are permutations of 25 rows of each set: use
-    # all rows of y and the engine's own subset of x is unknown, so compare with full sets instead
-    got_full = copyscope.kid(x[:25], y, n_subsets=1, subset_size=25)
-    xx, yy, xy = k(x[:25], x[:25]), k(y, y), k(x[:25], y)
+    xx, yy, xy = k(x, x), k(y, y), k(x, y)
     m = 25
     want = ((xx.sum() - np.trace(xx)) + (yy.sum() - np.trace(yy))) / (m * (m - 1)) - 2 * xy.sum() / m ** 2
-    assert abs(got_full - want) <= 1e-12 * max(1.0, abs(want))  # float64 sums in another order
-    assert np.isfinite(got)
+    assert abs(got - want) <= 1e-12 * max(1.0, abs(want))  # float64 sums in another order
 
 
 # ---- shapley / audit: equal to the CLI ----------------------------------------------------------
@@ -322,6 +319,6 @@ def test_gil_released_during_engine_work(weights, dirs):
 
 def test_result_is_a_view_of_engine_memory(weights):
     x = copyscope.features(np.zeros((1, 5, 7, 3), np.uint8), weights=weights, dims=64)
-    assert x.base is not None and not x.flags.owndata  # numpy views the engine's buffer
-    assert type(x.base).__name__ in ("Buffer", "memoryview") or x.base.__class__.__module__.startswith("copyscope")
+    assert not x.flags.owndata and x.base is not None  # numpy views the engine's buffer
+    assert isinstance(x.base, copyscope._core.Buffer) or isinstance(x.base.obj, copyscope._core.Buffer)
     assert x.flags.writeable and x.flags.c_contiguous
