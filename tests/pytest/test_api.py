@@ -17,7 +17,7 @@ import pytest
 import copyscope
 from conftest import make_natural, pil_rgb, read_h5_features, run_cli
 
-pytestmark = pytest.mark.filterwarnings("ignore::copyscope.NonOfficialWeightsWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::copyscope.CopyscopeWarning")  # checked where they matter
 
 
 def cli_fid(cli, a, b, weights, *extra):
