@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Seed corpora for the fuzz targets (tests/fuzz): small valid files the readers accept.
 
-    fuzz_seeds.py OUTDIR     writes OUTDIR/npz/*, OUTDIR/h5/*, OUTDIR/json/*
+    fuzz_seeds.py OUTDIR     writes OUTDIR/npz/*, OUTDIR/h5/*, OUTDIR/json/*, OUTDIR/safetensors/*
 
 Valid inputs let libFuzzer start from the accepting paths (zip members, .npy headers, HDF5
 datasets and attributes, every JSON construct) instead of having to discover the formats."""
@@ -75,7 +75,41 @@ def json_seeds(out):
             f.write(text)
 
 
-for sub, fn in (("npz", npz_seeds), ("h5", h5_seeds), ("json", json_seeds)):
+def safetensors_seeds(out):
+    """Small valid files (F32, F16, BF16, I64, 0-d and empty tensors, metadata) and near misses."""
+    import struct
+
+    def st(tensors, meta=None, pad=True):
+        header, blobs, off = {}, [], 0
+        if meta is not None:
+            header["__metadata__"] = meta
+        for name, (dt, shape, data) in tensors.items():
+            header[name] = {"dtype": dt, "shape": shape, "data_offsets": [off, off + len(data)]}
+            blobs.append(data)
+            off += len(data)
+        h = json.dumps(header, separators=(",", ":")).encode()
+        if pad:
+            h += b" " * (-len(h) % 8)
+        return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+    f32 = np.arange(6, dtype=np.float32).tobytes()
+    seeds = {
+        "basic.safetensors": st({"a.weight": ("F32", [2, 3], f32), "pos_ids": ("I64", [1, 2], np.arange(2).tobytes())},
+                                {"format": "pt"}),
+        "half.safetensors": st({"h": ("F16", [4], np.ones(4, np.float16).tobytes()),
+                                "b": ("BF16", [2, 2], np.ones(4, np.int16).tobytes())}),
+        "scalar_empty.safetensors": st({"logit_scale": ("F32", [], np.float32(4.6).tobytes()),
+                                        "empty": ("F32", [0, 5], b"")}),
+        "unpadded.safetensors": st({"x": ("F32", [1], np.float32(1).tobytes())}, pad=False),
+        "gap.safetensors": st({"x": ("F32", [1], np.float32(1).tobytes())}) + b"\0\0\0\0",
+        "dtype.safetensors": st({"x": ("F64", [1], np.float64(1).tobytes())}),
+    }
+    for name, data in seeds.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+
+
+for sub, fn in (("npz", npz_seeds), ("h5", h5_seeds), ("json", json_seeds), ("safetensors", safetensors_seeds)):
     os.makedirs(os.path.join(OUT, sub), exist_ok=True)
     fn(os.path.join(OUT, sub))
 print(f"seeds written to {OUT}")

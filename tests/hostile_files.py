@@ -346,6 +346,21 @@ def main():
         run(["features", "imgs", "--out", "f2.h5"] + common, 0, timeout=60)
     else:
         print("(features/metrics FIFO cases skipped: no weights file given)")
+    # ViT weights files (--model): a FIFO, /dev/zero and a symbolic-link loop named as the weights,
+    # and a safetensors header claiming 2^63 bytes; each refused at once, naming the file
+    os.mkfifo(os.path.join(WORK, "w-fifo.safetensors"))
+    os.symlink("w-loop.pth", os.path.join(WORK, "w-loop.pth"))
+    with open(os.path.join(WORK, "w-huge.safetensors"), "wb") as f:
+        f.write((1 << 63).to_bytes(8, "little") + b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}')
+    os.makedirs(os.path.join(WORK, "vimgs"), exist_ok=True)
+    write_png(os.path.join(WORK, "vimgs", "0.png"), rng)
+    for model, wf, needle in (("clip-vitl14-336", "w-fifo.safetensors", "FIFO"),
+                              ("dinov2-vits14", "/dev/zero", "character device"),
+                              ("dinov2-vitl14", "w-loop.pth", "loop"),
+                              ("dinov2-vitb14", "w-missing.pth", "w-missing.pth"),
+                              ("clip-vitl14-336", "w-huge.safetensors", "header")):
+        run(["features", "vimgs", "--model", model, "--weights", wf, "--out", "vf.h5", "--no-cache", "--device", "cpu"],
+            2, [needle], wf)
 
     # ---- 7. temporary files of a killed writer are swept by the next write; disk full is said ----
     stale, fresh = os.path.join(WORK, "sw.h5.tmp-999999"), os.path.join(WORK, "sw.h5.tmp-999998")

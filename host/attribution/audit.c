@@ -1,6 +1,7 @@
 /* The audit engine: features per set -> FID of every set vs the reference -> utilities ->
  * estimators -> (optional) bootstrap of all of it. See include/copyscope/audit.h. */
 #include "copyscope/audit.h"
+#include "copyscope/model.h"
 #include "copyscope/bias.h"
 #include "copyscope/frechet.h"
 #include "copyscope/interactions.h"
@@ -185,6 +186,11 @@ static cs_status cs_audit_load(const cs_audit_manifest *m, const cs_audit_option
     cs_pathlist_free(&all);
     CS_TRY(st);
     a->dims = dims;
+    {
+        cs_model_kind k = CS_MODEL_INCEPTION;
+        (void)cs_model_kind_parse(o->features.model, &k);
+        a->model = (int)k;
+    }
     if (m->reference.source != CS_AUDIT_STATS) {
         CS_TRY(cs_stats_init(&r->ref_stats, dims));
         st = cs_stats_add_f32(r->ref_stats, r->x[ns], r->n[ns]);

@@ -4,6 +4,7 @@
  * set, and every image set is expanded to its files (counts known) so that an empty set or a set
  * of one image fails at once with a message naming the manifest. */
 #include "copyscope/audit.h"
+#include "copyscope/model.h"
 #include "copyscope/statsfile.h"
 
 #include "core/common.h"
@@ -39,6 +40,7 @@ void cs_audit_manifest_free(cs_audit_manifest *m) {
     for (size_t k = 0; k < m->n_sets; k++) cs_set_spec_free(&m->sets[k]);
     free(m->sets);
     free(m->estimator);
+    free(m->model);
     free(m->utility);
     free(m);
 }
@@ -279,9 +281,15 @@ static cs_status cs_manifest_parse_players(const char *name, const cJSON *root, 
 /* One entry of "options". */
 static cs_status cs_manifest_parse_option(const char *name, const cJSON *it, cs_audit_manifest *m) {
     const char *k = it->string ? it->string : "";
+    cs_model_kind kind;
     if (strcmp(k, "dims") == 0 && cJSON_IsNumber(it) &&
-        (it->valuedouble == 64 || it->valuedouble == 192 || it->valuedouble == 768 || it->valuedouble == 2048)) {
-        m->dims = (int)it->valuedouble;
+        (it->valuedouble == 64 || it->valuedouble == 192 || it->valuedouble == 768 || it->valuedouble == 2048 ||
+         it->valuedouble == 384 || it->valuedouble == 1024 || it->valuedouble == 1536)) {
+        m->dims = (int)it->valuedouble; /* 384/1024/1536: a ViT's; checked against the model at extraction */
+    } else if (strcmp(k, "model") == 0 && cJSON_IsString(it) && cs_model_kind_parse(it->valuestring, &kind)) {
+        free(m->model);
+        m->model = cs_strdup_or_null(it->valuestring);
+        if (!m->model) return CS_E_NOMEM;
     } else if (strcmp(k, "bootstrap") == 0 && cJSON_IsNumber(it) && it->valuedouble >= 0 &&
                it->valuedouble <= CS_AUDIT_MAX_BOOTSTRAP && it->valuedouble == (double)(int)it->valuedouble) {
         m->bootstrap = (int)it->valuedouble;
@@ -299,7 +307,8 @@ static cs_status cs_manifest_parse_option(const char *name, const cJSON *it, cs_
         m->utility = cs_strdup_or_null(it->valuestring);
     } else {
         return CS_FAIL(CS_E_FORMAT, "%s: options.%s: unknown option or bad value (options: "
-                       "dims 64|192|768|2048, estimator, bootstrap >= 0, seed >= 0, utility "
+                       "dims 64|192|768|2048 (a ViT: its own), model inception|dinov2-vits14|dinov2-vitb14|"
+                       "dinov2-vitl14|dinov2-vitg14|clip-vitl14-336, estimator, bootstrap >= 0, seed >= 0, utility "
                        "fid-gain|neg-fid)", name, k);
     }
     return CS_OK;

@@ -1,5 +1,6 @@
 /* copyscope audit: image sets -> FIDs -> attribution (with bootstrap uncertainty) -> report. */
 #include "cli.h"
+#include "copyscope/model.h"
 
 #include "copyscope/audit.h"
 #include "copyscope/shard.h"
@@ -64,6 +65,8 @@ static void usage(FILE *out) {
             "      --generated ROOT (directory form) one subdirectory per coalition\n"
             "      --baseline NAME  (directory form) the baseline pipeline's name\n"
             "      --dims D         feature dimension 64, 192, 768 or 2048 (default 2048)\n"
+            "      --model M        feature space: inception (default), dinov2-vits14, dinov2-vitb14,\n"
+            "                       dinov2-vitl14 (FD_DINOv2), dinov2-vitg14, clip-vitl14-336 (CPU)\n"
             "  -w, --weights PATH   Inception weights (default: discovery, see 'copyscope weights')\n"
             "  -d, --device DEV     cpu, cuda, cuda:0,1 or auto (default auto)\n"
             "      --batch N        images per forward pass (default 50)\n"
@@ -104,7 +107,8 @@ enum {
     OPT_NEAREST,
     OPT_THUMBNAILS,
     OPT_PDF,
-    OPT_CMMD_NO_NORMALIZE
+    OPT_CMMD_NO_NORMALIZE,
+    OPT_MODEL
 };
 
 /* The command line, parsed. */
@@ -112,7 +116,7 @@ typedef struct cs_audit_cli {
     const char *out_dir, *reference, *generated, *baseline;
     const char *estimator, *utility;
     const char *shard_spec, *partials, *from_partials;
-    int json, quiet, dims_given, boot_given, seed_given, pdf;
+    int json, quiet, dims_given, boot_given, seed_given, pdf, model_given;
     cs_shard shard;        /* count 0: not one shard */
     cs_audit_options o;
 } cs_audit_cli;
@@ -142,6 +146,7 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
         {"thumbnails", required_argument, 0, OPT_THUMBNAILS},
         {"pdf", no_argument, 0, OPT_PDF},
         {"cmmd-no-normalize", no_argument, 0, OPT_CMMD_NO_NORMALIZE},
+        {"model", required_argument, 0, OPT_MODEL},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     cs_audit_options *o = &cl->o;
@@ -174,11 +179,20 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
         case OPT_BASELINE: cl->baseline = optarg; break;
         case OPT_DIMS:
             if (!cs_cli_parse_int(cmd, "--dims", optarg, 1, 16384, &v)) return 2;
-            if (v != 64 && v != 192 && v != 768 && v != 2048)
-                return cs_cli_usage_error(cmd, "--dims must be 64, 192, 768 or 2048");
+            if (v != 64 && v != 192 && v != 768 && v != 2048 && v != 384 && v != 1024 && v != 1536)
+                return cs_cli_usage_error(cmd, "--dims must be 64, 192, 768 or 2048 (a ViT model: its own size)");
             o->features.dims = (int)v;
             cl->dims_given = 1;
             break;
+        case OPT_MODEL: {
+            cs_model_kind k;
+            if (!cs_model_kind_parse(optarg, &k))
+                return cs_cli_usage_error(cmd, "--model must be inception, dinov2-vits14, dinov2-vitb14, "
+                                          "dinov2-vitl14, dinov2-vitg14 or clip-vitl14-336 (got '%s')", optarg);
+            o->features.model = k == CS_MODEL_INCEPTION ? NULL : optarg;
+            cl->model_given = 1;
+            break;
+        }
         case 'w': o->features.weights_path = optarg; break;
         case 'd': o->features.device = optarg; break;
         case OPT_BATCH:
@@ -264,7 +278,17 @@ static int cs_audit_check_modes(const char *cmd, int argc, cs_audit_cli *cl) {
  * Returns -1 to go on, else the exit code (m stays the caller's). */
 static int cs_audit_apply_manifest_options(const char *cmd, const cs_audit_manifest *m, cs_audit_cli *cl) {
     cs_audit_options *o = &cl->o;
+    if (!cl->model_given && m->model) {
+        cs_model_kind k = CS_MODEL_INCEPTION;
+        (void)cs_model_kind_parse(m->model, &k); /* validated by the manifest reader */
+        o->features.model = k == CS_MODEL_INCEPTION ? NULL : m->model;
+    }
     if (!cl->dims_given && m->dims) o->features.dims = m->dims;
+    else if (!cl->dims_given && o->features.model) { /* a ViT: its feature size */
+        cs_model_kind k = CS_MODEL_INCEPTION;
+        (void)cs_model_kind_parse(o->features.model, &k);
+        o->features.dims = cs_model_kind_dims(k);
+    }
     if (!cl->boot_given) o->bootstrap = m->bootstrap;
     if (!cl->seed_given && m->has_seed) o->seed = m->seed;
     const char *estimator = cl->estimator ? cl->estimator : m->estimator;

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "copyscope/features.h"
+#include "copyscope/model.h"
 #include "copyscope/shard.h"
 #include "mpi_mode.h"
 
@@ -25,6 +26,10 @@ static void usage(FILE *out) {
             "  -w, --weights FILE  weights file (default: $COPYSCOPE_WEIGHTS, then\n"
             "                      $TORCH_HOME/hub/checkpoints/, then ~/.cache/torch/hub/checkpoints/)\n"
             "  -d, --dims D        feature dimension: 64, 192, 768 or 2048 (default 2048)\n"
+            "      --model M       feature space: inception (default), dinov2-vits14, dinov2-vitb14,\n"
+            "                      dinov2-vitl14, dinov2-vitg14 (the normed CLS token, dgm-eval's\n"
+            "                      transform), clip-vitl14-336 (L2-normalised image embedding); ViTs\n"
+            "                      run on the CPU; --weights: the torch hub / Hugging Face file\n"
             "  -b, --batch N       images per forward pass (default 50)\n"
             "  -t, --threads N     threads for decoding and compute (default: all cores)\n"
             "      --device DEV    cpu, cuda, cuda:0,1 or auto (default auto: GPU if present, else cpu)\n"
@@ -85,7 +90,9 @@ int cs_cmd_features(int argc, char **argv) {
     cs_features_opts_default(&o);
     const char *out_path = NULL;
     int json = 0;
-    enum { OPT_DEVICE = 256, OPT_SKIP_BAD, OPT_CACHE, OPT_NO_CACHE, OPT_JSON, OPT_SHARD, OPT_PRECISION };
+    enum { OPT_DEVICE = 256, OPT_SKIP_BAD, OPT_CACHE, OPT_NO_CACHE, OPT_JSON, OPT_SHARD, OPT_PRECISION, OPT_MODEL,
+           OPT_TESTING_VIT_ANY_DEPTH };
+    int dims_given = 0;
     const char *shard_spec = NULL;
     static const struct option longopts[] = {
         {"out", required_argument, 0, 'o'},       {"weights", required_argument, 0, 'w'},
@@ -96,6 +103,8 @@ int cs_cmd_features(int argc, char **argv) {
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
         {"shard", required_argument, 0, OPT_SHARD}, CS_MPI_LONGOPT,
         {"precision", required_argument, 0, OPT_PRECISION},
+        {"model", required_argument, 0, OPT_MODEL},
+        {"testing-vit-any-depth", no_argument, 0, OPT_TESTING_VIT_ANY_DEPTH},
         {"testing-cpu-devices", required_argument, 0, OPT_TESTING_CPU_DEVICES},
         {"testing-fail-batch", required_argument, 0, OPT_TESTING_FAIL_BATCH},
         {"testing-rgb-batch-bytes", required_argument, 0, OPT_TESTING_RGB_BATCH_BYTES},
@@ -112,7 +121,18 @@ int cs_cmd_features(int argc, char **argv) {
         case 'd':
             if (!cs_cli_parse_int(cmd, "--dims", optarg, 1, 1 << 20, &v)) return CS_EXIT_USAGE;
             o.dims = (int)v;
+            dims_given = 1;
             break;
+        case OPT_MODEL: {
+            cs_model_kind k;
+            if (!cs_model_kind_parse(optarg, &k))
+                return cs_cli_usage_error(cmd, "--model must be inception, dinov2-vits14, dinov2-vitb14, "
+                                          "dinov2-vitl14, dinov2-vitg14 or clip-vitl14-336 (got '%s')", optarg);
+            o.model = k == CS_MODEL_INCEPTION ? NULL : optarg;
+            if (!dims_given) o.dims = cs_model_kind_dims(k);
+            break;
+        }
+        case OPT_TESTING_VIT_ANY_DEPTH: o.testing.vit_any_depth = 1; break;
         case 'b':
             if (!cs_cli_parse_int(cmd, "--batch", optarg, 1, 4096, &v)) return CS_EXIT_USAGE;
             o.batch = (int)v;
@@ -172,6 +192,11 @@ int cs_cmd_features(int argc, char **argv) {
         st = CS_OK;
     } else if (files.n == 0) /* an empty shard */
         cs_features_init_empty(&f, o.dims), st = CS_OK;
+    if (files.n == 0 && !cs_mpi_active()) {
+        cs_model_kind k = CS_MODEL_INCEPTION;
+        (void)cs_model_kind_parse(o.model, &k);
+        f.model = (int)k;
+    }
     else
         st = cs_features_extract(&files, &o, &f);
     cs_pathlist_free(&files);
@@ -190,6 +215,7 @@ int cs_cmd_features(int argc, char **argv) {
         cJSON_AddStringToObject(j, "out", out_path);
         cJSON_AddNumberToObject(j, "n", (double)f.n);
         cJSON_AddNumberToObject(j, "dims", f.dims);
+        cJSON_AddStringToObject(j, "model", cs_model_kind_name((cs_model_kind)f.model));
         cJSON_AddNumberToObject(j, "from_cache", (double)f.n_from_cache);
         cJSON_AddNumberToObject(j, "computed", (double)f.n_computed);
         cJSON_AddNumberToObject(j, "device_preprocessed", (double)f.n_device_preprocessed);

@@ -11,6 +11,7 @@
 #include "fid/fid_many.h"
 
 #include "copyscope/frechet.h"
+#include "copyscope/model.h"
 #include "copyscope/statsfile.h"
 
 #include <cblas.h>
@@ -32,6 +33,17 @@ int cs_fid_cli_common_opt(const char *cmd, int c, const char *arg, cs_fid_cli_op
     long v;
     switch (c) {
     case CS_OPT_WEIGHTS: o->feat.weights_path = arg; return 1;
+    case CS_OPT_MODEL: {
+        cs_model_kind k;
+        if (!cs_model_kind_parse(arg, &k)) {
+            cs_cli_usage_error(cmd, "--model must be inception, dinov2-vits14, dinov2-vitb14, dinov2-vitl14, "
+                               "dinov2-vitg14 or clip-vitl14-336 (got '%s')", arg);
+            return -1;
+        }
+        o->feat.model = k == CS_MODEL_INCEPTION ? NULL : arg;
+        if (!o->dims_given) o->feat.dims = cs_model_kind_dims(k);
+        return 1;
+    }
     case CS_OPT_DIMS:
         if (!cs_cli_parse_int(cmd, "--dims", arg, 1, CS_STATS_MAX_DIMS, &v)) return -1;
         o->feat.dims = (int)v;
@@ -236,6 +248,9 @@ static cJSON *cs_result_json(const cs_fid_result *r, const cs_fid_input *a, cons
     if (b->n == 0) cJSON_AddNullToObject(o, "n2");
     else cJSON_AddNumberToObject(o, "n2", (double)b->n);
     cJSON_AddNumberToObject(o, "dims", a->d);
+    /* the feature space (model and preprocessing) when the inputs record it */
+    const char *pre = a->id.preprocessing[0] ? a->id.preprocessing : b->id.preprocessing;
+    if (pre[0]) cJSON_AddStringToObject(o, "extractor", pre);
     cJSON_AddStringToObject(o, "method", r->method);
     cJSON *w = cJSON_AddArrayToObject(o, "warnings");
     char text[256];
@@ -302,7 +317,8 @@ static void usage(FILE *out) {
             "                      auto uses lowrank when both sets have rows (image dirs or\n"
             "                      features files) and n1 + n2 <= dims, lowrank-ref when one\n"
             "                      set has fewer rows than dims, else the eigenvalue method\n"
-            "      --json          print {\"fid\", \"n1\", \"n2\", \"dims\", \"method\", \"warnings\", \"math_device\"}\n"
+            "      --json          print {\"fid\", \"n1\", \"n2\", \"dims\", \"extractor\" (when the inputs record\n"
+            "                      their model and preprocessing), \"method\", \"warnings\", \"math_device\"}\n"
             "      --save-stats    write the statistics of A to OUT (pytorch-fid's option)\n"
             "The FID math runs on the --device too: on a GPU (cuSOLVER/cuBLAS, float64) for the\n"
             "methods auto, lowrank and eig-ref; eig, svd and reference run on the CPU.\n"

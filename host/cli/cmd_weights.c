@@ -1,5 +1,6 @@
 /* copyscope weights: inspect and verify an FID Inception weights file. */
 #include "cli.h"
+#include "copyscope/model.h"
 
 #include "copyscope/weights.h"
 
@@ -25,6 +26,9 @@ static void usage(FILE *out) {
             "      --list   first list every tensor (name, dtype, shape) as the file's header says,\n"
             "               even when the data is incomplete\n"
             "      --json   print one JSON object on stdout (also on failure: \"ok\": false)\n"
+            "      --model M  check the weights of another feature space instead: dinov2-vits14,\n"
+            "               dinov2-vitb14, dinov2-vitl14, dinov2-vitg14 (torch hub .pth) or\n"
+            "               clip-vitl14-336 (Hugging Face model.safetensors): every tensor and shape\n"
             "  -h, --help   this help\n\n" CS_HELP_EXIT_CODES,
             CS_WEIGHTS_TENSOR_COUNT);
 }
@@ -64,9 +68,11 @@ static int list_header(const char *cmd, const char *path, int json, cJSON *root)
 int cs_cmd_weights(int argc, char **argv) {
     const char *cmd = "weights";
     int json = 0, list = 0;
-    enum { OPT_JSON = 256, OPT_LIST };
+    enum { OPT_JSON = 256, OPT_LIST, OPT_MODEL };
+    cs_model_kind kind = CS_MODEL_INCEPTION;
     static const struct option longopts[] = {{"json", no_argument, 0, OPT_JSON},
                                              {"list", no_argument, 0, OPT_LIST},
+                                             {"model", required_argument, 0, OPT_MODEL},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     int c;
@@ -75,6 +81,11 @@ int cs_cmd_weights(int argc, char **argv) {
         switch (c) {
         case OPT_JSON: json = 1; break;
         case OPT_LIST: list = 1; break;
+        case OPT_MODEL:
+            if (!cs_model_kind_parse(optarg, &kind))
+                return cs_cli_usage_error(cmd, "--model must be inception, dinov2-vits14, dinov2-vitb14, "
+                                          "dinov2-vitl14, dinov2-vitg14 or clip-vitl14-336 (got '%s')", optarg);
+            break;
         case 'h': usage(stdout); return CS_EXIT_OK;
         default: return cs_cli_usage_error(cmd, "bad option");
         }
@@ -85,12 +96,30 @@ int cs_cmd_weights(int argc, char **argv) {
     cJSON *root = json ? cJSON_CreateObject() : NULL;
     cs_weights *w = NULL;
     char path[4096];
-    cs_status st = cs_weights_find(file, path, sizeof path);
+    cs_status st = kind == CS_MODEL_INCEPTION
+                       ? cs_weights_find(file, path, sizeof path)
+                       : cs_weights_find_named(file, cs_model_kind_weights_name(kind), cs_model_kind_name(kind), path,
+                                               sizeof path);
     if (st == CS_OK && list) {
         int r = list_header(cmd, path, json, root);
         if (r < 0) st = (cs_status)(-r);
     }
-    if (st == CS_OK) st = cs_weights_load(path, &w);
+    if (st == CS_OK && kind == CS_MODEL_INCEPTION) st = cs_weights_load(path, &w);
+    else if (st == CS_OK) { /* a ViT: its layout is checked by building the model once (CPU) */
+        cs_model_kind got;
+        cs_model *m = NULL;
+        st = cs_weights_load_ex(path, CS_WEIGHTS_ANY_MODEL, &w);
+        if (st == CS_OK) st = cs_model_kind_of_weights(w, &got);
+        if (st == CS_OK && got != kind)
+            st = CS_FAIL(CS_E_MISMATCH, "%s: weights of %s, not of --model %s", path, cs_model_kind_name(got),
+                         cs_model_kind_name(kind));
+        if (st == CS_OK) st = cs_model_create(w, "cpu", 1, &m);
+        cs_model_free(m);
+        if (st != CS_OK) {
+            cs_weights_free(w);
+            w = NULL;
+        }
+    }
     int rc;
     if (st != CS_OK) {
         rc = cs_cli_fail(cmd, st);
@@ -112,6 +141,7 @@ int cs_cmd_weights(int argc, char **argv) {
             cJSON_AddNumberToObject(root, "parameters", (double)cs_weights_param_count(w));
             cJSON_AddStringToObject(root, "sha256", cs_weights_sha256(w));
             cJSON_AddBoolToObject(root, "official", official);
+            cJSON_AddStringToObject(root, "model", cs_model_kind_name(kind));
         } else {
             printf("file:       %s\n", cs_weights_path(w));
             printf("format:     %s\n", cs_weights_describe_format(w));
@@ -119,10 +149,12 @@ int cs_cmd_weights(int argc, char **argv) {
             printf("tensors:    %zu\n", cs_weights_tensor_count(w));
             printf("parameters: %" PRIu64 " float32\n", cs_weights_param_count(w));
             printf("sha256:     %s\n", cs_weights_sha256(w));
-            printf("official:   %s\n",
-                   official ? "yes (SHA-256 of " CS_WEIGHTS_OFFICIAL_NAME ")"
-                            : "no (valid FID Inception layout, but not the official file's bytes: FIDs "
-                              "will not match published numbers)");
+            printf("model:      %s\n", cs_model_kind_name(kind));
+            if (kind == CS_MODEL_INCEPTION)
+                printf("official:   %s\n",
+                       official ? "yes (SHA-256 of " CS_WEIGHTS_OFFICIAL_NAME ")"
+                                : "no (valid FID Inception layout, but not the official file's bytes: FIDs "
+                                  "will not match published numbers)");
         }
     }
     if (json) {

@@ -28,7 +28,8 @@ enum {
     CS_OPT_NUM_WORKERS,
     CS_OPT_SKIP_BAD,
     CS_OPT_QUIET,
-    CS_OPT_PRECISION
+    CS_OPT_PRECISION,
+    CS_OPT_MODEL
 };
 #define CS_FID_CLI_LONGOPTS                                                                        \
     {"weights", required_argument, 0, CS_OPT_WEIGHTS}, {"dims", required_argument, 0, CS_OPT_DIMS}, \
@@ -39,12 +40,15 @@ enum {
         {"num-workers", required_argument, 0, CS_OPT_NUM_WORKERS},                                 \
         {"cache", required_argument, 0, CS_OPT_CACHE}, {"no-cache", no_argument, 0, CS_OPT_NO_CACHE}, \
         {"skip-bad", no_argument, 0, CS_OPT_SKIP_BAD}, {"quiet", no_argument, 0, CS_OPT_QUIET}, \
-        {"precision", required_argument, 0, CS_OPT_PRECISION}
+        {"precision", required_argument, 0, CS_OPT_PRECISION}, {"model", required_argument, 0, CS_OPT_MODEL}
 #define CS_FID_CLI_HELP                                                                            \
     "Options for image directories (features are extracted like pytorch-fid):\n"                 \
     "      --dims D        feature dimension 64, 192, 768 or 2048 (default 2048); with\n"         \
     "                      statistics or features files, checks that they have D dims\n"         \
-    "      --weights FILE  Inception weights (default: $COPYSCOPE_WEIGHTS, torch hub cache)\n"   \
+    "      --model M       feature space: inception (default), dinov2-vits14, dinov2-vitb14,\n"  \
+    "                      dinov2-vitl14 (FD_DINOv2), dinov2-vitg14, clip-vitl14-336 (CPU)\n"  \
+    "      --weights FILE  the model's weights (default: $COPYSCOPE_WEIGHTS for Inception, the\n"\
+    "                      torch hub cache: dinov2_<arch>_pretrain.pth, ...)\n"                \
     "      --batch N       images per forward pass (default 50; --batch-size is an alias)\n"     \
     "      --device DEV    cpu, cuda, cuda:0,1 or auto (default auto)\n"                         \
     "      --precision P   fp32 (default), or on a GPU tf32 / fp16 (tensor cores; faster, less\n" \

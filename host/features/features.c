@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #define CS_IMAGE_FILE_MAX_BYTES ((size_t)1 << 30) /* 1 GiB: no real image file is larger */
-#define CS_INPUT_ELEMS ((size_t)3 * 299 * 299)
 /* A batch whose decoded pixels exceed this goes to a preprocessing device as floats anyway
  * (preprocessed by the decode pool): bounds the pinned memory of huge images. */
 #define CS_RGB_BATCH_MAX_BYTES ((size_t)256 << 20)
@@ -125,7 +124,9 @@ typedef struct cs_batch_ctx {
     cs_status *st;            /* (k) */
     char **msg;               /* (k) */
     const size_t *todo;       /* (m) indices of cache misses */
-    float *input;             /* (m, 3, 299, 299) float32 */
+    float *input;             /* (m, 3, S, S) float32, S the model's input side */
+    size_t in_elems;          /* 3 S S */
+    cs_model_kind kind;       /* the model's preprocessing */
     int keep_rgb;             /* 1: decode only, into imgs (the device preprocesses) */
     cs_image *imgs;           /* (B) decoded images of the misses (keep_rgb) */
     uint8_t *packed;          /* cs_job_pack: the batch's images, packed at items[j].offset */
@@ -162,7 +163,7 @@ static void cs_job_decode(void *ctx, size_t j, int worker) {
         b->imgs[j] = img;
         return;
     }
-    st = cs_preprocess_rgb(img.rgb, img.width, img.height, b->input + j * CS_INPUT_ELEMS);
+    st = cs_model_kind_preprocess(b->kind, img.rgb, img.width, img.height, b->input + j * b->in_elems);
     cs_image_free(&img);
     if (st != CS_OK) cs_set_item_error(b, i, st);
 }
@@ -172,7 +173,8 @@ static void cs_job_preprocess(void *ctx, size_t j, int worker) {
     cs_batch_ctx *b = ctx;
     size_t i = b->todo[j];
     if (b->st[i] != CS_OK) return;
-    cs_status st = cs_preprocess_rgb(b->imgs[j].rgb, b->imgs[j].width, b->imgs[j].height, b->input + j * CS_INPUT_ELEMS);
+    cs_status st = cs_model_kind_preprocess(b->kind, b->imgs[j].rgb, b->imgs[j].width, b->imgs[j].height,
+                                            b->input + j * b->in_elems);
     cs_image_free(&b->imgs[j]);
     if (st != CS_OK) cs_set_item_error(b, i, st);
 }
@@ -188,7 +190,7 @@ static void cs_job_pack(void *ctx, size_t j, int worker) {
  * producer fills it, a device worker reads input and writes feat, the producer takes it back. */
 typedef struct cs_slot {
     cs_sched_batch b;   /* b.input = input or b.rgb = rgb, b.feat = feat, b.user = this slot */
-    float *input;       /* (B, 3, 299, 299) float32, scheduler host memory (pinned on a GPU);
+    float *input;       /* (B, 3, S, S) float32, scheduler host memory (pinned on a GPU);
                          * allocated when first needed if the devices preprocess */
     uint8_t *rgb;       /* packed decoded images, scheduler host memory, grown as needed */
     size_t rgb_cap;     /* bytes */
@@ -203,6 +205,8 @@ typedef struct cs_extract {
     const cs_features_opts *opts;
     cs_features *out;
     size_t d, B;
+    cs_model_kind kind; /* the feature space (opts->model) */
+    size_t in_elems;    /* floats of one preprocessed image: 3 S S */
     cs_weights *w;
     cs_cache *cache;
     /* the producer's per-chunk buffers (B input files) */
@@ -236,7 +240,13 @@ static void cs_extract_fail(cs_extract *x, cs_status st, const char *msg) {
 static cs_status cs_extract_start(cs_extract *x) {
     cs_device_list devs;
     const cs_features_testing *t = &x->opts->testing;
-    CS_TRY(cs_device_list_get(x->opts->device, t->cpu_devices, x->opts->threads, &devs));
+    const char *device = x->opts->device;
+    if (x->kind != CS_MODEL_INCEPTION && (!device || !strcmp(device, "auto"))) {
+        /* the Vision Transformers have no GPU kernels yet: "auto" means the CPU for them, without
+         * probing for GPUs (an explicit cuda device is refused by cs_model_create) */
+        device = "cpu";
+    }
+    CS_TRY(cs_device_list_get(device, t->cpu_devices, x->opts->threads, &devs));
     static atomic_int noticed; /* once per process: an audit extracts many sets */
     if (devs.notice[0] && !x->opts->quiet && !atomic_exchange(&noticed, 1))
         fprintf(stderr, "copyscope: %s\n", devs.notice);
@@ -244,7 +254,9 @@ static cs_status cs_extract_start(cs_extract *x) {
                               .dims = x->opts->dims,
                               .fail = t->fail,
                               .fail_batch = t->fail_batch,
-                              .model = {.cpu_async = t->cpu_async, .cpu_preprocess = t->cpu_preprocess}};
+                              .model = {.cpu_async = t->cpu_async,
+                                        .cpu_preprocess = t->cpu_preprocess,
+                                        .vit_any_depth = t->vit_any_depth}};
     CS_TRY(cs_sched_create(&devs, x->w, &so, &x->sched));
     x->nslots = cs_sched_inline(x->sched) ? 1 : 3 * cs_sched_devices(x->sched);
     x->device_preprocess = cs_sched_preprocesses(x->sched);
@@ -254,7 +266,7 @@ static cs_status cs_extract_start(cs_extract *x) {
     for (int i = 0; i < x->nslots; i++) {
         cs_slot *sl = &x->slots[i];
         if (!x->device_preprocess)
-            CS_TRY(cs_sched_host_alloc(x->sched, x->B * CS_INPUT_ELEMS * sizeof(float), (void **)&sl->input));
+            CS_TRY(cs_sched_host_alloc(x->sched, x->B * x->in_elems * sizeof(float), (void **)&sl->input));
         CS_TRY(cs_sched_host_alloc(x->sched, x->B * x->d * sizeof(float), (void **)&sl->feat));
         sl->items = cs_malloc(x->B * sizeof *sl->items, "batch images");
         sl->sha = cs_malloc(x->B * 32, "batch digests");
@@ -332,7 +344,7 @@ static cs_status cs_extract_decode(cs_extract *x, cs_threadpool *pool, cs_batch_
     }
     if (b->keep_rgb && !pack) { /* too large to pack: preprocess here after all */
         if (!sl->input)
-            CS_TRY(cs_sched_host_alloc(x->sched, x->B * CS_INPUT_ELEMS * sizeof(float), (void **)&sl->input));
+            CS_TRY(cs_sched_host_alloc(x->sched, x->B * x->in_elems * sizeof(float), (void **)&sl->input));
         b->input = sl->input;
         CS_TRY(cs_threadpool_for(pool, n, cs_job_preprocess, b));
     }
@@ -345,7 +357,7 @@ static cs_status cs_extract_decode(cs_extract *x, cs_threadpool *pool, cs_batch_
                 b->imgs[mm] = b->imgs[j];
                 b->imgs[j] = (cs_image){0};
             } else {
-                memmove(sl->input + mm * CS_INPUT_ELEMS, sl->input + j * CS_INPUT_ELEMS, CS_INPUT_ELEMS * sizeof(float));
+                memmove(sl->input + mm * x->in_elems, sl->input + j * x->in_elems, x->in_elems * sizeof(float));
             }
         }
         todo[mm++] = todo[j];
@@ -381,7 +393,14 @@ static cs_status cs_extract_decode(cs_extract *x, cs_threadpool *pool, cs_batch_
 /* Checks that need no file: dims, inputs, the testing pixel budget, and the --device syntax (a
  * misspelt --device fails now, not after the cached part). */
 static cs_status cs_features_check_opts(const cs_features_opts *opts, size_t n) {
-    if (!cs_model_dims_valid(opts->dims))
+    cs_model_kind kind;
+    if (!cs_model_kind_parse(opts->model, &kind))
+        return CS_FAIL(CS_E_USAGE, "--model %s: unknown (inception, dinov2-vits14, dinov2-vitb14, dinov2-vitl14, "
+                       "dinov2-vitg14, clip-vitl14-336)", opts->model);
+    if (kind != CS_MODEL_INCEPTION && !cs_model_kind_dims_valid(kind, opts->dims))
+        return CS_FAIL(CS_E_USAGE, "--dims %d: model %s has %d-d features", opts->dims, cs_model_kind_name(kind),
+                       cs_model_kind_dims(kind));
+    if (!cs_model_kind_dims_valid(kind, opts->dims))
         return CS_FAIL(CS_E_USAGE, "--dims must be 64, 192, 768 or 2048 (got %d)", opts->dims);
     if (n == 0) return CS_FAIL(CS_E_USAGE, "no input images");
     if (opts->testing.rgb_batch_bytes > CS_RGB_BATCH_MAX_BYTES)
@@ -396,14 +415,29 @@ static cs_status cs_features_check_opts(const cs_features_opts *opts, size_t n) 
 static cs_status cs_extract_open(cs_extract *x) {
     const cs_features_opts *opts = x->opts;
     char wpath[4096];
-    CS_TRY(cs_weights_find(opts->weights_path, wpath, sizeof wpath));
-    CS_TRY(cs_weights_load(wpath, &x->w));
+    if (x->kind == CS_MODEL_INCEPTION) {
+        CS_TRY(cs_weights_find(opts->weights_path, wpath, sizeof wpath));
+        CS_TRY(cs_weights_load(wpath, &x->w));
+    } else {
+        CS_TRY(cs_weights_find_named(opts->weights_path, cs_model_kind_weights_name(x->kind), cs_model_kind_name(x->kind),
+                                     wpath, sizeof wpath));
+        CS_TRY(cs_weights_load_ex(wpath, CS_WEIGHTS_ANY_MODEL, &x->w));
+        cs_model_kind got;
+        CS_TRY(cs_model_kind_of_weights(x->w, &got));
+        if (got != x->kind)
+            return CS_FAIL(CS_E_MISMATCH, "%s: weights of %s, not of --model %s", wpath, cs_model_kind_name(got),
+                           cs_model_kind_name(x->kind));
+    }
     snprintf(x->out->weights_sha256, sizeof x->out->weights_sha256, "%s", cs_weights_sha256(x->w));
     x->out->dims = opts->dims;
+    x->out->model = x->kind;
     if (!opts->use_cache) return CS_OK;
     char id[1024];
     snprintf(id, sizeof id, "copyscope-features-v1;weights=%s;dims=%d;preprocess=%s;precision=%s",
-             x->out->weights_sha256, opts->dims, CS_PREPROCESS_ID, opts->precision ? opts->precision : "fp32");
+             x->out->weights_sha256, opts->dims, cs_model_kind_preprocess_id(x->kind),
+             opts->precision ? opts->precision : "fp32");
+    if (x->kind != CS_MODEL_INCEPTION) /* a ViT's key names its model too (Inception's key is unchanged) */
+        snprintf(id + strlen(id), sizeof id - strlen(id), ";model=%s", cs_model_kind_name(x->kind));
     return cs_cache_open(opts->cache_dir, id, opts->dims, &x->cache);
 }
 
@@ -603,6 +637,10 @@ cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *
     double t0 = cs_now();
     cs_extract x = {.opts = opts, .out = out, .d = d, .B = B};
     CS_TRY(cs_features_check_opts(opts, n));
+    (void)cs_model_kind_parse(opts->model, &x.kind);
+    x.in_elems = (size_t)3 * cs_model_kind_input_size(x.kind) * cs_model_kind_input_size(x.kind);
+    x.b.kind = x.kind;
+    x.b.in_elems = x.in_elems;
     cs_status st = cs_extract_open(&x);
     if (st == CS_OK) st = cs_extract_alloc(&x, n);
     if (st != CS_OK) goto done;
@@ -653,7 +691,7 @@ cs_status cs_features_to_stats(const cs_features *f, cs_stats **out) {
         return st;
     }
     snprintf(s->id.weights_sha256, sizeof s->id.weights_sha256, "%s", f->weights_sha256);
-    snprintf(s->id.preprocessing, sizeof s->id.preprocessing, "%s", CS_PREPROCESS_ID);
+    snprintf(s->id.preprocessing, sizeof s->id.preprocessing, "%s", cs_model_kind_preprocess_id((cs_model_kind)f->model));
     *out = s;
     return CS_OK;
 }
@@ -679,7 +717,9 @@ cs_status cs_features_write_h5(const cs_features *f, const char *path) {
     CS_TRY_GOTO(st, cs_h5_write_strings(file, "skipped", f->skipped.paths, f->skipped.n, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "weights_sha256", f->weights_sha256, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_int(file, "dims", f->dims, path), fail);
-    CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "preprocessing", CS_PREPROCESS_ID, path), fail);
+    CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "preprocessing", cs_model_kind_preprocess_id((cs_model_kind)f->model), path), fail);
+    if (f->model != CS_MODEL_INCEPTION)
+        CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "model", cs_model_kind_name((cs_model_kind)f->model), path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "copyscope_version", COPYSCOPE_VERSION, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "kind", "features", path), fail);
     free(hex);

@@ -230,6 +230,7 @@ cs_status cs_audit_partials_read(const cs_audit_manifest *m, const char *dir, cs
     CS_TRY_GOTO(st, cs_audit_image_list(m, &all), done);
     size_t bytes;
     int dims = 0;
+    char first_pre[256] = "";
     /* pass 1: shapes and identity (no rows read) */
     for (long i = 0; i < n; i++) {
         cs_shard s = {i, n};
@@ -259,9 +260,15 @@ cs_status cs_audit_partials_read(const cs_audit_manifest *m, const char *dir, cs
                 goto done;
             }
         }
-        if (rows > 0 && strcmp(id.preprocessing, CS_PREPROCESS_ID) != 0 && id.preprocessing[0]) {
-            st = CS_FAIL(CS_E_MISMATCH, "%s: other preprocessing ('%s')", path, id.preprocessing);
-            goto done;
+        /* every part from one extractor: the first part with rows sets the preprocessing (one
+         * of the feature spaces' identities, copyscope/model.h) */
+        if (rows > 0 && id.preprocessing[0]) {
+            if (!first_pre[0]) snprintf(first_pre, sizeof first_pre, "%s", id.preprocessing);
+            else if (strcmp(id.preprocessing, first_pre) != 0) {
+                st = CS_FAIL(CS_E_MISMATCH, "%s: other preprocessing ('%s', other parts '%s')", path,
+                             id.preprocessing, first_pre);
+                goto done;
+            }
         }
     }
     if (!cs_mul_size(all.n, (size_t)dims * sizeof(float), &bytes)) {

@@ -9,6 +9,7 @@
 #include "core/common.h"
 #include "net/inception_arch.h"
 #include "io/pickle.h"
+#include "io/safetensors.h"
 
 #include <errno.h>
 #include <math.h>
@@ -22,7 +23,7 @@
 #error "the weights loader reads little-endian data in place; port it for big-endian hosts"
 #endif
 
-#define CS_WEIGHTS_MAX_FILE ((size_t)1 << 32)  /* 4 GiB: the official file is 95.6 MB */
+#define CS_WEIGHTS_MAX_FILE ((size_t)5 << 30)  /* 5 GiB: Inception is 95.6 MB, DINOv2 ViT-g/14 4.5 GB */
 #define CS_WEIGHTS_MAX_PKL ((size_t)1 << 26)   /* 64 MiB data.pkl (official: 68 KB) */
 #define CS_WEIGHTS_MAX_TENSORS 100000
 #define CS_WEIGHTS_MAX_NAME 1024
@@ -215,6 +216,8 @@ typedef struct cs_wload {
     unsigned char *pkl; /* (pkl_len) data.pkl; the pickle's strings point into it */
     size_t pkl_len;
     char prefix[256];
+    /* safetensors */
+    cs_st_header sth;
 } cs_wload;
 
 static const char *cs_wl_name(const cs_wload *L) { return L->w->path; }
@@ -808,6 +811,98 @@ static cs_status cs_wl_check_finite(cs_wload *L) {
     return CS_OK;
 }
 
+/* ---- safetensors ------------------------------------------------------------------------------ */
+
+/* The tensor table from a safetensors header (io/safetensors.c checked every offset): F32 as is,
+ * F16 and BF16 converted to float32 when the data is read, I64 kept; other dtypes refused. */
+static cs_status cs_wl_st_header(cs_wload *L) {
+    cs_weights *w = L->w;
+    const char *path = cs_wl_name(L);
+    CS_TRY(cs_safetensors_parse(L->buf, L->len, path, &L->sth));
+    const size_t n = L->sth.n;
+    size_t names_len = 1;
+    for (size_t k = 0; k < n; k++) {
+        const cs_st_tensor *s = &L->sth.t[k];
+        if (!s->dtype)
+            return CS_FAIL(CS_E_UNSUPPORTED, "%s: %s has dtype %s (F32, F16, BF16 and I64 are supported)", path,
+                           s->name, s->dtype_name);
+        names_len += strlen(s->name) + 1;
+    }
+    w->t = cs_calloc(n ? n : 1, sizeof(cs_wt), "tensor table");
+    w->by_name = cs_calloc(n ? n : 1, sizeof(size_t), "tensor index");
+    w->names = cs_malloc(names_len, "tensor names");
+    if (!w->t || !w->by_name || !w->names) return CS_E_NOMEM;
+    w->n = n;
+    char *np = w->names;
+    for (size_t k = 0; k < n; k++) {
+        const cs_st_tensor *s = &L->sth.t[k];
+        cs_wt *t = &w->t[k];
+        size_t nl = strlen(s->name);
+        memcpy(np, s->name, nl + 1);
+        t->name = np;
+        np += nl + 1;
+        t->ndim = s->ndim;
+        memcpy(t->shape, s->shape, sizeof t->shape);
+        int64_t stride = 1;
+        for (int i = s->ndim - 1; i >= 0; i--) {
+            t->stride[i] = stride;
+            stride *= s->shape[i] ? s->shape[i] : 1;
+        }
+        t->dtype = s->dtype == CS_DT_LONG ? CS_DT_LONG : CS_DT_FLOAT;
+        t->numel = s->numel;
+        w->by_name[k] = k;
+    }
+    qsort_r(w->by_name, n, sizeof(size_t), cs_name_cmp, w);
+    for (size_t k = 1; k < n; k++)
+        if (!strcmp(w->t[w->by_name[k - 1]].name, w->t[w->by_name[k]].name))
+            return CS_FAIL(CS_E_FORMAT, "%s: tensor %s appears twice", path, w->t[w->by_name[k]].name);
+    return CS_OK;
+}
+
+static float cs_half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31, man = h & 1023u, bits;
+    if (exp == 0) {
+        if (!man) bits = sign;
+        else { /* subnormal: normalise */
+            exp = 113;
+            while (!(man & 1024u)) {
+                man <<= 1;
+                exp--;
+            }
+            bits = sign | exp << 23 | (man & 1023u) << 13;
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | man << 13;
+    } else {
+        bits = sign | (exp + 112) << 23 | man << 13;
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static cs_status cs_wl_st_data(cs_wload *L) {
+    cs_weights *w = L->w;
+    for (size_t k = 0; k < w->n; k++) {
+        const cs_st_tensor *s = &L->sth.t[k];
+        cs_wt *t = &w->t[k];
+        const unsigned char *src = L->buf + s->begin; /* inside the file (cs_safetensors_parse) */
+        if (s->dtype == CS_DT_FLOAT || s->dtype == CS_DT_LONG) {
+            memcpy(cs_wt_dst(t), src, s->numel * (size_t)s->elem_size);
+        } else {
+            for (size_t i = 0; i < s->numel; i++) {
+                uint16_t h = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
+                if (s->dtype == CS_DT_HALF) t->f[i] = cs_half_to_float(h);
+                else {
+                    uint32_t bits = (uint32_t)h << 16;
+                    memcpy(&t->f[i], &bits, 4);
+                }
+            }
+        }
+    }
+    return CS_OK;
+}
+
 /* ---- public API ----------------------------------------------------------------------------- */
 
 cs_status cs_weights_load_memory(const void *data, size_t len, const char *name, unsigned flags,
@@ -832,7 +927,11 @@ cs_status cs_weights_load_memory(const void *data, size_t len, const char *name,
     cs_sha256_bytes(data, len, w->sha256);
 
     const unsigned char *b = data;
-    if (len >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4) {
+    if (cs_safetensors_sniff(b, len)) {
+        w->format = CS_WEIGHTS_SAFETENSORS;
+        CS_TRY_GOTO(st, cs_wl_st_header(&L), fail);
+        snprintf(w->format_desc, sizeof w->format_desc, "safetensors");
+    } else if (len >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4) {
         w->format = CS_WEIGHTS_ZIP;
         CS_TRY_GOTO(st, cs_wl_zip_header(&L), fail);
         snprintf(w->format_desc, sizeof w->format_desc, "torch zip");
@@ -859,6 +958,7 @@ cs_status cs_weights_load_memory(const void *data, size_t len, const char *name,
     if (!(flags & CS_WEIGHTS_ANY_MODEL)) CS_TRY_GOTO(st, cs_wl_check_expected(&L), fail);
     CS_TRY_GOTO(st, cs_wl_alloc_data(&L), fail);
     if (w->format == CS_WEIGHTS_LEGACY) CS_TRY_GOTO(st, cs_wl_legacy_data(&L), fail);
+    else if (w->format == CS_WEIGHTS_SAFETENSORS) CS_TRY_GOTO(st, cs_wl_st_data(&L), fail);
     else CS_TRY_GOTO(st, cs_wl_zip_data(&L), fail);
     CS_TRY_GOTO(st, cs_wl_check_finite(&L), fail);
     w->has_data = 1;
@@ -868,9 +968,11 @@ ok:
     if (L.za) zip_discard(L.za);
     free(L.pkl);
     cs_pickle_free(&L.pk);
+    cs_safetensors_free(&L.sth);
     *out = w;
     return CS_OK;
 fail:
+    cs_safetensors_free(&L.sth);
     if (L.za) zip_discard(L.za);
     free(L.pkl);
     cs_pickle_free(&L.pk);
@@ -908,6 +1010,7 @@ const char *cs_weights_format_name(cs_weights_format f) {
     switch (f) {
     case CS_WEIGHTS_LEGACY: return "torch legacy";
     case CS_WEIGHTS_ZIP: return "torch zip";
+    case CS_WEIGHTS_SAFETENSORS: return "safetensors";
     }
     return "unknown";
 }
@@ -965,7 +1068,8 @@ static int cs_is_file(const char *p) {
 
 cs_status cs_weights_find(const char *explicit_path, char *out, size_t out_size) {
     if (explicit_path && explicit_path[0]) {
-        if (!cs_is_file(explicit_path)) return CS_FAIL(CS_E_NOTFOUND, "%s: no such file", explicit_path);
+        /* a missing file, a directory, FIFO, device or link loop: refused naming what it is */
+        CS_TRY(cs_check_regular_file(explicit_path));
         if (strlen(explicit_path) >= out_size)
             return CS_FAIL(CS_E_USAGE, "%s: path too long", explicit_path);
         strcpy(out, explicit_path);
@@ -1009,4 +1113,27 @@ cs_status cs_weights_find(const char *explicit_path, char *out, size_t out_size)
                    "$TORCH_HOME/hub/checkpoints/ or point $COPYSCOPE_WEIGHTS or --weights at it",
                    nc ? list : "nothing: $COPYSCOPE_WEIGHTS, $TORCH_HOME and $HOME are unset",
                    CS_WEIGHTS_OFFICIAL_URL);
+}
+
+cs_status cs_weights_find_named(const char *explicit_path, const char *file_name, const char *what, char *out,
+                                size_t out_size) {
+    if (explicit_path && explicit_path[0]) return cs_weights_find(explicit_path, out, out_size);
+    const char *th = getenv("TORCH_HOME"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char cand[3][2048], list[6200];
+    int nc = 0;
+    if (th && th[0]) snprintf(cand[nc++], sizeof cand[0], "%.900s/hub/checkpoints/%.200s", th, file_name);
+    if (xdg && xdg[0]) snprintf(cand[nc++], sizeof cand[0], "%.900s/torch/hub/checkpoints/%.200s", xdg, file_name);
+    if (home && home[0]) snprintf(cand[nc++], sizeof cand[0], "%.900s/.cache/torch/hub/checkpoints/%.200s", home, file_name);
+    size_t k = 0;
+    list[0] = 0;
+    for (int i = 0; i < nc; i++) {
+        if (cs_is_file(cand[i])) {
+            if (strlen(cand[i]) >= out_size) return CS_FAIL(CS_E_USAGE, "%s: path too long", cand[i]);
+            strcpy(out, cand[i]);
+            return CS_OK;
+        }
+        k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", cand[i]);
+    }
+    return CS_FAIL(CS_E_NOTFOUND, "%s weights not found (searched: %s); name the file with --weights", what,
+                   nc ? list : "nothing: $TORCH_HOME, $XDG_CACHE_HOME and $HOME are unset");
 }

@@ -22,6 +22,7 @@
 #define CS_CUDA_API_H
 
 #include "net/backend.h"
+#include "net/vit_gpu.h"
 #include "fid/gpu_math.h"
 
 #include <stddef.h>
@@ -86,7 +87,13 @@ extern "C" {
     X(cs_status, cs_gpu_metric_desc_pairs, (cs_gpu * g, const cs_metric_desc *dref, size_t nref,    \
                                             const cs_metric_desc *dgen, size_t ngen,                \
                                             const int *want, double *out),                          \
-      (g, dref, nref, dgen, ngen, want, out), cs_cuda_unavailable("cs_gpu_metric_desc_pairs"))
+      (g, dref, nref, dgen, ngen, want, out), cs_cuda_unavailable("cs_gpu_metric_desc_pairs"))    \
+    X(cs_status, cs_vit_gpu_create, (int device, const cs_vit_gpu_desc *desc, cs_vit_gpu **out),    \
+      (device, desc, out), cs_cuda_unavailable("the Vision Transformer on a GPU"))                  \
+    XV(cs_vit_gpu_free, (cs_vit_gpu * g), (g))                                                      \
+    X(const char *, cs_vit_gpu_name, (const cs_vit_gpu *g), (g), "")                                \
+    X(cs_status, cs_vit_gpu_forward, (cs_vit_gpu * g, const float *x, int n, float *out),           \
+      (g, x, n, out), cs_cuda_unavailable("the Vision Transformer on a GPU"))
 
 #define CS_CUDA_API_MEMBER(ret, name, params, args, fallback) ret(*name) params;
 #define CS_CUDA_API_MEMBER_V(name, params, args) void(*name) params;

@@ -15,6 +15,8 @@
 #include "core/common.h"
 #include "copyscope/model.h"
 #include "net/inception_arch.h"
+#include "net/device_spec.h"
+#include "net/vit.h"
 
 #include <math.h>
 #include <omp.h>
@@ -63,6 +65,8 @@ struct cs_model {
     size_t wregion_floats[2];
     char notice[256];
     char precision[8];          /* "fp32", "tf32", "fp16" */
+    cs_model_kind kind;         /* the network (from the weights) */
+    cs_vit *vit;                /* a Vision Transformer (CPU), or NULL for Inception */
 };
 
 /* ---- forward context ---------------------------------------------------------------------- */
@@ -371,10 +375,46 @@ cs_status cs_model_create_ex(const cs_weights *w, const char *device, const char
     return cs_model_create_testing(w, device, precision, threads, NULL, out);
 }
 
+/* A Vision Transformer model: on the CPU (OpenBLAS, the default: "auto" means the CPU), or on a
+ * CUDA GPU when the device names one ("cuda" is GPU 0, "cuda:N,..." its first GPU); fp32 only. */
+static cs_status vit_model_create(const cs_weights *w, cs_model_kind kind, const char *device, const char *precision,
+                                  int threads, const cs_model_testing *t, cs_model **out) {
+    const char *dev = device ? device : "cpu";
+    cs_device_spec spec;
+    CS_TRY(cs_device_spec_parse(dev, &spec));
+    const int gpu = spec.kind == CS_DEVSPEC_CUDA_ALL ? 0 : spec.kind == CS_DEVSPEC_CUDA_LIST ? spec.gpu[0] : -1;
+    if (precision && strcmp(precision, "fp32") != 0)
+        return CS_FAIL(CS_E_USAGE, "precision %s: model %s computes in fp32 only", precision, cs_model_kind_name(kind));
+    if (gpu >= 0 && gpu >= cs_cuda_device_count())
+        return CS_FAIL(CS_E_UNSUPPORTED, "device %s: no CUDA GPU %d here (%s); use --device cpu", dev, gpu,
+                       cs_backend_cuda_why()[0] ? cs_backend_cuda_why() : "not that many GPUs");
+    cs_model *m = cs_calloc(1, sizeof *m, "model");
+    if (!m) return CS_E_NOMEM;
+    cs_status st;
+    const cs_backend_cpu_opts cpu = {.threads = threads};
+    CS_TRY_GOTO(st, cs_backend_create_opts("cpu", NULL, &cpu, &m->be, m->notice, sizeof m->notice), fail);
+    snprintf(m->precision, sizeof m->precision, "fp32");
+    m->kind = kind;
+    CS_TRY_GOTO(st, cs_vit_create(w, kind, threads, t && t->vit_any_depth, &m->vit), fail);
+    if (gpu >= 0) CS_TRY_GOTO(st, cs_vit_to_gpu(m->vit, gpu), fail);
+    m->chunk_max = 1 << 20;
+    m->workers = 1;
+    *out = m;
+    return CS_OK;
+fail:
+    cs_model_free(m);
+    return st;
+}
+
+cs_model_kind cs_model_get_kind(const cs_model *m) { return m->kind; }
+
 cs_status cs_model_create_testing(const cs_weights *w, const char *device, const char *precision,
                                   int threads, const cs_model_testing *t, cs_model **out) {
     *out = NULL;
     if (!w) return CS_FAIL(CS_E_USAGE, "cs_model_create: no weights");
+    cs_model_kind kind;
+    CS_TRY(cs_model_kind_of_weights(w, &kind));
+    if (kind != CS_MODEL_INCEPTION) return vit_model_create(w, kind, device, precision, threads, t, out);
     cs_model *m = cs_calloc(1, sizeof *m, "model");
     if (!m) return CS_E_NOMEM;
     cs_status st;
@@ -409,6 +449,7 @@ fail:
 
 void cs_model_free(cs_model *m) {
     if (!m) return;
+    cs_vit_free(m->vit);
     if (m->be) {
         m->be->iface->buffer_free(m->be, m->arena);
         for (int i = 0; i < CS_MODEL_MAX_WORKERS; i++) m->be->iface->buffer_free(m->be, m->warena[i]);
@@ -435,8 +476,13 @@ void cs_model_host_free(cs_model *m, void *p) {
     else free(p);
 }
 
-const char *cs_model_device_name(const cs_model *m) { return m->be->iface->device_name(m->be); }
-const char *cs_model_backend_name(const cs_model *m) { return m->be->iface->name; }
+const char *cs_model_device_name(const cs_model *m) {
+    const char *g = m->vit ? cs_vit_device_name(m->vit) : NULL;
+    return g ? g : m->be->iface->device_name(m->be);
+}
+const char *cs_model_backend_name(const cs_model *m) {
+    return m->vit && cs_vit_device_name(m->vit) ? "cuda" : m->be->iface->name;
+}
 const char *cs_model_precision(const cs_model *m) { return m->precision; }
 const char *cs_model_notice(const cs_model *m) { return m->notice; }
 
@@ -537,7 +583,19 @@ static cs_status chunk_failed(cs_status st, int first, int count) {
                    first + count - 1);
 }
 
+/* dims of a ViT model: its feature size only. */
+static cs_status vit_check_dims(const cs_model *m, int dims) {
+    if (dims != cs_model_kind_dims(m->kind))
+        return CS_FAIL(CS_E_USAGE, "dims %d not supported by model %s (its features have %d)", dims,
+                       cs_model_kind_name(m->kind), cs_model_kind_dims(m->kind));
+    return CS_OK;
+}
+
 cs_status cs_model_forward(cs_model *m, const float *x, int n, int dims, float *out) {
+    if (m->vit) {
+        CS_TRY(vit_check_dims(m, dims));
+        return cs_vit_forward(m->vit, x, n, out);
+    }
     if (!cs_model_dims_valid(dims))
         return CS_FAIL(CS_E_USAGE, "dims %d not supported (expected 64, 192, 768 or 2048)", dims);
     if (n < 0) return CS_FAIL(CS_E_USAGE, "negative image count %d", n);
@@ -612,6 +670,13 @@ static cs_status submit(cs_model *m, int slot, const float *x, const uint8_t *rg
                         const cs_rgb_item *items, int n, int dims, float *out, int may_async) {
     if (slot < 0 || slot > 1) return CS_FAIL(CS_E_USAGE, "pipeline slot %d (expected 0 or 1)", slot);
     if (m->pipe[slot].pending) return CS_FAIL(CS_E_USAGE, "pipeline slot %d is still in flight", slot);
+    if (m->vit) { /* the CPU: run to completion now (collect only reports) */
+        if (!x) return CS_FAIL(CS_E_UNSUPPORTED, "model %s takes preprocessed input", cs_model_kind_name(m->kind));
+        CS_TRY(cs_model_forward(m, x, n, dims, out));
+        m->pipe[slot].pending = 1;
+        m->pipe[slot].in_flight = 0;
+        return CS_OK;
+    }
     if (!cs_model_dims_valid(dims))
         return CS_FAIL(CS_E_USAGE, "dims %d not supported (expected 64, 192, 768 or 2048)", dims);
     if (n < 1) return CS_FAIL(CS_E_USAGE, "a batch needs at least one image (got %d)", n);
@@ -701,6 +766,20 @@ static cs_status features_rgb_dev(cs_model *m, const cs_image *imgs, int n, int 
 }
 
 cs_status cs_model_features_rgb(cs_model *m, const cs_image *imgs, int n, int dims, float *out) {
+    if (m->vit) {
+        CS_TRY(vit_check_dims(m, dims));
+        if (n < 0) return CS_FAIL(CS_E_USAGE, "negative image count %d", n);
+        const int s = cs_model_kind_input_size(m->kind);
+        const size_t in = (size_t)3 * s * s;
+        float *x = cs_malloc((n ? (size_t)n : 1) * in * sizeof(float), "preprocessed images");
+        if (!x) return CS_E_NOMEM;
+        cs_status st = CS_OK;
+        for (int j = 0; j < n && st == CS_OK; j++)
+            st = cs_model_kind_preprocess(m->kind, imgs[j].rgb, imgs[j].width, imgs[j].height, x + (size_t)j * in);
+        if (st == CS_OK) st = cs_vit_forward(m->vit, x, n, out);
+        free(x);
+        return st;
+    }
     if (!cs_model_dims_valid(dims))
         return CS_FAIL(CS_E_USAGE, "dims %d not supported (expected 64, 192, 768 or 2048)", dims);
     if (n < 0) return CS_FAIL(CS_E_USAGE, "negative image count %d", n);

@@ -69,6 +69,7 @@ typedef struct cs_audit_manifest {
     cs_audit_set_spec *sets; /* (n_sets), manifest order; exactly one has mask 0 */
     /* optional "options" object: 0 / NULL when absent (the CLI's flags take precedence) */
     int dims;
+    char *model;           /* feature space ("dinov2-vitl14", ...; NULL: the CLI's, else Inception) */
     char *estimator;
     int bootstrap;
     int has_seed;
@@ -174,6 +175,7 @@ typedef struct cs_audit_estimate {
 typedef struct cs_audit {
     const cs_audit_manifest *m; /* not owned */
     int dims;
+    int model;                  /* cs_model_kind of the features (0: Inception) */
     int64_t n_reference;
     char weights_sha256[65];    /* of the extractor ("" if unknown) */
     int comparable_to_published; /* weights are the official pytorch-fid file */

@@ -49,6 +49,8 @@ typedef struct cs_features_testing {
                              * largest allowed); batches over it go to the device as floats */
     int cpu_async;          /* CPU backends with a GPU's asynchronous copies, emulated lazily */
     int cpu_preprocess;     /* CPU backends take decoded pixels, as a GPU does */
+    int vit_any_depth;      /* ViT weights with fewer blocks than the architecture (reduced-depth
+                             * ViT-L/G test files) */
 } cs_features_testing;
 
 typedef struct cs_features_opts {
@@ -56,7 +58,10 @@ typedef struct cs_features_opts {
     const char *device;       /* "cpu", "cuda" (all GPUs), "cuda:0,2", "auto" (all GPUs, else cpu);
                                * NULL = "auto"; several devices: one thread each (docs/gpu.md) */
     const char *precision;    /* "fp32" (NULL), "tf32", "fp16" (GPU only); part of the cache key */
-    int dims;                 /* 64, 192, 768, 2048 */
+    int dims;                 /* 64, 192, 768, 2048 (Inception); a ViT: its feature size */
+    const char *model;        /* feature space (cs_model_kind_parse): NULL or "inception", "dinov2-vits14",
+                               * "dinov2-vitb14", "dinov2-vitl14", "dinov2-vitg14", "clip-vitl14-336";
+                               * part of the cache key */
     int batch;                /* images per forward pass (default 50 like pytorch-fid) */
     int threads;              /* decode + compute threads; 0 = all cores */
     int skip_bad;             /* continue past undecodable images, listing them */
@@ -72,6 +77,7 @@ void cs_features_opts_default(cs_features_opts *o);
 typedef struct cs_features {
     size_t n;            /* images that produced a row */
     int dims;
+    int model;           /* cs_model_kind of the features (0: Inception) */
     float *data;         /* (n, dims) float32, row i <-> paths.paths[i] */
     cs_pathlist paths;   /* the images, in row order */
     char (*sha256)[65];  /* (n) hex digests of the files' bytes */

@@ -44,6 +44,8 @@ typedef struct cs_model_testing {
                          * emulated lazily (cs_backend_cpu_opts.async_emulation) */
     int cpu_preprocess; /* the pipeline hands the CPU backend decoded pixels, as it does a GPU
                          * (cs_model_preprocesses = 1) */
+    int vit_any_depth;  /* a ViT's weights may have fewer blocks than its architecture (the tests'
+                         * reduced-depth ViT-L/G copies) */
 } cs_model_testing;
 /* cs_model_create_ex with testing aids (t: NULL is none). */
 cs_status cs_model_create_testing(const cs_weights *w, const char *device, const char *precision,
@@ -111,6 +113,54 @@ int cs_model_dims_valid(int dims);
 cs_status cs_preprocess_rgb(const uint8_t *rgb, int width, int height, float *out);
 /* Plain per-pixel reference of the same computation (tests compare the two). */
 void cs_preprocess_rgb_ref(const uint8_t *rgb, int width, int height, float *out);
+
+/* ---- feature spaces (models) -----------------------------------------------------------------
+ * The network behind a cs_model: FID Inception-v3 (the default), a DINOv2 ViT (torch-hub
+ * facebookresearch/dinov2, the normed CLS token as dgm-eval's FD_DINOv2 uses it) or OpenAI CLIP
+ * ViT-L/14 at 336 px (Hugging Face openai/clip-vit-large-patch14-336, the projected L2-normalised
+ * image embedding). cs_model_create* picks the network from the weights (the tensors' names and
+ * shapes); Vision Transformers run on the CPU (net/vit.h). */
+typedef enum cs_model_kind {
+    CS_MODEL_INCEPTION = 0,
+    CS_MODEL_DINOV2_VITS14,
+    CS_MODEL_DINOV2_VITB14,
+    CS_MODEL_DINOV2_VITL14,
+    CS_MODEL_DINOV2_VITG14,
+    CS_MODEL_CLIP_VITL14_336,
+    CS_MODEL_KIND_COUNT
+} cs_model_kind;
+
+#define CS_MODEL_DINOV2_INPUT_SIZE 224 /* dgm-eval: Resize((224, 224)) */
+#define CS_MODEL_CLIP_INPUT_SIZE 336
+
+/* "inception", "dinov2-vits14", "dinov2-vitb14", "dinov2-vitl14", "dinov2-vitg14",
+ * "clip-vitl14-336". parse returns 1 on success (NULL parses as inception). */
+int cs_model_kind_parse(const char *name, cs_model_kind *out);
+const char *cs_model_kind_name(cs_model_kind k);
+/* Feature dimension of a ViT (384, 768, 1024, 1536, 768); Inception: 2048 (its default). */
+int cs_model_kind_dims(cs_model_kind k);
+/* 1 if dims is a valid feature dimension of the model. */
+int cs_model_kind_dims_valid(cs_model_kind k, int dims);
+/* Side of the square network input: 299, 224 or 336. */
+int cs_model_kind_input_size(cs_model_kind k);
+/* Preprocessing identity recorded in features/stats files and cache keys. */
+const char *cs_model_kind_preprocess_id(cs_model_kind k);
+/* The file name users have for the model's weights (torch hub / Hugging Face). */
+const char *cs_model_kind_weights_name(cs_model_kind k);
+/* The model's preprocessing of one decoded image: out (3, S, S) float32, S its input size. */
+cs_status cs_model_kind_preprocess(cs_model_kind k, const uint8_t *rgb, int width, int height, float *out);
+/* Which network a loaded weights file holds (from its tensors; cs_weights loaded with
+ * CS_WEIGHTS_ANY_MODEL for the ViTs). A file that is none of them: CS_E_MISMATCH naming it. */
+cs_status cs_model_kind_of_weights(const cs_weights *w, cs_model_kind *out);
+/* The network of a model. */
+cs_model_kind cs_model_get_kind(const cs_model *m);
+
+/* dgm-eval's DINOv2 transform: PIL bicubic resize to 224x224, ToTensor, ImageNet mean/std;
+ * out (3, 224, 224) float32. */
+cs_status cs_preprocess_rgb_dgm(const uint8_t *rgb, int width, int height, float *out);
+/* CLIPImageProcessor: short side to 336 (PIL bicubic), centre crop, 1/255, CLIP mean/std;
+ * out (3, 336, 336) float32. */
+cs_status cs_preprocess_rgb_clip(const uint8_t *rgb, int width, int height, float *out);
 
 #ifdef __cplusplus
 }

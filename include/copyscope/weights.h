@@ -1,7 +1,7 @@
 /* copyscope: FID Inception-v3 weights (pytorch-fid's pt_inception-2015-12-05 layout).
  *
- * Loads torch's legacy (non-zip) format, with 4- or 8-byte longs, and torch's zip
- * format, through a restricted pickle interpreter that runs nothing from the file.
+ * Loads torch's legacy (non-zip) format, with 4- or 8-byte longs, torch's zip format and
+ * Hugging Face safetensors (the CLIP weights), through a restricted pickle interpreter that runs nothing from the file.
  * Every expected key and shape is checked. Tensors may be strided views of their storages
  * (the official file stores every conv weight as HWIO and views it as OIHW, and fc.weight
  * transposed); the loader copies each into a contiguous row-major (OIHW) buffer.
@@ -32,7 +32,8 @@ typedef struct cs_weights cs_weights;
 
 typedef enum cs_weights_format {
     CS_WEIGHTS_LEGACY = 1, /* torch.save(..., _use_new_zipfile_serialization=False) */
-    CS_WEIGHTS_ZIP = 2     /* torch.save default since PyTorch 1.6 */
+    CS_WEIGHTS_ZIP = 2,    /* torch.save default since PyTorch 1.6 */
+    CS_WEIGHTS_SAFETENSORS = 3 /* Hugging Face safetensors (io/safetensors.h); F16/BF16 become float32 */
 } cs_weights_format;
 
 typedef struct cs_tensor_view {
@@ -84,6 +85,13 @@ cs_status cs_weights_tensor(const cs_weights *w, const char *name, cs_tensor_vie
  * $TORCH_HOME/hub/checkpoints/<official name>, then ~/.cache/torch/hub/checkpoints/<official name>.
  * On failure: CS_E_NOTFOUND with one message listing the places searched and the official URL. */
 cs_status cs_weights_find(const char *explicit_path, char *out, size_t out_size);
+
+/* Resolve the weights of another model (a DINOv2 hub file, a CLIP safetensors file): explicit
+ * (may be NULL), then $TORCH_HOME/hub/checkpoints/<file_name>, $XDG_CACHE_HOME/torch/hub/
+ * checkpoints/<file_name>, ~/.cache/torch/hub/checkpoints/<file_name>. what names the model in the
+ * CS_E_NOTFOUND message. */
+cs_status cs_weights_find_named(const char *explicit_path, const char *file_name, const char *what, char *out,
+                                size_t out_size);
 
 /* The 566 expected (name, shape) pairs of the official file, in its key order (strcmp order),
  * derived from host/net/inception_arch.c. */
