@@ -12,6 +12,10 @@
 
 cs_status cs_features_extract_rgb(const cs_image *imgs, size_t n, const cs_features_opts *opts, cs_features *out) {
     memset(out, 0, sizeof *out);
+    cs_model_kind kind;
+    if (!cs_model_kind_parse(opts->model, &kind) || kind != CS_MODEL_INCEPTION)
+        return CS_FAIL(CS_E_UNSUPPORTED, "features of in-memory images: the Inception network only (model '%s')",
+                       opts->model ? opts->model : "");
     if (!cs_model_dims_valid(opts->dims))
         return CS_FAIL(CS_E_USAGE, "dims must be 64, 192, 768 or 2048 (got %d)", opts->dims);
     if (n == 0) return CS_FAIL(CS_E_USAGE, "no input images");
