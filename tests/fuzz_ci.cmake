@@ -1,4 +1,5 @@
-# libFuzzer targets of the file readers (issue 20; tests/fuzz): fuzz_npz, fuzz_h5, fuzz_json, fuzz_safetensors, run
+# libFuzzer targets of the file readers (issue 20; tests/fuzz): fuzz_npz, fuzz_h5, fuzz_json, fuzz_safetensors
+# and fuzz_image_formats (the image decoders, WebP/TIFF/BMP seeds; issue 21), run
 # for a fixed budget (20 s each) on the seeds of tests/fuzz_seeds.py, after replaying the saved
 # reproducers in tests/fuzz/regress; any finding fails. tests/fuzz_ci.sh configures and builds
 # them with clang in build/fuzz (only those targets, ~20 s on 2 cores); skipped without clang.

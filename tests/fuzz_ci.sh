@@ -19,7 +19,7 @@ mkdir -p "$F"
 cmake -S "$SRC" -B "$F" -DCOPYSCOPE_FUZZ=ON -DCMAKE_C_COMPILER="$CLANG" -DCOPYSCOPE_CUDA=OFF \
       -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release >"$F/configure.log" 2>&1 \
     || { tail -20 "$F/configure.log"; echo "fuzz_smoke: configure failed"; exit 1; }
-cmake --build "$F" -j2 --target fuzz_npz fuzz_h5 fuzz_json fuzz_safetensors >"$F/build.log" 2>&1 \
+cmake --build "$F" -j2 --target fuzz_npz fuzz_h5 fuzz_json fuzz_safetensors fuzz_image_formats >"$F/build.log" 2>&1 \
     || { grep -E "error" "$F/build.log" | head -20; echo "fuzz_smoke: build failed"; exit 1; }
 rm -rf "$F/seeds" "$F/units" "$F/artifacts" "$F/tmp"
 mkdir -p "$F/artifacts" "$F/tmp"
@@ -28,7 +28,7 @@ export TMPDIR="$F/tmp" # the targets' temp files
 # libhdf5's own leaks on corrupt files (tests/fuzz/lsan_hdf5.supp); ours are still reported
 export LSAN_OPTIONS="suppressions=$SRC/tests/fuzz/lsan_hdf5.supp:print_suppressions=0"
 status=0
-for t in npz h5 json safetensors; do
+for t in npz h5 json safetensors image_formats; do
     exe=$F/tests/fuzz/fuzz_$t
     regress=$SRC/tests/fuzz/regress/$t
     if [ -d "$regress" ] && [ -n "$(ls -A "$regress")" ]; then

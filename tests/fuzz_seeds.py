@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Seed corpora for the fuzz targets (tests/fuzz): small valid files the readers accept.
 
-    fuzz_seeds.py OUTDIR     writes OUTDIR/npz/*, OUTDIR/h5/*, OUTDIR/json/*, OUTDIR/safetensors/*
+    fuzz_seeds.py OUTDIR     writes OUTDIR/npz/*, OUTDIR/h5/*, OUTDIR/json/*, OUTDIR/safetensors/*,
+                             OUTDIR/image_formats/*
 
 Valid inputs let libFuzzer start from the accepting paths (zip members, .npy headers, HDF5
 datasets and attributes, every JSON construct) instead of having to discover the formats."""
@@ -75,6 +76,26 @@ def json_seeds(out):
             f.write(text)
 
 
+def image_seeds(out):
+    """Small valid WebP/TIFF/BMP variants (every decoder path), a PNG and a JPEG."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    import make_format_images as mfi
+    from PIL import Image
+
+    n = 0
+    for name, data, expected in mfi.corpus():
+        if expected == "ok" and len(data) <= 6000:
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(data)
+            n += 1
+    im = Image.fromarray(mfi.structured_rgb(9, 7, 1))
+    im.save(os.path.join(out, "rgb.png"))
+    im.save(os.path.join(out, "rgb.jpg"), quality=80)
+    if n < 50:
+        raise SystemExit(f"only {n} image seeds")
+
+
+
 def safetensors_seeds(out):
     """Small valid files (F32, F16, BF16, I64, 0-d and empty tensors, metadata) and near misses."""
     import struct
@@ -109,7 +130,8 @@ def safetensors_seeds(out):
             f.write(data)
 
 
-for sub, fn in (("npz", npz_seeds), ("h5", h5_seeds), ("json", json_seeds), ("safetensors", safetensors_seeds)):
+for sub, fn in (("npz", npz_seeds), ("h5", h5_seeds), ("json", json_seeds), ("safetensors", safetensors_seeds),
+                ("image_formats", image_seeds)):
     os.makedirs(os.path.join(OUT, sub), exist_ok=True)
     fn(os.path.join(OUT, sub))
 print(f"seeds written to {OUT}")

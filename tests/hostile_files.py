@@ -12,6 +12,7 @@ covariance, compressed features) must still be accepted, so that the checks refu
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -336,6 +337,31 @@ def main():
         run(["metrics", "fifo.png", "imgs"], 2, ["FIFO"], "fifo.png")
         run(["features", "zero.npz", "--out", "feat.h5", "--weights", WEIGHTS, "--no-cache",
              "--device", "cpu"], 2, ["character device"], "zero.npz", timeout=60)
+        # image bombs and refusals (issue 21): headers that promise huge images in a few bytes,
+        # each refused quickly with one line naming the file; a PIL-misread BMP variant refused
+        bmp = b"BM" + struct.pack("<IHHI", 54, 0, 0, 54) + struct.pack("<IiiHHIIiiII", 40, 65535, 4096, 1, 24, 0, 0,
+                                                                              0, 0, 0, 0)
+        rle = b"BM" + struct.pack("<IHHI", 1100, 0, 0, 1078) + struct.pack("<IiiHHIIiiII", 40, 60000, 4000, 1, 8, 1,
+                                                                                 0, 0, 0, 0, 0) + bytes(1024) + b"\xff\x01\x00\x01"
+        ramp4 = (b"BM" + struct.pack("<IHHI", 140, 0, 0, 118) + struct.pack("<IiiHHIIiiII", 40, 4, 4, 1, 4, 0, 0, 0, 0,
+                                                                                  16, 0)
+                 + b"".join(bytes([i, i, i, 0]) for i in range(16)) + bytes(8 * 4))
+        # TIFF: 60000 x 4000 RGB in one LZW strip of 16 bytes
+        ifd = [(256, 4, 60000), (257, 4, 4000), (258, 3, 8), (259, 3, 5), (262, 3, 2), (273, 4, 8 + 2 + 12 * 9 + 4),
+               (277, 3, 3), (278, 4, 4000), (279, 4, 16)]
+        tif = b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", len(ifd)) + b"".join(
+            struct.pack("<HHII", t, ty, 1, v) if ty == 4 else struct.pack("<HHIHH", t, ty, 1, v, 0) for t, ty, v in ifd
+        ) + b"\0\0\0\0" + b"\x80" + bytes(15)
+        webp = b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8X" + struct.pack("<I", 10) + b"\x10\0\0\0" + \
+            (16383).to_bytes(3, "little") + (16383).to_bytes(3, "little") + b"ANMF" + struct.pack("<I", 0)
+        cases = [("bomb.bmp", bmp, ["truncated BMP"]), ("bomb_rle.bmp", rle, ["RLE data ends"]),
+                 ("ramp4.bmp", ramp4, ["grey palette", "misdecodes"]), ("bomb.tif", tif, ["TIFF"]),
+                 ("bomb.webp", webp, ["WebP"])]
+        for name, data, needles in cases:
+            with open(os.path.join(WORK, name), "wb") as f:
+                f.write(data)
+            run(["features", name, "--out", "feat.h5", "--weights", WEIGHTS, "--no-cache", "--device", "cpu"], 2,
+                needles, name, timeout=60)
         # a FIFO named like a part in the feature cache (shared storage) must not hang later runs
         for i in range(2):
             write_png(os.path.join(WORK, "imgs", f"{i}.png"), rng)

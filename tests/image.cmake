@@ -43,7 +43,9 @@ set(CMAKE_REQUIRED_LINK_OPTIONS "-fsanitize=address,undefined")
 check_c_source_compiles("int main(void){return 0;}" CS_HAVE_ASAN)
 unset(CMAKE_REQUIRED_FLAGS)
 unset(CMAKE_REQUIRED_LINK_OPTIONS)
-set(CS_IMAGE_DECODER_SOURCES ${PROJECT_SOURCE_DIR}/host/io/image.c ${PROJECT_SOURCE_DIR}/host/core/threadpool.c
+set(CS_IMAGE_DECODER_SOURCES ${PROJECT_SOURCE_DIR}/host/io/image.c ${PROJECT_SOURCE_DIR}/host/io/image_bmp.c
+    ${PROJECT_SOURCE_DIR}/host/io/image_tiff.c ${PROJECT_SOURCE_DIR}/host/io/image_webp.c
+    ${PROJECT_SOURCE_DIR}/host/core/threadpool.c
     ${PROJECT_SOURCE_DIR}/host/core/util.c ${PROJECT_SOURCE_DIR}/host/core/error.c)
 if(CS_HAVE_ASAN AND NOT COPYSCOPE_SANITIZE)
   add_executable(test_image_hostile_asan ${CMAKE_CURRENT_SOURCE_DIR}/test_image_hostile.c
@@ -54,7 +56,7 @@ if(CS_HAVE_ASAN AND NOT COPYSCOPE_SANITIZE)
   target_compile_options(test_image_hostile_asan PRIVATE -fsanitize=address,undefined
                          -fno-sanitize-recover=undefined -fno-omit-frame-pointer -O1 -g)
   target_link_options(test_image_hostile_asan PRIVATE -fsanitize=address,undefined)
-  target_link_libraries(test_image_hostile_asan PRIVATE PNG::PNG JPEG::JPEG ZLIB::ZLIB Threads::Threads m)
+  target_link_libraries(test_image_hostile_asan PRIVATE PNG::PNG JPEG::JPEG ZLIB::ZLIB PkgConfig::WEBP PkgConfig::TIFF Threads::Threads m)
   add_test(NAME image_hostile_asan COMMAND test_image_hostile_asan 2 1500 300 ${CS_IMAGE_HOSTILE_FILES})
   set_tests_properties(image_hostile_asan PROPERTIES FIXTURES_REQUIRED image_corpus TIMEOUT 300)
 endif()
@@ -92,7 +94,7 @@ if(CS_HAVE_TSAN AND NOT COPYSCOPE_SANITIZE)
     target_compile_definitions(${prog}_tsan PRIVATE _GNU_SOURCE)
     target_compile_options(${prog}_tsan PRIVATE -fsanitize=thread -O1 -g)
     target_link_options(${prog}_tsan PRIVATE -fsanitize=thread)
-    target_link_libraries(${prog}_tsan PRIVATE PNG::PNG JPEG::JPEG ZLIB::ZLIB Threads::Threads m)
+    target_link_libraries(${prog}_tsan PRIVATE PNG::PNG JPEG::JPEG ZLIB::ZLIB PkgConfig::WEBP PkgConfig::TIFF Threads::Threads m)
   endforeach()
   add_test(NAME image_threadpool_tsan COMMAND test_threadpool_tsan)
   file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/image_tsan_out)
@@ -114,14 +116,14 @@ if(COPYSCOPE_FUZZ)
     target_compile_definitions(fuzz_image PRIVATE _GNU_SOURCE)
     target_compile_options(fuzz_image PRIVATE -fsanitize=fuzzer,address,undefined -g -O1)
     target_link_options(fuzz_image PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(fuzz_image PRIVATE PNG::PNG JPEG::JPEG ZLIB::ZLIB Threads::Threads m)
+    target_link_libraries(fuzz_image PRIVATE PNG::PNG JPEG::JPEG ZLIB::ZLIB PkgConfig::WEBP PkgConfig::TIFF Threads::Threads m)
     # A short smoke run over the corpus (the long runs are done by hand).
     # New units go to the first directory, so the generated corpus stays as written.
     file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/fuzz_image_units)
     add_test(NAME image_fuzz_smoke
              COMMAND fuzz_image -rss_limit_mb=4096 -max_total_time=30 -timeout=10
-                     ${CMAKE_CURRENT_BINARY_DIR}/fuzz_image_units ${CS_IMAGE_CORPUS})
-    set_tests_properties(image_fuzz_smoke PROPERTIES FIXTURES_REQUIRED image_corpus TIMEOUT 120)
+                     ${CMAKE_CURRENT_BINARY_DIR}/fuzz_image_units ${CS_IMAGE_CORPUS} ${CS_TESTDATA}/image_formats)
+    set_tests_properties(image_fuzz_smoke PROPERTIES FIXTURES_REQUIRED "image_corpus;image_formats_corpus" TIMEOUT 120)
   else()
     message(WARNING "COPYSCOPE_FUZZ=ON needs clang (CMAKE_C_COMPILER_ID is ${CMAKE_C_COMPILER_ID}); fuzz_image not built")
   endif()

@@ -244,7 +244,7 @@ def corpus():
     yield "bad_huge.jpg", _set_sof_size(good_jpg, 60000, 60000), "format"
     yield "bad_crc.png", good_png[:29] + bytes([good_png[29] ^ 0xFF]) + good_png[30:], "format"
     yield "bad_gif.gif", save_pil(Image.fromarray(rgb).convert("P"), format="GIF"), "unsupported"
-    yield "bad_bmp.bmp", save_pil(Image.fromarray(rgb), format="BMP"), "unsupported"
+    yield "bmp_rgb24.bmp", save_pil(Image.fromarray(rgb), format="BMP"), "ok"  # more: make_format_images.py
     yield "bad_truncated.ppm", b"P6\n31 17\n255\n" + pim.tobytes()[:100], "truncated"
 
 

@@ -50,32 +50,67 @@ void cs_pathlist_free(cs_pathlist *pl) {
 
 static int cs_cmp_path(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static cs_status cs_expand_dir(const char *dir, cs_pathlist *out) {
+/* Append the files of dir that `rule` lists (clean-fid: recursively, depth-limited since
+ * symbolic links to directories are followed as Python's glob follows them). */
+static cs_status cs_expand_dir_walk(const char *dir, cs_image_listing rule, int depth, cs_pathlist *out) {
     DIR *d = opendir(dir);
     if (!d) return CS_FAIL(CS_E_IO, "%s: cannot list directory: %s", dir, strerror(errno));
-    size_t first = out->n;
     cs_status st = CS_OK;
     struct dirent *e;
     while ((e = readdir(d)) && st == CS_OK) {
-        /* pytorch-fid's rule, so that both see the same set: path.glob('*.<ext>') for its
-         * lowercase extensions (case-sensitive; dotfiles included); not recursive */
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !cs_image_has_fid_extension(e->d_name)) continue;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         char p[8192];
         int len = snprintf(p, sizeof p, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
         if (len < 0 || (size_t)len >= sizeof p) continue;
         struct stat sb;
-        if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
-        st = cs_pathlist_push(out, p);
+        if (stat(p, &sb) != 0) continue;
+        if (S_ISDIR(sb.st_mode)) {
+            /* clean-fid's "**" descends into every directory glob does not hide */
+            if (rule == CS_LISTING_CLEAN_FID && e->d_name[0] != '.') {
+                if (depth >= 32) {
+                    st = CS_FAIL(CS_E_USAGE, "%s: directories nested more than 32 deep (a symbolic link loop?)", p);
+                } else {
+                    st = cs_expand_dir_walk(p, rule, depth + 1, out);
+                }
+            }
+            continue;
+        }
+        if (!S_ISREG(sb.st_mode) || !cs_image_listed(e->d_name, rule)) continue;
+        size_t nl = strlen(e->d_name);
+        if (rule == CS_LISTING_CLEAN_FID && nl > 4 && !strcmp(e->d_name + nl - 4, ".npy")) {
+            st = CS_FAIL(CS_E_UNSUPPORTED, "%s: clean-fid reads .npy arrays as images; copyscope does not "
+                                           "(convert it to PNG or move it out of the folder)", p);
+            break;
+        }
+        if (rule == CS_LISTING_TORCH_FIDELITY) { /* it lists (and sorts) real paths */
+            char *real = realpath(p, NULL);
+            if (!real) continue;
+            st = cs_pathlist_push(out, real);
+            free(real);
+        } else {
+            st = cs_pathlist_push(out, p);
+        }
     }
     closedir(d);
-    if (st != CS_OK) return st;
+    return st;
+}
+
+static cs_status cs_expand_dir(const char *dir, cs_image_listing rule, cs_pathlist *out) {
+    size_t first = out->n;
+    CS_TRY(cs_expand_dir_walk(dir, rule, 0, out));
     if (out->n == first)
-        return CS_FAIL(CS_E_USAGE, "%s: no image files (looked for *.bmp *.jpg *.jpeg *.pgm *.png *.ppm *.tif *.tiff *.webp, lowercase, like pytorch-fid)", dir);
+        return CS_FAIL(CS_E_USAGE, "%s: no image files (looked for %s)", dir, cs_image_listing_describe(rule));
+    /* every peer sorts the whole paths (torch-fidelity: the real paths it lists) */
     qsort(out->paths + first, out->n - first, sizeof *out->paths, cs_cmp_path);
     return CS_OK;
 }
 
 cs_status cs_pathlist_expand(const char *const *inputs, size_t n_inputs, cs_pathlist *out) {
+    return cs_pathlist_expand_listing(inputs, n_inputs, CS_LISTING_PYTORCH_FID, out);
+}
+
+cs_status cs_pathlist_expand_listing(const char *const *inputs, size_t n_inputs, cs_image_listing rule,
+                                     cs_pathlist *out) {
     memset(out, 0, sizeof *out);
     cs_status st = CS_OK;
     for (size_t i = 0; i < n_inputs && st == CS_OK; i++) {
@@ -84,7 +119,7 @@ cs_status cs_pathlist_expand(const char *const *inputs, size_t n_inputs, cs_path
             st = errno == ENOENT ? CS_FAIL(CS_E_NOTFOUND, "%s: no such file or directory", inputs[i])
                                  : CS_FAIL(CS_E_IO, "%s: %s", inputs[i], strerror(errno));
         } else if (S_ISDIR(sb.st_mode)) {
-            st = cs_expand_dir(inputs[i], out);
+            st = cs_expand_dir(inputs[i], rule, out);
         } else {
             st = cs_pathlist_push(out, inputs[i]);
         }

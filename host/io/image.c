@@ -1,6 +1,7 @@
 /* Image decoding to 8-bit RGB, byte-identical to PIL 9.4's Image.open(f).convert('RGB').
  *
- * The format is detected from the first bytes. PNG goes through libpng with no colour
+ * The format is detected from the first bytes. WebP, TIFF and BMP have their own files
+ * (image_webp.c, image_tiff.c, image_bmp.c). PNG goes through libpng with no colour
  * transforms (only unpacking of sub-byte samples and de-interlacing); the PIL mode rules
  * (PngImagePlugin._MODES + Convert.c) are then applied here, row by row. JPEG goes through
  * libjpeg-turbo with the same settings PIL uses (default ISLOW DCT, fancy upsampling), so the
@@ -10,6 +11,7 @@
 #include "copyscope/image.h"
 #include "core/common.h"
 #include "core/threadpool.h"
+#include "io/image_decode.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -46,8 +48,54 @@ static int has_extension(const char *path, int (*cmp)(const char *, const char *
 int cs_image_has_known_extension(const char *path) { return has_extension(path, strcasecmp); }
 int cs_image_has_fid_extension(const char *path) { return has_extension(path, strcmp); }
 
-/* Refuse zero or absurd dimensions (before anything is allocated for them). */
-static cs_status image_check_size(const char *name, uint64_t w, uint64_t h, uint64_t max_pixels) {
+int cs_image_listed(const char *name, cs_image_listing rule) {
+    if (!name) return 0;
+    const char *dot = strrchr(name, '.');
+    switch (rule) {
+    case CS_LISTING_PYTORCH_FID:
+        return has_extension(name, strcmp);
+    case CS_LISTING_CLEAN_FID: {
+        static const char *const ext[] = {"bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif",
+                                          "tiff", "webp", "npy", "JPEG", "JPG", "PNG"};
+        if (name[0] == '.' || !dot || !dot[1]) return 0; /* glob's '*' skips hidden names */
+        for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+            if (strcmp(dot + 1, ext[i]) == 0) return 1;
+        return 0;
+    }
+    case CS_LISTING_TORCH_FIDELITY: {
+        /* os.path.splitext: leading dots belong to the name (".png" has no extension) */
+        const char *p = name;
+        while (*p == '.') p++;
+        dot = strrchr(p, '.');
+        if (!dot || !dot[1]) return 0;
+        return !strcasecmp(dot + 1, "png") || !strcasecmp(dot + 1, "jpg") || !strcasecmp(dot + 1, "jpeg");
+    }
+    }
+    return 0;
+}
+
+const char *cs_image_listing_name(cs_image_listing rule) {
+    switch (rule) {
+    case CS_LISTING_PYTORCH_FID: return "pytorch-fid";
+    case CS_LISTING_CLEAN_FID: return "clean-fid";
+    case CS_LISTING_TORCH_FIDELITY: return "torch-fidelity";
+    }
+    return "unknown";
+}
+
+const char *cs_image_listing_describe(cs_image_listing rule) {
+    switch (rule) {
+    case CS_LISTING_PYTORCH_FID:
+        return "*.bmp *.jpg *.jpeg *.pgm *.png *.ppm *.tif *.tiff *.webp, lowercase, like pytorch-fid";
+    case CS_LISTING_CLEAN_FID:
+        return "**/*.bmp *.jpg *.jpeg *.pgm *.png *.ppm *.tif *.tiff *.webp *.JPEG *.JPG *.PNG, recursive, like clean-fid";
+    case CS_LISTING_TORCH_FIDELITY:
+        return "*.png *.jpg *.jpeg in any case, like torch-fidelity's defaults";
+    }
+    return "";
+}
+
+cs_status cs_image_check_size(const char *name, uint64_t w, uint64_t h, uint64_t max_pixels) {
     if (w == 0 || h == 0)
         return CS_FAIL(CS_E_FORMAT, "%s: image has zero size (%llux%llu)", name,
                        (unsigned long long)w, (unsigned long long)h);
@@ -59,10 +107,9 @@ static cs_status image_check_size(const char *name, uint64_t w, uint64_t h, uint
     return CS_OK;
 }
 
-/* Check dimensions and allocate the (h, w, 3) output. */
-static cs_status image_alloc(cs_image *out, const char *name, uint64_t w, uint64_t h,
-                             uint64_t max_pixels) {
-    CS_TRY(image_check_size(name, w, h, max_pixels));
+cs_status cs_image_alloc(cs_image *out, const char *name, uint64_t w, uint64_t h,
+                        uint64_t max_pixels) {
+    CS_TRY(cs_image_check_size(name, w, h, max_pixels));
     out->rgb = cs_malloc((size_t)(w * h * 3), name); /* (h, w, 3) uint8 */
     if (!out->rgb) return CS_E_NOMEM;
     out->width = (int)w;
@@ -147,7 +194,7 @@ static cs_status png_decode(const unsigned char *data, size_t len, const char *n
                             uint64_t max_pixels, cs_image *out) {
     /* Check the IHDR size before libpng reads further chunks (their errors would hide it). */
     if (len >= 24 && memcmp(data + 12, "IHDR", 4) == 0) {
-        CS_TRY(image_check_size(name, be32(data + 16), be32(data + 20), max_pixels));
+        CS_TRY(cs_image_check_size(name, be32(data + 16), be32(data + 20), max_pixels));
     }
     /* CRCs as PIL checks them: every chunk before the first IDAT must be intact (PIL refuses
      * the file otherwise), the IDAT and later chunks are not checked (PIL never looks). */
@@ -189,7 +236,7 @@ static cs_status png_decode(const unsigned char *data, size_t len, const char *n
     png_uint_32 w, h;
     int depth, color_type, interlace;
     png_get_IHDR(png, info, &w, &h, &depth, &color_type, &interlace, NULL, NULL);
-    st = image_check_size(name, w, h, max_pixels);
+    st = cs_image_check_size(name, w, h, max_pixels);
     if (st != CS_OK) goto done;
     /* Deflate expands at most 1032:1, so a file of len bytes cannot hold more than about
      * 1032 * len bytes of rows: refuse before allocating for a header that lies. */
@@ -199,7 +246,7 @@ static cs_status png_decode(const unsigned char *data, size_t len, const char *n
                      (unsigned)w, (unsigned)h, len);
         goto done;
     }
-    st = image_alloc(out, name, w, h, max_pixels);
+    st = cs_image_alloc(out, name, w, h, max_pixels);
     if (st != CS_OK) goto done;
 
     /* PIL's palette: the PLTE entries, then its default grey ramp for the rest. */
@@ -301,13 +348,6 @@ static void jpeg_emit_message_cb(j_common_ptr cinfo, int level) {
 
 static void jpeg_output_message_cb(j_common_ptr cinfo) { (void)cinfo; }
 
-/* PIL 9.4 Convert.c cmyk2rgb on the inverted ("CMYK;I", Adobe) samples libjpeg returns. */
-static inline uint8_t cmyk_channel(unsigned c, unsigned nk) {
-    unsigned t = c * nk + 128;
-    int v = (int)nk - (int)(((t >> 8) + t) >> 8);
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-}
-
 static cs_status jpeg_decode(const unsigned char *data, size_t len, const char *name,
                              uint64_t max_pixels, cs_image *out) {
     struct jpeg_decompress_struct cinfo;
@@ -340,7 +380,7 @@ static cs_status jpeg_decode(const unsigned char *data, size_t len, const char *
     cinfo.mem->max_memory_to_use = (long)(CS_IMAGE_MAX_PIXELS * 8);
     jpeg_mem_src(&cinfo, data, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
-    st = image_alloc(out, name, cinfo.image_width, cinfo.image_height, max_pixels);
+    st = cs_image_alloc(out, name, cinfo.image_width, cinfo.image_height, max_pixels);
     if (st != CS_OK) goto done;
     int ncomp = cinfo.num_components;
     if (ncomp == 1) {
@@ -377,7 +417,7 @@ static cs_status jpeg_decode(const unsigned char *data, size_t len, const char *
             for (int x = 0; x < w; x++) {
                 const uint8_t *p = row + 4 * x; /* stored inverted: PIL's C = 255 - p[0] */
                 unsigned nk = p[3];             /* 255 - K */
-                for (int c = 0; c < 3; c++) dst[3 * x + c] = cmyk_channel(255u - p[c], nk);
+                for (int c = 0; c < 3; c++) dst[3 * x + c] = cs_image_cmyk_channel(255u - p[c], nk);
             }
         }
     }
@@ -434,7 +474,7 @@ static cs_status ppm_decode(const unsigned char *d, size_t len, const char *name
     }
     if (maxval == 0 || maxval > 65535)
         return CS_FAIL(CS_E_FORMAT, "%s: PPM maxval %lu is outside 1..65535", name, maxval);
-    CS_TRY(image_check_size(name, w, h, max_pixels));
+    CS_TRY(cs_image_check_size(name, w, h, max_pixels));
     size_t bps = maxval > 255 ? 2 : 1; /* bytes per sample, big-endian */
     size_t npix = (size_t)w * h, need = npix * (size_t)nch * bps;
     if (len - pos < need)
@@ -456,7 +496,7 @@ static cs_status ppm_decode(const unsigned char *d, size_t len, const char *name
         if (r > out_max) r = out_max;
         lut[v] = (uint8_t)(r > 255.0 ? 255 : r);
     }
-    cs_status st = image_alloc(out, name, w, h, max_pixels);
+    cs_status st = cs_image_alloc(out, name, w, h, max_pixels);
     if (st == CS_OK) {
         const unsigned char *p = d + pos;
         for (size_t i = 0; i < npix; i++)
@@ -487,18 +527,29 @@ cs_status cs_image_decode_limited(const unsigned char *data, size_t len, const c
     if (len >= 3 && data[0] == 'P' && (data[1] == '5' || data[1] == '6') && ppm_is_space(data[2]))
         return ppm_decode(data, len, name, max_pixels, out);
 
+    if (len >= 2 && data[0] == 'B' && data[1] == 'M') return cs_image_decode_bmp(data, len, name, max_pixels, out);
+    if (len >= 4 && (memcmp(data, "II*\0", 4) == 0 || memcmp(data, "MM\0*", 4) == 0 ||
+                     memcmp(data, "II+\0", 4) == 0 || memcmp(data, "MM\0+", 4) == 0))
+        return cs_image_decode_tiff(data, len, name, max_pixels, out);
+    if (len >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0)
+        return cs_image_decode_webp(data, len, name, max_pixels, out);
+
     const char *fmt = NULL;
-    if (len >= 2 && data[0] == 'B' && data[1] == 'M') fmt = "BMP";
-    else if (len >= 4 && (memcmp(data, "II*\0", 4) == 0 || memcmp(data, "MM\0*", 4) == 0)) fmt = "TIFF";
-    else if (len >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0) fmt = "WebP";
-    else if (len >= 4 && memcmp(data, "GIF8", 4) == 0) fmt = "GIF";
+    if (len >= 4 && memcmp(data, "GIF8", 4) == 0) fmt = "GIF";
     else if (len >= 2 && data[0] == 'P' && data[1] >= '1' && data[1] <= '4') fmt = "plain/bitmap PNM";
+    else if (len >= 4 && (memcmp(data, "II\0*", 4) == 0 || memcmp(data, "MM*\0", 4) == 0)) fmt = "TIFF (invalid byte-order header)";
     if (fmt)
-        return CS_FAIL(CS_E_UNSUPPORTED, "%s: unsupported format %s (supported: PNG, JPEG, binary PPM/PGM)",
-                       name, fmt);
+        return CS_FAIL(CS_E_UNSUPPORTED,
+                       "%s: unsupported format %s (supported: PNG, JPEG, binary PPM/PGM, WebP, TIFF, BMP)", name, fmt);
     if (len < 8 && ((data[0] == 0x89 && memcmp(data, "\x89PNG\r\n\x1a\n", len) == 0) ||
                     (data[0] == 0xFF && memcmp(data, "\xFF\xD8\xFF", len < 3 ? len : 3) == 0)))
         return CS_FAIL(CS_E_TRUNCATED, "%s: truncated %s", name, data[0] == 0x89 ? "PNG" : "JPEG");
+    /* a cut inside the WebP (RIFF....WEBP) or TIFF (II*\0, MM\0*) signature */
+    if (len >= 2 && len < 12 && memcmp(data, "RIFF", len < 4 ? len : 4) == 0 &&
+        (len <= 8 || memcmp(data + 8, "WEBP", len - 8) == 0))
+        return CS_FAIL(CS_E_TRUNCATED, "%s: truncated WebP", name);
+    if (len >= 2 && len < 4 && (memcmp(data, "II*", len) == 0 || memcmp(data, "MM\0", len) == 0))
+        return CS_FAIL(CS_E_TRUNCATED, "%s: truncated TIFF", name);
     return CS_FAIL(CS_E_FORMAT, "%s: not an image (unknown signature)", name);
 }
 

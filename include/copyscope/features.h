@@ -8,6 +8,7 @@
 #ifndef COPYSCOPE_FEATURES_H
 #define COPYSCOPE_FEATURES_H
 
+#include "copyscope/image.h"
 #include "copyscope/status.h"
 
 #include <stddef.h>
@@ -32,6 +33,11 @@ typedef struct cs_pathlist {
  * ("<p>: no such file or directory"), a directory with no images ("<p>: no image files
  * (looked for .bmp .jpg ...)"). */
 cs_status cs_pathlist_expand(const char *const *inputs, size_t n_inputs, cs_pathlist *out);
+/* The same with another peer's listing rule for directories (cs_image_listing in
+ * copyscope/image.h: which extensions, case, recursion); cs_pathlist_expand is
+ * CS_LISTING_PYTORCH_FID. Under CLEAN_FID a listed .npy file is an error (CS_E_UNSUPPORTED). */
+cs_status cs_pathlist_expand_listing(const char *const *inputs, size_t n_inputs, cs_image_listing rule,
+                                     cs_pathlist *out);
 cs_status cs_pathlist_push(cs_pathlist *pl, const char *path);
 void cs_pathlist_free(cs_pathlist *pl);
 

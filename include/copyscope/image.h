@@ -2,8 +2,12 @@
  *
  * PNG (every color type and bit depth, palette with tRNS, interlaced) through libpng;
  * JPEG (baseline, progressive, grayscale, CMYK/YCCK incl. Adobe inverted) through
- * libjpeg-turbo; binary PGM/PPM (P5/P6, 8 and 16 bits). A cs_image owns its pixels; free
- * with cs_image_free.
+ * libjpeg-turbo; binary PGM/PPM (P5/P6, 8 and 16 bits); WebP (lossy, lossless, alpha,
+ * animated: the first frame) through libwebp; TIFF (1-32 bits, gray, RGB(A), palette, CMYK,
+ * every compression PIL reads, strips or tiles, first page) through libtiff; BMP (1/4/8-bit
+ * palette, RLE4/RLE8, 16/24/32-bit, bottom-up and top-down) by hand. The rules of the three
+ * are in host/io/image_webp.c, image_tiff.c, image_bmp.c and docs/formats.md. A cs_image owns
+ * its pixels; free with cs_image_free.
  *
  * The output is byte-identical to PIL 9.4 (Debian python3-pil, same libjpeg-turbo) for
  * every input PIL and we both accept; tests/image_ref.py checks this on a generated corpus.
@@ -21,9 +25,12 @@
  *  - EXIF orientation is not applied;
  *  - PNG chunk CRCs are checked before the first IDAT only (IDAT and later: not checked);
  *    a JPEG whose scanlines are all decoded may lack its end (EOI), as in PIL.
- * Differences from PIL (errors only): plain PNM (P1-P4), BMP, TIFF, WebP and GIF are
- * CS_E_UNSUPPORTED; libpng and PIL's own PNG reader disagree on
- * some corrupt files (either may accept one the other refuses). Truncated files fail in
+ * Differences from PIL (errors only): plain PNM (P1-P4) and GIF are CS_E_UNSUPPORTED, and so
+ * are the WebP/TIFF/BMP variants PIL misdecodes or that are out of scope (docs/formats.md:
+ * BMP grey-ramp palettes PIL reads with the wrong mode, BMP RLE delta escapes, 16-bit
+ * uncompressed planar TIFF, compressed big-endian 32-bit TIFF, LAB and 12-bit TIFF, YCbCr TIFF
+ * without JPEG); libpng and PIL's own PNG reader disagree on some corrupt files (either
+ * may accept one the other refuses), and so do PIL's TIFF directory parser and libtiff. Truncated files fail in
  * both (PIL: "image file is truncated"; here CS_E_TRUNCATED). */
 #ifndef COPYSCOPE_IMAGE_H
 #define COPYSCOPE_IMAGE_H
@@ -74,6 +81,31 @@ int cs_image_has_known_extension(const char *path);
  * a pytorch-fid run (use this one to get the same file set; a dotfile such as ".png" has
  * no suffix for pathlib but still matches glob('*.png'), so it matches here too). */
 int cs_image_has_fid_extension(const char *path);
+
+/* Which files of a directory each peer reads (its own rule, so that copyscope and the peer
+ * compute statistics over the same set; docs/formats.md):
+ *  PYTORCH_FID     pytorch-fid 0.3.0: path.glob('*.<ext>') for bmp jpg jpeg pgm png ppm tif
+ *                  tiff webp: lower-case only (a.PNG, b.JPEG are skipped), not recursive,
+ *                  dotfiles included; the default.
+ *  CLEAN_FID       clean-fid 0.1.35: glob('<dir>/ ** / *.<ext>', recursive) for bmp jpg jpeg pgm
+ *                  png ppm tif tiff webp npy JPEG JPG PNG: exact case (a.JPEG yes, a.Jpg no),
+ *                  recursive, names starting with '.' skipped (files and directories), whole
+ *                  paths sorted; .npy arrays are refused (clean-fid reads them, copyscope not).
+ *  TORCH_FIDELITY  torch-fidelity 0.4.0 defaults (samples_find_ext "png,jpg,jpeg",
+ *                  samples_find_deep false): top level only, the lower-cased extension in
+ *                  {png, jpg, jpeg} (a.PNG yes; .webp/.tif/.bmp are not read), a name that is
+ *                  only ".png" has no extension (os.path.splitext). */
+typedef enum cs_image_listing {
+    CS_LISTING_PYTORCH_FID = 0,
+    CS_LISTING_CLEAN_FID,
+    CS_LISTING_TORCH_FIDELITY
+} cs_image_listing;
+/* Whether the directory entry `name` (no directory part) is listed under `rule`. */
+int cs_image_listed(const char *name, cs_image_listing rule);
+/* "pytorch-fid", "clean-fid", "torch-fidelity". */
+const char *cs_image_listing_name(cs_image_listing rule);
+/* The rule's extensions as text for messages ("*.bmp *.jpg ..., lowercase, like pytorch-fid"). */
+const char *cs_image_listing_describe(cs_image_listing rule);
 
 #ifdef __cplusplus
 }
