@@ -393,9 +393,9 @@ def mode_cli(work, big):
     fb = write_features(os.path.join(work, "c_b.h5"), x2)
     g = cli_fid(fa, fb)
     # "extractor": the inputs' recorded model and preprocessing (features files carry it)
-    check(g is not None and set(g) == {"fid", "n1", "n2", "dims", "extractor", "method", "warnings", "math_device"}
+    check(g is not None and set(g) == {"fid", "n1", "n2", "dims", "extractor", "method", "protocol", "warnings", "math_device"}
           and g["n1"] == 300 and g["n2"] == 200 and g["dims"] == d and g["math_device"] == "cpu"
-          and g["extractor"] == "pytorch-fid test", "--json keys and values: %s" % g)
+          and g["extractor"] == "pytorch-fid test" and g["protocol"] is None, "--json keys and values: %s" % g)
     ref = pytorch_fid_distance(x1.astype(np.float64).mean(0), np.cov(x1.astype(np.float64), rowvar=False),
                                x2.astype(np.float64).mean(0), np.cov(x2.astype(np.float64), rowvar=False))
     check(g is not None and abs(g["fid"] - ref) / ref <= 1e-9, "features file FID vs scipy: %.17g vs %.17g" % (g["fid"], ref))

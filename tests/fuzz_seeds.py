@@ -63,7 +63,7 @@ def json_seeds(out):
     manifest = {"name": "audit", "reference": "ref.npz", "baseline": "Base", "players": ["A", "B"],
                 "sets": [{"coalition": [], "path": "s0"}, {"coalition": ["A"], "path": "s1"},
                          {"coalition": ["B"], "path": "s2"}, {"coalition": ["A", "B"], "path": "s3"}],
-                "options": {"seed": 1}}
+                "options": {"seed": 1, "protocol": "clean"}}
     texts = {
         "manifest.json": json.dumps(manifest, indent=2),
         "unicode.json": json.dumps({"name": "caf\u00e9 \u20ac \U0001F600", "players": ["\u00c5"]}, ensure_ascii=False),

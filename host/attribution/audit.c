@@ -1,6 +1,7 @@
 /* The audit engine: features per set -> FID of every set vs the reference -> utilities ->
  * estimators -> (optional) bootstrap of all of it. See include/copyscope/audit.h. */
 #include "copyscope/audit.h"
+#include "copyscope/protocol.h"
 #include "copyscope/model.h"
 #include "copyscope/bias.h"
 #include "copyscope/frechet.h"
@@ -91,16 +92,21 @@ static cs_status cs_audit_note_sha(cs_audit *a, const char *sha, const char *wha
 }
 
 /* Rows given by the caller (o->precomputed, e.g. merged shards) instead of an extraction. */
-static cs_status cs_audit_copy_rows(const cs_features *src, size_t n, cs_features *dst) {
+static cs_status cs_audit_copy_rows(const cs_features *src, size_t n, int protocol, cs_features *dst) {
     memset(dst, 0, sizeof *dst);
     if (src->n != n)
         return CS_FAIL(CS_E_MISMATCH, "precomputed features have %zu rows for %zu images", src->n, n);
+    if (src->protocol != protocol)
+        return CS_FAIL(CS_E_MISMATCH, "precomputed features are of protocol %s, this audit's is %s (use --protocol %s)",
+                       cs_protocol_name((cs_protocol)src->protocol), cs_protocol_name((cs_protocol)protocol),
+                       cs_protocol_name((cs_protocol)src->protocol));
     dst->data = cs_malloc(n * (size_t)src->dims * sizeof(float), "features"); /* (n, dims) float32 */
     if (!dst->data) return CS_E_NOMEM;
     memcpy(dst->data, src->data, n * (size_t)src->dims * sizeof(float));
     dst->n = n;
     dst->dims = src->dims;
     dst->n_from_cache = n;
+    dst->protocol = protocol;
     snprintf(dst->weights_sha256, sizeof dst->weights_sha256, "%s", src->weights_sha256);
     return CS_OK;
 }
@@ -133,6 +139,11 @@ static cs_status cs_audit_load(const cs_audit_manifest *m, const cs_audit_option
                 return CS_FAIL(CS_E_MISMATCH, "%s: %s: %d-dimensional features, other sets have %d",
                                m->path, sp->label, r->files[k].dims, dims);
             dims = r->files[k].dims;
+            if (r->files[k].protocol != o->features.protocol) /* like dims: FIDs across protocols mean nothing */
+                return CS_FAIL(CS_E_MISMATCH, "%s: %s: %s holds features of protocol %s, the audit's is %s (use --protocol %s)",
+                               m->path, sp->label, sp->files.paths[0], cs_protocol_name((cs_protocol)r->files[k].protocol),
+                               cs_protocol_name((cs_protocol)o->features.protocol),
+                               cs_protocol_name((cs_protocol)r->files[k].protocol));
             CS_TRY(cs_audit_note_sha(a, r->files[k].weights_sha256, sp->files.paths[0]));
         } else if (sp->source == CS_AUDIT_STATS) {
             cs_status st = cs_stats_file_read(sp->files.paths[0], &r->ref_stats);
@@ -163,7 +174,7 @@ static cs_status cs_audit_load(const cs_audit_manifest *m, const cs_audit_option
         fo.skip_bad = 0; /* rows must map to sets one to one */
         fo.progress = o->progress;
         double t0 = cs_now();
-        st = o->precomputed ? cs_audit_copy_rows(o->precomputed, all.n, &r->all)
+        st = o->precomputed ? cs_audit_copy_rows(o->precomputed, all.n, o->features.protocol, &r->all)
                             : cs_features_extract(&all, &fo, &r->all);
         a->seconds_features = cs_now() - t0;
         if (st == CS_OK && r->all.n != all.n)
@@ -186,6 +197,7 @@ static cs_status cs_audit_load(const cs_audit_manifest *m, const cs_audit_option
     cs_pathlist_free(&all);
     CS_TRY(st);
     a->dims = dims;
+    a->protocol = o->features.protocol;
     {
         cs_model_kind k = CS_MODEL_INCEPTION;
         (void)cs_model_kind_parse(o->features.model, &k);

@@ -4,6 +4,7 @@
  * set, and every image set is expanded to its files (counts known) so that an empty set or a set
  * of one image fails at once with a message naming the manifest. */
 #include "copyscope/audit.h"
+#include "copyscope/protocol.h"
 #include "copyscope/model.h"
 #include "copyscope/statsfile.h"
 
@@ -302,6 +303,12 @@ static cs_status cs_manifest_parse_option(const char *name, const cJSON *it, cs_
         if (!cs_estimator_parse(it->valuestring, &e))
             return CS_FAIL(CS_E_FORMAT, "%s: options.estimator: unknown estimator \"%s\"", name, it->valuestring);
         m->estimator = cs_strdup_or_null(it->valuestring);
+    } else if (strcmp(k, "protocol") == 0 && cJSON_IsString(it)) {
+        cs_protocol p;
+        if (cs_protocol_parse(it->valuestring, &p) != CS_OK)
+            return CS_FAIL(CS_E_FORMAT, "%s: options.protocol: %s", name, cs_last_error());
+        m->protocol = (int)p;
+        m->has_protocol = 1;
     } else if (strcmp(k, "utility") == 0 && cJSON_IsString(it) &&
                (strcmp(it->valuestring, "fid-gain") == 0 || strcmp(it->valuestring, "neg-fid") == 0)) {
         m->utility = cs_strdup_or_null(it->valuestring);
@@ -309,7 +316,7 @@ static cs_status cs_manifest_parse_option(const char *name, const cJSON *it, cs_
         return CS_FAIL(CS_E_FORMAT, "%s: options.%s: unknown option or bad value (options: "
                        "dims 64|192|768|2048 (a ViT: its own), model inception|dinov2-vits14|dinov2-vitb14|"
                        "dinov2-vitl14|dinov2-vitg14|clip-vitl14-336, estimator, bootstrap >= 0, seed >= 0, utility "
-                       "fid-gain|neg-fid)", name, k);
+                       "fid-gain|neg-fid, protocol pytorch-fid|clean-fid|torch-fidelity)", name, k);
     }
     return CS_OK;
 }

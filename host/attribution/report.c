@@ -1,6 +1,7 @@
 /* Audit reports: report.json, values.csv, coalitions.csv and a self-contained report.html.
  * Every file is written to a temporary name in the output directory and renamed into place. */
 #include "copyscope/audit.h"
+#include "copyscope/protocol.h"
 #include "copyscope/model.h"
 
 #include "core/common.h"
@@ -88,6 +89,8 @@ cs_status cs_audit_report_json(const cs_audit *a, char **json) {
                             "positive value = the player moves the generated images toward the reference");
     cJSON_AddNumberToObject(root, "dims", a->dims);
     cJSON_AddStringToObject(root, "model", cs_model_kind_name((cs_model_kind)a->model));
+    if (a->model == CS_MODEL_INCEPTION)
+        cJSON_AddStringToObject(root, "protocol", cs_protocol_name((cs_protocol)a->protocol));
     cJSON_AddStringToObject(root, "weights_sha256", a->weights_sha256);
     cJSON_AddBoolToObject(root, "comparable_to_published", a->comparable_to_published);
     cJSON_AddStringToObject(root, "fid_method", a->fid_method ? a->fid_method : "");
@@ -394,10 +397,11 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
     fputs("</h1>\n<p>Baseline <code>", f);
     cs_html_esc(f, m->baseline);
     fprintf(f, "</code>, %d players, %zu coalitions measured, %lld missing. Reference: %lld images. "
-            "Features: %s, %d dims. FID method: %s. Utility: %s (%s). Primary estimator: <b>%s</b>. "
+            "Features: %s%s%s, %d dims. FID method: %s. Utility: %s (%s). Primary estimator: <b>%s</b>. "
             "A positive value means the player moves the generated images toward the reference.</p>\n",
             np, a->n_coalitions, (long long)a->n_missing_total, (long long)a->n_reference,
-            cs_model_kind_name((cs_model_kind)a->model), a->dims,
+            cs_model_kind_name((cs_model_kind)a->model), a->model == CS_MODEL_INCEPTION ? ", protocol " : "",
+            a->model == CS_MODEL_INCEPTION ? cs_protocol_name((cs_protocol)a->protocol) : "", a->dims,
             a->fid_method ? a->fid_method : "", cs_utility_name(&a->utility), cs_utility_formula(a),
             cs_estimator_name(pe->a.estimator));
     if (a->bootstrap) {

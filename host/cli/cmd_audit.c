@@ -3,6 +3,7 @@
 #include "copyscope/model.h"
 
 #include "copyscope/audit.h"
+#include "copyscope/protocol.h"
 #include "copyscope/shard.h"
 #include "mpi_mode.h"
 #include "report_pdf.h"
@@ -59,12 +60,16 @@ static void usage(FILE *out) {
             "                       when no Chromium is installed)\n"
             "      --kid-subsets N  KID: subsets (default 100)\n"
             "      --kid-subset-size M  KID: subset size, capped at both set sizes (default 1000)\n"
+            "      --kid-sampler S  KID subsets: copyscope's, or torch-fidelity's (numpy RandomState(2020);\n"
+            "                       the default with --protocol torch-fidelity)\n"
             "      --cmmd-no-normalize  CMMD: use the feature rows as given (default: L2-normalised,\n"
             "                       as CMMD's CLIP embeddings are)\n"
             "      --reference P    (directory form) reference images: a directory, or a features/stats file\n"
             "      --generated ROOT (directory form) one subdirectory per coalition\n"
             "      --baseline NAME  (directory form) the baseline pipeline's name\n"
             "      --dims D         feature dimension 64, 192, 768 or 2048 (default 2048)\n"
+            "      --protocol P     pytorch-fid (default; legacy_pytorch), clean-fid (clean) or\n"
+            "                       torch-fidelity (tensorflow, legacy_tensorflow): the preprocessing\n"
             "      --model M        feature space: inception (default), dinov2-vits14, dinov2-vitb14,\n"
             "                       dinov2-vitl14 (FD_DINOv2), dinov2-vitg14, clip-vitl14-336 (CPU)\n"
             "  -w, --weights PATH   Inception weights (default: discovery, see 'copyscope weights')\n"
@@ -103,6 +108,8 @@ enum {
     OPT_KID_N,
     OPT_KID_M,
     OPT_INTERVAL,
+    OPT_PROTOCOL,
+    OPT_KID_SAMPLER,
     OPT_COPY_THRESHOLD,
     OPT_NEAREST,
     OPT_THUMBNAILS,
@@ -116,7 +123,8 @@ typedef struct cs_audit_cli {
     const char *out_dir, *reference, *generated, *baseline;
     const char *estimator, *utility;
     const char *shard_spec, *partials, *from_partials;
-    int json, quiet, dims_given, boot_given, seed_given, pdf, model_given;
+    int json, quiet, dims_given, boot_given, seed_given, pdf, model_given, protocol_given;
+    int kid_sampler;       /* -1: by the protocol (torch-fidelity's with --protocol torch-fidelity) */
     cs_shard shard;        /* count 0: not one shard */
     cs_audit_options o;
 } cs_audit_cli;
@@ -141,6 +149,8 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
         {"kid-subsets", required_argument, 0, OPT_KID_N},
         {"kid-subset-size", required_argument, 0, OPT_KID_M},
         {"interval", required_argument, 0, OPT_INTERVAL},
+        {"protocol", required_argument, 0, OPT_PROTOCOL},
+        {"kid-sampler", required_argument, 0, OPT_KID_SAMPLER},
         {"copy-threshold", required_argument, 0, OPT_COPY_THRESHOLD},
         {"nearest", required_argument, 0, OPT_NEAREST},
         {"thumbnails", required_argument, 0, OPT_THUMBNAILS},
@@ -205,6 +215,18 @@ static int cs_audit_parse_args(const char *cmd, int argc, char **argv, cs_audit_
             o->threads = (int)v;
             break;
         case OPT_NO_CACHE: o->features.use_cache = 0; break;
+        case OPT_PROTOCOL: {
+            cs_protocol p;
+            if (cs_protocol_parse(optarg, &p) != CS_OK) return cs_cli_usage_error(cmd, "--protocol: %s", cs_last_error());
+            o->features.protocol = (int)p;
+            cl->protocol_given = 1;
+            break;
+        }
+        case OPT_KID_SAMPLER:
+            if (strcmp(optarg, "copyscope") == 0) cl->kid_sampler = CS_KID_SAMPLER_COPYSCOPE;
+            else if (strcmp(optarg, "torch-fidelity") == 0) cl->kid_sampler = CS_KID_SAMPLER_NUMPY;
+            else return cs_cli_usage_error(cmd, "--kid-sampler must be copyscope or torch-fidelity (got '%s')", optarg);
+            break;
         case OPT_CACHE_DIR: o->features.cache_dir = optarg; break;
         case OPT_SHARD: cl->shard_spec = optarg; break;
         case OPT_PARTIALS: cl->partials = optarg; break;
@@ -289,6 +311,10 @@ static int cs_audit_apply_manifest_options(const char *cmd, const cs_audit_manif
         (void)cs_model_kind_parse(o->features.model, &k);
         o->features.dims = cs_model_kind_dims(k);
     }
+    if (!cl->protocol_given && m->has_protocol) o->features.protocol = m->protocol;
+    o->kid.sampler = cl->kid_sampler >= 0 ? cl->kid_sampler
+                     : o->features.protocol == CS_PROTOCOL_TORCH_FIDELITY ? CS_KID_SAMPLER_NUMPY : CS_KID_SAMPLER_COPYSCOPE;
+    if (o->kid.sampler == CS_KID_SAMPLER_NUMPY) o->kid.seed = 2020; /* torch-fidelity's rng_seed */
     if (!cl->boot_given) o->bootstrap = m->bootstrap;
     if (!cl->seed_given && m->has_seed) o->seed = m->seed;
     const char *estimator = cl->estimator ? cl->estimator : m->estimator;
@@ -387,6 +413,7 @@ int cs_cmd_audit(int argc, char **argv) {
     memset(&cl, 0, sizeof cl);
     cl.out_dir = "copyscope-report";
     cs_audit_options_default(&cl.o);
+    cl.kid_sampler = -1;
     int rc = cs_audit_parse_args(cmd, argc, argv, &cl);
     if (rc < 0) rc = cs_audit_check_modes(cmd, argc, &cl);
     if (rc >= 0) return rc;

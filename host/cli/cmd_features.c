@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "copyscope/features.h"
+#include "copyscope/protocol.h"
 #include "copyscope/model.h"
 #include "copyscope/shard.h"
 #include "mpi_mode.h"
@@ -16,7 +17,8 @@ static void usage(FILE *out) {
     fprintf(out,
             "Usage: copyscope features PATH... --out FILE.h5 [options]\n\n"
             "Extract Inception-v3 pool features exactly as pytorch-fid does (RGB, bilinear resize to\n"
-            "299 with align_corners=False, scale to [-1,1], FID Inception weights). PATH is a directory\n"
+            "299 with align_corners=False, scale to [-1,1], FID Inception weights), or as clean-fid or\n"
+            "torch-fidelity do (--protocol). PATH is a directory\n"
             "(its *.bmp *.jpg *.jpeg *.pgm *.png *.ppm *.tif *.tiff *.webp files, lowercase\n"
             "extensions, sorted, not recursive: the set pytorch-fid reads) or a file.\n\n"
             "Writes /features (n x d float32), /paths and /sha256 (in row order), /skipped, and the\n"
@@ -34,6 +36,9 @@ static void usage(FILE *out) {
             "  -t, --threads N     threads for decoding and compute (default: all cores)\n"
             "      --device DEV    cpu, cuda, cuda:0,1 or auto (default auto: GPU if present, else cpu)\n"
             "      --precision P   fp32 (default), or on a GPU tf32 / fp16 (tensor cores; see README)\n"
+            "      --protocol P    pytorch-fid (default; alias legacy_pytorch), clean-fid (clean) or\n"
+            "                      torch-fidelity (tensorflow, legacy_tensorflow): the peer whose\n"
+            "                      resize and input scaling to reproduce (README, 'FID protocols')\n"
             "      --skip-bad      skip images that cannot be decoded (listed on stderr and in /skipped)\n"
             "      --cache DIR     feature cache directory (default $XDG_CACHE_HOME/copyscope)\n"
             "      --no-cache      neither read nor write the feature cache\n"
@@ -91,7 +96,7 @@ int cs_cmd_features(int argc, char **argv) {
     const char *out_path = NULL;
     int json = 0;
     enum { OPT_DEVICE = 256, OPT_SKIP_BAD, OPT_CACHE, OPT_NO_CACHE, OPT_JSON, OPT_SHARD, OPT_PRECISION, OPT_MODEL,
-           OPT_TESTING_VIT_ANY_DEPTH };
+           OPT_TESTING_VIT_ANY_DEPTH, OPT_PROTOCOL };
     int dims_given = 0;
     const char *shard_spec = NULL;
     static const struct option longopts[] = {
@@ -103,6 +108,7 @@ int cs_cmd_features(int argc, char **argv) {
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
         {"shard", required_argument, 0, OPT_SHARD}, CS_MPI_LONGOPT,
         {"precision", required_argument, 0, OPT_PRECISION},
+        {"protocol", required_argument, 0, OPT_PROTOCOL},
         {"model", required_argument, 0, OPT_MODEL},
         {"testing-vit-any-depth", no_argument, 0, OPT_TESTING_VIT_ANY_DEPTH},
         {"testing-cpu-devices", required_argument, 0, OPT_TESTING_CPU_DEVICES},
@@ -147,6 +153,12 @@ int cs_cmd_features(int argc, char **argv) {
                 return cs_cli_usage_error(cmd, "--precision must be fp32, tf32 or fp16 (got '%s')", optarg);
             o.precision = optarg;
             break;
+        case OPT_PROTOCOL: {
+            cs_protocol p;
+            if (cs_protocol_parse(optarg, &p) != CS_OK) return cs_cli_usage_error(cmd, "--protocol: %s", cs_last_error());
+            o.protocol = (int)p;
+            break;
+        }
         case OPT_SKIP_BAD: o.skip_bad = 1; break;
         case OPT_CACHE: o.cache_dir = optarg; break;
         case OPT_NO_CACHE: o.use_cache = 0; break;
@@ -191,7 +203,7 @@ int cs_cmd_features(int argc, char **argv) {
         }
         st = CS_OK;
     } else if (files.n == 0) /* an empty shard */
-        cs_features_init_empty(&f, o.dims), st = CS_OK;
+        cs_features_init_empty(&f, o.dims), f.protocol = o.protocol, st = CS_OK;
     if (files.n == 0 && !cs_mpi_active()) {
         cs_model_kind k = CS_MODEL_INCEPTION;
         (void)cs_model_kind_parse(o.model, &k);
@@ -208,14 +220,16 @@ int cs_cmd_features(int argc, char **argv) {
         return cs_cli_fail(cmd, st);
     }
     if (!o.quiet)
-        fprintf(stderr, "features: %zu images (%zu from cache, %zu computed), %zu skipped, dims %d, %.2f s -> %s\n",
-                f.n, f.n_from_cache, f.n_computed, f.skipped.n, f.dims, f.seconds, out_path);
+        fprintf(stderr, "features: %zu images (%zu from cache, %zu computed), %zu skipped, dims %d, protocol %s, %.2f s -> %s\n",
+                f.n, f.n_from_cache, f.n_computed, f.skipped.n, f.dims, cs_protocol_name((cs_protocol)f.protocol),
+                f.seconds, out_path);
     if (json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "out", out_path);
         cJSON_AddNumberToObject(j, "n", (double)f.n);
         cJSON_AddNumberToObject(j, "dims", f.dims);
         cJSON_AddStringToObject(j, "model", cs_model_kind_name((cs_model_kind)f.model));
+        if (f.model == CS_MODEL_INCEPTION) cJSON_AddStringToObject(j, "protocol", cs_protocol_name((cs_protocol)f.protocol));
         cJSON_AddNumberToObject(j, "from_cache", (double)f.n_from_cache);
         cJSON_AddNumberToObject(j, "computed", (double)f.n_computed);
         cJSON_AddNumberToObject(j, "device_preprocessed", (double)f.n_device_preprocessed);

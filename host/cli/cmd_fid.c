@@ -11,6 +11,7 @@
 #include "fid/fid_many.h"
 
 #include "copyscope/frechet.h"
+#include "copyscope/protocol.h"
 #include "copyscope/model.h"
 #include "copyscope/statsfile.h"
 
@@ -61,6 +62,15 @@ int cs_fid_cli_common_opt(const char *cmd, int c, const char *arg, cs_fid_cli_op
         }
         o->feat.precision = arg;
         return 1;
+    case CS_OPT_PROTOCOL: {
+        cs_protocol p;
+        if (cs_protocol_parse(arg, &p) != CS_OK) {
+            cs_cli_usage_error(cmd, "--protocol: %s", cs_last_error());
+            return -1;
+        }
+        o->feat.protocol = (int)p;
+        return 1;
+    }
     case CS_OPT_THREADS:
     case CS_OPT_NUM_WORKERS:
         if (!cs_cli_parse_int(cmd, "--threads", arg, 0, 1024, &v)) return -1;
@@ -237,6 +247,14 @@ static void cs_print_warnings(const char *label, const cs_fid_result *r) {
         }
 }
 
+/* The FID protocol of an input's features (NULL when unknown: a pytorch-fid .npz, a file without
+ * the preprocessing attribute). */
+static const char *cs_input_protocol(const cs_fid_input *in) {
+    cs_protocol p;
+    const char *pid = in->id.preprocessing[0] ? in->id.preprocessing : in->stats ? in->stats->id.preprocessing : "";
+    return cs_protocol_from_preprocess_id(pid, &p) ? cs_protocol_name(p) : NULL;
+}
+
 static cJSON *cs_result_json(const cs_fid_result *r, const cs_fid_input *a, const cs_fid_input *b) {
     cJSON *o = cJSON_CreateObject();
     char num[64]; /* cJSON's own number printing is not round-trip exact: print the shortest repr */
@@ -252,6 +270,14 @@ static cJSON *cs_result_json(const cs_fid_result *r, const cs_fid_input *a, cons
     const char *pre = a->id.preprocessing[0] ? a->id.preprocessing : b->id.preprocessing;
     if (pre[0]) cJSON_AddStringToObject(o, "extractor", pre);
     cJSON_AddStringToObject(o, "method", r->method);
+    const char *pa = cs_input_protocol(a), *pb = cs_input_protocol(b);
+    if (pa && pb && strcmp(pa, pb) != 0) { /* the extractor warning below says they differ */
+        cJSON_AddStringToObject(o, "protocol1", pa);
+        cJSON_AddStringToObject(o, "protocol2", pb);
+    } else if (pa || pb)
+        cJSON_AddStringToObject(o, "protocol", pa ? pa : pb);
+    else
+        cJSON_AddNullToObject(o, "protocol");
     cJSON *w = cJSON_AddArrayToObject(o, "warnings");
     char text[256];
     for (unsigned bit = 0; bit < CS_FID_WARN_COUNT; bit++)
@@ -318,7 +344,8 @@ static void usage(FILE *out) {
             "                      features files) and n1 + n2 <= dims, lowrank-ref when one\n"
             "                      set has fewer rows than dims, else the eigenvalue method\n"
             "      --json          print {\"fid\", \"n1\", \"n2\", \"dims\", \"extractor\" (when the inputs record\n"
-            "                      their model and preprocessing), \"method\", \"warnings\", \"math_device\"}\n"
+            "                      their model and preprocessing), \"method\", \"protocol\" (of Inception\n"
+            "                      features; null when unknown), \"warnings\", \"math_device\"}\n"
             "      --save-stats    write the statistics of A to OUT (pytorch-fid's option)\n"
             "The FID math runs on the --device too: on a GPU (cuSOLVER/cuBLAS, float64) for the\n"
             "methods auto, lowrank and eig-ref; eig, svd and reference run on the CPU.\n"

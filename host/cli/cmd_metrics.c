@@ -8,6 +8,7 @@
 #include "copyscope/frechet.h"
 #include "copyscope/image.h"
 #include "copyscope/metrics.h"
+#include "copyscope/protocol.h"
 #include "copyscope/stats.h"
 #include "core/threadpool.h"
 
@@ -30,20 +31,27 @@ static void usage(FILE *f) {
             "closer for every similarity; KID, FID and CMMD are distances (their utility is minus the\n"
             "value).\n\n"
             "  -m, --metric LIST   comma-separated: cosine, hist, dhash, ssim, rgb-ssim, fusion, kid,\n"
-            "                      fid, cmmd, or 'all' (default: cosine,hist,dhash,ssim,rgb-ssim,fusion)\n"
+            "                      fid, cmmd, isc (Inception Score of GEN, torch-fidelity's), or 'all'\n"
+            "                      (default: cosine,hist,dhash,ssim,rgb-ssim,fusion)\n"
             "      --json          one JSON object on stdout\n"
             "  -t, --threads N     threads (default: all cores)\n"
-            "For kid, fid and cmmd (Inception features, cached like 'copyscope features'):\n"
+            "For kid, fid, cmmd and isc (Inception features, cached like 'copyscope features'):\n"
+            "      --protocol P    pytorch-fid (default; legacy_pytorch), clean-fid (clean) or\n"
+            "                      torch-fidelity (tensorflow, legacy_tensorflow): the preprocessing\n"
             "      --weights FILE  Inception weights (default: $COPYSCOPE_WEIGHTS, torch hub cache)\n"
             "      --device DEV    cpu, cuda or auto (default auto)\n"
+            "      --cache DIR     feature cache directory (default $XDG_CACHE_HOME/copyscope)\n"
             "      --no-cache      do not read or write the feature cache\n"
             "      --kid-subsets N     number of subsets (default 100)\n"
             "      --kid-subset-size M subset size, capped at both set sizes (default 1000)\n"
-            "      --seed S        subset sampling seed (default 0)\n"
+            "      --kid-sampler S copyscope (default) or torch-fidelity (numpy RandomState(seed):\n"
+            "                      torch-fidelity's subsets); the default with --protocol\n"
+            "                      torch-fidelity is torch-fidelity\n"
+            "      --seed S        subset sampling seed (default 0; 2020 with the torch-fidelity sampler)\n"
             "  -h, --help\n\n" CS_HELP_EXIT_CODES);
 }
 
-enum { OPT_JSON = 1, OPT_WEIGHTS, OPT_DEVICE, OPT_NO_CACHE, OPT_KID_N, OPT_KID_M, OPT_SEED };
+enum { OPT_JSON = 1, OPT_WEIGHTS, OPT_DEVICE, OPT_NO_CACHE, OPT_KID_N, OPT_KID_M, OPT_SEED, OPT_PROTOCOL, OPT_KID_SAMPLER, OPT_CACHE };
 
 static void add_num(cJSON *o, const char *key, double v) {
     if (!isfinite(v)) {
@@ -78,6 +86,7 @@ static void free_set(cs_pathlist *pl, cs_image *imgs) {
 /* The command line, parsed. */
 typedef struct cs_metrics_cli {
     int want[CS_METRIC_COUNT];
+    int want_isc; /* -m isc (not a cs_metric: one set, no utility) */
     int json, threads;
     cs_features_opts fo;
     cs_kid_opts ko;
@@ -94,18 +103,25 @@ typedef struct cs_metrics_out {
     double *per_gen;     /* (ngen, CS_METRIC_N_PIXEL) float64 */
     cs_kid_result kid;
     cs_fid_result fid;
+    cs_isc_result isc;
     cs_cmmd_result cmmd;
 } cs_metrics_out;
 
 /* -m LIST: the wanted metrics. Returns -1 to go on, else the exit code. */
-static int cs_metrics_parse_list(const char *arg, int *want) {
+static int cs_metrics_parse_list(const char *arg, int *want, int *want_isc) {
     memset(want, 0, CS_METRIC_COUNT * sizeof *want);
+    *want_isc = 0;
     char *list = strdup(arg), *save = NULL;
     if (!list) return cs_cli_usage_error(cmd, "out of memory");
     for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         cs_metric m;
         if (strcmp(tok, "all") == 0) {
             for (int i = 0; i < CS_METRIC_COUNT; i++) want[i] = !cs_metric_is_nearest((cs_metric)i);
+            *want_isc = 1;
+            continue;
+        }
+        if (strcmp(tok, "isc") == 0) {
+            *want_isc = 1;
             continue;
         }
         if (cs_metric_parse(tok, &m) != CS_OK) {
@@ -132,7 +148,11 @@ static int cs_metrics_parse_args(int argc, char **argv, cs_metrics_cli *cl) {
         {"kid-subsets", required_argument, 0, OPT_KID_N},
         {"kid-subset-size", required_argument, 0, OPT_KID_M},
         {"seed", required_argument, 0, OPT_SEED},  {"help", no_argument, 0, 'h'},
+        {"protocol", required_argument, 0, OPT_PROTOCOL},
+        {"kid-sampler", required_argument, 0, OPT_KID_SAMPLER},
+        {"cache", required_argument, 0, OPT_CACHE},
         {0, 0, 0, 0}};
+    int sampler_given = 0, seed_given = 0;
     static const int want_default[CS_METRIC_COUNT] = {1, 1, 1, 1, 1, 1, 0, 0, 0};
     memcpy(cl->want, want_default, sizeof cl->want);
     cs_features_opts_default(&cl->fo);
@@ -144,7 +164,7 @@ static int cs_metrics_parse_args(int argc, char **argv, cs_metrics_cli *cl) {
     while ((c = getopt_long(argc, argv, "m:t:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'm':
-            if ((rc = cs_metrics_parse_list(optarg, cl->want)) >= 0) return rc;
+            if ((rc = cs_metrics_parse_list(optarg, cl->want, &cl->want_isc)) >= 0) return rc;
             break;
         case OPT_JSON: cl->json = 1; break;
         case 't':
@@ -154,6 +174,7 @@ static int cs_metrics_parse_args(int argc, char **argv, cs_metrics_cli *cl) {
         case OPT_WEIGHTS: cl->fo.weights_path = optarg; break;
         case OPT_DEVICE: cl->fo.device = optarg; break;
         case OPT_NO_CACHE: cl->fo.use_cache = 0; break;
+        case OPT_CACHE: cl->fo.cache_dir = optarg; break;
         case OPT_KID_N:
             if (!cs_cli_parse_int(cmd, "--kid-subsets", optarg, 1, 1000000, &v)) return CS_EXIT_USAGE;
             cl->ko.n_subsets = (int)v;
@@ -165,12 +186,27 @@ static int cs_metrics_parse_args(int argc, char **argv, cs_metrics_cli *cl) {
         case OPT_SEED:
             if (!cs_cli_parse_int(cmd, "--seed", optarg, 0, 2147483647L, &v)) return CS_EXIT_USAGE;
             cl->ko.seed = (uint64_t)v;
+            seed_given = 1;
+            break;
+        case OPT_PROTOCOL: {
+            cs_protocol p;
+            if (cs_protocol_parse(optarg, &p) != CS_OK) return cs_cli_usage_error(cmd, "--protocol: %s", cs_last_error());
+            cl->fo.protocol = (int)p;
+            break;
+        }
+        case OPT_KID_SAMPLER:
+            if (strcmp(optarg, "copyscope") == 0) cl->ko.sampler = CS_KID_SAMPLER_COPYSCOPE;
+            else if (strcmp(optarg, "torch-fidelity") == 0 || strcmp(optarg, "numpy") == 0) cl->ko.sampler = CS_KID_SAMPLER_NUMPY;
+            else return cs_cli_usage_error(cmd, "--kid-sampler must be copyscope or torch-fidelity (got '%s')", optarg);
+            sampler_given = 1;
             break;
         case 'h': usage(stdout); return CS_EXIT_OK;
         default: return cs_cli_usage_error(cmd, "unknown option");
         }
     }
     if (argc - optind != 2) return cs_cli_usage_error(cmd, "expected REF and GEN");
+    if (!sampler_given && cl->fo.protocol == CS_PROTOCOL_TORCH_FIDELITY) cl->ko.sampler = CS_KID_SAMPLER_NUMPY;
+    if (!seed_given && cl->ko.sampler == CS_KID_SAMPLER_NUMPY) cl->ko.seed = 2020; /* torch-fidelity's rng_seed */
     cl->ref_path = argv[optind], cl->gen_path = argv[optind + 1];
     cl->fo.threads = cl->threads;
     return -1;
@@ -217,6 +253,8 @@ static cs_status cs_metrics_features(const cs_metrics_cli *cl, cs_metrics_out *r
         CS_TRY(cs_stats_add_f32(r->sg, fg->data, (int64_t)fg->n));
         CS_TRY(cs_fid_compute(r->sr, fr->data, r->sg, fg->data, CS_FID_AUTO, &r->fid));
     }
+    if (cl->want_isc) /* of the generated set, as torch-fidelity's isc of input1 */
+        CS_TRY(cs_isc_from_features(fg->data, (int64_t)fg->n, fg->dims, cl->fo.weights_path, NULL, &r->isc));
     return CS_OK;
 }
 
@@ -243,6 +281,16 @@ static cs_status cs_metrics_print_json(const cs_metrics_cli *cl, const cs_metric
         cJSON_AddNumberToObject(o, "subsets", r->kid.n_subsets);
         cJSON_AddNumberToObject(o, "subset_size", (double)r->kid.subset_size);
         cJSON_AddNumberToObject(o, "seed", (double)cl->ko.seed);
+        cJSON_AddStringToObject(o, "sampler", cl->ko.sampler == CS_KID_SAMPLER_NUMPY ? "torch-fidelity" : "copyscope");
+        cJSON_AddStringToObject(o, "protocol", cs_protocol_name((cs_protocol)cl->fo.protocol));
+    }
+    if (cl->want_isc) {
+        cJSON *o = cJSON_AddObjectToObject(ms, "isc");
+        add_num(o, "isc_mean", r->isc.isc);
+        add_num(o, "isc_std", r->isc.isc_std);
+        cJSON_AddNumberToObject(o, "n", (double)r->isc.n);
+        cJSON_AddNumberToObject(o, "splits", r->isc.splits);
+        cJSON_AddStringToObject(o, "protocol", cs_protocol_name((cs_protocol)cl->fo.protocol));
     }
     if (want[CS_METRIC_FID]) {
         cJSON *o = cJSON_AddObjectToObject(ms, "fid");
@@ -251,6 +299,7 @@ static cs_status cs_metrics_print_json(const cs_metrics_cli *cl, const cs_metric
         cJSON_AddNumberToObject(o, "n1", (double)r->fr.n);
         cJSON_AddNumberToObject(o, "n2", (double)r->fg.n);
         cJSON_AddStringToObject(o, "method", r->fid.method ? r->fid.method : "");
+        cJSON_AddStringToObject(o, "protocol", cs_protocol_name((cs_protocol)cl->fo.protocol));
     }
     if (want[CS_METRIC_CMMD]) {
         cJSON *o = cJSON_AddObjectToObject(ms, "cmmd");
@@ -258,6 +307,7 @@ static cs_status cs_metrics_print_json(const cs_metrics_cli *cl, const cs_metric
         add_num(o, "utility", -r->cmmd.cmmd);
         cJSON_AddNumberToObject(o, "n1", (double)r->fr.n);
         cJSON_AddNumberToObject(o, "n2", (double)r->fg.n);
+        cJSON_AddStringToObject(o, "protocol", cs_protocol_name((cs_protocol)cl->fo.protocol));
     }
     if (cs_metrics_any_pixel(want)) {
         cJSON *arr = cJSON_AddArrayToObject(root, "per_image");
@@ -294,6 +344,12 @@ static void cs_metrics_print_text(const cs_metrics_cli *cl, const cs_metrics_out
         printf("fid       %.6f  (%zu vs %zu images; distance, utility = -fid)\n", r->fid.fid, r->fr.n, r->fg.n);
     if (want[CS_METRIC_CMMD])
         printf("cmmd      %.6f  (%zu vs %zu images; distance, utility = -cmmd)\n", r->cmmd.cmmd, r->fr.n, r->fg.n);
+    if (cl->want_isc)
+        printf("isc       %.7g +- %.7g  (Inception Score of the %lld generated images, %d splits)\n", r->isc.isc,
+               r->isc.isc_std, (long long)r->isc.n, r->isc.splits);
+    if (want[CS_METRIC_KID] || want[CS_METRIC_FID] || want[CS_METRIC_CMMD] || cl->want_isc)
+        printf("# features: protocol %s%s\n", cs_protocol_name((cs_protocol)cl->fo.protocol),
+               want[CS_METRIC_KID] ? (cl->ko.sampler == CS_KID_SAMPLER_NUMPY ? ", KID subsets torch-fidelity's" : ", KID subsets copyscope's") : "");
 }
 
 static void cs_metrics_out_free(cs_metrics_out *r) {
@@ -317,7 +373,8 @@ int cs_cmd_metrics(int argc, char **argv) {
     cs_threadpool *pool = cs_threadpool_create(cl.threads);
     if (!pool) st = CS_E_NOMEM;
     if (st == CS_OK && cs_metrics_any_pixel(cl.want)) st = cs_metrics_pixel(&cl, pool, &r);
-    if (st == CS_OK && (cl.want[CS_METRIC_KID] || cl.want[CS_METRIC_FID] || cl.want[CS_METRIC_CMMD])) st = cs_metrics_features(&cl, &r);
+    if (st == CS_OK && (cl.want[CS_METRIC_KID] || cl.want[CS_METRIC_FID] || cl.want[CS_METRIC_CMMD] || cl.want_isc))
+        st = cs_metrics_features(&cl, &r);
     if (st == CS_OK) {
         if (cl.json) st = cs_metrics_print_json(&cl, &r);
         else cs_metrics_print_text(&cl, &r);

@@ -1,5 +1,6 @@
 /* copyscope stats: statistics (mean, co-moment) of one or more inputs, merged, to .npz or .h5. */
 #include "cli.h"
+#include "copyscope/protocol.h"
 #include "copyscope/model.h"
 #include "fid_input.h"
 
@@ -91,7 +92,10 @@ static int cs_stats_shard_run(const char *cmd, int n, char **paths, const char *
         st = cs_stats_init(&s, o->feat.dims);
         cs_model_kind k = CS_MODEL_INCEPTION;
         (void)cs_model_kind_parse(o->feat.model, &k);
-        if (st == CS_OK) snprintf(s->id.preprocessing, sizeof s->id.preprocessing, "%s", cs_model_kind_preprocess_id(k));
+        if (st == CS_OK)
+            snprintf(s->id.preprocessing, sizeof s->id.preprocessing, "%s",
+                     k == CS_MODEL_INCEPTION ? cs_protocol_preprocess_id((cs_protocol)o->feat.protocol)
+                                             : cs_model_kind_preprocess_id(k));
     }
     cs_pathlist_free(&mine);
     if (st == CS_OK) st = cs_stats_file_write(out_path, s);

@@ -29,6 +29,7 @@ enum {
     CS_OPT_SKIP_BAD,
     CS_OPT_QUIET,
     CS_OPT_PRECISION,
+    CS_OPT_PROTOCOL,
     CS_OPT_MODEL
 };
 #define CS_FID_CLI_LONGOPTS                                                                        \
@@ -40,9 +41,13 @@ enum {
         {"num-workers", required_argument, 0, CS_OPT_NUM_WORKERS},                                 \
         {"cache", required_argument, 0, CS_OPT_CACHE}, {"no-cache", no_argument, 0, CS_OPT_NO_CACHE}, \
         {"skip-bad", no_argument, 0, CS_OPT_SKIP_BAD}, {"quiet", no_argument, 0, CS_OPT_QUIET}, \
-        {"precision", required_argument, 0, CS_OPT_PRECISION}, {"model", required_argument, 0, CS_OPT_MODEL}
+        {"precision", required_argument, 0, CS_OPT_PRECISION}, {"model", required_argument, 0, CS_OPT_MODEL}, \
+        {"protocol", required_argument, 0, CS_OPT_PROTOCOL}
 #define CS_FID_CLI_HELP                                                                            \
-    "Options for image directories (features are extracted like pytorch-fid):\n"                 \
+    "Options for image directories (features extracted as --protocol says):\n"                \
+    "      --protocol P    pytorch-fid (default; alias legacy_pytorch), clean-fid (clean) or\n"  \
+    "                      torch-fidelity (tensorflow, legacy_tensorflow): whose resize and\n"  \
+    "                      input scaling (README, 'FID protocols')\n"                          \
     "      --dims D        feature dimension 64, 192, 768 or 2048 (default 2048); with\n"         \
     "                      statistics or features files, checks that they have D dims\n"         \
     "      --model M       feature space: inception (default), dinov2-vits14, dinov2-vitb14,\n"  \

@@ -23,6 +23,7 @@ CS_DECLARE_CMD(shapley)
 CS_DECLARE_CMD(plan)
 CS_DECLARE_CMD(audit)
 CS_DECLARE_CMD(metrics)
+CS_DECLARE_CMD(isc)
 CS_DECLARE_CMD(demo)
 CS_DECLARE_CMD(slurm)
 
@@ -40,6 +41,7 @@ static const struct {
     {"plan", "list the coalitions to generate for an attribution estimator"},
     {"audit", "full audit: images -> features -> FIDs -> attribution -> report"},
     {"metrics", "pixel and set similarity metrics between reference and generated images"},
+    {"isc", "Inception Score of an image set (torch-fidelity's)"},
     {"demo", "generate a synthetic audit and run it end to end"},
     {"slurm", "run a sharded audit as a Slurm job array; status and resume"},
 };
@@ -57,6 +59,7 @@ static cs_cmd_fn cs_cmd_lookup(const char *name) {
     CS_MATCH(plan)
     CS_MATCH(audit)
     CS_MATCH(metrics)
+    CS_MATCH(isc)
     CS_MATCH(demo)
     CS_MATCH(slurm)
 #undef CS_MATCH

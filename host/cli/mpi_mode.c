@@ -538,6 +538,7 @@ int cs_mpi_features(const char *cmd, const cs_pathlist *files, const cs_features
     cs_mpi_meta *metas = NULL;
     int rc = cs_mpi_gather(cmd, st, &f, o->dims, out, &metas);
     cs_features_free(&f);
+    if (rc == -1) out->protocol = o->protocol; /* every rank ran the same command line */
     if (rc == -1 && !quiet) cs_mpi_print_layout(cmd, metas, "images");
     free(metas);
     return rc;
@@ -563,6 +564,7 @@ int cs_mpi_audit_rows(const char *cmd, const cs_audit_manifest *m, const cs_audi
     int rc = cs_mpi_gather(cmd, st, &f, o->dims, out, &metas);
     cs_features_free(&f);
     if (rc == -1) { /* rank 0: the rows are the manifest's images in order (as --from-partials checks) */
+        out->protocol = o->protocol;
         if (out->n != list.n) st = CS_FAIL(CS_E_INTERNAL, "--mpi: %zu rows for %zu images", out->n, list.n);
         for (size_t i = 0; i < list.n && st == CS_OK; i++)
             if (strcmp(out->paths.paths[i], list.paths[i]) != 0)

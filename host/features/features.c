@@ -5,6 +5,7 @@
 #include "copyscope/cache.h"
 #include "copyscope/image.h"
 #include "copyscope/model.h"
+#include "copyscope/protocol.h"
 #include "copyscope/stats.h"
 #include "copyscope/weights.h"
 #include "io/h5util.h"
@@ -166,7 +167,23 @@ typedef struct cs_batch_ctx {
     cs_image *imgs;           /* (B) decoded images of the misses (keep_rgb) */
     uint8_t *packed;          /* cs_job_pack: the batch's images, packed at items[j].offset */
     const cs_rgb_item *items; /* (m) */
+    cs_protocol protocol;     /* host preprocessing */
 } cs_batch_ctx;
+
+/* The preprocessing identity of features: a ViT's own, else the FID protocol's (Inception). */
+static const char *cs_features_preprocess_id(int model, int protocol) {
+    if (model != CS_MODEL_INCEPTION) return cs_model_kind_preprocess_id((cs_model_kind)model);
+    const char *pid = cs_protocol_preprocess_id((cs_protocol)protocol);
+    return pid ? pid : CS_PREPROCESS_ID;
+}
+
+/* One decoded image into the network's input: the model's preprocessing, the Inception network's
+ * as the FID protocol says. */
+static cs_status cs_features_preprocess_one(const cs_batch_ctx *b, const uint8_t *rgb, int w, int h, float *out) {
+    if (b->kind == CS_MODEL_INCEPTION && b->protocol != CS_PROTOCOL_PYTORCH_FID)
+        return cs_preprocess_rgb_protocol(b->protocol, rgb, w, h, out);
+    return cs_model_kind_preprocess(b->kind, rgb, w, h, out);
+}
 
 static void cs_set_item_error(cs_batch_ctx *b, size_t i, cs_status st) {
     b->st[i] = st;
@@ -198,7 +215,7 @@ static void cs_job_decode(void *ctx, size_t j, int worker) {
         b->imgs[j] = img;
         return;
     }
-    st = cs_model_kind_preprocess(b->kind, img.rgb, img.width, img.height, b->input + j * b->in_elems);
+    st = cs_features_preprocess_one(b, img.rgb, img.width, img.height, b->input + j * b->in_elems);
     cs_image_free(&img);
     if (st != CS_OK) cs_set_item_error(b, i, st);
 }
@@ -208,8 +225,8 @@ static void cs_job_preprocess(void *ctx, size_t j, int worker) {
     cs_batch_ctx *b = ctx;
     size_t i = b->todo[j];
     if (b->st[i] != CS_OK) return;
-    cs_status st = cs_model_kind_preprocess(b->kind, b->imgs[j].rgb, b->imgs[j].width, b->imgs[j].height,
-                                            b->input + j * b->in_elems);
+    cs_status st = cs_features_preprocess_one(b, b->imgs[j].rgb, b->imgs[j].width, b->imgs[j].height,
+                                              b->input + j * b->in_elems);
     cs_image_free(&b->imgs[j]);
     if (st != CS_OK) cs_set_item_error(b, i, st);
 }
@@ -294,7 +311,8 @@ static cs_status cs_extract_start(cs_extract *x) {
                                         .vit_any_depth = t->vit_any_depth}};
     CS_TRY(cs_sched_create(&devs, x->w, &so, &x->sched));
     x->nslots = cs_sched_inline(x->sched) ? 1 : 3 * cs_sched_devices(x->sched);
-    x->device_preprocess = cs_sched_preprocesses(x->sched);
+    /* the devices' own preprocessing is pytorch-fid's: other protocols are preprocessed here */
+    x->device_preprocess = cs_sched_preprocesses(x->sched) && x->opts->protocol == CS_PROTOCOL_PYTORCH_FID;
     x->rgb_budget = t->rgb_batch_bytes ? t->rgb_batch_bytes : CS_RGB_BATCH_MAX_BYTES;
     x->slots = cs_calloc((size_t)x->nslots, sizeof *x->slots, "batch slots");
     if (!x->slots) return CS_E_NOMEM;
@@ -428,10 +446,15 @@ static cs_status cs_extract_decode(cs_extract *x, cs_threadpool *pool, cs_batch_
 /* Checks that need no file: dims, inputs, the testing pixel budget, and the --device syntax (a
  * misspelt --device fails now, not after the cached part). */
 static cs_status cs_features_check_opts(const cs_features_opts *opts, size_t n) {
+    if (!cs_protocol_name((cs_protocol)opts->protocol))
+        return CS_FAIL(CS_E_USAGE, "unknown protocol %d", opts->protocol);
     cs_model_kind kind;
     if (!cs_model_kind_parse(opts->model, &kind))
         return CS_FAIL(CS_E_USAGE, "--model %s: unknown (inception, dinov2-vits14, dinov2-vitb14, dinov2-vitl14, "
                        "dinov2-vitg14, clip-vitl14-336)", opts->model);
+    if (kind != CS_MODEL_INCEPTION && opts->protocol != CS_PROTOCOL_PYTORCH_FID)
+        return CS_FAIL(CS_E_USAGE, "--protocol %s: the FID protocols apply to the Inception network, not to --model %s",
+                       cs_protocol_name((cs_protocol)opts->protocol), cs_model_kind_name(kind));
     if (kind != CS_MODEL_INCEPTION && !cs_model_kind_dims_valid(kind, opts->dims))
         return CS_FAIL(CS_E_USAGE, "--dims %d: model %s has %d-d features", opts->dims, cs_model_kind_name(kind),
                        cs_model_kind_dims(kind));
@@ -466,10 +489,11 @@ static cs_status cs_extract_open(cs_extract *x) {
     snprintf(x->out->weights_sha256, sizeof x->out->weights_sha256, "%s", cs_weights_sha256(x->w));
     x->out->dims = opts->dims;
     x->out->model = x->kind;
+    x->out->protocol = opts->protocol;
     if (!opts->use_cache) return CS_OK;
     char id[1024];
     snprintf(id, sizeof id, "copyscope-features-v1;weights=%s;dims=%d;preprocess=%s;precision=%s",
-             x->out->weights_sha256, opts->dims, cs_model_kind_preprocess_id(x->kind),
+             x->out->weights_sha256, opts->dims, cs_features_preprocess_id(x->kind, opts->protocol),
              opts->precision ? opts->precision : "fp32");
     if (x->kind != CS_MODEL_INCEPTION) /* a ViT's key names its model too (Inception's key is unchanged) */
         snprintf(id + strlen(id), sizeof id - strlen(id), ";model=%s", cs_model_kind_name(x->kind));
@@ -501,6 +525,7 @@ static cs_status cs_extract_alloc(cs_extract *x, size_t n) {
         !x->todo || !x->hit || !x->cached)
         return CS_E_NOMEM;
     b->todo = x->todo;
+    b->protocol = (cs_protocol)x->opts->protocol;
     return CS_OK;
 }
 
@@ -726,7 +751,7 @@ cs_status cs_features_to_stats(const cs_features *f, cs_stats **out) {
         return st;
     }
     snprintf(s->id.weights_sha256, sizeof s->id.weights_sha256, "%s", f->weights_sha256);
-    snprintf(s->id.preprocessing, sizeof s->id.preprocessing, "%s", cs_model_kind_preprocess_id((cs_model_kind)f->model));
+    snprintf(s->id.preprocessing, sizeof s->id.preprocessing, "%s", cs_features_preprocess_id(f->model, f->protocol));
     *out = s;
     return CS_OK;
 }
@@ -752,9 +777,11 @@ cs_status cs_features_write_h5(const cs_features *f, const char *path) {
     CS_TRY_GOTO(st, cs_h5_write_strings(file, "skipped", f->skipped.paths, f->skipped.n, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "weights_sha256", f->weights_sha256, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_int(file, "dims", f->dims, path), fail);
-    CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "preprocessing", cs_model_kind_preprocess_id((cs_model_kind)f->model), path), fail);
+    CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "preprocessing", cs_features_preprocess_id(f->model, f->protocol), path), fail);
     if (f->model != CS_MODEL_INCEPTION)
         CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "model", cs_model_kind_name((cs_model_kind)f->model), path), fail);
+    else
+        CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "protocol", cs_protocol_name((cs_protocol)f->protocol), path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "copyscope_version", COPYSCOPE_VERSION, path), fail);
     CS_TRY_GOTO(st, cs_h5_write_attr_str(file, "kind", "features", path), fail);
     free(hex);

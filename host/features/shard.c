@@ -1,5 +1,6 @@
 /* Sharding file lists over processes and audits over Slurm array tasks. See copyscope/shard.h. */
 #include "copyscope/shard.h"
+#include "copyscope/protocol.h"
 #include "copyscope/statsfile.h"
 
 #include "core/common.h"
@@ -158,6 +159,7 @@ cs_status cs_audit_shard_extract(const cs_audit_manifest *m, const cs_features_o
             st = CS_FAIL(CS_E_INTERNAL, "extraction returned %zu rows for %zu images", f.n, mine.n);
     } else {
         cs_features_init_empty(&f, fo->dims);
+        f.protocol = fo->protocol;
     }
     if (n_rows) *n_rows = mine.n;
     cs_pathlist_free(&mine);
@@ -271,6 +273,8 @@ cs_status cs_audit_partials_read(const cs_audit_manifest *m, const char *dir, cs
             }
         }
     }
+    cs_protocol proto; /* the parts' FID protocol (Inception features; else the default) */
+    if (cs_protocol_from_preprocess_id(first_pre, &proto)) out->protocol = (int)proto;
     if (!cs_mul_size(all.n, (size_t)dims * sizeof(float), &bytes)) {
         st = CS_FAIL(CS_E_FORMAT, "%s: too many rows", dir);
         goto done;

@@ -126,6 +126,9 @@ static cs_status cuda_boot_eval(cs_math *mb, cs_math_boot *bp, int R, const int6
 
 static cs_status cuda_kid(cs_math *mb, const float *x, int64_t n1, const float *y, int64_t n2, int d,
                           const cs_kid_opts *opts, cs_kid_result *res, double *per_subset) {
+    /* the device draws copyscope's subsets (cs_kid_subset); torch-fidelity's sampler (one numpy
+     * stream) runs on the host, which is the oracle of the same numbers */
+    if (opts && opts->sampler != CS_KID_SAMPLER_COPYSCOPE) return cs_kid_compute(x, n1, y, n2, d, opts, res, per_subset);
     return cs_gpu_kid_compute(cuda_gpu(mb), x, n1, y, n2, d, opts, res, per_subset);
 }
 

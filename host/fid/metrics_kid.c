@@ -4,6 +4,7 @@
 
 #include "core/blas.h"
 #include "core/common.h"
+#include "core/np_random.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -15,7 +16,40 @@ void cs_kid_opts_default(cs_kid_opts *o) {
     o->subset_size = 1000;
     o->seed = 0;
     o->max_gram_rows = 4096;
+    o->sampler = CS_KID_SAMPLER_COPYSCOPE;
 }
+
+/* The subsets of one run, drawn in order s = 0, 1, ... (the numpy sampler is one stream). */
+typedef struct kid_draw {
+    const cs_kid_opts *opts;
+    cs_np_rng rng;   /* CS_KID_SAMPLER_NUMPY */
+    int64_t *perm;   /* (max(n1, n2)) int64, the numpy sampler's permutation */
+} kid_draw;
+
+static cs_status kid_draw_init(kid_draw *k, const cs_kid_opts *opts, int64_t n1, int64_t n2) {
+    memset(k, 0, sizeof *k);
+    k->opts = opts;
+    if (opts->sampler == CS_KID_SAMPLER_COPYSCOPE) return CS_OK;
+    if (opts->sampler != CS_KID_SAMPLER_NUMPY) return CS_FAIL(CS_E_USAGE, "kid: unknown sampler %d", opts->sampler);
+    if (opts->seed > 0xffffffffu)
+        return CS_FAIL(CS_E_USAGE, "kid: the numpy sampler's seed must be below 2^32 (got %llu)",
+                       (unsigned long long)opts->seed);
+    cs_np_rng_seed(&k->rng, (uint32_t)opts->seed);
+    k->perm = malloc((size_t)(n1 > n2 ? n1 : n2) * sizeof *k->perm);
+    if (!k->perm) return CS_FAIL(CS_E_NOMEM, "kid: out of memory");
+    return CS_OK;
+}
+
+/* Subset s's m indices of set `which` (0, then 1: the order numpy draws them) of n rows. */
+static cs_status kid_draw_subset(kid_draw *k, int s, int which, int64_t n, int64_t m, int64_t *idx) {
+    if (k->opts->sampler == CS_KID_SAMPLER_COPYSCOPE) return cs_kid_subset(k->opts->seed, s, which, n, m, idx);
+    if (n < 1 || m < 1 || m > n) return CS_FAIL(CS_E_USAGE, "kid: subset of %lld from %lld rows", (long long)m, (long long)n);
+    cs_np_rng_permutation(&k->rng, n, k->perm); /* RandomState.choice(n, m, replace=False) */
+    memcpy(idx, k->perm, (size_t)m * sizeof *idx);
+    return CS_OK;
+}
+
+static void kid_draw_free(kid_draw *k) { free(k->perm); }
 
 static uint64_t splitmix64(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
@@ -161,6 +195,7 @@ cs_status cs_kid_gram(const double *gram, int64_t nt, int64_t n1, const int64_t 
         if (lx[i] < 0 || lx[i] >= n1) return CS_FAIL(CS_E_USAGE, "kid: index %lld out of range", (long long)lx[i]);
     for (int64_t i = 0; i < m2; i++)
         if (ly[i] < 0 || ly[i] >= nt - n1) return CS_FAIL(CS_E_USAGE, "kid: index %lld out of range", (long long)ly[i]);
+    kid_draw draw = {0};
     int64_t *ix = malloc((size_t)m * 2 * sizeof *ix); /* (2, m): subset positions, then rows */
     int64_t *iy = malloc((size_t)m * 2 * sizeof *iy);
     double *vals = malloc((size_t)opts.n_subsets * sizeof *vals); /* (n_subsets) */
@@ -170,9 +205,10 @@ cs_status cs_kid_gram(const double *gram, int64_t nt, int64_t n1, const int64_t 
         goto done;
     }
     int64_t *rx = ix + m, *ry = iy + m;
+    CS_TRY_GOTO(st, kid_draw_init(&draw, &opts, m1, m2), done);
     for (int s = 0; s < opts.n_subsets; s++) {
-        CS_TRY_GOTO(st, cs_kid_subset(opts.seed, s, 0, m1, m, ix), done);
-        CS_TRY_GOTO(st, cs_kid_subset(opts.seed, s, 1, m2, m, iy), done);
+        CS_TRY_GOTO(st, kid_draw_subset(&draw, s, 0, m1, m, ix), done);
+        CS_TRY_GOTO(st, kid_draw_subset(&draw, s, 1, m2, m, iy), done);
         for (int64_t i = 0; i < m; i++) rx[i] = lx[ix[i]], ry[i] = n1 + ly[iy[i]];
         double sxx = 0, syy = 0, sxy = 0;
         for (int64_t i = 0; i < m; i++) {
@@ -193,6 +229,7 @@ cs_status cs_kid_gram(const double *gram, int64_t nt, int64_t n1, const int64_t 
     kid_summary(vals, opts.n_subsets, m, res);
     if (per_subset) memcpy(per_subset, vals, (size_t)opts.n_subsets * sizeof *vals);
 done:
+    kid_draw_free(&draw);
     free(ix), free(iy), free(vals);
     return st;
 }
@@ -219,6 +256,7 @@ cs_status cs_kid_compute(const float *x, int64_t n1, const float *y, int64_t n2,
         free(id);
         return st;
     }
+    kid_draw draw = {0};
     int64_t *ix = malloc((size_t)m * sizeof *ix), *iy = malloc((size_t)m * sizeof *iy); /* (m) */
     double *vals = malloc((size_t)opts.n_subsets * sizeof *vals); /* (n_subsets) */
     cs_status st = CS_OK;
@@ -226,14 +264,16 @@ cs_status cs_kid_compute(const float *x, int64_t n1, const float *y, int64_t n2,
         st = CS_FAIL(CS_E_NOMEM, "kid: out of memory");
         goto done;
     }
+    CS_TRY_GOTO(st, kid_draw_init(&draw, &opts, n1, n2), done);
     for (int s = 0; s < opts.n_subsets; s++) {
-        CS_TRY_GOTO(st, cs_kid_subset(opts.seed, s, 0, n1, m, ix), done);
-        CS_TRY_GOTO(st, cs_kid_subset(opts.seed, s, 1, n2, m, iy), done);
+        CS_TRY_GOTO(st, kid_draw_subset(&draw, s, 0, n1, m, ix), done);
+        CS_TRY_GOTO(st, kid_draw_subset(&draw, s, 1, n2, m, iy), done);
         CS_TRY_GOTO(st, cs_kid_mmd2(x, ix, y, iy, m, d, &vals[s]), done);
     }
     kid_summary(vals, opts.n_subsets, m, res);
     if (per_subset) memcpy(per_subset, vals, (size_t)opts.n_subsets * sizeof *vals);
 done:
+    kid_draw_free(&draw);
     free(ix), free(iy), free(vals);
     return st;
 }

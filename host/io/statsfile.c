@@ -1,5 +1,6 @@
 /* HDF5 statistics and features files, file-kind detection, and format dispatch (statsfile.h). */
 #include "copyscope/statsfile.h"
+#include "copyscope/protocol.h"
 
 #include "io/h5util.h"
 #include "core/tmpfile.h"
@@ -490,6 +491,8 @@ cs_status cs_features_file_read(const char *path, int with_paths, cs_features *f
     f->n = (size_t)n;
     f->dims = d;
     snprintf(f->weights_sha256, sizeof f->weights_sha256, "%s", id.weights_sha256);
+    cs_protocol proto = CS_PROTOCOL_PYTORCH_FID; /* files without an identity: pytorch-fid's */
+    if (cs_protocol_from_preprocess_id(id.preprocessing, &proto)) f->protocol = (int)proto;
     if (n) CS_TRY_GOTO(st, cs_features_read_rows(ds, path, 0, n, d, f->data), done);
     CS_TRY_GOTO(st, cs_features_check_finite(path, f->data, 0, n, d), done);
     if (with_paths) {

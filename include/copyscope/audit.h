@@ -75,6 +75,8 @@ typedef struct cs_audit_manifest {
     int has_seed;
     uint64_t seed;
     char *utility;
+    int has_protocol;      /* "protocol": pytorch-fid | clean-fid | torch-fidelity (or an alias) */
+    int protocol;          /* cs_protocol */
 } cs_audit_manifest;
 
 /* Read and validate a JSON manifest; relative paths are relative to its directory. Every
@@ -208,6 +210,7 @@ typedef struct cs_audit {
     double *interactions;          /* (n_players, n_players) Grabisch-Roubens indices (interactions.h;
                                     * diagonal = Shapley value), or NULL (missing coalitions) */
     cs_audit_ci *interaction_ci;   /* (n_players, n_players) when bootstrapped (n_players <= 10), else NULL */
+    int protocol;                   /* cs_protocol of the features (protocol.h) */
 } cs_audit;
 
 /* The path of image i of coalition k (k == n_coalitions: the reference), or NULL when unknown

@@ -18,7 +18,8 @@
 extern "C" {
 #endif
 
-/* Preprocessing identity recorded in every features/stats file and cache key. */
+/* Preprocessing identity of the pytorch-fid protocol, recorded in every features/stats file and
+ * cache key; the other protocols' identities: cs_protocol_preprocess_id (protocol.h). */
 #define CS_PREPROCESS_ID "pytorch-fid: PIL convert RGB, bilinear 299 align_corners=False, 2x-1"
 #define CS_PATHLIST_MAX 50000000
 
@@ -76,6 +77,9 @@ typedef struct cs_features_opts {
     int progress;             /* progress on stderr (CLI sets it when stderr is a terminal) */
     int quiet;                /* no summary line on stderr */
     cs_features_testing testing; /* testing aids, zero in real runs */
+    int protocol;             /* cs_protocol (protocol.h): 0 = pytorch-fid; part of the cache key.
+                               * Only pytorch-fid is preprocessed on a GPU; the other protocols
+                               * are preprocessed by the host decode pool on every device */
 } cs_features_opts;
 
 void cs_features_opts_default(cs_features_opts *o);
@@ -95,6 +99,7 @@ typedef struct cs_features {
     size_t n_device_preprocessed; /* computed images whose decoded pixels the device resized
                                    * (GPU; the rest were preprocessed by the host decode pool) */
     double seconds;
+    int protocol;                 /* cs_protocol the rows were computed with */
 } cs_features;
 
 /* Extract features of the expanded inputs. A bad image fails the whole call unless
@@ -118,12 +123,12 @@ cs_status cs_features_extract_rgb(const struct cs_image *imgs, size_t n, const c
                                   cs_features *out);
 
 /* Statistics (count, mean, co-moments in float64) of extracted features, with the extractor
- * identity (weights SHA-256, CS_PREPROCESS_ID) set so that merges and comparisons can check it. */
+ * identity (weights SHA-256, cs_protocol_preprocess_id(f->protocol)) set so that merges and comparisons can check it. */
 struct cs_stats;
 cs_status cs_features_to_stats(const cs_features *f, struct cs_stats **out);
 
 /* Write /features (n, d) float32, /paths, /sha256 and the identity attributes
- * (weights_sha256, dims, preprocessing, copyscope_version) to an HDF5 file, atomically
+ * (weights_sha256, dims, preprocessing, protocol, copyscope_version) to an HDF5 file, atomically
  * (temporary file + rename). */
 cs_status cs_features_write_h5(const cs_features *f, const char *path);
 

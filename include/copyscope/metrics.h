@@ -30,7 +30,10 @@
  *            random subsets of size m = min(subset_size, n1, n2) drawn without replacement from
  *            each set (clean-fid / torch-fidelity: 100 subsets of at most 1000); mean and standard
  *            deviation (ddof 0, as torch-fidelity) over the subsets. A DISTANCE: the utility is -kid.
+ *            The subsets come from copyscope's own sampler, or with CS_KID_SAMPLER_NUMPY from
+ *            torch-fidelity's (numpy RandomState(2020)), which gives torch-fidelity's subsets.
  *  fid       cs_fid_compute (frechet.h). A DISTANCE: the utility is -fid.
+ *  isc       Inception Score of one set, as torch-fidelity computes it (cs_isc_compute below).
  *  cmmd      google-research's CMMD (Gaussian RBF MMD, sigma 10, x 1000) on L2-normalised rows:
  *            copyscope/cmmd.h. A DISTANCE: the utility is -cmmd.
  */
@@ -153,12 +156,21 @@ cs_status cs_metric_set_pairs(const int *want, const cs_image *ref, size_t nref,
                               cs_metric_score *out, double *per_gen, double *per_pair);
 
 /* ---- KID ---- */
+/* Subset samplers of KID. */
+typedef enum cs_kid_sampler {
+    CS_KID_SAMPLER_COPYSCOPE = 0, /* cs_kid_subset: splitmix64 per (seed, subset, set) */
+    CS_KID_SAMPLER_NUMPY = 1      /* torch-fidelity's: one numpy RandomState(seed) stream, per
+                                   * subset choice(n1, m, replace=False) then choice(n2, m, ...)
+                                   * (= permutation(n)[:m]); seed < 2^32 (torch-fidelity: 2020) */
+} cs_kid_sampler;
+
 typedef struct cs_kid_opts {
     int n_subsets;        /* default 100 */
     int64_t subset_size;  /* default 1000; the size used is min(subset_size, n1, n2) */
     uint64_t seed;        /* default 0 */
     int64_t max_gram_rows;/* precompute the full (n1 + n2)^2 kernel when n1 + n2 <= this
                              (default 4096); else one Gram product per subset. Same numbers. */
+    int sampler;          /* cs_kid_sampler, default CS_KID_SAMPLER_COPYSCOPE */
 } cs_kid_opts;
 
 typedef struct cs_kid_result {
@@ -196,6 +208,41 @@ cs_status cs_kid_gram_build(const float *x, int64_t n1, const float *y, int64_t 
 cs_status cs_kid_gram(const double *gram, int64_t nt, int64_t n1, const int64_t *ix, int64_t m1,
                       const int64_t *iy, int64_t m2, int d, const cs_kid_opts *opts,
                       cs_kid_result *res, double *per_subset);
+
+/* ---- Inception Score (torch-fidelity 0.4.0's isc_features_to_metric) ----
+ * logits = the pool3 features times the fc weight without its bias ('logits_unbiased'); rows
+ * shuffled by numpy's RandomState(seed).permutation(n) (np_random.h) when shuffle is set; in
+ * float64: p = softmax, log p = log_softmax; split k of `splits` = rows [k n / splits,
+ * (k + 1) n / splits); score_k = exp(mean over its rows of sum_c p (log p - log q)), q = the split's
+ * mean of p; isc = mean of the scores, isc_std = their population standard deviation. */
+typedef struct cs_isc_opts {
+    int splits;    /* default 10 */
+    int shuffle;   /* default 1 */
+    uint32_t seed; /* default 2020 */
+} cs_isc_opts;
+
+typedef struct cs_isc_result {
+    double isc, isc_std;
+    int splits;
+    int64_t n;
+} cs_isc_result;
+
+void cs_isc_opts_default(cs_isc_opts *o);
+
+/* logits (n, classes) float64 = feat (n, d) float32 times fc_weight (classes, d) float32
+ * transposed, each dot product summed in float64. */
+cs_status cs_isc_logits(const float *feat, int64_t n, int d, const float *fc_weight, int classes,
+                        double *logits);
+
+/* The Inception Score of logits (n, classes) float64 (n >= splits >= 1). per_split: optional
+ * (splits) scores. */
+cs_status cs_isc_compute(const double *logits, int64_t n, int classes, const cs_isc_opts *opts,
+                         cs_isc_result *res, double *per_split);
+
+/* The Inception Score of pool3 features feat (n, 2048) float32 with the fc weight of the weights
+ * file (weights_path NULL: discovery, cs_weights_find). d != 2048: CS_E_USAGE. */
+cs_status cs_isc_from_features(const float *feat, int64_t n, int d, const char *weights_path,
+                               const cs_isc_opts *opts, cs_isc_result *res);
 
 #ifdef __cplusplus
 }
