@@ -5,6 +5,7 @@
 #include "copyscope/features.h"
 #include "copyscope/image.h"
 #include "copyscope/model.h"
+#include "copyscope/protocol.h"
 #include "copyscope/weights.h"
 #include "core/common.h"
 
@@ -46,13 +47,25 @@ cs_status cs_features_extract_rgb(const cs_image *imgs, size_t n, const cs_featu
             st = CS_E_NOMEM;
     }
     cs_weights_free(w); /* the model keeps its own folded copy */
+    float *x = NULL;     /* (B, 3, 299, 299) float32: another protocol's inputs */
+    out->protocol = opts->protocol;
+    if (st == CS_OK && opts->protocol != CS_PROTOCOL_PYTORCH_FID &&
+        !(x = cs_malloc(B * (size_t)3 * 299 * 299 * sizeof(float), "preprocessed batch")))
+        st = CS_E_NOMEM;
     for (size_t i = 0; st == CS_OK && i < n; i += B) {
         if (cs_cancel_requested()) {
             st = CS_FAIL(CS_E_INTERRUPTED, "interrupted");
             break;
         }
         const size_t k = n - i < B ? n - i : B;
-        st = cs_model_features_rgb(m, imgs + i, (int)k, opts->dims, out->data + i * d);
+        if (opts->protocol == CS_PROTOCOL_PYTORCH_FID) {
+            st = cs_model_features_rgb(m, imgs + i, (int)k, opts->dims, out->data + i * d);
+        } else { /* the protocol's resize on the host (protocol.h), then the network */
+            for (size_t j = 0; st == CS_OK && j < k; j++)
+                st = cs_preprocess_rgb_protocol((cs_protocol)opts->protocol, imgs[i + j].rgb, imgs[i + j].width,
+                                                imgs[i + j].height, x + j * (size_t)3 * 299 * 299);
+            if (st == CS_OK) st = cs_model_forward(m, x, (int)k, opts->dims, out->data + i * d);
+        }
         if (st == CS_OK) out->n = i + k;
         if (opts->progress) {
             fprintf(stderr, "\rfeatures: %zu/%zu images", out->n, n);
@@ -60,6 +73,7 @@ cs_status cs_features_extract_rgb(const cs_image *imgs, size_t n, const cs_featu
         }
     }
     if (opts->progress) fprintf(stderr, "\n");
+    free(x);
     cs_model_free(m);
     out->n_computed = out->n;
     out->seconds = cs_now() - t0;

@@ -114,7 +114,7 @@ struct cs_image;
  * owned, not modified; any sizes). Each is preprocessed and run exactly as cs_features_extract
  * runs a computed image, so the rows equal those of files that decode to these pixels, whatever
  * opts->batch or opts->threads. Uses opts->weights_path, device (one device: "cpu", "cuda",
- * "cuda:N", "auto"), precision, dims, batch and threads (the Inception network only: another
+ * "cuda:N", "auto"), precision, protocol, dims, batch and threads (the Inception network only: another
  * opts->model is CS_E_UNSUPPORTED); there is no feature cache (no file to
  * hash) and out->paths, out->sha256 stay empty. Cancellation (cancel.h) is polled between batches:
  * CS_E_INTERRUPTED. Errors: CS_E_USAGE (n == 0, bad dims or device, an image with a zero side

@@ -45,6 +45,7 @@ from ._api import (  # noqa: E402
     audit,
     features,
     fid,
+    isc,
     kid,
     shapley,
     stats,
@@ -53,6 +54,6 @@ from . import compat  # noqa: E402,F401
 
 __version__ = _core.VERSION
 __all__ = [
-    "features", "stats", "fid", "kid", "shapley", "audit",
+    "features", "stats", "fid", "kid", "isc", "shapley", "audit",
     "InputError", "EngineError", "CopyscopeWarning", "NonOfficialWeightsWarning", "compat",
 ]

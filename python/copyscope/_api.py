@@ -41,7 +41,9 @@ DEFAULT_CACHE = _DefaultCache()
 
 # the image extensions pytorch-fid lists in a directory (a file with one of these is an image)
 _IMAGE_EXTENSIONS = (".bmp", ".jpg", ".jpeg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp")
-_PROTOCOLS = ("pytorch-fid",)
+# the engine's protocols and their aliases (include/copyscope/protocol.h)
+_PROTOCOLS = ("pytorch-fid", "legacy_pytorch", "pytorch_fid", "clean-fid", "clean", "torch-fidelity",
+              "tensorflow", "legacy_tensorflow", "torch_fidelity")
 
 
 def _catch_sigint() -> bool:
@@ -69,6 +71,7 @@ def _extract_opts(dims: int, protocol: str, weights: Optional[PathLike], device:
         "device": device, "batch_size": int(batch_size), "threads": int(threads or 0),
         "skip_bad": int(bool(skip_bad)), "progress": int(bool(progress)),
         "catch_sigint": int(_catch_sigint()),
+        "protocol": protocol,
     }
     if cache is None:
         opts["use_cache"] = 0
@@ -192,7 +195,7 @@ def _side(x: Any, opts: Dict[str, Any], what: str) -> tuple:
         if not os.path.isdir(p) and not p.lower().endswith(_IMAGE_EXTENSIONS):
             return ("path", p)  # .npz / HDF5 statistics or features (kind read from the bytes)
     res = _features_raw(x, opts, 3)
-    return ("rows", res["array"], res["weights_sha256"])
+    return ("rows", res["array"], res["weights_sha256"], res["protocol"])
 
 
 def _warn_fid(res: Dict[str, Any]) -> None:
@@ -246,6 +249,24 @@ def kid(a: Union[Images, np.ndarray], b: Union[Images, np.ndarray], *, n_subsets
 
     res = _core.kid(rows(a), rows(b), int(n_subsets), int(subset_size), int(seed))
     return (res["kid"], res["kid_std"]) if return_std else res["kid"]
+
+
+def isc(images: Union[Images, np.ndarray], *, splits: int = 10, shuffle: bool = True, seed: int = 2020,
+        protocol: str = "torch-fidelity", weights: Optional[PathLike] = None, device: Optional[str] = "auto",
+        batch_size: int = 50, threads: Optional[int] = None, cache: Any = DEFAULT_CACHE, skip_bad: bool = False,
+        progress: bool = False, return_std: bool = False) -> Union[float, Tuple[float, float]]:
+    """Inception Score of one set, as torch-fidelity 0.4.0 computes it (and `copyscope isc`):
+    softmax of the fc layer's logits without its bias, rows shuffled by numpy's
+    RandomState(seed).permutation (shuffle=True), `splits` splits, float64. images: as features()
+    takes them (the default protocol is torch-fidelity's preprocessing), or float32 (n, 2048) pool3
+    features. return_std: also the standard deviation over the splits."""
+    opts = _extract_opts(2048, protocol, weights, device, batch_size, threads, cache, skip_bad, progress)
+    if isinstance(images, np.ndarray) and images.ndim == 2:
+        x = np.ascontiguousarray(images, dtype=np.float32)
+    else:
+        x = _features_raw(images, opts, 2)["array"]
+    res = _core.isc(x, opts["weights"], int(splits), int(bool(shuffle)), int(seed))
+    return (res["isc"], res["isc_std"]) if return_std else res["isc"]
 
 
 def _coalition_str(key: Any) -> str:

@@ -22,6 +22,7 @@
 #include "copyscope/frechet.h"
 #include "copyscope/image.h"
 #include "copyscope/metrics.h"
+#include "copyscope/protocol.h"
 #include "copyscope/stats.h"
 #include "copyscope/statsfile.h"
 #include "copyscope/status.h"
@@ -199,6 +200,14 @@ static int features_opts_from(PyObject *d, cs_features_opts *o, int *catch_sigin
     if (opt_str(d, "weights", &o->weights_path) || opt_str(d, "device", &o->device) ||
         opt_str(d, "precision", &o->precision) || opt_str(d, "cache_dir", &o->cache_dir))
         return -1;
+    const char *protocol = NULL;
+    if (opt_str(d, "protocol", &protocol)) return -1;
+    cs_protocol pr = CS_PROTOCOL_PYTORCH_FID;
+    if (protocol && cs_protocol_parse(protocol, &pr) != CS_OK) {
+        raise_status(CS_E_USAGE);
+        return -1;
+    }
+    o->protocol = (int)pr;
     if (opt_long(d, "dims", 2048, &v)) return -1;
     o->dims = (int)v;
     if (opt_long(d, "batch_size", 50, &v)) return -1;
@@ -241,10 +250,11 @@ static PyObject *features_result(cs_features *f) {
         PyList_SET_ITEM(sha, (Py_ssize_t)i, PyUnicode_FromString(f->sha256[i]));
     PyObject *r = NULL;
     if (paths && skipped && sha)
-        r = Py_BuildValue("{s:O,s:n,s:i,s:O,s:O,s:O,s:s,s:n,s:n}", "data", data, "n", (Py_ssize_t)f->n, "dims",
-                          f->dims, "paths", paths, "sha256", sha, "skipped", skipped, "weights_sha256",
+        r = Py_BuildValue("{s:O,s:n,s:i,s:O,s:O,s:O,s:s,s:n,s:n,s:s,s:s}", "data", data, "n", (Py_ssize_t)f->n,
+                          "dims", f->dims, "paths", paths, "sha256", sha, "skipped", skipped, "weights_sha256",
                           f->weights_sha256, "n_from_cache", (Py_ssize_t)f->n_from_cache, "n_computed",
-                          (Py_ssize_t)f->n_computed);
+                          (Py_ssize_t)f->n_computed, "protocol", cs_protocol_name((cs_protocol)f->protocol),
+                          "preprocessing", cs_protocol_preprocess_id((cs_protocol)f->protocol));
     Py_DECREF(data);
     Py_XDECREF(paths);
     Py_XDECREF(skipped);
@@ -387,8 +397,8 @@ static int side_parse(PyObject *spec, const char *label, side *s, char *kind) {
     memset(s, 0, sizeof *s);
     s->label = label;
     const char *k;
-    PyObject *a = NULL, *b = NULL;
-    if (!PyArg_ParseTuple(spec, "s|OO", &k, &a, &b)) return -1;
+    PyObject *a = NULL, *b = NULL, *c = NULL;
+    if (!PyArg_ParseTuple(spec, "s|OOO", &k, &a, &b, &c)) return -1;
     *kind = k[0] == 'p' ? 'p' : strcmp(k, "rows") == 0 ? 'r' : strcmp(k, "rows64") == 0 ? 'R' : 'm';
     if (*kind == 'p') {
         if (!a || !PyUnicode_FSConverter(a, &s->encoded)) return -1;
@@ -429,6 +439,12 @@ static int side_parse(PyObject *spec, const char *label, side *s, char *kind) {
         const char *sha = PyUnicode_AsUTF8(b);
         if (!sha) return -1;
         snprintf(s->rows.weights_sha256, sizeof s->rows.weights_sha256, "%s", sha); /* the identity, kept here */
+        cs_protocol pr = CS_PROTOCOL_PYTORCH_FID;
+        if (c && PyUnicode_Check(c) && cs_protocol_parse(PyUnicode_AsUTF8(c), &pr) != CS_OK) {
+            raise_status(CS_E_USAGE);
+            return -1;
+        }
+        s->rows.protocol = (int)pr;
     }
     return 0;
 }
@@ -478,7 +494,8 @@ static cs_status side_load(side *s, char kind, int want_rows) {
     if (kind == 'r') {
         if (s->rows.weights_sha256[0]) {
             snprintf(s->stats->id.weights_sha256, sizeof s->stats->id.weights_sha256, "%s", s->rows.weights_sha256);
-            snprintf(s->stats->id.preprocessing, sizeof s->stats->id.preprocessing, "%s", CS_PREPROCESS_ID);
+            snprintf(s->stats->id.preprocessing, sizeof s->stats->id.preprocessing, "%s",
+                     cs_protocol_preprocess_id((cs_protocol)s->rows.protocol));
         }
         st = cs_stats_add_f32(s->stats, s->view.buf, s->n);
         if (st == CS_OK && (want_rows == 2 || (want_rows == 1 && s->n <= s->d))) s->x = s->view.buf;
@@ -665,6 +682,45 @@ out:
 }
 
 
+/* ---- isc ----------------------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(isc_doc, "isc(x: float32 (n, 2048), weights: str | None, splits: int, shuffle: int, seed: int) -> dict\n\n"
+                      "Inception Score of pool3 features (cs_isc_from_features), as `copyscope isc`.");
+
+static PyObject *py_isc(PyObject *self, PyObject *args) {
+    PyObject *ox;
+    const char *weights;
+    int splits, shuffle;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "OziiK", &ox, &weights, &splits, &shuffle, &seed)) return NULL;
+    if (seed > 0xffffffffULL) {
+        PyErr_Format(g_input_error, "seed must be 0 .. 2^32-1 (got %llu)", seed);
+        return NULL;
+    }
+    Py_buffer v;
+    if (PyObject_GetBuffer(ox, &v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return NULL;
+    PyObject *ret = NULL;
+    if (v.ndim != 2 || !v.format || strcmp(v.format, "f") != 0) {
+        PyErr_SetString(g_input_error, "isc: expected float32 (n, 2048) pool3 features");
+        PyBuffer_Release(&v);
+        return NULL;
+    }
+    cs_isc_opts io;
+    cs_isc_opts_default(&io);
+    if (splits > 0) io.splits = splits;
+    io.shuffle = shuffle;
+    io.seed = (uint32_t)seed;
+    cs_isc_result r;
+    cs_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cs_isc_from_features(v.buf, v.shape[0], (int)v.shape[1], weights, &io, &r);
+    Py_END_ALLOW_THREADS
+    if (st != CS_OK) raise_status(st);
+    else ret = Py_BuildValue("{s:d,s:d,s:i,s:L}", "isc", r.isc, "isc_std", r.isc_std, "splits", r.splits, "n", (long long)r.n);
+    PyBuffer_Release(&v);
+    return ret;
+}
+
 /* ---- shapley ------------------------------------------------------------------------------------- */
 
 PyDoc_STRVAR(utility_column_doc, "utility_column(utility: str) -> str\n\nThe table column a utility reads.");
@@ -843,6 +899,7 @@ static PyMethodDef core_methods[] = {
     {"fid", py_fid, METH_VARARGS, fid_doc},
     {"stats", py_stats, METH_VARARGS, stats_doc},
     {"kid", py_kid, METH_VARARGS, kid_doc},
+    {"isc", py_isc, METH_VARARGS, isc_doc},
     {"utility_column", py_utility_column, METH_VARARGS, utility_column_doc},
     {"shapley", py_shapley, METH_VARARGS, shapley_doc},
     {"audit", py_audit, METH_VARARGS, audit_doc},

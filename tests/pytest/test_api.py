@@ -152,6 +152,32 @@ def test_kid_against_numpy():
     assert abs(got - want) <= 1e-12 * max(1.0, abs(want))  # float64 sums in another order
 
 
+@pytest.mark.parametrize("protocol", ["clean-fid", "torch-fidelity"])
+def test_protocols_equal_cli(cli, weights, dirs, work, protocol):
+    """features (files and arrays) and fid under the engine's other protocols equal the CLI's."""
+    a, b = dirs
+    files = sorted(glob.glob(os.path.join(a, "*.png")))
+    out = os.path.join(work, f"cli_features_{protocol}.h5")
+    if os.path.exists(out):
+        os.unlink(out)
+    run_cli(cli, "features", *files, "--out", out, "--weights", weights, "--no-cache", "--quiet",
+            "--protocol", protocol, "--dims", "64")
+    want, _ = read_h5_features(out)
+    assert np.array_equal(copyscope.features([pil_rgb(f) for f in files], weights=weights, protocol=protocol, dims=64), want)
+    assert np.array_equal(copyscope.features(a, weights=weights, protocol=protocol, dims=64, cache=None), want)
+    j = cli_fid(cli, a, b, weights, "--protocol", protocol, "--dims", "64")
+    assert copyscope.fid(a, b, weights=weights, protocol=protocol, dims=64, cache=None) == j["fid"]
+
+
+def test_isc_equals_cli(cli, weights, dirs):
+    a, _ = dirs
+    j = json.loads(run_cli(cli, "isc", a, "--weights", weights, "--no-cache", "--quiet", "--json", "--splits", "4").stdout)
+    got = copyscope.isc(a, weights=weights, cache=None, splits=4, return_std=True)
+    # the CLI prints cJSON's %.17g: equal to 1e-15 relative (round trip of the printed digits)
+    assert got[0] == pytest.approx(j["isc_mean"], rel=1e-15, abs=0)
+    assert got[1] == pytest.approx(j["isc_std"], rel=1e-15, abs=0)
+
+
 # ---- shapley / audit: equal to the CLI ----------------------------------------------------------
 
 def test_shapley_equals_cli(cli):
@@ -272,7 +298,7 @@ def test_bad_inputs_raise_input_error(weights, work):
     with pytest.raises(copyscope.InputError, match="dims"):
         copyscope.features(np.zeros((1, 8, 8, 3), np.uint8), dims=100)
     with pytest.raises(copyscope.InputError, match="protocol"):
-        copyscope.features(np.zeros((1, 8, 8, 3), np.uint8), protocol="tensorflow")
+        copyscope.features(np.zeros((1, 8, 8, 3), np.uint8), protocol="inception-tf2")
     with pytest.raises(copyscope.InputError, match="weights|no-such.pth"):
         copyscope.features(np.zeros((1, 8, 8, 3), np.uint8), weights=os.path.join(work, "no-such.pth"))
     with pytest.raises(copyscope.InputError, match="at least 2"):
@@ -287,7 +313,7 @@ def test_bad_inputs_raise_input_error(weights, work):
 def test_errors_are_documented_classes():
     assert issubclass(copyscope.InputError, ValueError)
     assert issubclass(copyscope.EngineError, RuntimeError)
-    for f in (copyscope.features, copyscope.stats, copyscope.fid, copyscope.kid, copyscope.shapley,
+    for f in (copyscope.features, copyscope.stats, copyscope.fid, copyscope.kid, copyscope.isc, copyscope.shapley,
               copyscope.audit):
         assert f.__doc__ and f.__annotations__
 

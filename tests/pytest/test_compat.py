@@ -118,7 +118,11 @@ def test_cleanfid_legacy_pytorch_is_pytorch_fid(weights, dirs, work):
     got = cs_cleanfid.compute_fid(a, b, mode="legacy_pytorch", device="cpu", weights=weights, cache=cache)
     want = copyscope.fid(a, b, weights=weights, device="cpu", cache=cache)
     assert got == want
-    with pytest.raises(copyscope.InputError, match="not supported"):
-        cs_cleanfid.compute_fid(a, b, mode="clean", weights=weights)
+    # mode "clean" is the engine's clean-fid protocol (its resize is checked against clean-fid's
+    # own function in tests/protocols.cmake)
+    clean = cs_cleanfid.compute_fid(a, b, mode="clean", device="cpu", weights=weights, cache=cache)
+    assert clean == copyscope.fid(a, b, protocol="clean-fid", weights=weights, device="cpu", cache=cache)
+    with pytest.raises(copyscope.InputError, match="unknown"):
+        cs_cleanfid.compute_fid(a, b, mode="cleaner", weights=weights)
     with pytest.raises(copyscope.InputError, match="two folders"):
         cs_cleanfid.compute_fid(a, None, mode="legacy_pytorch", weights=weights)

@@ -4,11 +4,10 @@ modes the engine supports.
     from copyscope.compat.cleanfid import compute_fid
     score = compute_fid(dir_a, dir_b, mode="legacy_pytorch")
 
-Modes: "legacy_pytorch" (pytorch-fid's preprocessing and network: the engine's protocol, the
-same number as pytorch-fid). "clean" and "legacy_tensorflow" need clean-fid's own resizing
-(PIL bicubic with antialiasing) and, for "legacy_tensorflow", TensorFlow's network: they raise
-copyscope.InputError saying so (a ValueError, as clean-fid raises for an unknown mode) until the
-engine has that protocol. Dataset statistics (dataset_name=...) and gen= functions are not
+Modes, each an engine protocol (include/copyscope/protocol.h): "clean" (protocol clean-fid:
+PIL bicubic resize of float planes, as clean-fid), "legacy_pytorch" (pytorch-fid), and
+"legacy_tensorflow" (torch-fidelity: the TF1 bilinear resize). All run the FID Inception weights
+file (clean-fid's TorchScript copy of the same network is not read). Dataset statistics (dataset_name=...) and gen= functions are not
 supported (clean-fid downloads the former; the latter is a generator loop in Python)."""
 from __future__ import annotations
 
@@ -17,7 +16,8 @@ from typing import Any, Optional
 
 from .._api import DEFAULT_CACHE, InputError, fid
 
-SUPPORTED_MODES = ("legacy_pytorch",)
+# clean-fid's mode -> the engine's protocol (include/copyscope/protocol.h)
+SUPPORTED_MODES = {"clean": "clean-fid", "legacy_pytorch": "pytorch-fid", "legacy_tensorflow": "torch-fidelity"}
 
 
 def compute_fid(fdir1: Optional[str] = None, fdir2: Optional[str] = None, gen: Any = None, mode: str = "clean",
@@ -29,9 +29,7 @@ def compute_fid(fdir1: Optional[str] = None, fdir2: Optional[str] = None, gen: A
                 cache: Any = DEFAULT_CACHE) -> float:
     """FID between two folders of images (clean-fid's first form), in a supported mode."""
     if mode not in SUPPORTED_MODES:
-        raise InputError(f"clean-fid mode {mode!r} is not supported by copyscope's engine yet "
-                         f"(supported: {', '.join(SUPPORTED_MODES)}; 'clean' needs clean-fid's "
-                         "PIL-bicubic resize protocol)")
+        raise InputError(f"clean-fid mode {mode!r} is unknown (supported: {', '.join(SUPPORTED_MODES)})")
     if model_name != "inception_v3" or custom_feat_extractor is not None or custom_image_tranform is not None \
             or custom_fn_resize is not None:
         raise InputError("copyscope.compat.cleanfid supports model_name='inception_v3' without custom "
@@ -44,5 +42,5 @@ def compute_fid(fdir1: Optional[str] = None, fdir2: Optional[str] = None, gen: A
     dev = "auto" if device is None else str(device)
     if dev == "cuda":
         dev = "auto"  # clean-fid's default; the engine falls back to the CPU without a GPU
-    return fid(os.fspath(fdir1), os.fspath(fdir2), dims=2048, weights=weights, device=dev,
-               batch_size=batch_size, cache=cache)
+    return fid(os.fspath(fdir1), os.fspath(fdir2), dims=2048, protocol=SUPPORTED_MODES[mode], weights=weights,
+               device=dev, batch_size=batch_size, cache=cache)
