@@ -31,6 +31,9 @@ MODE:
               torch_fidelity.calculate_metrics(kid=True): the same subsets (float64 recomputation
               of torch-fidelity's formula on its features: 1e-9), and the peer's float32 number.
   cli         aliases, refusals (exit 2), the protocol in --json and in the cache key.
+  listing     each protocol lists a directory as its peer does (`features`, `fid`, `audit` with
+              --protocol and with options.protocol): the image paths equal the peer's own listing
+              code on a folder with .PNG/.JPEG/.webp names, a subdirectory and a dotfile.
 
 Exit 0 pass, 1 fail, 77 skip (the peers are not installed). Peers: $CS_PEERS
 (/opt/copyscope-tools/pypeers by default), installed by tools/install-deps.sh.
@@ -506,6 +509,80 @@ def mode_cli(cs, weights, work, **_):
     print("audit: options.protocol in report.json, other protocols' features refused: ok")
 
 
+def _peer_listing(protocol, d):
+    """The peer's own listing code (as tests/image_listing_ref.py runs it)."""
+    import glob
+    import pathlib
+    sys.path.insert(0, PEERS)
+    if protocol == "pytorch-fid":
+        from pytorch_fid.fid_score import IMAGE_EXTENSIONS
+        return [str(f) for f in sorted(f for ext in IMAGE_EXTENSIONS for f in pathlib.Path(d).glob(f"*.{ext}"))]
+    if protocol == "clean-fid":
+        from cleanfid.utils import EXTENSIONS
+        return sorted(f for ext in EXTENSIONS for f in glob.glob(os.path.join(d, f"**/*.{ext}"), recursive=True))
+    from torch_fidelity.utils import glob_samples_paths
+    from torch_fidelity.defaults import DEFAULTS
+    return glob_samples_paths(d, DEFAULTS["samples_find_deep"], DEFAULTS["samples_find_ext"],
+                              DEFAULTS["samples_ext_lossy"], verbose=False)
+
+
+def mode_listing(cs, weights, work, **_):
+    import h5py
+    from PIL import Image
+    d = os.path.join(work, "mixed")
+    os.makedirs(os.path.join(d, "sub"))
+    names = ["a.png", "b.PNG", "c.JPEG", "d.jpg", "e.webp", "f.Jpg", ".g.png", "sub/h.png", "sub/i.JPEG"]
+    for i, n in enumerate(names):
+        img = Image.fromarray(make_image(40 + 3 * i, 36 + 2 * i, 5100 + i))
+        fmt = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}[n.rsplit(".", 1)[1].lower()]
+        img.save(os.path.join(d, n), format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+    cache = os.path.join(work, "cache")
+    counts = {}
+    for protocol in ("pytorch-fid", "clean-fid", "torch-fidelity"):
+        want = [os.path.normpath(f) for f in _peer_listing(protocol, d)]
+        out = os.path.join(work, f"list-{protocol}.h5")
+        run([cs, "features", d, "--out", out, "--weights", weights, "--dims", "64", "--protocol", protocol,
+             "--cache", cache, "-q"])
+        with h5py.File(out, "r") as h:
+            got = [os.path.normpath(p.decode() if isinstance(p, bytes) else p) for p in h["paths"][:]]
+        if got != want:
+            fail(f"features --protocol {protocol} listed {got}, the peer lists {want}")
+        j = json.loads(run([cs, "fid", d, d, "--weights", weights, "--dims", "64", "--protocol", protocol,
+                            "--cache", cache, "--json", "--quiet"]).stdout)
+        if j.get("n1") != len(want) or j.get("n2") != len(want):
+            fail(f"fid --protocol {protocol}: n1/n2 {j.get('n1')}/{j.get('n2')}, the peer lists {len(want)}")
+        counts[protocol] = len(want)
+        print(f"{protocol:14s} lists {len(want)} of {len(names)} files, as the peer: ok")
+    if len(set(counts.values())) != 3:
+        fail(f"the folder does not tell the three rules apart: {counts}")
+    # an audit lists its directories by the protocol: --protocol on the command line, else options.protocol
+    gen = os.path.join(work, "gen")
+    for sub in ("Base", "Base+X"):
+        shutil.copytree(d, os.path.join(gen, sub))
+    for how, extra, manifest_opt in (("--protocol", ["--protocol", "clean-fid"], None),
+                                     ("options.protocol", [], "clean-fid"),
+                                     ("--protocol over options.protocol", ["--protocol", "torch-fidelity"], "clean-fid")):
+        expect = "torch-fidelity" if "torch-fidelity" in extra else "clean-fid"
+        mf = os.path.join(work, "manifest.json")
+        man = {"reference": d, "baseline": "Base", "players": ["X"],
+               "sets": [{"coalition": [], "path": os.path.join(gen, "Base")},
+                        {"coalition": ["X"], "path": os.path.join(gen, "Base+X")}]}
+        if manifest_opt:
+            man["options"] = {"protocol": manifest_opt}
+        with open(mf, "w") as f:
+            json.dump(man, f)
+        outdir = os.path.join(work, "report-" + str(len(extra)) + str(manifest_opt))
+        run([cs, "audit", mf, "--out", outdir, "--weights", weights, "--dims", "64", "--cache", cache, "-q", *extra])
+        with open(os.path.join(outdir, "report.json")) as f:
+            rep = json.load(f)
+        if rep.get("protocol") != expect:
+            fail(f"audit ({how}): report.json protocol {rep.get('protocol')!r}, expected {expect}")
+        ns = [c.get("n") for c in rep.get("coalitions", [])]
+        if not ns or any(n != counts[expect] for n in ns):
+            fail(f"audit ({how}): coalition sizes {ns}, the {expect} listing has {counts[expect]} files")
+        print(f"audit ({how}): {expect} listing, {counts[expect]} images per set: ok")
+
+
 def main():
     if len(sys.argv) != 6:
         print(__doc__)
@@ -517,7 +594,7 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     fn = {"rng": mode_rng, "iscmath": mode_iscmath, "resize": mode_resize, "preprocess": mode_preprocess, "features": mode_features,
-          "fid": mode_fid, "isc": mode_isc, "kid": mode_kid, "cli": mode_cli}[mode]
+          "fid": mode_fid, "isc": mode_isc, "kid": mode_kid, "cli": mode_cli, "listing": mode_listing}[mode]
     fn(tp=tp, cs=cs, weights=weights, work=work)
     print("PASS")
     return 0

@@ -85,9 +85,15 @@ static cs_status cs_audit_path_kind(const char *mname, const char *what, const c
     return CS_OK;
 }
 
+/* How the manifest's directories are listed: the rule of its protocol (the command line's
+ * --protocol when given, else options.protocol; cs_protocol_listing). */
+static cs_image_listing cs_manifest_listing(const cs_audit_manifest *m) {
+    return cs_protocol_listing((cs_protocol)m->protocol);
+}
+
 /* Fill spec->files/source/n from a list of resolved paths. allow_stats: the reference. */
 static cs_status cs_audit_spec_expand(const char *mname, const char *what, char **paths, size_t np,
-                                      int allow_stats, cs_audit_set_spec *spec) {
+                                      int allow_stats, cs_image_listing rule, cs_audit_set_spec *spec) {
     if (np == 0) return CS_FAIL(CS_E_FORMAT, "%s: %s: empty image set (no paths)", mname, what);
     for (size_t i = 0; i < np; i++) {
         cs_file_kind kind;
@@ -113,7 +119,7 @@ static cs_status cs_audit_spec_expand(const char *mname, const char *what, char 
         }
     }
     spec->source = CS_AUDIT_IMAGES;
-    cs_status st = cs_pathlist_expand((const char *const *)paths, np, &spec->files);
+    cs_status st = cs_pathlist_expand_listing((const char *const *)paths, np, rule, &spec->files);
     if (st != CS_OK) {
         if (strstr(cs_last_error(), "no image files"))
             return CS_FAIL(CS_E_FORMAT, "%s: %s: empty image set: %s", mname, what, cs_last_error());
@@ -333,11 +339,11 @@ static cs_status cs_manifest_parse_options(const char *name, const cJSON *root, 
 /* The paths of v (resolved against base_dir) expanded into sp, which must then hold enough
  * images. */
 static cs_status cs_manifest_expand_set(const char *name, const char *what, const cJSON *v, const char *base_dir,
-                                        int is_reference, cs_audit_set_spec *sp) {
+                                        int is_reference, const cs_audit_manifest *m, cs_audit_set_spec *sp) {
     char **paths = NULL;
     size_t n = 0;
     CS_TRY(cs_json_paths(name, what, v, base_dir, &paths, &n));
-    cs_status st = cs_audit_spec_expand(name, what, paths, n, is_reference, sp);
+    cs_status st = cs_audit_spec_expand(name, what, paths, n, is_reference, cs_manifest_listing(m), sp);
     cs_paths_free(paths, n);
     if (st == CS_E_NOTFOUND && is_reference) return CS_FAIL(CS_E_NOTFOUND, "%s (missing reference)", cs_last_error());
     if (st != CS_OK) return st;
@@ -351,7 +357,7 @@ static cs_status cs_manifest_parse_reference(const char *name, const char *base_
     if (!ref)
         return CS_FAIL(CS_E_FORMAT, "%s: missing reference: no \"reference\" key (a directory, a "
                        "list of image files, or a features/statistics file)", name);
-    CS_TRY(cs_manifest_expand_set(name, "reference", ref, base_dir, 1, &m->reference));
+    CS_TRY(cs_manifest_expand_set(name, "reference", ref, base_dir, 1, m, &m->reference));
     m->reference.label = cs_strdup_or_null("reference");
     return CS_OK;
 }
@@ -411,7 +417,7 @@ static cs_status cs_manifest_parse_set(const char *name, const char *base_dir, s
                            k + 1);
     char what[512];
     snprintf(what, sizeof what, "set %zu (%s)", k + 1, sp->label);
-    return cs_manifest_expand_set(name, what, p, base_dir, 0, sp);
+    return cs_manifest_expand_set(name, what, p, base_dir, 0, m, sp);
 }
 
 /* "sets": a non-empty list, each parsed in turn. */
@@ -434,13 +440,14 @@ static cs_status cs_manifest_parse_sets(const char *name, const char *base_dir, 
 }
 
 /* Every part of the manifest's JSON object root into m, in order. */
-static cs_status cs_manifest_parse_root(const char *name, const char *base_dir, const cJSON *root,
+static cs_status cs_manifest_parse_root(const char *name, const char *base_dir, const cJSON *root, int protocol,
                                         cs_audit_manifest *m) {
     if (!cJSON_IsObject(root)) return CS_FAIL(CS_E_FORMAT, "%s: the manifest must be a JSON object", name);
     CS_TRY(cs_manifest_check_keys(name, root));
     CS_TRY(cs_manifest_parse_names(name, root, m));
     CS_TRY(cs_manifest_parse_players(name, root, m));
     CS_TRY(cs_manifest_parse_options(name, root, m));
+    if (protocol >= 0) m->protocol = protocol; /* the command line's, for the listing */
     CS_TRY(cs_manifest_parse_reference(name, base_dir, root, m));
     CS_TRY(cs_manifest_parse_sets(name, base_dir, root, m));
     return cs_audit_manifest_check_sets(m);
@@ -448,6 +455,11 @@ static cs_status cs_manifest_parse_root(const char *name, const char *base_dir, 
 
 cs_status cs_audit_manifest_parse(const char *name, const char *base_dir, const char *text,
                                   size_t len, cs_audit_manifest **out) {
+    return cs_audit_manifest_parse_protocol(name, base_dir, text, len, -1, out);
+}
+
+cs_status cs_audit_manifest_parse_protocol(const char *name, const char *base_dir, const char *text, size_t len,
+                                           int protocol, cs_audit_manifest **out) {
     *out = NULL;
     cs_status st = CS_OK;
     cJSON *root = NULL;
@@ -467,7 +479,7 @@ cs_status cs_audit_manifest_parse(const char *name, const char *base_dir, const 
         st = cs_json_error_position(name, text, len);
         goto fail;
     }
-    CS_TRY_GOTO(st, cs_manifest_parse_root(name, base_dir, root, m), fail);
+    CS_TRY_GOTO(st, cs_manifest_parse_root(name, base_dir, root, protocol, m), fail);
     cJSON_Delete(root);
     *out = m;
     return CS_OK;
@@ -478,6 +490,10 @@ fail:
 }
 
 cs_status cs_audit_manifest_read(const char *path, cs_audit_manifest **out) {
+    return cs_audit_manifest_read_protocol(path, -1, out);
+}
+
+cs_status cs_audit_manifest_read_protocol(const char *path, int protocol, cs_audit_manifest **out) {
     *out = NULL;
     unsigned char *data = NULL;
     size_t len = 0;
@@ -492,7 +508,7 @@ cs_status cs_audit_manifest_read(const char *path, cs_audit_manifest **out) {
     if (slash) *slash = '\0';
     else dir[0] = '\0';
     if (slash == dir) strcpy(dir, "/");
-    st = cs_audit_manifest_parse(path, dir, (const char *)data, len, out);
+    st = cs_audit_manifest_parse_protocol(path, dir, (const char *)data, len, protocol, out);
     free(dir);
     free(data);
     return st;
@@ -611,7 +627,7 @@ static cs_status cs_dirs_add_set(const char *generated_root, char **names, size_
     if (asprintf(&full, "%s/%s", generated_root, names[k]) < 0) return CS_E_NOMEM;
     char what[512];
     snprintf(what, sizeof what, "set %s", names[k]);
-    cs_status st = cs_audit_spec_expand(mname, what, &full, 1, 0, sp);
+    cs_status st = cs_audit_spec_expand(mname, what, &full, 1, 0, cs_manifest_listing(m), sp);
     free(full);
     if (st != CS_OK) return st;
     return cs_audit_spec_check_n(mname, what, sp);
@@ -621,7 +637,7 @@ static cs_status cs_dirs_add_set(const char *generated_root, char **names, size_
 static cs_status cs_dirs_reference(const char *mname, const char *reference, cs_audit_manifest *m) {
     char *rp = cs_strdup_or_null(reference);
     if (!rp) return CS_E_NOMEM;
-    cs_status st = cs_audit_spec_expand(mname, "reference", &rp, 1, 1, &m->reference);
+    cs_status st = cs_audit_spec_expand(mname, "reference", &rp, 1, 1, cs_manifest_listing(m), &m->reference);
     free(rp);
     if (st != CS_OK) return st;
     CS_TRY(cs_audit_spec_check_n(mname, "reference", &m->reference));
@@ -655,6 +671,11 @@ static cs_status cs_dirs_build(const char *reference, const char *generated_root
 
 cs_status cs_audit_manifest_from_dirs(const char *reference, const char *generated_root,
                                       const char *baseline, cs_audit_manifest **out) {
+    return cs_audit_manifest_from_dirs_protocol(reference, generated_root, baseline, -1, out);
+}
+
+cs_status cs_audit_manifest_from_dirs_protocol(const char *reference, const char *generated_root,
+                                               const char *baseline, int protocol, cs_audit_manifest **out) {
     *out = NULL;
     cs_status st = CS_OK;
     char **names = NULL;
@@ -662,6 +683,7 @@ cs_status cs_audit_manifest_from_dirs(const char *reference, const char *generat
     cs_audit_manifest *m = cs_calloc(1, sizeof *m, "manifest");
     if (!m) return CS_E_NOMEM;
     m->path = cs_strdup_or_null(generated_root);
+    m->protocol = protocol >= 0 ? protocol : CS_PROTOCOL_PYTORCH_FID; /* the listing rule */
     m->name = cs_strdup_or_null("");
     m->baseline = cs_strdup_or_null(baseline);
     if (!m->path || !m->name || !m->baseline) {

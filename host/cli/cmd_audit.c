@@ -418,9 +418,10 @@ int cs_cmd_audit(int argc, char **argv) {
     if (rc < 0) rc = cs_audit_check_modes(cmd, argc, &cl);
     if (rc >= 0) return rc;
     cs_audit_manifest *m = NULL;
+    const int protocol = cl.protocol_given ? cl.o.features.protocol : -1; /* lists directories too */
     cs_status st = cl.reference || cl.generated || cl.baseline
-                       ? cs_audit_manifest_from_dirs(cl.reference, cl.generated, cl.baseline, &m)
-                       : cs_audit_manifest_read(argv[optind], &m);
+                       ? cs_audit_manifest_from_dirs_protocol(cl.reference, cl.generated, cl.baseline, protocol, &m)
+                       : cs_audit_manifest_read_protocol(argv[optind], protocol, &m);
     if (st != CS_OK) return cs_cli_fail(cmd, st);
     if ((rc = cs_audit_apply_manifest_options(cmd, m, &cl)) >= 0) {
         cs_audit_manifest_free(m);

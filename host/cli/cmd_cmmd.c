@@ -5,6 +5,7 @@
 #include "core/common.h"
 #include "fid_input.h"
 
+#include "copyscope/protocol.h"
 #include "copyscope/cmmd.h"
 #include "copyscope/statsfile.h"
 
@@ -41,7 +42,7 @@ static cs_status cmmd_load(const char *path, const cs_fid_cli_opts *o, cs_featur
     case CS_FILE_H5_FEATURES: return cs_features_file_read(path, 0, rows);
     case CS_FILE_DIRECTORY: {
         cs_pathlist files;
-        CS_TRY(cs_pathlist_expand(&path, 1, &files));
+        CS_TRY(cs_pathlist_expand_listing(&path, 1, cs_protocol_listing((cs_protocol)o->feat.protocol), &files));
         cs_status st = cs_features_extract(&files, &o->feat, rows);
         cs_pathlist_free(&files);
         if (st != CS_OK) return st;

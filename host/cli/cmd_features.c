@@ -183,7 +183,8 @@ int cs_cmd_features(int argc, char **argv) {
     o.progress = cs_cli_stderr_is_tty() && !o.quiet;
 
     cs_pathlist files;
-    cs_status st = cs_pathlist_expand((const char *const *)argv + optind, (size_t)(argc - optind), &files);
+    cs_status st = cs_pathlist_expand_listing((const char *const *)argv + optind, (size_t)(argc - optind),
+                                              cs_protocol_listing((cs_protocol)o.protocol), &files);
     if (st != CS_OK) return cs_cli_fail(cmd, st);
     if (shard_spec) {
         cs_shard sh;

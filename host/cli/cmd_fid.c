@@ -122,7 +122,7 @@ cs_status cs_fid_load_input(const char *path, const cs_fid_cli_opts *o, int want
     case CS_FILE_DIRECTORY: {
         /* a directory of images -> (cached) features -> statistics */
         cs_pathlist files;
-        st = cs_pathlist_expand(&path, 1, &files);
+        st = cs_pathlist_expand_listing(&path, 1, cs_protocol_listing((cs_protocol)o->feat.protocol), &files);
         if (st != CS_OK) return st;
         st = cs_features_extract(&files, &o->feat, &in->rows);
         cs_pathlist_free(&files);

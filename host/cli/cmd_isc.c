@@ -41,7 +41,7 @@ static cs_status isc_features(int n, char **paths, const cs_fid_cli_opts *o, cs_
     if (kind == CS_FILE_NPZ || kind == CS_FILE_H5_STATS)
         return CS_FAIL(CS_E_USAGE, "%s: statistics hold no per-image features (give the images or a features file)", paths[0]);
     cs_pathlist files;
-    CS_TRY(cs_pathlist_expand((const char *const *)paths, (size_t)n, &files));
+    CS_TRY(cs_pathlist_expand_listing((const char *const *)paths, (size_t)n, cs_protocol_listing((cs_protocol)o->feat.protocol), &files));
     cs_status st = cs_features_extract(&files, &o->feat, f);
     cs_pathlist_free(&files);
     return st;

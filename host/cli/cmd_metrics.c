@@ -63,8 +63,9 @@ static void add_num(cJSON *o, const char *key, double v) {
     cJSON_AddRawToObject(o, key, num);
 }
 
-static cs_status load_set(const char *path, cs_pathlist *pl, cs_image **imgs, cs_threadpool *pool) {
-    CS_TRY(cs_pathlist_expand(&path, 1, pl));
+static cs_status load_set(const char *path, cs_image_listing rule, cs_pathlist *pl, cs_image **imgs,
+                          cs_threadpool *pool) {
+    CS_TRY(cs_pathlist_expand_listing(&path, 1, rule, pl));
     *imgs = calloc(pl->n, sizeof **imgs);
     cs_status *st = calloc(pl->n, sizeof *st);
     if (!*imgs || !st) {
@@ -220,8 +221,9 @@ static int cs_metrics_any_pixel(const int *want) {
 
 /* Pixel metrics: both sets decoded, every (generated, reference) pair scored. */
 static cs_status cs_metrics_pixel(const cs_metrics_cli *cl, cs_threadpool *pool, cs_metrics_out *r) {
-    CS_TRY(load_set(cl->ref_path, &r->pr, &r->ir, pool));
-    CS_TRY(load_set(cl->gen_path, &r->pg, &r->ig, pool));
+    const cs_image_listing rule = cs_protocol_listing((cs_protocol)cl->fo.protocol); /* the same files as KID/FID */
+    CS_TRY(load_set(cl->ref_path, rule, &r->pr, &r->ir, pool));
+    CS_TRY(load_set(cl->gen_path, rule, &r->pg, &r->ig, pool));
     r->per_gen = malloc(r->pg.n * CS_METRIC_N_PIXEL * sizeof(double));
     if (!r->per_gen) return CS_FAIL(CS_E_NOMEM, "metrics: out of memory");
     return cs_metric_set_scores(cl->want, r->ir, r->pr.n, r->ig, r->pg.n, pool, r->score, r->per_gen);
@@ -230,8 +232,9 @@ static cs_status cs_metrics_pixel(const cs_metrics_cli *cl, cs_threadpool *pool,
 /* KID and FID: both sets' Inception features, then the set metrics on them. */
 static cs_status cs_metrics_features(const cs_metrics_cli *cl, cs_metrics_out *r) {
     cs_pathlist lr = {0}, lg = {0};
-    cs_status st = cs_pathlist_expand(&cl->ref_path, 1, &lr);
-    if (st == CS_OK) st = cs_pathlist_expand(&cl->gen_path, 1, &lg);
+    const cs_image_listing rule = cs_protocol_listing((cs_protocol)cl->fo.protocol);
+    cs_status st = cs_pathlist_expand_listing(&cl->ref_path, 1, rule, &lr);
+    if (st == CS_OK) st = cs_pathlist_expand_listing(&cl->gen_path, 1, rule, &lg);
     if (st == CS_OK) st = cs_features_extract(&lr, &cl->fo, &r->fr);
     if (st == CS_OK) st = cs_features_extract(&lg, &cl->fo, &r->fg);
     cs_pathlist_free(&lr);

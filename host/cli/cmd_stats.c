@@ -74,7 +74,7 @@ static int cs_stats_shard_run(const char *cmd, int n, char **paths, const char *
                                       "(merge files with 'copyscope merge')", paths[i]);
     }
     cs_pathlist all, mine;
-    cs_status st = cs_pathlist_expand((const char *const *)paths, (size_t)n, &all);
+    cs_status st = cs_pathlist_expand_listing((const char *const *)paths, (size_t)n, cs_protocol_listing((cs_protocol)o->feat.protocol), &all);
     if (st != CS_OK) return cs_cli_fail(cmd, st);
     st = cs_pathlist_shard(&all, sh, &mine);
     cs_pathlist_free(&all);

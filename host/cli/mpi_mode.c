@@ -45,6 +45,7 @@ int cs_mpi_stats(const char *cmd, int n, char **paths, const char *out_path, con
 
 #else /* COPYSCOPE_HAVE_MPI */
 
+#include "copyscope/protocol.h"
 #include "copyscope/metrics.h"
 #include "copyscope/shard.h"
 #include "copyscope/stats.h"
@@ -625,7 +626,7 @@ int cs_mpi_stats(const char *cmd, int n, char **paths, const char *out_path, con
     cs_features f;
     cs_features_init_empty(&f, d);
     cs_stats *s = NULL;
-    cs_status st = cs_pathlist_expand((const char *const *)paths, (size_t)n, &all);
+    cs_status st = cs_pathlist_expand_listing((const char *const *)paths, (size_t)n, cs_protocol_listing((cs_protocol)o->feat.protocol), &all);
     if (st == CS_OK) st = cs_mpi_extract_slice(&all, &o->feat, 0, &f);
     cs_pathlist_free(&all);
     if (st == CS_OK) st = cs_features_to_stats(&f, &s); /* f's --skip-bad list is printed at the end */

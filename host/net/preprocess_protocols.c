@@ -47,6 +47,14 @@ cs_status cs_protocol_parse(const char *name, cs_protocol *out) {
                    name ? name : "");
 }
 
+cs_image_listing cs_protocol_listing(cs_protocol p) {
+    switch (p) {
+    case CS_PROTOCOL_CLEAN_FID: return CS_LISTING_CLEAN_FID;
+    case CS_PROTOCOL_TORCH_FIDELITY: return CS_LISTING_TORCH_FIDELITY;
+    default: return CS_LISTING_PYTORCH_FID;
+    }
+}
+
 const char *cs_protocol_name(cs_protocol p) {
     return (unsigned)p < CS_PROTOCOL_COUNT ? protocol_names[p] : NULL;
 }

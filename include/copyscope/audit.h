@@ -92,6 +92,14 @@ cs_status cs_audit_manifest_parse(const char *name, const char *base_dir, const 
  * (first appearance in name order). reference: a directory, an image, or a features/stats file. */
 cs_status cs_audit_manifest_from_dirs(const char *reference, const char *generated_root,
                                       const char *baseline, cs_audit_manifest **out);
+/* The three with the command line's protocol (cs_protocol; -1: none): it overrides
+ * options.protocol in m->protocol and decides how directories are listed, the peer's own rule
+ * (cs_protocol_listing in protocol.h); without it the manifest's options.protocol decides. */
+cs_status cs_audit_manifest_read_protocol(const char *path, int protocol, cs_audit_manifest **out);
+cs_status cs_audit_manifest_parse_protocol(const char *name, const char *base_dir, const char *text, size_t len,
+                                           int protocol, cs_audit_manifest **out);
+cs_status cs_audit_manifest_from_dirs_protocol(const char *reference, const char *generated_root,
+                                               const char *baseline, int protocol, cs_audit_manifest **out);
 void cs_audit_manifest_free(cs_audit_manifest *m);
 
 /* ---- audit --------------------------------------------------------------------------------- */

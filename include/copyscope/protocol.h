@@ -24,6 +24,7 @@
 #ifndef COPYSCOPE_PROTOCOL_H
 #define COPYSCOPE_PROTOCOL_H
 
+#include "copyscope/image.h"
 #include "copyscope/status.h"
 
 #include <stdint.h>
@@ -43,6 +44,11 @@ typedef enum cs_protocol {
 cs_status cs_protocol_parse(const char *name, cs_protocol *out);
 /* The canonical name: "pytorch-fid", "clean-fid", "torch-fidelity" (NULL if p is invalid). */
 const char *cs_protocol_name(cs_protocol p);
+/* How a directory is listed under protocol p: each peer's own rule (cs_image_listing in image.h:
+ * pytorch-fid lower-cased extensions at the top level; clean-fid's exact-case recursive glob;
+ * torch-fidelity's png/jpg/jpeg at the top level). Every command that expands a directory of
+ * images uses the rule of the protocol it extracts features with (README, "FID protocols"). */
+cs_image_listing cs_protocol_listing(cs_protocol p);
 /* The identity recorded in caches and files (pytorch-fid: CS_PREPROCESS_ID, unchanged). */
 const char *cs_protocol_preprocess_id(cs_protocol p);
 /* The protocol of an identity string; 0 if it is none of them. */
