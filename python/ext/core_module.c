@@ -293,7 +293,8 @@ static PyObject *py_features_files(PyObject *self, PyObject *args) {
     guard_begin(&g, catch_sigint);
     cs_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = cs_pathlist_expand(paths, (size_t)n, &files);
+    /* directories listed by the protocol's peer rule, as the CLI does (protocol.h) */
+    st = cs_pathlist_expand_listing(paths, (size_t)n, cs_protocol_listing((cs_protocol)o.protocol), &files);
     if (st == CS_OK) st = cs_features_extract(&files, &o, &f);
     cs_pathlist_free(&files);
     Py_END_ALLOW_THREADS
