@@ -9,6 +9,8 @@ PKGS=(
   build-essential cmake pkg-config
   libpng-dev libjpeg62-turbo-dev zlib1g-dev libhdf5-dev libopenblas-dev liblapacke-dev
   libcjson-dev libzip-dev libssl-dev libwebp-dev libtiff-dev
+  # the Python package's extension (python/, pyproject.toml): Python's headers
+  python3-dev
   # independent references used by the tests (PyTorch running the pytorch-fid architecture,
   # numpy/scipy/mpmath for linear algebra, PIL for decoding, h5py to read our HDF5 files)
   python3 python3-venv python3-numpy python3-scipy python3-mpmath python3-pil python3-h5py
@@ -57,5 +59,17 @@ if [ ! -f "$CS_TOOLS_DIR/pypeers/.pinned" ] || [ "$(cat "$CS_TOOLS_DIR/pypeers/.
   $SUDO "$CS_TOOLS_DIR/venv/bin/pip" install -q --no-deps --target "$CS_TOOLS_DIR/pypeers" "${PEERS[@]}" >/dev/null 2>&1 &&
   echo "${PEERS[*]}" | $SUDO tee "$CS_TOOLS_DIR/pypeers/.pinned" >/dev/null ||
   echo "install-deps: peer libraries not installed (the tests that compare with them will skip)" >&2
+fi
+# The Python package's build backend (pyproject.toml: scikit-build-core), as wheels for the offline
+# venv test (tests/pytest/venv_install.sh, ctest python_venv); `pip install .` itself fetches it
+# from PyPI. A failed download leaves that test skipped, never the build broken.
+PYBUILD=(scikit-build-core==0.11.6 pathspec==1.1.1 packaging==26.4)
+if [ ! -f "$CS_TOOLS_DIR/pybuild-wheels/.pinned" ] || [ "$(cat "$CS_TOOLS_DIR/pybuild-wheels/.pinned")" != "${PYBUILD[*]}" ]; then
+  echo "install-deps: Python build backend ${PYBUILD[*]} (PyPI wheels) into $CS_TOOLS_DIR/pybuild-wheels" >&2
+  { [ -x "$CS_TOOLS_DIR/venv/bin/pip" ] || $SUDO /usr/bin/python3 -m venv "$CS_TOOLS_DIR/venv"; } &&
+  $SUDO rm -rf "$CS_TOOLS_DIR/pybuild-wheels" &&
+  $SUDO "$CS_TOOLS_DIR/venv/bin/pip" download -q --no-deps -d "$CS_TOOLS_DIR/pybuild-wheels" "${PYBUILD[@]}" >/dev/null 2>&1 &&
+  echo "${PYBUILD[*]}" | $SUDO tee "$CS_TOOLS_DIR/pybuild-wheels/.pinned" >/dev/null ||
+  echo "install-deps: Python build backend not fetched (python_venv will skip)" >&2
 fi
 echo "install-deps: all dependencies present" >&2

@@ -1,4 +1,5 @@
 /* The feature pipeline: image files -> (cached) Inception features. See copyscope/features.h. */
+#include "copyscope/cancel.h"
 #include "copyscope/features.h"
 
 #include "copyscope/cache.h"
@@ -707,6 +708,10 @@ cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *
     /* The producer (this thread): each chunk of B input files into a free slot, handed to the
      * scheduler. With worker threads, chunk t+1 is decoded while a device computes chunk t. */
     for (size_t start = 0, bi = 0; start < n && x.err == CS_OK; start += B, bi++) {
+        if (cs_cancel_requested()) { /* cancel.h: stop between batches, keep what was computed */
+            cs_extract_fail(&x, CS_E_INTERRUPTED, "interrupted");
+            break;
+        }
         cs_extract_chunk(&x, files, start, n - start < B ? n - start : B, bi);
         if (x.err != CS_OK) break;
         /* take back whatever has finished meanwhile (inline: this batch) */

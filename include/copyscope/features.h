@@ -109,6 +109,19 @@ typedef struct cs_features {
 cs_status cs_features_extract(const cs_pathlist *files, const cs_features_opts *opts, cs_features *out);
 void cs_features_free(cs_features *f);
 
+struct cs_image;
+/* Features of images already decoded in memory: imgs[i].rgb is (height, width, 3) uint8 (not
+ * owned, not modified; any sizes). Each is preprocessed and run exactly as cs_features_extract
+ * runs a computed image, so the rows equal those of files that decode to these pixels, whatever
+ * opts->batch or opts->threads. Uses opts->weights_path, device (one device: "cpu", "cuda",
+ * "cuda:N", "auto"), precision, protocol, dims, batch and threads (the Inception network only: another
+ * opts->model is CS_E_UNSUPPORTED); there is no feature cache (no file to
+ * hash) and out->paths, out->sha256 stay empty. Cancellation (cancel.h) is polled between batches:
+ * CS_E_INTERRUPTED. Errors: CS_E_USAGE (n == 0, bad dims or device, an image with a zero side
+ * or NULL pixels, naming its index), the weights' errors, the device's. */
+cs_status cs_features_extract_rgb(const struct cs_image *imgs, size_t n, const cs_features_opts *opts,
+                                  cs_features *out);
+
 /* Statistics (count, mean, co-moments in float64) of extracted features, with the extractor
  * identity (weights SHA-256, cs_protocol_preprocess_id(f->protocol)) set so that merges and comparisons can check it. */
 struct cs_stats;
