@@ -76,10 +76,7 @@ static double bilinear_filter(double x) {
     return 0.0;
 }
 
-/* Coefficients of one axis: bounds (out, 2) = (first input index, count), kk (out, ksize) int32
- * fixed point. Returns ksize, 0 on allocation failure. */
-static int precompute_coeffs(int in_size, int out_size, cs_resample filter, int **boundsp,
-                             int32_t **kkp) {
+int cs_resample_coeffs(int in_size, int out_size, cs_resample filter, int **boundsp, double **kkp) {
     double (*fn)(double) = filter == CS_RESAMPLE_LANCZOS   ? lanczos_filter
                            : filter == CS_RESAMPLE_BICUBIC ? bicubic_filter
                                                            : bilinear_filter;
@@ -91,9 +88,8 @@ static int precompute_coeffs(int in_size, int out_size, cs_resample filter, int 
     int ksize = (int)ceil(support) * 2 + 1;
     double *pre = malloc((size_t)out_size * ksize * sizeof(double)); /* (out, ksize) float64 */
     int *bounds = malloc((size_t)out_size * 2 * sizeof(int));        /* (out, 2) */
-    int32_t *kk = malloc((size_t)out_size * ksize * sizeof(int32_t)); /* (out, ksize) int32 */
-    if (!pre || !bounds || !kk) {
-        free(pre), free(bounds), free(kk);
+    if (!pre || !bounds) {
+        free(pre), free(bounds);
         return 0;
     }
     for (int xx = 0; xx < out_size; xx++) {
@@ -114,11 +110,28 @@ static int precompute_coeffs(int in_size, int out_size, cs_resample filter, int 
         bounds[xx * 2 + 0] = xmin;
         bounds[xx * 2 + 1] = xmax;
     }
+    *boundsp = bounds;
+    *kkp = pre;
+    return ksize;
+}
+
+/* Coefficients of one axis for 8-bit images: cs_resample_coeffs in 22-bit fixed point
+ * (PIL's normalize_coeffs_8bpc): kk (out, ksize) int32. Returns ksize, 0 on allocation failure. */
+static int precompute_coeffs(int in_size, int out_size, cs_resample filter, int **boundsp,
+                             int32_t **kkp) {
+    double *pre = NULL;
+    int ksize = cs_resample_coeffs(in_size, out_size, filter, boundsp, &pre);
+    if (!ksize) return 0;
+    int32_t *kk = malloc((size_t)out_size * ksize * sizeof(int32_t)); /* (out, ksize) int32 */
+    if (!kk) {
+        free(pre), free(*boundsp);
+        *boundsp = NULL;
+        return 0;
+    }
     for (size_t i = 0; i < (size_t)out_size * ksize; i++) /* normalize_coeffs_8bpc */
         kk[i] = pre[i] < 0 ? (int32_t)(-0.5 + pre[i] * (1 << PIL_PRECISION_BITS))
                            : (int32_t)(0.5 + pre[i] * (1 << PIL_PRECISION_BITS));
     free(pre);
-    *boundsp = bounds;
     *kkp = kk;
     return ksize;
 }

@@ -7,6 +7,7 @@
  * rounds (PIL: float64 sums stored as float32; torch: each tensor operation in float32). */
 #include "core/common.h"
 #include "copyscope/features.h"
+#include "copyscope/metrics.h"
 #include "copyscope/model.h"
 #include "copyscope/protocol.h"
 
@@ -117,52 +118,6 @@ cs_status cs_resize_tf1_bilinear_plane(const float *in, int width, int height, f
 
 /* ---- clean-fid: PIL 9.4 ImagingResample on a mode 'F' image with BICUBIC ------------------- */
 
-static double bicubic_filter(double x) { /* PIL's bicubic_filter, a = -0.5, support 2 */
-    const double a = -0.5;
-    if (x < 0.0) x = -x;
-    if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
-    if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
-    return 0.0;
-}
-
-/* PIL's precompute_coeffs for BICUBIC with the box (0, in_size): bounds (OUT, 2) = (first input
- * index, count), kk (OUT, ksize) float64 normalised to sum 1 per output. Returns ksize, 0 when
- * out of memory. */
-static int pil_bicubic_coeffs(int in_size, int **boundsp, double **kkp) {
-    const float in0 = 0.0f, in1 = (float)in_size; /* PIL's box is float */
-    double scale = (double)(in1 - in0) / OUT, filterscale = scale;
-    if (filterscale < 1.0) filterscale = 1.0;
-    const double support = 2.0 * filterscale;
-    const int ksize = (int)ceil(support) * 2 + 1;
-    double *kk = malloc((size_t)OUT * (size_t)ksize * sizeof *kk); /* (OUT, ksize) float64 */
-    int *bounds = malloc((size_t)OUT * 2 * sizeof *bounds);        /* (OUT, 2) */
-    if (!kk || !bounds) {
-        free(kk), free(bounds);
-        return 0;
-    }
-    for (int xx = 0; xx < OUT; xx++) {
-        double center = in0 + (xx + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
-        int xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5), x;
-        if (xmin < 0) xmin = 0;
-        if (xmax > in_size) xmax = in_size;
-        xmax -= xmin;
-        double *k = &kk[(size_t)xx * ksize];
-        for (x = 0; x < xmax; x++) {
-            double w = bicubic_filter((x + xmin - center + 0.5) * ss);
-            k[x] = w;
-            ww += w;
-        }
-        for (x = 0; x < xmax; x++)
-            if (ww != 0.0) k[x] /= ww;
-        for (; x < ksize; x++) k[x] = 0;
-        bounds[xx * 2 + 0] = xmin;
-        bounds[xx * 2 + 1] = xmax;
-    }
-    *boundsp = bounds;
-    *kkp = kk;
-    return ksize;
-}
-
 /* PIL's ImagingResampleInner for a mode 'F' image: the horizontal pass first, over the rows the
  * vertical pass needs (ybox_first .. ybox_last), then the vertical pass; an axis of the same size
  * is not resampled. Each output is a float64 sum of float32 pixels times float64 coefficients,
@@ -176,7 +131,8 @@ static cs_status pil_bicubic_resample(const float *in, int width, int height, fl
     double *kh = NULL, *kv = NULL;
     float *tmp = NULL;
     cs_status st = CS_OK;
-    const int ksh = pil_bicubic_coeffs(width, &bh, &kh), ksv = pil_bicubic_coeffs(height, &bv, &kv);
+    const int ksh = cs_resample_coeffs(width, OUT, CS_RESAMPLE_BICUBIC, &bh, &kh), /* PIL 9.4: a = -0.5 */
+              ksv = cs_resample_coeffs(height, OUT, CS_RESAMPLE_BICUBIC, &bv, &kv);
     if (!ksh || !ksv) {
         st = CS_FAIL(CS_E_NOMEM, "bicubic resize: out of memory");
         goto done;

@@ -91,6 +91,12 @@ typedef enum cs_resample {
  * each pass rounded and clipped to uint8. Bit-identical to PIL (tests/metrics_ref.py). Same size:
  * a copy. out is a new image (free with cs_image_free). */
 cs_status cs_image_resize(const cs_image *in, int w, int h, cs_resample filter, cs_image *out);
+/* PIL's precompute_coeffs for one axis of a resize from in_size to out_size (box 0..in_size):
+ * bounds (out_size, 2) = (first input index, count), kk (out_size, ksize) float64 normalised to
+ * sum 1 per output pixel, as PIL's 32-bit-per-channel ('F', 'I') resampling uses them (the 8-bit
+ * path of cs_image_resize turns them into fixed point). Returns ksize; 0 when out of memory (then
+ * nothing is allocated). Free both with free(). */
+int cs_resample_coeffs(int in_size, int out_size, cs_resample filter, int **bounds, double **kk);
 
 /* The same on a single-channel (h, w) uint8 plane (PIL mode "L"). out: (oh, ow) uint8. */
 cs_status cs_plane_resize(const uint8_t *in, int w, int h, int ow, int oh, cs_resample filter,
