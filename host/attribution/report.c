@@ -544,6 +544,26 @@ static void cs_write_html(const cs_audit *a, FILE *f) {
     fputs("</p>\n</body></html>\n", f);
 }
 
+/* interactions.csv: player_i,player_j,interaction,ci_low,ci_high,std_error (the header only when
+ * the indices are not defined). */
+static void cs_write_interactions_csv(const cs_audit *a, FILE *f) {
+    const cs_audit_manifest *m = a->m;
+    fputs("player_i,player_j,interaction,ci_low,ci_high,std_error\n", f);
+    if (!a->interactions) return;
+    for (int i = 0; i < m->n_players; i++)
+        for (int j = i; j < m->n_players; j++) {
+            const size_t c = (size_t)i * m->n_players + j;
+            cs_csv_str(f, m->players[i]);
+            fputc(',', f);
+            cs_csv_str(f, m->players[j]);
+            cs_csv_num(f, a->interactions[c]);
+            cs_csv_num(f, a->interaction_ci ? a->interaction_ci[c].lo : NAN);
+            cs_csv_num(f, a->interaction_ci ? a->interaction_ci[c].hi : NAN);
+            cs_csv_num(f, a->interaction_ci ? a->interaction_ci[c].se : NAN);
+            fputc('\n', f);
+        }
+}
+
 cs_status cs_audit_write_reports(const cs_audit *a, const char *dir) {
     CS_TRY(cs_mkdir_p(dir));
     char *json = NULL;
@@ -558,7 +578,7 @@ cs_status cs_audit_write_reports(const cs_audit *a, const char *dir) {
         if (!f) return CS_FAIL(CS_E_NOMEM, "out of memory building a report");
         if (which == 0) cs_write_values_csv(a, f);
         else if (which == 1) cs_write_coalitions_csv(a, f);
-        else if (which == 2) cs_report_interactions_csv(a, f);
+        else if (which == 2) cs_write_interactions_csv(a, f);
         else cs_write_html(a, f);
         fclose(f);
         static const char *const names[4] = {"values.csv", "coalitions.csv", "interactions.csv", "report.html"};

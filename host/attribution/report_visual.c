@@ -157,44 +157,6 @@ void cs_report_json_visual(const cs_audit *a, cJSON *root) {
     }
 }
 
-/* ---- interactions.csv ------------------------------------------------------------------------- */
-
-static void cs_csv_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void cs_csv_val(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, ",%.17g", v);
-    else fputs(",", f);
-}
-
-void cs_report_interactions_csv(const cs_audit *a, FILE *f) {
-    const cs_audit_manifest *m = a->m;
-    fputs("player_i,player_j,interaction,ci_low,ci_high,std_error\n", f);
-    if (!a->interactions) return;
-    for (int i = 0; i < m->n_players; i++)
-        for (int j = i; j < m->n_players; j++) {
-            const size_t c = (size_t)i * m->n_players + j;
-            cs_csv_field(f, m->players[i]);
-            fputc(',', f);
-            cs_csv_field(f, m->players[j]);
-            cs_csv_val(f, a->interactions[c]);
-            cs_csv_val(f, a->interaction_ci ? a->interaction_ci[c].lo : NAN);
-            cs_csv_val(f, a->interaction_ci ? a->interaction_ci[c].hi : NAN);
-            cs_csv_val(f, a->interaction_ci ? a->interaction_ci[c].se : NAN);
-            fputc('\n', f);
-        }
-}
-
 /* ---- colours --------------------------------------------------------------------------------- */
 
 /* Diverging: t in [-1, 1], blue for positive (toward the reference), red for negative. */

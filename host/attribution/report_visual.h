@@ -17,9 +17,6 @@ char *cs_utf8_clean(const char *s);
 
 /* report.json: copy_threshold, similarity, per-coalition "nearest", "interactions". */
 void cs_report_json_visual(const cs_audit *a, cJSON *root);
-/* interactions.csv: player_i,player_j,interaction,ci_low,ci_high,std_error (header only when the
- * indices are not defined). */
-void cs_report_interactions_csv(const cs_audit *a, FILE *f);
 /* report.html's sections after the summary: images, nearest pairs, estimators, coalitions chart,
  * lattice, interactions. */
 void cs_report_html_visual(const cs_audit *a, FILE *f);
